@@ -1,0 +1,225 @@
+import Foundation
+import ArgumentParser
+import LoaCore
+
+struct Inspect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inspect a message text or a phone number.",
+        subcommands: [InspectText.self, InspectMSISDN.self]
+    )
+}
+
+struct InspectText: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "text",
+        abstract: "Show how a message travels: encoding, units, parts and cost.",
+        discussion: """
+            The text is NFC-normalized first. GSM-7 when every character is in the GSM 7-bit \
+            alphabet (extension characters such as € [ ] { } cost 2 septets), otherwise UCS-2. \
+            One message holds 160 septets or 70 UCS-2 units; a longer one is split into parts of \
+            153 or 67. Units are septets for gsm7 and UTF-16 code units for ucs2.
+
+            With --batch, stdin holds one JSON-encoded string per line and stdout gets one JSON \
+            object per line, in the same order. A line that is not a JSON string gets \
+            {"line":N,"error":"..."} and the exit status is 1 at the end.
+            """
+    )
+
+    @Argument(help: "The message text. Omit with --file or --batch.")
+    var text: String?
+
+    @Option(name: .long, help: "Read the message from a UTF-8 file instead.")
+    var file: String?
+
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+
+    @Flag(name: .long, help: "Read one JSON-encoded string per line from stdin (needs --json).")
+    var batch = false
+
+    @Flag(name: .long, help: "Include each part's UDH and payload bytes (hex).")
+    var parts = false
+
+    @Option(name: .long, help: "Concatenation reference (0–255) for the parts' UDH.")
+    var reference: UInt8 = 0
+
+    @Option(name: .long, help: "Price of one segment in VND, to show the cost in money.")
+    var pricePerSegment: Int?
+
+    @Flag(name: .long, inversion: .prefixedNo,
+          help: "Show the cost without diacritics side by side (default: on for one text, off for --batch).")
+    var alternatives: Bool?
+
+    func validate() throws {
+        if batch && !json { throw ValidationError("--batch writes JSON lines: add --json") }
+        if batch && (text != nil || file != nil) { throw ValidationError("--batch reads stdin: drop the text argument and --file") }
+        if !batch && text == nil && file == nil { throw ValidationError("give the message text, --file PATH, or --batch") }
+        if text != nil && file != nil { throw ValidationError("give either the text or --file, not both") }
+        if let p = pricePerSegment, p < 0 { throw ValidationError("--price-per-segment must be 0 or more") }
+    }
+
+    func run() async throws {
+        if batch {
+            try runBatch()
+            return
+        }
+        let message: String
+        if let file {
+            let (decoded, wasUTF8) = Windows1252.decodeText(try readFileBytes(file))
+            guard wasUTF8 else {
+                throw CLIError("\(file): not UTF-8 (a legacy TCVN3/VNI or Windows-1252 file?); run `loa text convert \(file)` first")
+            }
+            message = decoded.hasSuffix("\n") ? String(decoded.dropLast()) : decoded
+        } else {
+            message = text!
+        }
+        let report = TextReport(message, reference: reference, pricePerSegment: pricePerSegment,
+                                alternatives: alternatives ?? true, withBytes: parts)
+        if json {
+            print(report.json(includePartText: true))
+        } else {
+            print(report.human())
+        }
+    }
+
+    private func runBatch() throws {
+        let out = OutputBuffer()
+        var lineNumber = 0
+        var bad = 0
+        let withAlternatives = alternatives ?? false
+        while let line = readLine(strippingNewline: true) {
+            lineNumber += 1
+            do {
+                let message = try JSONText.decodeString(Substring(line))
+                let report = TextReport(message, reference: reference, pricePerSegment: pricePerSegment,
+                                        alternatives: withAlternatives, withBytes: parts)
+                out.line(report.json(includePartText: parts))
+            } catch {
+                bad += 1
+                var o = JSONObject()
+                o.add("line", lineNumber)
+                o.add("error", error.description)
+                out.line(o.finished)
+            }
+        }
+        out.flush()
+        if bad > 0 {
+            printError("loa inspect text: \(bad) of \(lineNumber) input lines were not JSON strings (first-line errors are in the output)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Everything `inspect text` says about one message.
+struct TextReport {
+    let encoded: EncodedSMS
+    let measure: TextMeasure
+    let nonGSM: [Character]
+    let pricePerSegment: Int?
+    let alternative: (text: String, measure: TextMeasure, remaining: [Character])?
+    let withBytes: Bool
+    let input: String
+
+    init(_ text: String, reference: UInt8, pricePerSegment: Int?, alternatives: Bool, withBytes: Bool) {
+        input = text
+        encoded = SMSEncoder.encode(text, reference: reference)
+        measure = encoded.measure
+        nonGSM = measure.encoding == .ucs2 ? Diacritics.nonGSM7Characters(encoded.text) : []
+        self.pricePerSegment = pricePerSegment
+        self.withBytes = withBytes
+        if alternatives && measure.encoding == .ucs2 {
+            let plain = Diacritics.plainPunctuation(Diacritics.strip(encoded.text))
+            alternative = plain == encoded.text ? nil
+                : (plain, SMSEncoder.measure(plain), Diacritics.nonGSM7Characters(plain))
+        } else {
+            alternative = nil
+        }
+    }
+
+    func json(includePartText: Bool) -> String {
+        var o = JSONObject()
+        o.add("encoding", measure.encoding.rawValue)
+        o.add("units", measure.units)
+        o.add("segments", measure.segments)
+        o.add("characters", measure.characters)
+        o.add("units_per_segment", measure.segments > 1 ? measure.encoding.partLimit : measure.encoding.singleLimit)
+        o.add("normalized", encoded.normalizationChanged)
+        if measure.encoding == .ucs2 { o.add("non_gsm7", strings: nonGSM.map { String($0) }) }
+        var cost = JSONObject()
+        cost.add("segments", measure.segments)
+        if let p = pricePerSegment {
+            cost.add("price_per_segment_vnd", p)
+            cost.add("vnd", p * measure.segments)
+        }
+        o.add("cost", object: cost)
+        if includePartText || withBytes {
+            o.add("parts", objects: encoded.parts.map { part in
+                var p = JSONObject()
+                p.add("number", part.number)
+                p.add("units", part.units)
+                p.add("text", part.text)
+                if withBytes {
+                    p.add("udh", hex(part.udh))
+                    p.add("payload", hex(part.payload))
+                }
+                return p
+            })
+        }
+        if let alt = alternative {
+            var a = JSONObject()
+            a.add("text", alt.text)
+            a.add("encoding", alt.measure.encoding.rawValue)
+            a.add("units", alt.measure.units)
+            a.add("segments", alt.measure.segments)
+            if !alt.remaining.isEmpty { a.add("non_gsm7", strings: alt.remaining.map { String($0) }) }
+            o.add("without_diacritics", object: a)
+        }
+        return o.finished
+    }
+
+    func human() -> String {
+        var lines: [String] = []
+        let unitName = measure.encoding == .gsm7 ? "septets" : "UTF-16 units"
+        let perPart = measure.segments > 1 ? measure.encoding.partLimit : measure.encoding.singleLimit
+        if measure.segments == 0 { return "empty text: nothing to send (0 segments)" }
+        var encodingLine = "encoding   \(measure.encoding == .gsm7 ? "GSM-7" : "UCS-2")"
+        if !nonGSM.isEmpty {
+            let shown = nonGSM.prefix(8).map { "\"\($0)\"" }.joined(separator: " ")
+            encodingLine += "  (not in GSM-7: \(shown)\(nonGSM.count > 8 ? " and \(nonGSM.count - 8) more" : ""))"
+        }
+        lines.append(encodingLine)
+        lines.append("units      \(measure.units) \(unitName) in \(measure.characters) characters\(encoded.normalizationChanged ? " (after NFC normalization of decomposed input)" : "")")
+        lines.append("segments   \(measure.segments) (up to \(perPart) \(unitName) each)")
+        var costLine = "cost       \(measure.segments) segment\(measure.segments == 1 ? "" : "s") per recipient"
+        if let p = pricePerSegment { costLine += " = \(p * measure.segments) VND at \(p) VND/segment" }
+        lines.append(costLine)
+        for part in encoded.parts where encoded.parts.count > 1 {
+            lines.append("  part \(part.number)/\(encoded.parts.count)  \(part.units) \(unitName)  \(quoted(part.text))")
+            if withBytes { lines.append("    udh \(hex(part.udh))  payload \(hex(part.payload))") }
+        }
+        if withBytes && encoded.parts.count == 1 { lines.append("  payload \(hex(encoded.parts[0].payload))") }
+        if let alt = alternative {
+            let saved = measure.segments - alt.measure.segments
+            lines.append("")
+            lines.append("without diacritics (not applied; the operator decides):")
+            lines.append("  \(quoted(alt.text))")
+            var s = "  \(alt.measure.encoding == .gsm7 ? "GSM-7" : "UCS-2"), \(alt.measure.units) \(alt.measure.encoding == .gsm7 ? "septets" : "UTF-16 units"), \(alt.measure.segments) segment\(alt.measure.segments == 1 ? "" : "s")"
+            if saved > 0 { s += ": saves \(saved) of \(measure.segments) segments (\(saved * 100 / measure.segments)%) but loses the tones" }
+            if !alt.remaining.isEmpty { s += "; still UCS-2 because of " + alt.remaining.prefix(8).map { "\"\($0)\"" }.joined(separator: " ") }
+            lines.append(s)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func quoted(_ s: String) -> String {
+        "\"" + s.replacingOccurrences(of: "\n", with: "\\n") + "\""
+    }
+}
+
+func hex(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789ABCDEF".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count * 2)
+    for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0xF)]) }
+    return String(decoding: out, as: UTF8.self)
+}
