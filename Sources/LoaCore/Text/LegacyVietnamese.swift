@@ -147,7 +147,7 @@ public enum VietnameseSyllable {
         "", "b", "c", "ch", "d", "đ", "g", "gh", "gi", "h", "k", "kh", "l", "m", "n", "ng", "ngh", "nh",
         "p", "ph", "q", "qu", "r", "s", "t", "th", "tr", "v", "x",
     ]
-    static let codas: Set<String> = ["", "c", "ch", "m", "n", "ng", "nh", "p", "t"]
+    static let codas: Set<String> = ["", "c", "ch", "k", "m", "n", "ng", "nh", "p", "t"]  // k: place names (Đắk Lắk)
     /// Vowel nuclei (tone removed, shape marks kept), including the glides written as vowels.
     static let nuclei: Set<String> = [
         "a", "ă", "â", "e", "ê", "i", "o", "ô", "ơ", "u", "ư", "y",
