@@ -50,7 +50,7 @@ public enum SMSEncoder {
     public static func measure(_ text: String) -> TextMeasure {
         var scan = TextScan(text)
         if scan.mayNeedNFC {
-            let normalized = NFC.normalize(text)
+            let normalized = NFC.normalizeWithoutQuickCheck(text)
             if !normalized.utf8.elementsEqual(text.utf8) { scan = TextScan(normalized) }
         }
         return scan.measure
@@ -64,7 +64,7 @@ public enum SMSEncoder {
         var normalized = text
         var changed = false
         if scan.mayNeedNFC {
-            normalized = NFC.normalize(text)
+            normalized = NFC.normalizeWithoutQuickCheck(text)
             if !normalized.utf8.elementsEqual(text.utf8) {
                 changed = true
                 scan = TextScan(normalized)
@@ -89,59 +89,129 @@ public enum SMSEncoder {
     }
 
     private static func gsm7Parts(_ text: String, segments: Int, reference: UInt8) -> [SMSPart] {
-        let capacity = segments == 1 ? 160 : 153
-        var parts: [SMSPart] = []
-        parts.reserveCapacity(segments)
-        var septets: [UInt8] = []
-        septets.reserveCapacity(capacity)
-        var partText = String.UnicodeScalarView()
-        func flush() {
-            let number = parts.count + 1
-            let udh = segments == 1 ? [] : concatenationHeader(reference: reference, total: segments, number: number)
-            let payload = GSM7Packing.pack(septets, fillBits: segments == 1 ? 0 : 1)
-            parts.append(SMSPart(number: number, text: String(partText), units: septets.count, udh: udh, payload: payload))
-            septets.removeAll(keepingCapacity: true)
-            partText = String.UnicodeScalarView()
+        var text = text
+        return text.withUTF8 { bytes in
+            var builder = PartBuilder(bytes: bytes, segments: segments, reference: reference, capacity: segments == 1 ? 160 : 153)
+            builder.buildGSM7()
+            return builder.parts
         }
-        for scalar in text.unicodeScalars {
-            // Every scalar is in the alphabet: the scan said GSM-7.
-            let code = GSM7Alphabet.code(for: scalar)!
-            if septets.count + code.septets > capacity { flush() }
-            switch code {
-            case .basic(let s): septets.append(s)
-            case .extended(let s): septets.append(GSM7Alphabet.escape); septets.append(s)
-            }
-            partText.append(scalar)
-        }
-        flush()
-        return parts
     }
 
     private static func ucs2Parts(_ text: String, segments: Int, reference: UInt8) -> [SMSPart] {
-        let capacity = segments == 1 ? 70 : 67
-        var parts: [SMSPart] = []
+        var text = text
+        return text.withUTF8 { bytes in
+            var builder = PartBuilder(bytes: bytes, segments: segments, reference: reference, capacity: segments == 1 ? 70 : 67)
+            builder.buildUCS2()
+            return builder.parts
+        }
+    }
+}
+
+/// Cuts a text's UTF-8 bytes into parts: one pass, one text slice per part.
+private struct PartBuilder {
+    let bytes: UnsafeBufferPointer<UInt8>
+    let segments: Int
+    let reference: UInt8
+    /// Units per part: septets (GSM-7) or UTF-16 units (UCS-2).
+    let capacity: Int
+    var parts: [SMSPart] = []
+    var partStart = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>, segments: Int, reference: UInt8, capacity: Int) {
+        self.bytes = bytes
+        self.segments = segments
+        self.reference = reference
+        self.capacity = capacity
         parts.reserveCapacity(segments)
-        var payload: [UInt8] = []
-        payload.reserveCapacity(capacity * 2)
-        var partText = String.UnicodeScalarView()
-        func flush() {
-            let number = parts.count + 1
-            let udh = segments == 1 ? [] : concatenationHeader(reference: reference, total: segments, number: number)
-            parts.append(SMSPart(number: number, text: String(partText), units: payload.count / 2, udh: udh, payload: payload))
-            payload.removeAll(keepingCapacity: true)
-            partText = String.UnicodeScalarView()
-        }
-        for scalar in text.unicodeScalars {
-            let units = UTF16.encode(scalar)!
-            if payload.count / 2 + units.count > capacity { flush() }
-            for unit in units {
-                payload.append(UInt8(unit >> 8))
-                payload.append(UInt8(unit & 0xFF))
+    }
+
+    private mutating func append(end: Int, units: Int, payload: [UInt8]) {
+        let number = parts.count + 1
+        let udh = segments == 1 ? [] : SMSEncoder.concatenationHeader(reference: reference, total: segments, number: number)
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[partStart..<end]), as: UTF8.self)
+        parts.append(SMSPart(number: number, text: text, units: units, udh: udh, payload: payload))
+        partStart = end
+    }
+
+    mutating func buildGSM7() {
+        let ascii = GSM7Alphabet.asciiTable
+        // Septets of the current part; at most `capacity`.
+        var septets = [UInt8](repeating: 0, count: capacity)
+        var count = 0
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            let code: UInt16
+            let length: Int
+            if b < 0x80 {
+                code = ascii[Int(b)]
+                length = 1
+            } else {
+                let (scalar, n) = UTF8Decoding.scalar(in: bytes, at: i)
+                length = n
+                switch GSM7Alphabet.nonASCIICode(scalar)! {   // the scan said GSM-7
+                case .basic(let s): code = UInt16(s)
+                case .extended(let s): code = 0x100 | UInt16(s)
+                }
             }
-            partText.append(scalar)
+            let extended = code & 0x100 != 0
+            if count + (extended ? 2 : 1) > capacity {
+                append(end: i, units: count, payload: GSM7Packing.pack(septets[0..<count], fillBits: segments == 1 ? 0 : 1))
+                count = 0
+            }
+            if extended { septets[count] = GSM7Alphabet.escape; count += 1 }
+            septets[count] = UInt8(code & 0x7F)
+            count += 1
+            i += length
         }
-        flush()
-        return parts
+        append(end: bytes.count, units: count, payload: GSM7Packing.pack(septets[0..<count], fillBits: segments == 1 ? 0 : 1))
+    }
+
+    mutating func buildUCS2() {
+        var payload = [UInt8](repeating: 0, count: capacity * 2)
+        let limit = capacity * 2
+        var count = 0
+        var i = 0
+        while i < bytes.count {
+            // Fill one part's payload through a raw pointer: no per-unit bounds or uniqueness checks.
+            let start = i
+            let (end, written) = payload.withUnsafeMutableBufferPointer { out -> (Int, Int) in
+                var i = start
+                var count = 0
+                while i < bytes.count {
+                    let (scalar, length) = UTF8Decoding.scalar(in: bytes, at: i)
+                    if scalar > 0xFFFF {
+                        if count + 4 > limit { break }
+                        let v = scalar - 0x10000
+                        let high = 0xD800 + (v >> 10), low = 0xDC00 + (v & 0x3FF)
+                        out[count] = UInt8(high >> 8); out[count + 1] = UInt8(high & 0xFF)
+                        out[count + 2] = UInt8(low >> 8); out[count + 3] = UInt8(low & 0xFF)
+                        count += 4
+                    } else {
+                        if count + 2 > limit { break }
+                        out[count] = UInt8(scalar >> 8); out[count + 1] = UInt8(truncatingIfNeeded: scalar)
+                        count += 2
+                    }
+                    i += length
+                }
+                return (i, count)
+            }
+            count = written
+            i = end
+            append(end: i, units: count / 2, payload: Array(payload[0..<count]))
+        }
+    }
+}
+
+/// Decoding scalars from valid UTF-8 (a Swift String's bytes are always valid).
+enum UTF8Decoding {
+    @inline(__always)
+    static func scalar(in bytes: UnsafeBufferPointer<UInt8>, at i: Int) -> (UInt32, Int) {
+        let b0 = UInt32(bytes[i])
+        if b0 < 0x80 { return (b0, 1) }
+        if b0 < 0xE0 { return ((b0 & 0x1F) << 6 | UInt32(bytes[i + 1] & 0x3F), 2) }
+        if b0 < 0xF0 { return ((b0 & 0x0F) << 12 | UInt32(bytes[i + 1] & 0x3F) << 6 | UInt32(bytes[i + 2] & 0x3F), 3) }
+        return ((b0 & 0x07) << 18 | UInt32(bytes[i + 1] & 0x3F) << 12 | UInt32(bytes[i + 2] & 0x3F) << 6 | UInt32(bytes[i + 3] & 0x3F), 4)
     }
 }
 
@@ -149,6 +219,10 @@ public enum SMSEncoder {
 /// after a UDH, fill bits align the first septet to a septet boundary.
 public enum GSM7Packing {
     public static func pack(_ septets: [UInt8], fillBits: Int = 0) -> [UInt8] {
+        pack(septets[...], fillBits: fillBits)
+    }
+
+    public static func pack(_ septets: ArraySlice<UInt8>, fillBits: Int = 0) -> [UInt8] {
         let totalBits = fillBits + septets.count * 7
         var out = [UInt8](repeating: 0, count: (totalBits + 7) / 8)
         var bit = fillBits

@@ -29,7 +29,8 @@ public struct TextMeasure: Equatable, Sendable {
     }
 }
 
-/// Single-pass counters over a text's scalars: both encodings and the greedy part split of each.
+/// Single-pass counters over a text's UTF-8 bytes: both encodings, the greedy part split of
+/// each, and the NFC quick check.
 struct TextScan {
     var isGSM7 = true
     var septets = 0
@@ -41,29 +42,54 @@ struct TextScan {
     var ucsParts = 1
     var ucsFill = 0
 
-    @inline(__always)
-    mutating func add(_ scalar: Unicode.Scalar) {
-        scalars += 1
-        let v = scalar.value
-        let u = v > 0xFFFF ? 2 : 1
-        utf16 += u
-        if ucsFill + u > 67 { ucsParts += 1; ucsFill = u } else { ucsFill += u }
-        if isGSM7 {
-            if let code = GSM7Alphabet.code(for: scalar) {
-                let c = code.septets
-                septets += c
-                if gsmFill + c > 153 { gsmParts += 1; gsmFill = c } else { gsmFill += c }
-            } else {
-                isGSM7 = false
-            }
-        }
-        if v >= 0x300 && !mayNeedNFC && !NFC.isStable(scalar) { mayNeedNFC = true }
+    init(_ text: String) {
+        var text = text
+        text.withUTF8 { scan($0) }
     }
 
-    init() {}
-
-    init(_ text: String) {
-        for scalar in text.unicodeScalars { add(scalar) }
+    private mutating func scan(_ bytes: UnsafeBufferPointer<UInt8>) {
+        var quickCheck = NFC.QuickCheck()
+        let ascii = GSM7Alphabet.asciiTable
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let b = bytes[i]
+            if b < 0x80 {
+                // ASCII: one scalar, one UTF-16 unit, combining class 0.
+                scalars += 1
+                utf16 += 1
+                if ucsFill == 67 { ucsParts += 1; ucsFill = 1 } else { ucsFill += 1 }
+                if isGSM7 {
+                    let code = ascii[Int(b)]
+                    if code == 0xFFFF {
+                        isGSM7 = false
+                    } else {
+                        let c = code & 0x100 != 0 ? 2 : 1
+                        septets += c
+                        if gsmFill + c > 153 { gsmParts += 1; gsmFill = c } else { gsmFill += c }
+                    }
+                }
+                quickCheck.lastClass = 0
+                i += 1
+                continue
+            }
+            let (v, length) = UTF8Decoding.scalar(in: bytes, at: i)
+            i += length
+            scalars += 1
+            let u = v > 0xFFFF ? 2 : 1
+            utf16 += u
+            if ucsFill + u > 67 { ucsParts += 1; ucsFill = u } else { ucsFill += u }
+            if isGSM7 {
+                if let code = GSM7Alphabet.nonASCIICode(v) {
+                    let c = code.septets
+                    septets += c
+                    if gsmFill + c > 153 { gsmParts += 1; gsmFill = c } else { gsmFill += c }
+                } else {
+                    isGSM7 = false
+                }
+            }
+            if !mayNeedNFC && !quickCheck.accept(v) { mayNeedNFC = true }
+        }
     }
 
     var measure: TextMeasure {

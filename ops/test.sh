@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what the tests need, starts the services they use on 127.0.0.1, runs `swift test`.
+# Works as root or as a user with sudo. Extra arguments go to `swift test` (e.g. --filter Numbering).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$LOA_ROOT"
+
+ensure_packages libcurl4-openssl-dev libsqlite3-dev pkg-config postgresql
+ensure_swift
+start_postgres
+trap stop_postgres EXIT
+
+log "building (debug, with tests)"
+swift build --build-tests
+log "running tests"
+swift test --skip-build --disable-xctest "$@"
