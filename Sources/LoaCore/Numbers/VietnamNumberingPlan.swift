@@ -141,7 +141,7 @@ public enum VietnamNumberingPlan {
             if let carrier = mobilePrefixes[prefix] {
                 return .success(Parsed(msisdn: MSISDN(nsn: String(nsn)), carrierOfOrigin: carrier, migratedFrom: nil, restoredLeadingZero: restored))
             }
-            if nsn.hasPrefix("2") { return .failure(.landline(areaCode: String(nsn.prefix(3)))) }
+            if nsn.hasPrefix("2") { return .failure(.landline(areaCode: areaCode(nsn))) }
             return .failure(.unknownPrefix(prefix))
         case 10:
             if nsn.hasPrefix("1") {
@@ -150,12 +150,17 @@ public enum VietnamNumberingPlan {
                 let converted = new + nsn.dropFirst(3)
                 return .success(Parsed(msisdn: MSISDN(nsn: converted), carrierOfOrigin: carrier, migratedFrom: "0" + nsn, restoredLeadingZero: restored))
             }
-            if nsn.hasPrefix("2") { return .failure(.landline(areaCode: String(nsn.prefix(3)))) }
+            if nsn.hasPrefix("2") { return .failure(.landline(areaCode: areaCode(nsn))) }
             return .failure(.wrongLength(digits: nsn.count + 1))
         default:
-            if nsn.hasPrefix("2") && nsn.count >= 8 && nsn.count <= 10 { return .failure(.landline(areaCode: String(nsn.prefix(3)))) }
+            if nsn.hasPrefix("2") && nsn.count >= 8 && nsn.count <= 10 { return .failure(.landline(areaCode: areaCode(nsn))) }
             return .failure(.wrongLength(digits: nsn.count + 1))
         }
+    }
+
+    /// Landline area codes since 2017: 024 (Hà Nội) and 028 (TP. Hồ Chí Minh), else 02xx.
+    static func areaCode(_ nsn: Substring) -> String {
+        nsn.hasPrefix("24") || nsn.hasPrefix("28") ? String(nsn.prefix(2)) : String(nsn.prefix(3))
     }
 
     /// Country calling codes are 1–3 digits (ITU-T E.164); the common ones are listed so the
