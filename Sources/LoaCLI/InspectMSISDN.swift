@@ -43,7 +43,7 @@ struct InspectMSISDN: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let routingList = try routing.map(loadRouting) ?? CarrierRouting()
+        let routingList = try routing.map(Self.parseRouting) ?? CarrierRouting()
         if batch {
             let out = OutputBuffer()
             var lineNumber = 0, bad = 0
@@ -110,7 +110,7 @@ struct InspectMSISDN: AsyncParsableCommand {
     }
 
     /// Reads `msisdn,carrier` lines; every bad line is reported with its number.
-    func loadRouting(_ path: String) throws -> CarrierRouting {
+    static func parseRouting(_ path: String) throws -> CarrierRouting {
         let (text, _) = Windows1252.decodeText(try readFileBytes(path))
         var routing = CarrierRouting()
         var problems: [String] = []

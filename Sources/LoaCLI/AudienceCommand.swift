@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import LoaCore
+import LoaStore
+
+/// Selects a campaign's recipients from the store (rules 1–5).
+struct AudienceRun {
+    let campaign: Campaign
+    let area: AudienceArea
+    let units: AdministrativeUnits
+    let store: StoreOptions
+    let at: Timestamp
+
+    func run(sink: ((Recipient) throws -> Void)?) throws -> AudienceSummary {
+        let db = try SubscriberStore(path: store.databasePath)
+        let cells = try db.cells()
+        let configs = try store.carrierConfigs()
+        let keys = try CarrierConfig.keys(configs)
+        let latest = try db.latestPresence(at: at, seenWithin: campaign.audience.seenWithin)
+        let optOuts = campaign.limits.respectDoNotCall ? try db.optOuts(keys: keys) : []
+        let contacts = try db.contacts(lists: campaign.audience.contactLists)
+        let known = try db.contactListNames()
+        for list in campaign.audience.contactLists where known[list] == nil {
+            throw CLIError("contact list '\(list)' is not in the store (import it with: loa import contacts FILE --list \(list))")
+        }
+        if !contacts.isEmpty && keys.isEmpty {
+            throw CLIError("contact lists need the carriers' pseudonym keys to avoid sending twice; none is configured in \(store.carriersDirectory)")
+        }
+        let contactKeys = contacts.map { c in
+            (contact: c, pseudonyms: keys.map { CarrierPseudonym(carrier: $0.key, subscriber: $0.value.pseudonym(for: c.msisdn)) })
+        }
+        var selector = RecipientSelector(campaign: campaign, units: units, carriers: SubscriberStore.carriers, cells: cells,
+                                         audienceCells: area.cellMask(cells), optOuts: optOuts, preferences: try db.preferences())
+        return try selector.select(latest: latest, contacts: contactKeys) { r in try sink?(r) }
+    }
+}
+
+struct Audience: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Count (and export) a campaign's recipients at a given time.",
+        discussion: """
+            Audience cells: cells of the listed communes, listed cells, cells within within_km of \
+            the border lines or inside the polygons, minus cells of excluded communes. A subscriber \
+            is targeted when their most recent presence in [TIME − seen_within, TIME] is in an \
+            audience cell. Opt-outs are excluded; each person once; language by stated preference, \
+            then the commune's default, then the campaign's.
+
+            --out writes subscriber,carrier,language,commune_code,cgi (UTF-8 with BOM). Subscribers \
+            are pseudonyms (h:…): the store holds no clear numbers next to locations.
+            """
+    )
+
+    @Argument(help: "The campaign file.")
+    var campaign: String
+
+    @Option(name: .long, help: "Run time: ISO 8601 with offset, or now.")
+    var at: TimeArgument
+
+    @Flag(name: .long, help: "Print the counts as one JSON object.")
+    var json = false
+
+    @Option(name: .long, help: "Write the recipients to this CSV file.")
+    var out: String?
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let units = try loadUnits()
+        let loaded = try LoadedCampaign.load(campaign, units: units)
+        for d in loaded.errors { printError(d.formatted(file: campaign)) }
+        guard let c = loaded.campaign, loaded.errors.isEmpty else { throw CLIError("\(campaign): fix the errors above first (loa campaign check)") }
+        let t0 = Date()
+        var writer: CSVWriter? = nil
+        if let out {
+            writer = try CSVWriter(path: out)
+            writer!.row(["subscriber", "carrier", "language", "commune_code", "cgi"])
+        }
+        let summary = try AudienceRun(campaign: c, area: loaded.area!, units: units, store: store, at: at.timestamp).run { r in
+            writer?.row([r.subscriber.description, r.carrier.rawValue, r.language, r.commune.map(String.init) ?? "", r.cgi ?? ""])
+        }
+        try writer?.close()
+        let seconds = Date().timeIntervalSince(t0)
+        if json {
+            var o = JSONObject()
+            o.add("campaign", c.id)
+            o.add("at", at.timestamp.iso8601())
+            o.add("recipients", summary.recipients)
+            o.add("segments", summary.segments)
+            o.add("by_carrier", object: counts(summary.byCarrier.map { ($0.key.rawValue, $0.value) }))
+            o.add("by_commune", object: counts(summary.byCommune.map { (String($0.key), $0.value) }))
+            o.add("by_language", object: counts(summary.byLanguage.map { ($0.key, $0.value) }))
+            o.add("segments_by_language", object: counts(summary.segmentsByLanguage.map { ($0.key, $0.value) }))
+            o.add("seen_elsewhere", summary.seenElsewhere)
+            o.add("opted_out", summary.optedOut)
+            o.add("from_contact_lists", summary.fromContactLists)
+            o.add("contacts_also_in_area", summary.contactsAlsoInArea)
+            print(o.finished)
+            return
+        }
+        print("\(c.id) at \(at.timestamp.iso8601()): \(formatCount(summary.recipients)) recipients, \(formatCount(summary.segments)) segments (selected in \(String(format: "%.2f", seconds)) s)")
+        print("  by carrier:  " + summary.byCarrier.sorted { $0.value > $1.value }.map { "\($0.key.rawValue) \(formatCount($0.value))" }.joined(separator: " · "))
+        print("  by language: " + summary.byLanguage.sorted { $0.value > $1.value }.map { "\($0.key) \(formatCount($0.value)) (\(formatCount(summary.segmentsByLanguage[$0.key] ?? 0)) segments)" }.joined(separator: " · "))
+        print("  by commune:")
+        for (code, n) in summary.byCommune.sorted(by: { $0.value > $1.value }).prefix(30) {
+            print("    \(code) \(units.communes[code]?.name ?? "?"): \(formatCount(n))")
+        }
+        if summary.byCommune.count > 30 { print("    … \(summary.byCommune.count - 30) more communes (--json lists all)") }
+        print("  excluded: \(formatCount(summary.optedOut)) on the do-not-call list, \(formatCount(summary.seenElsewhere)) last seen outside the area")
+        if !c.audience.contactLists.isEmpty {
+            print("  contact lists: \(formatCount(summary.fromContactLists)) reached through the lists, \(formatCount(summary.contactsAlsoInArea)) already reached through the area (one message each)")
+        }
+        if let out { print("  recipients written to \(out)") }
+    }
+
+    func counts(_ pairs: [(String, Int)]) -> JSONObject {
+        var o = JSONObject()
+        for (k, v) in pairs.sorted(by: { $0.0 < $1.0 }) { o.add(k, v) }
+        return o
+    }
+}
+
+/// Buffered CSV output with a UTF-8 BOM, so that Excel shows Vietnamese correctly.
+final class CSVWriter {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = [0xEF, 0xBB, 0xBF]
+    let path: String
+
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
+            throw CLIError("\(path): cannot create the file")
+        }
+        handle = h
+        self.path = path
+    }
+
+    func row(_ fields: [String]) {
+        buffer.append(contentsOf: fields.map(CSVLine.field).joined(separator: ",").utf8)
+        buffer.append(0x0A)
+        if buffer.count > 1 << 20 { handle.write(Data(buffer)); buffer.removeAll(keepingCapacity: true) }
+    }
+
+    func close() throws {
+        handle.write(Data(buffer))
+        buffer.removeAll()
+        try handle.close()
+    }
+}

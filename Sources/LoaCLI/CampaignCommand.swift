@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import LoaCore
+import LoaStore
+
+struct CampaignCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "campaign",
+        abstract: "Check campaign files and make them from emergency alerts.",
+        subcommands: [CheckCampaign.self, CampaignFromCAP.self]
+    )
+}
+
+struct CheckCampaign: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Report every problem in campaign files at once, with a cost preview per variant.",
+        discussion: """
+            Problems are printed as FILE:LINE:COLUMN: error|warning: FIELD: what was expected. \
+            With --at and a store that holds cells and presence, the preview also counts recipients. \
+            Exit status: 0 when no file has errors (warnings allowed), 1 otherwise.
+            """
+    )
+
+    @Argument(help: "Campaign files (campaigns/*.yaml).")
+    var files: [String]
+
+    @Option(name: .long, help: "Count recipients at this time (ISO 8601 with offset, or now).")
+    var at: TimeArgument?
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let units = try loadUnits()
+        var failed = false
+        for file in files {
+            let loaded = try LoadedCampaign.load(file, units: units)
+            for d in loaded.diagnostics { printError(d.formatted(file: file)) }
+            guard let campaign = loaded.campaign, loaded.errors.isEmpty else {
+                failed = true
+                print("\(file): \(loaded.errors.count) error\(loaded.errors.count == 1 ? "" : "s"), \(loaded.diagnostics.count - loaded.errors.count) warning\(loaded.diagnostics.count - loaded.errors.count == 1 ? "" : "s")")
+                continue
+            }
+            print("\(file): ok — \(campaign.id): \(campaign.title)")
+            print("  \(campaign.channel.rawValue), sender \(campaign.sender), \(campaign.priority.rawValue), \(campaign.schedule.start.iso8601()) → \(campaign.schedule.end.iso8601()), windows \(campaign.schedule.windows.map(\.description).joined(separator: ", "))")
+            for p in loaded.previews {
+                var line = "  \(p.language.padding(toLength: 4, withPad: " ", startingAt: 0)) \(p.measure.encoding == .gsm7 ? "GSM-7" : "UCS-2"), \(p.measure.units) units, \(p.measure.segments) segment\(p.measure.segments == 1 ? "" : "s") at worst"
+                if let plain = p.withoutDiacritics { line += " (\(plain.segments) without diacritics)" }
+                if let v = campaign.variants[p.language], v.review == .needsNativeReview { line += "  [needs native review]" }
+                print(line)
+            }
+            if let at {
+                let summary = try AudienceRun(campaign: campaign, area: loaded.area!, units: units, store: store, at: at.timestamp).run(sink: nil)
+                print("  recipients at \(at.timestamp.iso8601()): \(formatCount(summary.recipients)), \(formatCount(summary.segments)) segments" +
+                      summary.byLanguage.sorted { $0.key < $1.key }.map { " · \($0.key) \(formatCount($0.value))" }.joined())
+            } else {
+                print("  recipients: give --at TIME (and a store with cells and presence) to count them")
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}

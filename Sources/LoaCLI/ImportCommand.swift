@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import LoaCore
+import LoaStore
+
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import carrier data into the store (streaming; bad lines are reported and skipped).",
+        discussion: """
+            Files are CSV with a header line. Imports never abort on one bad line: they report how \
+            many lines were bad and the first \(ImportReport.keptProblems) with line numbers and reasons. \
+            Importing the same file twice does nothing (use --force).
+            """,
+        subcommands: [ImportCells.self, ImportPresence.self, ImportPreferences.self, ImportDoNotCall.self, ImportContacts.self]
+    )
+}
+
+func printReport(_ report: ImportReport) {
+    print(report.summary)
+    for note in report.notes { print("  note: \(note)") }
+    for p in report.problems { printError("  \(report.file):\(p.line): \(p.reason)") }
+    if report.rowsBad > report.problems.count { printError("  … and \(report.rowsBad - report.problems.count) more bad lines") }
+}
+
+struct ImportCells: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cells", abstract: "Cells: cgi,lat,lon,commune_code (cgi = MCC-MNC-LAC-CI).")
+    @Argument var file: String
+    @Flag(name: .long, help: "Import even if this exact file was imported before.") var force = false
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let db = try SubscriberStore(path: store.databasePath)
+        printReport(try db.importCells(path: file, units: try loadUnits(), force: force))
+    }
+}
+
+struct ImportPresence: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "presence",
+        abstract: "A carrier's presence snapshot: subscriber,cgi,seen_at.",
+        discussion: """
+            subscriber is an MSISDN, pseudonymized at once with the carrier's key (carriers/X.yaml \
+            pseudonym_key), or a pseudonym h:<64 hex> = HMAC-SHA256 of the E.164 number under that \
+            key. seen_at is ISO 8601 with an offset. The carrier that supplied the file is the \
+            subscriber's carrier. Presence older than --retention is purged after the import.
+            """
+    )
+    @Argument var file: String
+    @Option(name: .long, help: "The carrier that supplied the file.") var carrier: String
+    @Option(name: .long, help: "Keep presence this long (default 7d).") var retention = "7d"
+    @Flag(name: .long, help: "Import even if this exact file was imported before.") var force = false
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        guard let c = Carrier(name: carrier) else { throw ValidationError("unknown carrier '\(carrier)' (expected one of \(Carrier.allCases.map(\.rawValue).joined(separator: ", ")))") }
+        guard let keep = Duration8601.parseSeconds(retention), keep > 0 else { throw ValidationError("--retention: expected a duration such as 7d") }
+        let configs = try store.carrierConfigs()
+        let key = try configs[c]?.pseudonymizer()
+        let db = try SubscriberStore(path: store.databasePath)
+        let tty = isatty(2) != 0
+        let report = try db.importPresence(path: file, carrier: c, key: key, force: force) { p in
+            let share = p.totalBytes > 0 ? min(100, p.bytesRead * 100 / p.totalBytes) : 0
+            let rate = p.seconds > 0 ? Int(Double(p.rows) / p.seconds) : 0
+            let text = "  \(formatCount(p.rows)) rows · \(share)% of the file · \(formatCount(rate)) rows/s"
+            if tty { FileHandle.standardError.write(Data(("\r" + text + "   ").utf8)) } else { printError(text) }
+        }
+        if tty { FileHandle.standardError.write(Data("\n".utf8)) }
+        printReport(report)
+        let cutoff = Timestamp(seconds: Int64(Date().timeIntervalSince1970) - keep)
+        let purged = try db.purgePresence(before: cutoff)
+        if purged > 0 { print("  purged \(formatCount(purged)) presence rows seen before \(cutoff.iso8601()) (retention \(retention))") }
+    }
+}
+
+struct ImportPreferences: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "preferences", abstract: "Stated language preferences: subscriber,language.")
+    @Argument var file: String
+    @Option(name: .long, help: "The carrier that supplied the file (its key pseudonymizes numbers).") var carrier: String
+    @Flag(name: .long) var force = false
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        guard let c = Carrier(name: carrier) else { throw ValidationError("unknown carrier '\(carrier)'") }
+        let key = try store.carrierConfigs()[c]?.pseudonymizer()
+        let db = try SubscriberStore(path: store.databasePath)
+        printReport(try db.importPreferences(path: file, carrier: c, key: key, knownLanguage: { Languages.info($0) != nil }, force: force))
+    }
+}
+
+struct ImportDoNotCall: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "do-not-call", abstract: "The do-not-call (opt-out) list: msisdn.")
+    @Argument var file: String
+    @Flag(name: .long) var force = false
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let db = try SubscriberStore(path: store.databasePath)
+        printReport(try db.importDoNotCall(path: file, force: force))
+    }
+}
+
+struct ImportContacts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "contacts",
+        abstract: "A named contact list: msisdn,name,language,commune_code (people who agreed to receive messages).",
+        discussion: "The list replaces any earlier list of the same name. language and commune_code may be empty."
+    )
+    @Argument var file: String
+    @Option(name: .long, help: "The list's name, used by campaigns under audience.contact_lists.") var list: String
+    @Option(name: .long, help: "A carrier routing (porting) list, CSV msisdn,carrier.") var routing: String?
+    @Flag(name: .long) var force = false
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        var routingList = CarrierRouting()
+        if let routing { routingList = try InspectMSISDN.parseRouting(routing) }
+        let db = try SubscriberStore(path: store.databasePath)
+        printReport(try db.importContacts(path: file, list: list, units: try loadUnits(), routing: routingList,
+                                          knownLanguage: { Languages.info($0) != nil }, force: force))
+    }
+}
+
+struct Purge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Delete presence data older than the retention period.")
+    @Option(name: .long, help: "Delete presence seen longer ago than this (default 7d).") var olderThan = "7d"
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        guard let keep = Duration8601.parseSeconds(olderThan) else { throw ValidationError("--older-than: expected a duration such as 7d") }
+        let cutoff = Timestamp(seconds: Int64(Date().timeIntervalSince1970) - keep)
+        let n = try SubscriberStore(path: store.databasePath).purgePresence(before: cutoff)
+        print("purged \(formatCount(n)) presence rows seen before \(cutoff.iso8601())")
+    }
+}

@@ -1,0 +1,145 @@
+/// A broadcast campaign as written by a provincial department (campaigns/*.yaml).
+public struct Campaign: Sendable {
+    public enum Channel: String, Sendable, CaseIterable { case sms, voice }
+    public enum Priority: String, Sendable, CaseIterable, Comparable {
+        case routine, urgent, emergency
+        public var rank: Int { self == .routine ? 0 : self == .urgent ? 1 : 2 }
+        public static func < (a: Priority, b: Priority) -> Bool { a.rank < b.rank }
+    }
+
+    public var id: String
+    public var title: String
+    public var office: String
+    public var legalBasis: String
+    public var channel: Channel
+    public var sender: String
+    public var priority: Priority
+    public var audience: Audience
+    public var languages: LanguagePlan
+    public var variants: [String: Variant]
+    public var schedule: Schedule
+    public var limits: Limits
+    /// Campaign-wide placeholder values (`values:`), besides the built-ins.
+    public var values: [String: String]
+
+    public struct Audience: Sendable {
+        public var communes: [Int] = []
+        public var cells: [String] = []
+        public var borders: [BorderBelt] = []
+        public var polygons: [String] = []
+        public var excludeCommunes: [Int] = []
+        public var contactLists: [String] = []
+        /// Presence older than this before the run time is stale. Default 72 h.
+        public var seenWithin: Int64 = 72 * 3600
+        public init() {}
+    }
+
+    /// Cells within `withinKm` of a border line (a GeoJSON file, relative to the campaign file).
+    public struct BorderBelt: Sendable, Equatable {
+        public var geojson: String
+        public var withinKm: Double
+    }
+
+    public struct LanguagePlan: Sendable {
+        public var defaultLanguage: String
+        public var byCommune: [Int: String]
+        /// Tags outside loa's list, declared by the campaign with a name.
+        public var declared: [String: String]
+    }
+
+    public struct Variant: Sendable {
+        public enum Review: Sendable, Equatable {
+            case needsNativeReview
+            case verified(by: String)
+            case notRequired
+        }
+        public var language: String
+        public var template: MessageTemplate
+        public var review: Review
+        public var textPosition: SourcePosition
+    }
+
+    public struct Schedule: Sendable {
+        public var start: Timestamp
+        public var end: Timestamp
+        public var windows: [DailyWindow]
+        public var quietHours: DailyWindow
+    }
+
+    public struct Limits: Sendable {
+        public var maxSegments: Int = 3
+        public var perSubscriberPerDay: Int = 1
+        public var respectDoNotCall: Bool = true
+        public init() {}
+    }
+
+    /// Languages some recipient will get by area: the default and the per-commune defaults.
+    public var languagesNeededByArea: [String] {
+        var seen: Set<String> = [languages.defaultLanguage]
+        var out = [languages.defaultLanguage]
+        for tag in languages.byCommune.keys.sorted().compactMap({ languages.byCommune[$0] }) where seen.insert(tag).inserted { out.append(tag) }
+        return out
+    }
+
+    /// Rule 4: the subscriber's own language if the campaign has it, else the commune default,
+    /// else the campaign default.
+    public func language(preference: String?, commune: Int?) -> String {
+        if let preference, variants[preference] != nil { return preference }
+        if let commune, let tag = languages.byCommune[commune], variants[tag] != nil { return tag }
+        return languages.defaultLanguage
+    }
+}
+
+/// A daily time range in local time (UTC+7), `HH:MM-HH:MM`; it may wrap past midnight.
+public struct DailyWindow: Equatable, Sendable, CustomStringConvertible {
+    public var startMinute: Int
+    public var endMinute: Int
+
+    public init(startMinute: Int, endMinute: Int) {
+        self.startMinute = startMinute
+        self.endMinute = endMinute
+    }
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: "-").map { $0.trimmingSpaces() }
+        guard parts.count == 2, let a = Self.minute(parts[0]), let b = Self.minute(parts[1]), a != b else { return nil }
+        startMinute = a
+        endMinute = b
+    }
+
+    static func minute(_ s: Substring) -> Int? {
+        let hm = s.split(separator: ":")
+        guard hm.count == 2, hm[0].count <= 2, hm[1].count == 2, let h = Int(hm[0]), let m = Int(hm[1]),
+              (0...24).contains(h), (0...59).contains(m), h * 60 + m <= 1440 else { return nil }
+        return h * 60 + m
+    }
+
+    public var wraps: Bool { endMinute < startMinute }
+
+    public func contains(minute: Int) -> Bool {
+        wraps ? (minute >= startMinute || minute < endMinute) : (minute >= startMinute && minute < endMinute)
+    }
+
+    /// Minutes of the day covered, as ranges that do not wrap.
+    var ranges: [Range<Int>] { wraps ? [startMinute..<1440, 0..<endMinute] : [startMinute..<endMinute] }
+
+    public func overlaps(_ other: DailyWindow) -> Bool {
+        ranges.contains { a in other.ranges.contains { b in a.overlaps(b) } }
+    }
+
+    public var description: String {
+        "\(pad(startMinute / 60)):\(pad(startMinute % 60))-\(pad(endMinute / 60)):\(pad(endMinute % 60))"
+    }
+
+    /// Default quiet hours: 21:00–07:00 Asia/Ho_Chi_Minh.
+    public static let defaultQuietHours = DailyWindow(startMinute: 21 * 60, endMinute: 7 * 60)
+}
+
+extension Substring {
+    func trimmingSpaces() -> Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return s
+    }
+}

@@ -1,0 +1,158 @@
+/// One person a campaign will reach.
+public struct Recipient: Sendable, Equatable {
+    public enum Source: Sendable, Equatable {
+        case area
+        case contactList(String)
+    }
+    public var carrier: Carrier
+    public var subscriber: Pseudonym
+    public var language: String
+    public var commune: Int?
+    /// The cell the subscriber was last seen in; nil for contact-list recipients.
+    public var cgi: String?
+    public var source: Source
+    /// Segments this recipient's message costs (rendered with their commune).
+    public var segments: Int
+}
+
+/// A person on a named contact list (commune officials, village heads, people of prestige).
+public struct Contact: Sendable, Equatable {
+    public var list: String
+    public var msisdn: MSISDN
+    public var carrier: Carrier
+    public var name: String
+    public var language: String?
+    public var commune: Int?
+
+    public init(list: String, msisdn: MSISDN, carrier: Carrier, name: String, language: String?, commune: Int?) {
+        self.list = list
+        self.msisdn = msisdn
+        self.carrier = carrier
+        self.name = name
+        self.language = language
+        self.commune = commune
+    }
+}
+
+/// Totals of a selection, for `loa audience` and the cost preview.
+public struct AudienceSummary: Sendable, Equatable {
+    public var recipients = 0
+    public var segments = 0
+    public var byCarrier: [Carrier: Int] = [:]
+    public var byCommune: [Int: Int] = [:]
+    public var byLanguage: [String: Int] = [:]
+    public var segmentsByLanguage: [String: Int] = [:]
+    /// Latest presence in the window but outside the audience cells (moved away).
+    public var seenElsewhere = 0
+    public var optedOut = 0
+    /// Contacts also reached through the area: one message each.
+    public var contactsAlsoInArea = 0
+    public var fromContactLists = 0
+    public init() {}
+}
+
+/// Rules 2–5: the latest presence per subscriber within the window decides; opt-outs are
+/// excluded; each person once; language by stated preference, commune default, campaign default.
+public struct RecipientSelector {
+    public let campaign: Campaign
+    public let units: AdministrativeUnits
+    /// Carriers by the index the store uses in presence rows.
+    public let carriers: [Carrier]
+    public let cellsByID: [Int32: Cell]
+    public let audienceCells: CellMask
+    public let optOuts: Set<CarrierPseudonym>
+    public let preferences: [CarrierPseudonym: String]
+    private var measureCache: [String: Int] = [:]
+
+    public init(campaign: Campaign, units: AdministrativeUnits, carriers: [Carrier], cells: [Cell], audienceCells: CellMask,
+                optOuts: Set<CarrierPseudonym>, preferences: [CarrierPseudonym: String]) {
+        self.campaign = campaign
+        self.units = units
+        self.carriers = carriers
+        self.cellsByID = Dictionary(cells.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        self.audienceCells = audienceCells
+        self.optOuts = optOuts
+        self.preferences = preferences
+    }
+
+    /// Segments of `language`'s variant rendered for `commune`.
+    public mutating func segments(language: String, commune: Int?) -> Int {
+        let key = "\(language)|\(commune ?? -1)"
+        if let cached = measureCache[key] { return cached }
+        guard let variant = campaign.variants[language] else { return 0 }
+        var values = campaign.values
+        values["date"] = campaign.schedule.start.vietnameseDate()
+        if let commune, let c = units.communes[commune] {
+            values["commune"] = c.name
+            values["province"] = units.provinces[c.provinceCode]?.name ?? ""
+        }
+        for name in variant.template.placeholders where values[name] == nil { values[name] = "" }
+        let text = (try? variant.template.render(values)) ?? variant.template.source
+        let segments = campaign.channel == .sms ? SMSEncoder.measure(text).segments : 1
+        measureCache[key] = segments
+        return segments
+    }
+
+    /// Streams the selected recipients to `sink` and returns the totals.
+    /// - Parameters:
+    ///   - latest: latest presence per subscriber in [run − seen_within, run] (rule 2).
+    ///   - contacts: contact-list members with their pseudonyms under every carrier key, for dedupe.
+    public mutating func select(latest: LatestPresenceTable, contacts: [(contact: Contact, pseudonyms: [CarrierPseudonym])],
+                                sink: (Recipient) throws -> Void) rethrows -> AudienceSummary {
+        var summary = AudienceSummary()
+        var contactKeys: [CarrierPseudonym: Int] = [:]
+        for (i, entry) in contacts.enumerated() { for key in entry.pseudonyms { contactKeys[key] = i } }
+        var contactsCovered = Set<Int>()
+        let respectDNC = campaign.limits.respectDoNotCall
+        try latest.forEach { carrierIndex, subscriber, cellID, _ in
+            guard audienceCells.contains(cellID), let cell = cellsByID[cellID], Int(carrierIndex) < carriers.count else {
+                summary.seenElsewhere += 1
+                return
+            }
+            let carrier = carriers[Int(carrierIndex)]
+            let key = CarrierPseudonym(carrier: carrier, subscriber: subscriber)
+            if respectDNC && optOuts.contains(key) { summary.optedOut += 1; return }
+            if let c = contactKeys[key] { contactsCovered.insert(c) }
+            let language = campaign.language(preference: preferences[key], commune: cell.commune)
+            let segments = segments(language: language, commune: cell.commune)
+            let r = Recipient(carrier: carrier, subscriber: subscriber, language: language, commune: cell.commune,
+                              cgi: cell.cgi, source: .area, segments: segments)
+            summary.add(r)
+            try sink(r)
+        }
+        var seenContacts = Set<CarrierPseudonym>()
+        for (i, entry) in contacts.enumerated() {
+            if contactsCovered.contains(i) { summary.contactsAlsoInArea += 1; continue }
+            let c = entry.contact
+            guard let own = entry.pseudonyms.first(where: { $0.carrier == c.carrier }) else { continue }
+            if !seenContacts.insert(own).inserted { continue }   // on two lists: once
+            let language = campaign.language(preference: c.language, commune: c.commune)
+            let r = Recipient(carrier: c.carrier, subscriber: own.subscriber, language: language, commune: c.commune,
+                              cgi: nil, source: .contactList(c.list), segments: segments(language: language, commune: c.commune))
+            summary.add(r)
+            summary.fromContactLists += 1
+            try sink(r)
+        }
+        return summary
+    }
+}
+
+public struct CarrierPseudonym: Hashable, Sendable {
+    public var carrier: Carrier
+    public var subscriber: Pseudonym
+    public init(carrier: Carrier, subscriber: Pseudonym) {
+        self.carrier = carrier
+        self.subscriber = subscriber
+    }
+}
+
+extension AudienceSummary {
+    mutating func add(_ r: Recipient) {
+        recipients += 1
+        segments += r.segments
+        byCarrier[r.carrier, default: 0] += 1
+        if let c = r.commune { byCommune[c, default: 0] += 1 }
+        byLanguage[r.language, default: 0] += 1
+        segmentsByLanguage[r.language, default: 0] += r.segments
+    }
+}

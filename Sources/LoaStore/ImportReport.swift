@@ -1,0 +1,157 @@
+import Foundation
+import LoaCore
+
+/// What an import did: counts, the first bad lines with their reasons, and how long it took.
+public struct ImportReport: Sendable {
+    public var kind: String
+    public var file: String
+    public var rowsOK = 0
+    public var rowsBad = 0
+    /// The first bad lines (at most `ImportReport.keptProblems`): line number and reason.
+    public var problems: [(line: Int, reason: String)] = []
+    public var seconds = 0.0
+    /// The same file (by SHA-256) was imported before; nothing was done.
+    public var alreadyImported = false
+    public var notes: [String] = []
+
+    public static let keptProblems = 20
+
+    mutating func bad(_ line: Int, _ reason: String) {
+        rowsBad += 1
+        if problems.count < Self.keptProblems { problems.append((line, reason)) }
+    }
+
+    public var summary: String {
+        var s = "\(file): \(kind): \(rowsOK) rows imported"
+        if rowsBad > 0 { s += ", \(rowsBad) bad line\(rowsBad == 1 ? "" : "s") skipped" }
+        if seconds > 0 { s += " in \(String(format: "%.2f", seconds)) s (\(Int(Double(rowsOK + rowsBad) / max(seconds, 1e-9))) rows/s)" }
+        return s
+    }
+}
+
+/// Progress of a long import, reported every few hundred thousand rows.
+public struct ImportProgress: Sendable {
+    public var rows: Int
+    public var bytesRead: Int
+    public var totalBytes: Int
+    public var seconds: Double
+}
+
+/// Reads a file in large chunks and hands out its lines as byte buffers (no String per line).
+struct LineReader {
+    let path: String
+    let chunkSize = 4 << 20
+
+    /// Calls `body(lineNumber, bytes)` for each line, without the line ending. Returns total bytes.
+    func forEachLine(_ body: (Int, UnsafeBufferPointer<UInt8>) throws -> Void, progress: ((Int) -> Void)? = nil) throws -> Int {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+                throw StoreError.input(isDir.boolValue ? "\(path): is a directory, expected a CSV file" : "\(path): cannot read (permission denied?)")
+            }
+            throw StoreError.input("\(path): no such file")
+        }
+        defer { try? handle.close() }
+        var carry: [UInt8] = []
+        var lineNumber = 0
+        var total = 0
+        var first = true
+        while true {
+            let data = try handle.read(upToCount: chunkSize) ?? Data()
+            if data.isEmpty { break }
+            total += data.count
+            var buffer = carry
+            buffer.append(contentsOf: data)
+            carry.removeAll(keepingCapacity: true)
+            try buffer.withUnsafeBufferPointer { all in
+                var start = 0
+                if first, all.count >= 3, all[0] == 0xEF, all[1] == 0xBB, all[2] == 0xBF { start = 3 }   // UTF-8 BOM
+                first = false
+                var i = start
+                while i < all.count {
+                    if all[i] == 0x0A {
+                        lineNumber += 1
+                        var end = i
+                        if end > start && all[end - 1] == 0x0D { end -= 1 }
+                        try body(lineNumber, UnsafeBufferPointer(rebasing: all[start..<end]))
+                        start = i + 1
+                    }
+                    i += 1
+                }
+                if start < all.count { carry.append(contentsOf: all[start...]) }
+            }
+            progress?(total)
+        }
+        if !carry.isEmpty {
+            lineNumber += 1
+            var end = carry.count
+            if carry[end - 1] == 0x0D { end -= 1 }
+            try carry.withUnsafeBufferPointer { try body(lineNumber, UnsafeBufferPointer(rebasing: $0[0..<end])) }
+        }
+        return total
+    }
+}
+
+/// Splits a line on commas into at most `max` fields (byte ranges), stripping surrounding
+/// spaces and double quotes. Machine-written carrier files need no more than this.
+@inline(__always)
+func splitFields(_ line: UnsafeBufferPointer<UInt8>, into fields: inout [Range<Int>], max: Int) {
+    fields.removeAll(keepingCapacity: true)
+    var start = 0
+    var i = 0
+    while i <= line.count {
+        if i == line.count || line[i] == 0x2C {
+            var a = start, b = i
+            while a < b && (line[a] == 0x20 || line[a] == 0x09) { a += 1 }
+            while b > a && (line[b - 1] == 0x20 || line[b - 1] == 0x09) { b -= 1 }
+            if b - a >= 2 && line[a] == 0x22 && line[b - 1] == 0x22 { a += 1; b -= 1 }
+            fields.append(a..<b)
+            start = i + 1
+            if fields.count > max { return }
+        }
+        i += 1
+    }
+}
+
+func fileSHA256(_ path: String) throws -> String {
+    guard let data = FileManager.default.contents(atPath: path) else { throw StoreError.input("\(path): no such file") }
+    return data.withUnsafeBytes { sha256Hex($0) }
+}
+
+func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// A bounded queue between the parsing thread and the inserting thread.
+final class BatchQueue<T>: @unchecked Sendable {
+    private var items: [T] = []
+    private var closed = false
+    private let condition = NSCondition()
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func put(_ item: T) {
+        condition.lock()
+        while items.count >= capacity && !closed { condition.wait() }
+        if !closed { items.append(item) }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next item, or nil once closed and drained.
+    func take() -> T? {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.isEmpty && !closed { condition.wait() }
+        if items.isEmpty { return nil }
+        let item = items.removeFirst()
+        condition.broadcast()
+        return item
+    }
+}

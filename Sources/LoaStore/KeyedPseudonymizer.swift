@@ -1,0 +1,57 @@
+import COpenSSL
+import LoaCore
+
+/// HMAC-SHA256 (RFC 2104) of the E.164 number under a carrier's key, with the inner and outer
+/// padded-key states computed once: each pseudonym then costs two short SHA-256 runs.
+public struct KeyedPseudonymizer: Pseudonymizer, @unchecked Sendable {
+    private var inner = SHA256_CTX()
+    private var outer = SHA256_CTX()
+
+    /// - Parameter key: the secret shared with the carrier (at least 16 bytes).
+    public init(key: [UInt8]) throws(StoreError) {
+        guard key.count >= 16 else { throw .input("a pseudonym key needs at least 16 bytes (got \(key.count))") }
+        var block = [UInt8](repeating: 0, count: 64)
+        if key.count > 64 {
+            var ctx = SHA256_CTX()
+            SHA256_Init(&ctx)
+            SHA256_Update(&ctx, key, key.count)
+            SHA256_Final(&block, &ctx)
+        } else {
+            block.replaceSubrange(0..<key.count, with: key)
+        }
+        let ipad = block.map { $0 ^ 0x36 }, opad = block.map { $0 ^ 0x5C }
+        SHA256_Init(&inner)
+        SHA256_Update(&inner, ipad, 64)
+        SHA256_Init(&outer)
+        SHA256_Update(&outer, opad, 64)
+    }
+
+    /// Pseudonym of UTF-8 bytes (the E.164 text, "+84912345678").
+    public func pseudonym(e164 bytes: UnsafeRawBufferPointer) -> Pseudonym {
+        var ctx = inner
+        var digest = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        return withUnsafeMutableBytes(of: &digest) { out -> Pseudonym in
+            let p = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            SHA256_Update(&ctx, bytes.baseAddress, bytes.count)
+            SHA256_Final(p, &ctx)
+            var o = outer
+            SHA256_Update(&o, p, 32)
+            SHA256_Final(p, &o)
+            return Pseudonym(bytes: UnsafeRawBufferPointer(out))
+        }
+    }
+
+    public func pseudonym(for msisdn: MSISDN) -> Pseudonym {
+        Array(msisdn.e164.utf8).withUnsafeBytes { pseudonym(e164: $0) }
+    }
+}
+
+/// SHA-256 of a file's bytes, to recognise a file imported twice.
+public func sha256Hex(_ bytes: UnsafeRawBufferPointer) -> String {
+    var ctx = SHA256_CTX()
+    var out = [UInt8](repeating: 0, count: 32)
+    SHA256_Init(&ctx)
+    SHA256_Update(&ctx, bytes.baseAddress, bytes.count)
+    SHA256_Final(&out, &ctx)
+    return out.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+}

@@ -1,0 +1,171 @@
+import CSQLite3
+import LoaCore
+
+/// A thin, typed wrapper over the SQLite C API. Every SQLite return code goes through `check`.
+public final class SQLiteDatabase: @unchecked Sendable {
+    let handle: OpaquePointer
+    public let path: String
+
+    public init(path: String) throws(StoreError) {
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            if let db { sqlite3_close(db) }
+            throw .database("\(path): cannot open: \(message)")
+        }
+        handle = db
+        self.path = path
+        sqlite3_busy_timeout(db, 10_000)
+        try execute("PRAGMA journal_mode = WAL")
+        try execute("PRAGMA synchronous = NORMAL")
+        try execute("PRAGMA foreign_keys = ON")
+        try execute("PRAGMA temp_store = MEMORY")
+        try execute("PRAGMA cache_size = -65536")
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    func check(_ rc: Int32, _ what: @autoclosure () -> String) throws(StoreError) {
+        guard rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW else {
+            throw .database("\(what()): \(String(cString: sqlite3_errmsg(handle))) (code \(rc))")
+        }
+    }
+
+    public func execute(_ sql: String) throws(StoreError) {
+        var error: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &error)
+        if rc != SQLITE_OK {
+            let message = error.map { String(cString: $0) } ?? "code \(rc)"
+            sqlite3_free(error)
+            throw .database("\(message) in: \(sql.prefix(120))")
+        }
+    }
+
+    public func prepare(_ sql: String) throws(StoreError) -> Statement {
+        var stmt: OpaquePointer?
+        try check(sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil), "prepare \(sql.prefix(80))")
+        return Statement(stmt!, db: self)
+    }
+
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// Runs a query and collects rows with `row`.
+    public func query<T>(_ sql: String, _ bindings: [SQLValue] = [], row: (Statement) throws -> T) throws -> [T] {
+        let stmt = try prepare(sql)
+        try stmt.bind(bindings)
+        var out: [T] = []
+        while try stmt.step() { out.append(try row(stmt)) }
+        return out
+    }
+
+    public func run(_ sql: String, _ bindings: [SQLValue] = []) throws(StoreError) {
+        let stmt = try prepare(sql)
+        try stmt.bind(bindings)
+        _ = try stmt.step()
+    }
+
+    public func scalarInt(_ sql: String, _ bindings: [SQLValue] = []) throws -> Int64? {
+        try query(sql, bindings) { $0.isNull(0) ? nil : $0.int64(0) }.first ?? nil
+    }
+}
+
+public enum SQLValue: Sendable {
+    case int(Int64)
+    case double(Double)
+    case text(String)
+    case blob([UInt8])
+    case null
+}
+
+public final class Statement {
+    let stmt: OpaquePointer
+    unowned let db: SQLiteDatabase
+
+    init(_ stmt: OpaquePointer, db: SQLiteDatabase) {
+        self.stmt = stmt
+        self.db = db
+    }
+
+    deinit { sqlite3_finalize(stmt) }
+
+    public func reset() {
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+    }
+
+    public func bind(_ values: [SQLValue]) throws(StoreError) {
+        for (i, v) in values.enumerated() { try bind(v, at: Int32(i + 1)) }
+    }
+
+    @inline(__always)
+    public func bind(_ value: SQLValue, at index: Int32) throws(StoreError) {
+        let rc: Int32
+        switch value {
+        case .int(let v): rc = sqlite3_bind_int64(stmt, index, v)
+        case .double(let v): rc = sqlite3_bind_double(stmt, index, v)
+        case .text(let s): rc = sqlite3_bind_text(stmt, index, s, -1, csqlite3_transient())
+        case .blob(let b): rc = b.withUnsafeBytes { sqlite3_bind_blob(stmt, index, $0.baseAddress, Int32($0.count), csqlite3_transient()) }
+        case .null: rc = sqlite3_bind_null(stmt, index)
+        }
+        try db.check(rc, "bind parameter \(index)")
+    }
+
+    @inline(__always)
+    public func bindInt(_ v: Int64, at index: Int32) { sqlite3_bind_int64(stmt, index, v) }
+
+    @inline(__always)
+    public func bindBlob(_ p: UnsafeRawPointer, count: Int, at index: Int32) {
+        sqlite3_bind_blob(stmt, index, p, Int32(count), csqlite3_transient())
+    }
+
+    /// True when a row is available; false when done.
+    @discardableResult
+    public func step() throws(StoreError) -> Bool {
+        let rc = sqlite3_step(stmt)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        try db.check(rc, "step")
+        return false
+    }
+
+    public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(stmt, column) }
+    public func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(stmt, column)) }
+    public func double(_ column: Int32) -> Double { sqlite3_column_double(stmt, column) }
+    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(stmt, column) == SQLITE_NULL }
+    public func text(_ column: Int32) -> String {
+        guard let p = sqlite3_column_text(stmt, column) else { return "" }
+        return String(cString: p)
+    }
+    /// A 32-byte blob column read as a pseudonym without copying into an Array.
+    @inline(__always)
+    public func pseudonym(_ column: Int32) -> Pseudonym? {
+        guard sqlite3_column_bytes(stmt, column) == 32, let p = sqlite3_column_blob(stmt, column) else { return nil }
+        return Pseudonym(bytes: UnsafeRawBufferPointer(start: p, count: 32))
+    }
+}
+
+
+public enum StoreError: Error, CustomStringConvertible, Equatable {
+    case database(String)
+    case input(String)
+    public var description: String {
+        switch self {
+        case .database(let m): "database: \(m)"
+        case .input(let m): m
+        }
+    }
+}

@@ -1,0 +1,335 @@
+import Foundation
+import LoaCore
+
+extension SubscriberStore {
+    /// Starts an import record, or reports that this exact file was imported already.
+    func beginImport(kind: String, carrier: Carrier?, path: String, force: Bool) throws -> (id: Int64?, report: ImportReport) {
+        var report = ImportReport(kind: kind, file: path)
+        let hash = try fileSHA256(path)
+        if !force, let previous = try db.scalarInt("SELECT id FROM imports WHERE sha256 = ? AND kind = ? AND completed = 1 AND coalesce(carrier, '') = ?",
+                                                    [.text(hash), .text(kind), .text(carrier?.rawValue ?? "")]) {
+            report.alreadyImported = true
+            report.notes.append("this file was imported before (import #\(previous), same SHA-256); nothing done (use --force to import it again)")
+            return (nil, report)
+        }
+        try db.run("INSERT INTO imports (kind, carrier, file, sha256, started_at) VALUES (?, ?, ?, ?, strftime('%s','now'))",
+                   [.text(kind), carrier.map { .text($0.rawValue) } ?? .null, .text(path), .text(hash)])
+        return (db.lastInsertRowID, report)
+    }
+
+    func finishImport(_ id: Int64, _ report: ImportReport, extra: String = "", _ bindings: [SQLValue] = []) throws {
+        try db.run("UPDATE imports SET completed = 1, rows_ok = ?, rows_bad = ?\(extra) WHERE id = ?",
+                   [.int(Int64(report.rowsOK)), .int(Int64(report.rowsBad))] + bindings + [.int(id)])
+    }
+
+    // MARK: Cells: cgi,lat,lon,commune_code
+
+    public func importCells(path: String, units: AdministrativeUnits, force: Bool = false) throws -> ImportReport {
+        let t0 = monotonicSeconds()
+        var (id, report) = try beginImport(kind: "cells", carrier: nil, path: path, force: force)
+        guard let id else { return report }
+        let upsert = try db.prepare("INSERT INTO cells (cgi, lat, lon, commune) VALUES (?, ?, ?, ?) ON CONFLICT(cgi) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, commune = excluded.commune")
+        try db.transaction {
+            _ = try LineReader(path: path).forEachLine { n, bytes in
+                let line = String(decoding: bytes, as: UTF8.self)
+                if line.trimmingCharacters(in: .whitespaces).isEmpty { return }
+                if n == 1 && line.lowercased().hasPrefix("cgi") { return }
+                let f: [String]
+                do { f = try CSVLine.split(Substring(line)).map { $0.trimmingCharacters(in: .whitespaces) } }
+                catch { report.bad(n, "\(error)"); return }
+                guard f.count == 4 else { report.bad(n, "expected 4 fields cgi,lat,lon,commune_code, found \(f.count)"); return }
+                guard let cgi = CellGlobalIdentity(f[0]) else { report.bad(n, "cgi: '\(f[0])' is not MCC-MNC-LAC-CI (e.g. 452-04-12345-678)"); return }
+                guard let lat = Double(f[1]), (-90...90).contains(lat) else { report.bad(n, "lat: expected degrees -90..90, found '\(f[1])'"); return }
+                guard let lon = Double(f[2]), (-180...180).contains(lon) else { report.bad(n, "lon: expected degrees -180..180, found '\(f[2])'"); return }
+                guard let commune = Int(f[3]) else { report.bad(n, "commune_code: expected a number, found '\(f[3])'"); return }
+                if case .failure(let e) = units.commune(commune) { report.bad(n, "commune_code: \(e.description)"); return }
+                upsert.reset()
+                try upsert.bind([.text(cgi.description), .double(lat), .double(lon), .int(Int64(commune))])
+                try upsert.step()
+                report.rowsOK += 1
+            }
+            try finishImport(id, report)
+        }
+        report.seconds = monotonicSeconds() - t0
+        return report
+    }
+
+    // MARK: Presence: subscriber,cgi,seen_at
+
+    /// A parsed block of presence rows on its way to SQLite.
+    final class PresenceBatch {
+        var keys: [UInt8] = []
+        var cells: [Int32] = []
+        var seen: [Int64] = []
+        var count: Int { cells.count }
+        init(capacity: Int) {
+            keys.reserveCapacity(capacity * 32)
+            cells.reserveCapacity(capacity)
+            seen.reserveCapacity(capacity)
+        }
+    }
+
+    /// Streams a carrier's presence snapshot into the store. MSISDNs are pseudonymized with the
+    /// carrier's key as they are read; `h:<hex>` pseudonyms are taken as they are. The carrier
+    /// that supplied the file is the subscriber's carrier (this handles ported numbers).
+    public func importPresence(path: String, carrier: Carrier, key: KeyedPseudonymizer?, force: Bool = false,
+                               progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
+        let t0 = monotonicSeconds()
+        var (optionalID, report) = try beginImport(kind: "presence", carrier: carrier, path: path, force: force)
+        guard let importID = optionalID else { return report }
+        let cellIDs = try cellIDsByPackedCGI()
+        if cellIDs.isEmpty { throw StoreError.input("no cells in the store: import the carrier's cell list first (loa import cells FILE)") }
+        let totalBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let carrierIndex = Int64(Self.carrierIndex[carrier]!)
+        let queue = BatchQueue<PresenceBatch>(capacity: 6)
+        let batchSize = 8192
+
+        // Parsing thread: lines → validated rows → batches.
+        final class ParseState: @unchecked Sendable {
+            var report: ImportReport
+            var error: (any Error)?
+            var bytesRead = 0
+            var sawClearNumbers = false
+            init(_ r: ImportReport) { report = r }
+        }
+        let state = ParseState(report)
+        let parser = Thread {
+            var batch = PresenceBatch(capacity: batchSize)
+            var fields: [Range<Int>] = []
+            fields.reserveCapacity(4)
+            var e164 = [UInt8](repeating: 0, count: 12)
+            e164[0] = 0x2B; e164[1] = 0x38; e164[2] = 0x34
+            do {
+                _ = try LineReader(path: path).forEachLine({ n, line in
+                    if line.isEmpty { return }
+                    splitFields(line, into: &fields, max: 3)
+                    if n == 1, fields.count >= 1, line.count >= 10, line[0] == 0x73 || line[0] == 0x53 {
+                        return   // header: subscriber,cgi,seen_at
+                    }
+                    guard fields.count == 3 else {
+                        state.report.bad(n, "expected 3 fields subscriber,cgi,seen_at, found \(fields.count > 3 ? "more" : String(fields.count))")
+                        return
+                    }
+                    let subscriberField = UnsafeBufferPointer(rebasing: line[fields[0]])
+                    let pseudonym: Pseudonym
+                    if subscriberField.count == 66 && subscriberField[1] == 0x3A {
+                        guard let p = Pseudonym(hexBytes: subscriberField) else { state.report.bad(n, "subscriber: malformed pseudonym (expected h: and 64 hex digits)"); return }
+                        pseudonym = p
+                    } else {
+                        switch VietnamNumberingPlan.parse(utf8: subscriberField) {
+                        case .failure(let r):
+                            state.report.bad(n, "subscriber: \(r.description)")
+                            return
+                        case .success(let parsed):
+                            guard let key else {
+                                state.report.bad(n, "subscriber: a clear number, but no pseudonym key is configured for \(carrier.rawValue)")
+                                return
+                            }
+                            state.sawClearNumbers = true
+                            var k = 3
+                            for u in parsed.msisdn.nationalSignificantNumber.utf8 { e164[k] = u; k += 1 }
+                            pseudonym = e164.withUnsafeBytes { key.pseudonym(e164: UnsafeRawBufferPointer(rebasing: $0[0..<k])) }
+                        }
+                    }
+                    guard let packed = CellGlobalIdentity.packed(utf8: UnsafeBufferPointer(rebasing: line[fields[1]])) else {
+                        state.report.bad(n, "cgi: '\(String(decoding: UnsafeBufferPointer(rebasing: line[fields[1]]), as: UTF8.self))' is not MCC-MNC-LAC-CI")
+                        return
+                    }
+                    guard let cell = cellIDs[packed] else {
+                        state.report.bad(n, "cgi: \(String(decoding: UnsafeBufferPointer(rebasing: line[fields[1]]), as: UTF8.self)) is not in the cell list (import it with loa import cells)")
+                        return
+                    }
+                    guard let seen = Timestamp.parse(UnsafeBufferPointer(rebasing: line[fields[2]])) else {
+                        state.report.bad(n, "seen_at: expected ISO 8601 with an offset (2026-11-24T08:15:00+07:00), found '\(String(decoding: UnsafeBufferPointer(rebasing: line[fields[2]]), as: UTF8.self))'")
+                        return
+                    }
+                    withUnsafeBytes(of: pseudonym.w0.bigEndian) { batch.keys.append(contentsOf: $0) }
+                    withUnsafeBytes(of: pseudonym.w1.bigEndian) { batch.keys.append(contentsOf: $0) }
+                    withUnsafeBytes(of: pseudonym.w2.bigEndian) { batch.keys.append(contentsOf: $0) }
+                    withUnsafeBytes(of: pseudonym.w3.bigEndian) { batch.keys.append(contentsOf: $0) }
+                    batch.cells.append(cell)
+                    batch.seen.append(seen.seconds)
+                    if batch.count == batchSize {
+                        queue.put(batch)
+                        batch = PresenceBatch(capacity: batchSize)
+                    }
+                }, progress: { state.bytesRead = $0 })
+                if batch.count > 0 { queue.put(batch) }
+            } catch {
+                state.error = error
+            }
+            queue.close()
+        }
+        parser.stackSize = 1 << 22
+        parser.start()
+
+        // Inserting thread (this one): multi-row INSERTs inside one transaction per import.
+        let rowsPerStatement = 128
+        let placeholders = Array(repeating: "(?,?,?,?,\(importID))", count: rowsPerStatement).joined(separator: ",")
+        let multi = try db.prepare("INSERT INTO presence (carrier, subscriber, cell, seen_at, import_id) VALUES " + placeholders)
+        let single = try db.prepare("INSERT INTO presence (carrier, subscriber, cell, seen_at, import_id) VALUES (?,?,?,?,\(importID))")
+        var inserted = 0
+        var firstRowID: Int64? = nil
+        var minSeen = Int64.max, maxSeen = Int64.min
+        var lastProgress = 0
+        do {
+            try db.execute("BEGIN IMMEDIATE")
+            while let batch = queue.take() {
+                try batch.keys.withUnsafeBytes { keys in
+                    var i = 0
+                    while i + rowsPerStatement <= batch.count {
+                        multi.reset()
+                        for r in 0..<rowsPerStatement {
+                            let base = Int32(r * 4)
+                            multi.bindInt(carrierIndex, at: base + 1)
+                            multi.bindBlob(keys.baseAddress! + (i + r) * 32, count: 32, at: base + 2)
+                            multi.bindInt(Int64(batch.cells[i + r]), at: base + 3)
+                            multi.bindInt(batch.seen[i + r], at: base + 4)
+                        }
+                        try multi.step()
+                        if firstRowID == nil { firstRowID = db.lastInsertRowID - Int64(rowsPerStatement) + 1 }
+                        i += rowsPerStatement
+                    }
+                    while i < batch.count {
+                        single.reset()
+                        single.bindInt(carrierIndex, at: 1)
+                        single.bindBlob(keys.baseAddress! + i * 32, count: 32, at: 2)
+                        single.bindInt(Int64(batch.cells[i]), at: 3)
+                        single.bindInt(batch.seen[i], at: 4)
+                        try single.step()
+                        if firstRowID == nil { firstRowID = db.lastInsertRowID }
+                        i += 1
+                    }
+                }
+                for t in batch.seen { if t < minSeen { minSeen = t }; if t > maxSeen { maxSeen = t } }
+                inserted += batch.count
+                if let progress, inserted - lastProgress >= 500_000 {
+                    lastProgress = inserted
+                    progress(ImportProgress(rows: inserted, bytesRead: state.bytesRead, totalBytes: totalBytes, seconds: monotonicSeconds() - t0))
+                }
+            }
+            while !parser.isFinished { usleep(1000) }
+            if let error = state.error { throw error }
+            report = state.report
+            report.rowsOK = inserted
+            try finishImport(importID, report, extra: ", first_rowid = ?, last_rowid = ?, min_seen = ?, max_seen = ?",
+                             inserted > 0 ? [.int(firstRowID!), .int(db.lastInsertRowID), .int(minSeen), .int(maxSeen)] : [.null, .null, .null, .null])
+            try db.execute("COMMIT")
+        } catch {
+            queue.close()
+            try? db.execute("ROLLBACK")
+            while !parser.isFinished { usleep(1000) }
+            throw error
+        }
+        if state.sawClearNumbers { report.notes.append("clear numbers were pseudonymized with \(carrier.rawValue)'s key; none were stored") }
+        report.seconds = monotonicSeconds() - t0
+        progress?(ImportProgress(rows: inserted, bytesRead: totalBytes, totalBytes: totalBytes, seconds: report.seconds))
+        return report
+    }
+
+    // MARK: Preferences: subscriber,language
+
+    public func importPreferences(path: String, carrier: Carrier, key: KeyedPseudonymizer?, knownLanguage: (String) -> Bool,
+                                  force: Bool = false) throws -> ImportReport {
+        let t0 = monotonicSeconds()
+        var (id, report) = try beginImport(kind: "preferences", carrier: carrier, path: path, force: force)
+        guard let id else { return report }
+        let upsert = try db.prepare("INSERT INTO preferences (carrier, subscriber, language) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET language = excluded.language")
+        let carrierIndex = Int64(Self.carrierIndex[carrier]!)
+        try db.transaction {
+            _ = try LineReader(path: path).forEachLine { n, bytes in
+                let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+                if line.isEmpty || (n == 1 && line.lowercased().hasPrefix("subscriber")) { return }
+                let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard f.count == 2 else { report.bad(n, "expected 2 fields subscriber,language, found \(f.count)"); return }
+                let pseudonym: Pseudonym
+                if let p = Pseudonym(f[0]) { pseudonym = p }
+                else {
+                    switch VietnamNumberingPlan.parse(f[0]) {
+                    case .failure(let r): report.bad(n, "subscriber: \(r.description)"); return
+                    case .success(let parsed):
+                        guard let key else { report.bad(n, "subscriber: a clear number, but no pseudonym key is configured for \(carrier.rawValue)"); return }
+                        pseudonym = key.pseudonym(for: parsed.msisdn)
+                    }
+                }
+                let language = f[1]
+                guard knownLanguage(language) else { report.bad(n, "language: unknown tag '\(language)'"); return }
+                upsert.reset()
+                try upsert.bind([.int(carrierIndex), .blob(pseudonym.bytes), .text(language)])
+                try upsert.step()
+                report.rowsOK += 1
+            }
+            try finishImport(id, report)
+        }
+        report.seconds = monotonicSeconds() - t0
+        return report
+    }
+
+    // MARK: Do-not-call: msisdn
+
+    public func importDoNotCall(path: String, force: Bool = false) throws -> ImportReport {
+        let t0 = monotonicSeconds()
+        var (id, report) = try beginImport(kind: "do-not-call", carrier: nil, path: path, force: force)
+        guard let id else { return report }
+        let insert = try db.prepare("INSERT OR IGNORE INTO do_not_call (msisdn) VALUES (?)")
+        try db.transaction {
+            _ = try LineReader(path: path).forEachLine { n, bytes in
+                let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+                if line.isEmpty || (n == 1 && line.lowercased().hasPrefix("msisdn")) { return }
+                let field = String(line.split(separator: ",", omittingEmptySubsequences: false)[0])
+                switch VietnamNumberingPlan.parse(field) {
+                case .failure(let r): report.bad(n, "msisdn: \(r.description)")
+                case .success(let parsed):
+                    insert.reset()
+                    try insert.bind([.text(parsed.msisdn.national)])
+                    try insert.step()
+                    report.rowsOK += 1
+                }
+            }
+            try finishImport(id, report)
+        }
+        report.seconds = monotonicSeconds() - t0
+        return report
+    }
+
+    // MARK: Contact lists: msisdn,name,language,commune_code
+
+    public func importContacts(path: String, list: String, units: AdministrativeUnits, routing: CarrierRouting,
+                               knownLanguage: (String) -> Bool, replace: Bool = true, force: Bool = false) throws -> ImportReport {
+        let t0 = monotonicSeconds()
+        var (id, report) = try beginImport(kind: "contacts:\(list)", carrier: nil, path: path, force: force)
+        guard let id else { return report }
+        let insert = try db.prepare("INSERT INTO contacts (list, msisdn, carrier, name, language, commune) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(list, msisdn) DO UPDATE SET name = excluded.name, language = excluded.language, commune = excluded.commune, carrier = excluded.carrier")
+        try db.transaction {
+            if replace { try db.run("DELETE FROM contacts WHERE list = ?", [.text(list)]) }
+            _ = try LineReader(path: path).forEachLine { n, bytes in
+                let line = NFC.normalize(String(decoding: bytes, as: UTF8.self))
+                if line.trimmingCharacters(in: .whitespaces).isEmpty || (n == 1 && line.lowercased().hasPrefix("msisdn")) { return }
+                let f: [String]
+                do { f = try CSVLine.split(Substring(line)).map { $0.trimmingCharacters(in: .whitespaces) } }
+                catch { report.bad(n, "\(error)"); return }
+                guard f.count == 4 else { report.bad(n, "expected 4 fields msisdn,name,language,commune_code, found \(f.count)"); return }
+                guard case .success(let parsed) = VietnamNumberingPlan.parse(f[0]) else {
+                    if case .failure(let r) = VietnamNumberingPlan.parse(f[0]) { report.bad(n, "msisdn: \(r.description)") }
+                    return
+                }
+                guard !f[1].isEmpty else { report.bad(n, "name: must not be empty"); return }
+                if !f[2].isEmpty && !knownLanguage(f[2]) { report.bad(n, "language: unknown tag '\(f[2])'"); return }
+                var commune: Int? = nil
+                if !f[3].isEmpty {
+                    guard let c = Int(f[3]) else { report.bad(n, "commune_code: expected a number, found '\(f[3])'"); return }
+                    if case .failure(let e) = units.commune(c) { report.bad(n, "commune_code: \(e.description)"); return }
+                    commune = c
+                }
+                insert.reset()
+                try insert.bind([.text(list), .text(parsed.msisdn.national), .text(routing.carrier(for: parsed).rawValue), .text(f[1]),
+                                 f[2].isEmpty ? .null : .text(f[2]), commune.map { .int(Int64($0)) } ?? .null])
+                try insert.step()
+                report.rowsOK += 1
+            }
+            try finishImport(id, report)
+        }
+        report.seconds = monotonicSeconds() - t0
+        return report
+    }
+}
