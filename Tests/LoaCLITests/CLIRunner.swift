@@ -21,10 +21,12 @@ enum CLI {
         return packageRoot.appendingPathComponent(".build/debug/loa")
     }
 
-    static func run(_ arguments: [String], stdin: String? = nil) throws -> CLIResult {
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], directory: String? = nil) throws -> CLIResult {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -42,6 +44,12 @@ enum CLI {
 
     static func json(_ line: Substring) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+    }
+
+    static func temporaryDirectory() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loa-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.path
     }
 
     static func temporaryFile(_ bytes: [UInt8], name: String) throws -> String {

@@ -5,6 +5,13 @@ public struct Province: Sendable, Equatable {
     public var name: String
     public var codename: String
     public var divisionType: String
+
+    public init(code: Int, name: String, codename: String, divisionType: String) {
+        self.code = code
+        self.name = name
+        self.codename = codename
+        self.divisionType = divisionType
+    }
 }
 
 public struct Commune: Sendable, Equatable {
@@ -13,6 +20,14 @@ public struct Commune: Sendable, Equatable {
     public var codename: String
     public var divisionType: String
     public var provinceCode: Int
+
+    public init(code: Int, name: String, codename: String, divisionType: String, provinceCode: Int) {
+        self.code = code
+        self.name = name
+        self.codename = codename
+        self.divisionType = divisionType
+        self.provinceCode = provinceCode
+    }
 }
 
 public struct AdministrativeUnits: Sendable {

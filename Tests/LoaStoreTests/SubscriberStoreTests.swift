@@ -1,0 +1,193 @@
+import Foundation
+import Testing
+import LoaCore
+import LoaReference
+@testable import LoaStore
+
+func temporaryDirectory() throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loa-store-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+func write(_ text: String, to path: String) throws { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) }
+
+let key = try! KeyedPseudonymizer(key: Array("0123456789abcdef0123456789abcdef".utf8))
+
+@Suite("SQLite store")
+struct SubscriberStoreTests {
+    let units = try! ReferenceData.administrativeUnits()
+
+    @Test func referenceData() throws {
+        #expect(units.provinces.count == 34)
+        #expect(units.communes.count == 3321)
+        #expect(units.preReformProvinces.count == 63)
+        #expect(try units.commune(23377).get().name == "Xã Bờ Y")
+        #expect(units.province(62).failureDescription == "province code 62 (Kon Tum) is from before 1 July 2025: it is now part of Quảng Ngãi (code 51)")
+        #expect(units.commune(99999).failureDescription?.hasPrefix("commune code 99999 is not in the 2025 list") == true)
+        #expect(units.commune(62).failureDescription?.contains("looks like a province code") == true)
+    }
+
+    @Test("HMAC-SHA256 pseudonyms match RFC 2104 (checked against Python's hmac)")
+    func hmac() throws {
+        guard case .success(let p) = VietnamNumberingPlan.parse("0912 345 678") else { Issue.record("parse"); return }
+        #expect(key.pseudonym(for: p.msisdn).description == "h:a538549442bc57430465e70b76821563fb756df57c893044d5a3ab49ed5c536e")
+        #expect(throws: StoreError.self) { try KeyedPseudonymizer(key: [1, 2, 3]) }
+    }
+
+    func storeWithCells(_ dir: String) throws -> SubscriberStore {
+        let store = try SubscriberStore(path: "\(dir)/loa.sqlite")
+        try write("""
+            cgi,lat,lon,commune_code
+            452-04-100-1,14.72,107.56,23377
+            452-04-100-2,14.73,107.57,23377
+            452-04-200-1,14.62,107.80,23392
+            452-04-300-1,20.53,104.62,14845
+            452-04-300-2,20.53,104.62,2345
+            bad-cgi,1,2,23377
+            452-04-300-3,95,104.62,14845
+            452-04-300-4,20.5,104.6,62
+
+            """, to: "\(dir)/cells.csv")
+        let report = try store.importCells(path: "\(dir)/cells.csv", units: units)
+        #expect(report.rowsOK == 4)
+        #expect(report.rowsBad == 4)
+        #expect(report.problems.map(\.line) == [6, 7, 8, 9])
+        #expect(report.problems[0].reason.hasPrefix("commune_code: commune code 2345 is not in the 2025 list"))
+        #expect(report.problems[1].reason.hasPrefix("cgi: 'bad-cgi' is not MCC-MNC-LAC-CI"))
+        #expect(report.problems[2].reason == "lat: expected degrees -90..90, found '95'")
+        #expect(report.problems[3].reason.contains("looks like a province code"))
+        return store
+    }
+
+    @Test func presenceImportPseudonymizesAndReportsBadLines() throws {
+        let dir = try temporaryDirectory()
+        let store = try storeWithCells(dir)
+        try write("""
+            subscriber,cgi,seen_at
+            0912345678,452-04-100-1,2026-11-24T08:00:00+07:00
+            +84912345678,452-04-200-1,2026-11-24T09:00:00+07:00
+            h:00000000000000000000000000000000000000000000000000000000000000ff,452-04-100-2,2026-11-24T02:00:00Z
+            024 3825 1234,452-04-100-1,2026-11-24T08:00:00+07:00
+            0912345679,452-04-999-9,2026-11-24T08:00:00+07:00
+            0912345679,452-04-100-1,24/11/2026 08:00
+            0912345679,452-04-100-1
+            h:zz,452-04-100-1,2026-11-24T08:00:00+07:00
+            01623456789,452-04-100-2,2026-11-23T08:00:00+07:00
+            """, to: "\(dir)/presence.csv")
+        var progressCalls = 0
+        let report = try store.importPresence(path: "\(dir)/presence.csv", carrier: .vinaphone, key: key) { _ in progressCalls += 1 }
+        #expect(report.rowsOK == 4)
+        #expect(report.rowsBad == 5)
+        #expect(report.problems.map(\.line) == [5, 6, 7, 8, 9])
+        #expect(report.problems[0].reason == "subscriber: landline number (area code 024); SMS needs a mobile number")
+        #expect(report.problems[1].reason == "cgi: 452-04-999-9 is not in the cell list (import it with loa import cells)")
+        #expect(report.problems[2].reason.hasPrefix("seen_at: expected ISO 8601 with an offset"))
+        #expect(report.problems[3].reason == "expected 3 fields subscriber,cgi,seen_at, found 2")
+        #expect(report.problems[4].reason.hasPrefix("subscriber:"))
+        #expect(progressCalls >= 1)
+        // The clear number is nowhere in the database files; its pseudonym is.
+        for file in try FileManager.default.contentsOfDirectory(atPath: dir) where file.hasPrefix("loa.sqlite") {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(file)"))
+            for clear in ["0912345678", "912345678", "+84912345678", "0323456789", "01623456789"] {
+                #expect(bytes.range(of: Data(clear.utf8)) == nil, "\(clear) found in \(file)")
+            }
+        }
+        // Latest presence at 09:30: the 09:00 row (Sa Loong, cell 3) wins over 08:00.
+        let run = Timestamp.parseISO8601("2026-11-24T09:30:00+07:00")!
+        let table = try store.latestPresence(at: run, seenWithin: 72 * 3600)
+        var latest: [String: Int32] = [:]
+        table.forEach { _, p, cell, _ in latest[p.description] = cell }
+        let me = key.pseudonym(for: try VietnamNumberingPlan.parse("0912345678").get().msisdn).description
+        #expect(latest[me] == 3)
+        #expect(latest.count == 3)
+        // At 08:30 the 09:00 row is not yet seen.
+        var early: [String: Int32] = [:]
+        try store.latestPresence(at: Timestamp.parseISO8601("2026-11-24T08:30:00+07:00")!, seenWithin: 72 * 3600).forEach { _, p, c, _ in early[p.description] = c }
+        #expect(early[me] == 1)
+        // With a 1 h window only rows from 08:30 on count: 0912345678 at 09:00 and the pseudonym at
+        // 02:00Z (= 09:00+07:00); the migrated number seen yesterday is stale.
+        #expect(try store.latestPresence(at: run, seenWithin: 3600).count == 2)
+    }
+
+    @Test func sameFileTwiceIsSkippedAndDuplicatesCollapse() throws {
+        let dir = try temporaryDirectory()
+        let store = try storeWithCells(dir)
+        let rows = "0912345678,452-04-100-1,2026-11-24T08:00:00+07:00\n"
+        try write(rows + rows, to: "\(dir)/a.csv")
+        try write(rows, to: "\(dir)/b.csv")
+        #expect(try store.importPresence(path: "\(dir)/a.csv", carrier: .viettel, key: key).rowsOK == 2)
+        let again = try store.importPresence(path: "\(dir)/a.csv", carrier: .viettel, key: key)
+        #expect(again.alreadyImported)
+        #expect(again.rowsOK == 0)
+        #expect(try store.importPresence(path: "\(dir)/b.csv", carrier: .viettel, key: key).rowsOK == 1)
+        #expect(try store.presenceRowCount() == 3)
+        // Duplicates across files: one subscriber.
+        #expect(try store.latestPresence(at: Timestamp.parseISO8601("2026-11-24T10:00:00+07:00")!, seenWithin: 72 * 3600).count == 1)
+    }
+
+    @Test func clearNumbersNeedAKey() throws {
+        let dir = try temporaryDirectory()
+        let store = try storeWithCells(dir)
+        try write("0912345678,452-04-100-1,2026-11-24T08:00:00+07:00\n", to: "\(dir)/p.csv")
+        let report = try store.importPresence(path: "\(dir)/p.csv", carrier: .viettel, key: nil)
+        #expect(report.rowsOK == 0)
+        #expect(report.problems.first?.reason == "subscriber: a clear number, but no pseudonym key is configured for viettel")
+    }
+
+    @Test func unfinishedImportIsRemovedOnOpen() throws {
+        let dir = try temporaryDirectory()
+        do {
+            let store = try storeWithCells(dir)
+            try store.db.run("INSERT INTO imports (id, kind, file, sha256, started_at, completed) VALUES (99, 'presence', 'x', 'y', 0, 0)")
+            try store.db.run("INSERT INTO presence VALUES (0, zeroblob(32), 1, 5, 99)")
+            #expect(try store.presenceRowCount() == 1)
+        }
+        let reopened = try SubscriberStore(path: "\(dir)/loa.sqlite")
+        #expect(try reopened.presenceRowCount() == 0)
+        #expect(try reopened.db.scalarInt("SELECT count(*) FROM imports WHERE id = 99") == 0)
+    }
+
+    @Test func purgeRemovesOldPresence() throws {
+        let dir = try temporaryDirectory()
+        let store = try storeWithCells(dir)
+        try write("0912345678,452-04-100-1,2026-11-01T08:00:00+07:00\n0912345679,452-04-100-1,2026-11-24T08:00:00+07:00\n", to: "\(dir)/p.csv")
+        _ = try store.importPresence(path: "\(dir)/p.csv", carrier: .viettel, key: key)
+        #expect(try store.purgePresence(before: Timestamp.parseISO8601("2026-11-17T00:00:00+07:00")!) == 1)
+        #expect(try store.presenceRowCount() == 1)
+    }
+
+    @Test func doNotCallPreferencesAndContacts() throws {
+        let dir = try temporaryDirectory()
+        let store = try storeWithCells(dir)
+        try write("msisdn\n0912 345 678\n0912345678\n1900 1234\n", to: "\(dir)/dnc.csv")
+        let dnc = try store.importDoNotCall(path: "\(dir)/dnc.csv")
+        #expect(dnc.rowsOK == 2)
+        #expect(dnc.rowsBad == 1)
+        #expect(try store.doNotCallCount() == 1)
+        let optOuts = try store.optOuts(keys: [.vinaphone: key])
+        #expect(optOuts.first?.subscriber.description == "h:a538549442bc57430465e70b76821563fb756df57c893044d5a3ab49ed5c536e")
+
+        try write("subscriber,language\n0912345678,sed\n0912345679,xx\n", to: "\(dir)/prefs.csv")
+        let prefs = try store.importPreferences(path: "\(dir)/prefs.csv", carrier: .vinaphone, key: key, knownLanguage: { Languages.info($0) != nil })
+        #expect(prefs.rowsOK == 1)
+        #expect(prefs.problems.first?.reason == "language: unknown tag 'xx'")
+        #expect(try store.preferences().values.first == "sed")
+
+        try write("msisdn,name,language,commune_code\n0912345678,\"Y Blương, trưởng thôn\",jra,23377\n0961234567,A Thút,,\n0243,Bad,vi,23377\n0961234568,C,vi,99999\n", to: "\(dir)/contacts.csv")
+        let contacts = try store.importContacts(path: "\(dir)/contacts.csv", list: "uy-tin", units: units, routing: CarrierRouting(), knownLanguage: { Languages.info($0) != nil })
+        #expect(contacts.rowsOK == 2)
+        #expect(contacts.rowsBad == 2)
+        let loaded = try store.contacts(lists: ["uy-tin"])
+        #expect(loaded.map(\.name) == ["Y Blương, trưởng thôn", "A Thút"])
+        #expect(loaded.map(\.carrier) == [.vinaphone, .viettel])
+        #expect(loaded[1].language == nil)
+    }
+}
+
+extension Result {
+    var failureDescription: String? {
+        if case .failure(let e) = self { return "\(e)" }
+        return nil
+    }
+}
