@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Benchmark: import + targeting of ~10M presence rows on the embedded store (release build).
+# Prints figures; asserts nothing. Usage: ops/bench/targeting.sh [SUBSCRIBERS] (default 5,000,000,
+# which makes about 10M presence rows). Needs ~3 GB of free disk in $TMPDIR.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+cd "$LOA_ROOT"
+ensure_packages libsqlite3-dev libssl-dev pkg-config time
+ensure_swift
+SUBSCRIBERS=${1:-5000000}
+log "building release"
+swift build -c release --product loa >/dev/null
+LOA="$(swift build -c release --show-bin-path)/loa"
+work=$(mktemp -d "${TMPDIR:-/tmp}/loa-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+# Demo keys only: real keys come from the carriers, never from the repository.
+for c in VIETTEL VINAPHONE MOBIFONE VIETNAMOBILE GMOBILE; do export "LOA_KEY_$c=$(printf '%s' "$c" | sha256sum | cut -c1-64)"; done
+export LOA_DATABASE="$work/loa.sqlite"
+NOW=2026-12-01T09:00:00+07:00
+
+log "generating $SUBSCRIBERS subscribers"
+"$LOA" demo-data --subscribers "$SUBSCRIBERS" --provinces 51 --out "$work/data" --now "$NOW" 2>/dev/null | head -1
+rows=$(cat "$work"/data/presence-*.csv | wc -l)
+"$LOA" import cells "$work/data/cells.csv" >/dev/null
+
+log "import: presence files of 5 carriers (MSISDNs pseudonymized with HMAC-SHA256 on the way in)"
+start=$(date +%s.%N); peak=0
+for c in viettel vinaphone mobifone vietnamobile gmobile; do
+  out=$(/usr/bin/time -f "PEAK %M" "$LOA" import presence "$work/data/presence-$c.csv" --carrier "$c" --retention 3650d 2>&1 >/dev/null | grep PEAK)
+  kb=${out#PEAK }; [ "$kb" -gt "$peak" ] && peak=$kb
+done
+end=$(date +%s.%N)
+imported=$(sqlite3 "$LOA_DATABASE" "select sum(rows_ok) from imports where kind='presence'" 2>/dev/null || echo "$rows")
+awk -v r="$imported" -v s="$(echo "$end - $start" | bc)" -v p="$peak" 'BEGIN { printf "import:    %d rows in %.2f s = %.0f rows/s, peak memory %.0f MiB\n", r, s, r / s, p / 1024 }'
+
+log "targeting: audience of the Kon Tum example campaign over all presence rows"
+for i in 1 2; do
+  /usr/bin/time -f "audience:  %e s wall, peak memory %M KB" "$LOA" audience campaigns/kontum-chay-rung-2026.yaml --at "$NOW" --out "$work/recipients.csv" 2>&1 | grep -E "recipients,|audience:"
+done
+echo "database: $(du -h "$LOA_DATABASE" | cut -f1)"
