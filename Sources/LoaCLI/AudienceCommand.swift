@@ -76,7 +76,7 @@ struct Audience: AsyncParsableCommand {
             writer!.row(["subscriber", "carrier", "language", "commune_code", "cgi"])
         }
         let summary = try AudienceRun(campaign: c, area: loaded.area!, units: units, store: store, at: at.timestamp).run { r in
-            writer?.row([r.subscriber.description, r.carrier.rawValue, r.language, r.commune.map(String.init) ?? "", r.cgi ?? ""])
+            writer?.recipient(r)
         }
         try writer?.close()
         let seconds = Date().timeIntervalSince(t0)
@@ -135,6 +135,22 @@ final class CSVWriter {
 
     func row(_ fields: [String]) {
         buffer.append(contentsOf: fields.map(CSVLine.field).joined(separator: ",").utf8)
+        buffer.append(0x0A)
+        if buffer.count > 1 << 20 { handle.write(Data(buffer)); buffer.removeAll(keepingCapacity: true) }
+    }
+
+    /// One recipient row, written straight into the buffer: none of its fields needs quoting
+    /// (pseudonym, carrier id, language tag, commune code, cell id).
+    func recipient(_ r: Recipient) {
+        r.subscriber.appendText(to: &buffer)
+        buffer.append(0x2C)
+        buffer.append(contentsOf: r.carrier.rawValue.utf8)
+        buffer.append(0x2C)
+        buffer.append(contentsOf: r.language.utf8)
+        buffer.append(0x2C)
+        if let c = r.commune { buffer.append(contentsOf: String(c).utf8) }
+        buffer.append(0x2C)
+        if let cgi = r.cgi { buffer.append(contentsOf: cgi.utf8) }
         buffer.append(0x0A)
         if buffer.count > 1 << 20 { handle.write(Data(buffer)); buffer.removeAll(keepingCapacity: true) }
     }

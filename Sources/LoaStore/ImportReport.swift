@@ -43,7 +43,8 @@ struct LineReader {
     let chunkSize = 4 << 20
 
     /// Calls `body(lineNumber, bytes)` for each line, without the line ending. Returns total bytes.
-    func forEachLine(_ body: (Int, UnsafeBufferPointer<UInt8>) throws -> Void, progress: ((Int) -> Void)? = nil) throws -> Int {
+    func forEachLine(_ body: (Int, UnsafeBufferPointer<UInt8>) throws -> Void, progress: ((Int) -> Void)? = nil,
+                     chunk: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> Int {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
@@ -60,6 +61,7 @@ struct LineReader {
             let data = try handle.read(upToCount: chunkSize) ?? Data()
             if data.isEmpty { break }
             total += data.count
+            if let chunk { data.withUnsafeBytes(chunk) }
             var buffer = carry
             buffer.append(contentsOf: data)
             carry.removeAll(keepingCapacity: true)
@@ -113,9 +115,13 @@ func splitFields(_ line: UnsafeBufferPointer<UInt8>, into fields: inout [Range<I
     }
 }
 
+/// SHA-256 of a file, read in chunks.
 func fileSHA256(_ path: String) throws -> String {
-    guard let data = FileManager.default.contents(atPath: path) else { throw StoreError.input("\(path): no such file") }
-    return data.withUnsafeBytes { sha256Hex($0) }
+    guard let handle = FileHandle(forReadingAtPath: path) else { throw StoreError.input("\(path): no such file") }
+    defer { try? handle.close() }
+    let hash = SHA256Stream()
+    while let data = try handle.read(upToCount: 4 << 20), !data.isEmpty { data.withUnsafeBytes { hash.update($0) } }
+    return hash.hex()
 }
 
 func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }

@@ -46,6 +46,18 @@ public struct KeyedPseudonymizer: Pseudonymizer, @unchecked Sendable {
     }
 }
 
+/// Incremental SHA-256, to recognise a file imported twice while it streams past.
+public final class SHA256Stream: @unchecked Sendable {
+    private var ctx = SHA256_CTX()
+    public init() { SHA256_Init(&ctx) }
+    public func update(_ bytes: UnsafeRawBufferPointer) { SHA256_Update(&ctx, bytes.baseAddress, bytes.count) }
+    public func hex() -> String {
+        var out = [UInt8](repeating: 0, count: 32)
+        SHA256_Final(&out, &ctx)
+        return out.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+}
+
 /// SHA-256 of a file's bytes, to recognise a file imported twice.
 public func sha256Hex(_ bytes: UnsafeRawBufferPointer) -> String {
     var ctx = SHA256_CTX()

@@ -3,11 +3,12 @@ import LoaCore
 
 extension SubscriberStore {
     /// Starts an import record, or reports that this exact file was imported already.
-    func beginImport(kind: String, carrier: Carrier?, path: String, force: Bool) throws -> (id: Int64?, report: ImportReport) {
+    /// Starts an import record, or reports that this exact file was imported already.
+    /// - Parameter hash: the file's SHA-256, or nil when the caller hashes while streaming.
+    func beginImport(kind: String, carrier: Carrier?, path: String, force: Bool, hash: String? = nil) throws -> (id: Int64?, report: ImportReport) {
         var report = ImportReport(kind: kind, file: path)
-        let hash = try fileSHA256(path)
-        if !force, let previous = try db.scalarInt("SELECT id FROM imports WHERE sha256 = ? AND kind = ? AND completed = 1 AND coalesce(carrier, '') = ?",
-                                                    [.text(hash), .text(kind), .text(carrier?.rawValue ?? "")]) {
+        let hash = try hash ?? fileSHA256(path)
+        if !force, let previous = try previousImport(kind: kind, carrier: carrier, hash: hash) {
             report.alreadyImported = true
             report.notes.append("this file was imported before (import #\(previous), same SHA-256); nothing done (use --force to import it again)")
             return (nil, report)
@@ -15,6 +16,11 @@ extension SubscriberStore {
         try db.run("INSERT INTO imports (kind, carrier, file, sha256, started_at) VALUES (?, ?, ?, ?, strftime('%s','now'))",
                    [.text(kind), carrier.map { .text($0.rawValue) } ?? .null, .text(path), .text(hash)])
         return (db.lastInsertRowID, report)
+    }
+
+    func previousImport(kind: String, carrier: Carrier?, hash: String) throws -> Int64? {
+        try db.scalarInt("SELECT id FROM imports WHERE sha256 = ? AND kind = ? AND completed = 1 AND coalesce(carrier, '') = ?",
+                         [.text(hash), .text(kind), .text(carrier?.rawValue ?? "")])
     }
 
     func finishImport(_ id: Int64, _ report: ImportReport, extra: String = "", _ bindings: [SQLValue] = []) throws {
@@ -75,8 +81,10 @@ extension SubscriberStore {
     public func importPresence(path: String, carrier: Carrier, key: KeyedPseudonymizer?, force: Bool = false,
                                progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
         let t0 = monotonicSeconds()
-        var (optionalID, report) = try beginImport(kind: "presence", carrier: carrier, path: path, force: force)
+        // The file is hashed as it streams; a repeat of an earlier file is rolled back at the end.
+        var (optionalID, report) = try beginImport(kind: "presence", carrier: carrier, path: path, force: true, hash: "pending")
         guard let importID = optionalID else { return report }
+        let fileHash = SHA256Stream()
         let cellIDs = try cellIDsByPackedCGI()
         if cellIDs.isEmpty { throw StoreError.input("no cells in the store: import the carrier's cell list first (loa import cells FILE)") }
         let totalBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
@@ -153,7 +161,7 @@ extension SubscriberStore {
                         queue.put(batch)
                         batch = PresenceBatch(capacity: batchSize)
                     }
-                }, progress: { state.bytesRead = $0 })
+                }, progress: { state.bytesRead = $0 }, chunk: { fileHash.update($0) })
                 if batch.count > 0 { queue.put(batch) }
             } catch {
                 state.error = error
@@ -210,6 +218,16 @@ extension SubscriberStore {
             }
             while !parser.isFinished { usleep(1000) }
             if let error = state.error { throw error }
+            let hash = fileHash.hex()
+            if !force, let previous = try previousImport(kind: "presence", carrier: carrier, hash: hash) {
+                try db.execute("ROLLBACK")
+                try db.run("DELETE FROM imports WHERE id = ?", [.int(importID)])
+                var skipped = ImportReport(kind: "presence", file: path)
+                skipped.alreadyImported = true
+                skipped.notes.append("this file was imported before (import #\(previous), same SHA-256); nothing kept (use --force to import it again)")
+                return skipped
+            }
+            try db.run("UPDATE imports SET sha256 = ? WHERE id = ?", [.text(hash), .int(importID)])
             report = state.report
             report.rowsOK = inserted
             try finishImport(importID, report, extra: ", first_rowid = ?, last_rowid = ?, min_seen = ?, max_seen = ?",
@@ -221,6 +239,8 @@ extension SubscriberStore {
             while !parser.isFinished { usleep(1000) }
             throw error
         }
+        // Move the new pages from the WAL into the database file: later scans read them directly.
+        try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         if state.sawClearNumbers { report.notes.append("clear numbers were pseudonymized with \(carrier.rawValue)'s key; none were stored") }
         report.seconds = monotonicSeconds() - t0
         progress?(ImportProgress(rows: inserted, bytesRead: totalBytes, totalBytes: totalBytes, seconds: report.seconds))

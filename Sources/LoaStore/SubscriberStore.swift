@@ -48,7 +48,8 @@ public final class SubscriberStore: @unchecked Sendable {
             SELECT first_rowid, last_rowid, rows_ok FROM imports
             WHERE kind = 'presence' AND completed = 1 AND rows_ok > 0 AND max_seen >= ? AND min_seen <= ?
             """, [.int(from), .int(to)]) { ($0.int64(0), $0.int64(1), $0.int(2)) }
-        var table = LatestPresenceTable(expected: ranges.reduce(0) { $0 + $1.2 })
+        // Snapshots repeat subscribers: plan for half the rows as distinct subscribers (the table grows if not).
+        var table = LatestPresenceTable(expected: ranges.reduce(0) { $0 + $1.2 } / 2, since: from)
         let stmt = try db.prepare("SELECT carrier, subscriber, cell, seen_at FROM presence WHERE rowid BETWEEN ? AND ? AND seen_at BETWEEN ? AND ?")
         for (first, last, _) in ranges {
             stmt.reset()
@@ -66,9 +67,18 @@ public final class SubscriberStore: @unchecked Sendable {
     /// Deletes presence seen before `cutoff` (Law 91/2025: keep location data no longer than needed).
     @discardableResult
     public func purgePresence(before cutoff: Timestamp) throws -> Int {
-        try db.run("DELETE FROM presence WHERE seen_at < ?", [.int(cutoff.seconds)])
-        let removed = db.changes
+        // Only imports that hold rows older than the cutoff are scanned, by their rowid range.
+        let ranges = try db.query("""
+            SELECT first_rowid, last_rowid FROM imports
+            WHERE kind = 'presence' AND completed = 1 AND rows_ok > 0 AND min_seen < ? AND purged_at IS NULL
+            """, [.int(cutoff.seconds)]) { ($0.int64(0), $0.int64(1)) }
+        var removed = 0
+        for (first, last) in ranges {
+            try db.run("DELETE FROM presence WHERE rowid BETWEEN ? AND ? AND seen_at < ?", [.int(first), .int(last), .int(cutoff.seconds)])
+            removed += db.changes
+        }
         try db.run("UPDATE imports SET purged_at = ? WHERE kind = 'presence' AND max_seen < ?", [.int(cutoff.seconds), .int(cutoff.seconds)])
+        try db.run("UPDATE imports SET min_seen = ? WHERE kind = 'presence' AND min_seen < ? AND max_seen >= ?", [.int(cutoff.seconds), .int(cutoff.seconds), .int(cutoff.seconds)])
         return removed
     }
 

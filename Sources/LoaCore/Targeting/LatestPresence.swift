@@ -1,58 +1,72 @@
 /// Rule 2's "most recent wins": for each (carrier, subscriber), the latest presence at or before
-/// the run time. A flat open-addressing table (no per-entry allocation) sized for tens of
-/// millions of rows.
+/// the run time. One flat open-addressing array of 40-byte slots (no per-entry allocation, one
+/// cache miss per row on average) sized for tens of millions of rows.
 public struct LatestPresenceTable: Sendable {
-    // Slot arrays. carrier 0 marks an empty slot (carriers are stored +1).
-    private var w0: [UInt64], w1: [UInt64], w2: [UInt64], w3: [UInt64]
-    private var carrier: [UInt8]
-    private var seenAt: [Int64]
-    private var cell: [Int32]
+    struct Slot {
+        var w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64
+        /// Seconds since `since`.
+        var seen: UInt32
+        /// (carrier + 1) << 24 | cell id; 0 marks an empty slot.
+        var tag: UInt32
+    }
+
+    private var slots: [Slot]
     private var mask: Int
+    /// Times are stored relative to this instant (the window's start).
+    public let since: Int64
     public private(set) var count = 0
 
-    /// `expected`: how many distinct subscribers to plan for; the table grows past it if needed.
-    public init(expected: Int) {
+    /// Cell ids must stay below this (they are packed into 24 bits).
+    public static let maxCellID: Int32 = (1 << 24) - 1
+
+    /// - Parameters:
+    ///   - expected: how many distinct subscribers to plan for; the table grows past it if needed.
+    ///   - since: the earliest `seenAt` that will be offered (the window's start).
+    public init(expected: Int, since: Int64 = 0) {
         var capacity = 16
-        while capacity < expected + expected / 2 { capacity <<= 1 }
-        w0 = [UInt64](repeating: 0, count: capacity); w1 = w0; w2 = w0; w3 = w0
-        carrier = [UInt8](repeating: 0, count: capacity)
-        seenAt = [Int64](repeating: 0, count: capacity)
-        cell = [Int32](repeating: 0, count: capacity)
+        while capacity * 2 < expected * 3 { capacity <<= 1 }
+        slots = [Slot](repeating: Slot(w0: 0, w1: 0, w2: 0, w3: 0, seen: 0, tag: 0), count: capacity)
         mask = capacity - 1
+        self.since = since
     }
 
     /// Offers one presence row; keeps it if it is the subscriber's latest so far. Ties on time go
     /// to the higher cell id, so that the result does not depend on row order.
     @inline(__always)
     public mutating func offer(carrier c: UInt8, subscriber p: Pseudonym, cell id: Int32, seenAt t: Int64) {
+        precondition(id >= 0 && id <= Self.maxCellID && t >= since && t - since <= Int64(UInt32.max))
         if count * 3 >= (mask + 1) * 2 { grow() }
-        let key = c &+ 1
-        var i = Int(truncatingIfNeeded: (p.w0 ^ UInt64(key) &* 0x9E3779B97F4A7C15) >> 1) & mask
-        while true {
-            let k = carrier[i]
-            if k == 0 {
-                carrier[i] = key; w0[i] = p.w0; w1[i] = p.w1; w2[i] = p.w2; w3[i] = p.w3
-                seenAt[i] = t; cell[i] = id
-                count += 1
-                return
+        let tagCarrier = UInt32(c &+ 1) << 24
+        let tag = tagCarrier | UInt32(id)
+        let seen = UInt32(t - since)
+        var i = Int(truncatingIfNeeded: (p.w1 ^ (UInt64(c) &* 0x9E3779B97F4A7C15)) >> 7) & mask
+        slots.withUnsafeMutableBufferPointer { s in
+            while true {
+                let existing = s[i].tag
+                if existing == 0 {
+                    s[i] = Slot(w0: p.w0, w1: p.w1, w2: p.w2, w3: p.w3, seen: seen, tag: tag)
+                    count += 1
+                    return
+                }
+                if existing & 0xFF00_0000 == tagCarrier && s[i].w1 == p.w1 && s[i].w0 == p.w0 && s[i].w2 == p.w2 && s[i].w3 == p.w3 {
+                    if seen > s[i].seen || (seen == s[i].seen && tag > existing) { s[i].seen = seen; s[i].tag = tag }
+                    return
+                }
+                i = (i + 1) & mask
             }
-            if k == key && w0[i] == p.w0 && w1[i] == p.w1 && w2[i] == p.w2 && w3[i] == p.w3 {
-                if t > seenAt[i] || (t == seenAt[i] && id > cell[i]) { seenAt[i] = t; cell[i] = id }
-                return
-            }
-            i = (i + 1) & mask
         }
     }
 
     private mutating func grow() {
-        var bigger = LatestPresenceTable(expected: (mask + 1) * 2)
+        var bigger = LatestPresenceTable(expected: (mask + 1) * 2, since: since)
         forEach { c, p, id, t in bigger.offer(carrier: c, subscriber: p, cell: id, seenAt: t) }
         self = bigger
     }
 
     public func forEach(_ body: (_ carrier: UInt8, _ subscriber: Pseudonym, _ cell: Int32, _ seenAt: Int64) throws -> Void) rethrows {
-        for i in 0...mask where carrier[i] != 0 {
-            try body(carrier[i] - 1, Pseudonym(w0: w0[i], w1: w1[i], w2: w2[i], w3: w3[i]), cell[i], seenAt[i])
+        for slot in slots where slot.tag != 0 {
+            try body(UInt8(slot.tag >> 24) - 1, Pseudonym(w0: slot.w0, w1: slot.w1, w2: slot.w2, w3: slot.w3),
+                     Int32(slot.tag & 0xFF_FFFF), since + Int64(slot.seen))
         }
     }
 }

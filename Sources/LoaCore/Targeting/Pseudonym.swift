@@ -31,6 +31,22 @@ public struct Pseudonym: Hashable, Sendable, Comparable, CustomStringConvertible
         return out
     }
 
+    /// Appends `h:` and 64 lowercase hex digits to a byte buffer (bulk exports).
+    public func appendText(to out: inout [UInt8]) {
+        let digits: StaticString = "0123456789abcdef"
+        out.append(0x68); out.append(0x3A)
+        digits.withUTF8Buffer { d in
+            for w in [w0, w1, w2, w3] {
+                var shift: UInt64 = 60
+                while true {
+                    out.append(d[Int((w >> shift) & 0xF)])
+                    if shift == 0 { break }
+                    shift -= 4
+                }
+            }
+        }
+    }
+
     /// `h:` followed by 64 lowercase hex digits.
     public var description: String {
         let digits = Array("0123456789abcdef".utf8)
