@@ -1,0 +1,83 @@
+/// A message's life, written to the store before the network call that depends on it:
+/// planned → queued → submitted → accepted | rejected → delivered | failed | expired | unknown.
+public enum MessageState: String, Sendable, CaseIterable, Codable {
+    case planned, queued, submitted, accepted, rejected, delivered, failed, expired, unknown
+
+    public var isFinal: Bool { [.rejected, .delivered, .failed, .expired].contains(self) }
+
+    /// Whether a message may move from this state to `next`.
+    public func canMove(to next: MessageState) -> Bool {
+        switch (self, next) {
+        case (.planned, .queued), (.planned, .rejected): true
+        case (.queued, .submitted), (.queued, .planned), (.queued, .rejected): true
+        // A failed upload returns messages to the queue; the carrier's answer settles them.
+        case (.submitted, .queued), (.submitted, .accepted), (.submitted, .rejected): true
+        // Receipts: a receipt may arrive before the upload's own answer is recorded.
+        case (.submitted, .delivered), (.submitted, .failed), (.submitted, .expired), (.submitted, .unknown): true
+        case (.accepted, .delivered), (.accepted, .failed), (.accepted, .expired), (.accepted, .unknown): true
+        // An "unknown" receipt may be followed by the real outcome.
+        case (.unknown, .delivered), (.unknown, .failed), (.unknown, .expired): true
+        default: false
+        }
+    }
+}
+
+/// A batch upload: planned → uploading → accepted | rejected | retry-at.
+public enum BatchState: String, Sendable, CaseIterable, Codable {
+    case planned
+    case uploading
+    case accepted
+    case rejected
+    case retryAt = "retry-at"
+}
+
+/// A delivery receipt's status, as carriers report it.
+public enum ReceiptStatus: String, Sendable, CaseIterable, Codable {
+    case delivered, failed, expired, unknown
+
+    public var messageState: MessageState {
+        switch self {
+        case .delivered: .delivered
+        case .failed: .failed
+        case .expired: .expired
+        case .unknown: .unknown
+        }
+    }
+}
+
+/// A campaign's life: drafted → approved (by someone else) → sending ⇄ paused → completed | cancelled.
+public enum CampaignState: String, Sendable, CaseIterable, Codable {
+    case draft, approved, sending, paused, completed, cancelled
+
+    public enum TransitionError: Error, Equatable, CustomStringConvertible {
+        case selfApproval(String)
+        case notAllowed(from: CampaignState, action: String)
+        case unreviewedTranslations([String])
+        public var description: String {
+            switch self {
+            case .selfApproval(let who): "\(who) drafted this campaign and cannot approve it: a second person must approve"
+            case .notAllowed(let from, let action): "cannot \(action) a campaign that is \(from.rawValue)"
+            case .unreviewedTranslations(let tags): "variants \(tags.joined(separator: ", ")) are not yet checked by a native translator (review: needs-native-review)"
+            }
+        }
+    }
+
+    /// Approval: only a draft, only by someone other than the drafter, only when every variant
+    /// that needs a native translator's review has had it.
+    public static func approve(state: CampaignState, drafter: String, approver: String, unreviewed: [String]) -> Result<CampaignState, TransitionError> {
+        guard state == .draft else { return .failure(.notAllowed(from: state, action: "approve")) }
+        if drafter.lowercased() == approver.lowercased() { return .failure(.selfApproval(approver)) }
+        if !unreviewed.isEmpty { return .failure(.unreviewedTranslations(unreviewed)) }
+        return .success(.approved)
+    }
+
+    public func after(_ action: String) -> Result<CampaignState, TransitionError> {
+        switch (self, action) {
+        case (.approved, "start"), (.paused, "resume"): .success(.sending)
+        case (.sending, "pause"), (.approved, "pause"): .success(.paused)
+        case (.sending, "complete"): .success(.completed)
+        case (.draft, "cancel"), (.approved, "cancel"), (.sending, "cancel"), (.paused, "cancel"): .success(.cancelled)
+        default: .failure(.notAllowed(from: self, action: action))
+        }
+    }
+}

@@ -1,0 +1,110 @@
+/// A carrier's rate limit, exact over any window: at most `limit` messages in any interval of
+/// `window` seconds (half-open). A batch bigger than what the window allows is paced: the
+/// limiter admits what fits now and says when the next message may go.
+///
+/// Time is a plain number of seconds from a monotonic clock, passed in by the caller.
+public struct SlidingWindowLimiter: Sendable {
+    public let limit: Int
+    public let window: Double
+    /// Sends still inside the window: (time, count), oldest first.
+    private var sends: [(time: Double, count: Int)] = []
+    private var head = 0
+    private var inWindow = 0
+
+    /// - Parameters:
+    ///   - perSecond: the carrier's TPS.
+    ///   - margin: extra seconds on the window, so that send-time jitter on the way to the carrier
+    ///     cannot push its own 1-second count over the limit (default 5 ms).
+    public init(perSecond: Int, margin: Double = 0.005) {
+        precondition(perSecond > 0)
+        limit = perSecond
+        window = 1.0 + margin
+    }
+
+    private mutating func expire(_ now: Double) {
+        while head < sends.count && sends[head].time <= now - window {
+            inWindow -= sends[head].count
+            head += 1
+        }
+        if head > 1024 && head * 2 > sends.count { sends.removeFirst(head); head = 0 }
+    }
+
+    /// How many of `wanted` messages may go at `now` (0…wanted), recorded as sent.
+    public mutating func admit(_ wanted: Int, at now: Double) -> Int {
+        expire(now)
+        let n = min(wanted, limit - inWindow)
+        if n > 0 {
+            sends.append((now, n))
+            inWindow += n
+        }
+        return max(n, 0)
+    }
+
+    /// Returns `n` admitted messages that were not sent after all (the upload failed before the
+    /// carrier saw it), so they do not count against the window.
+    public mutating func giveBack(_ n: Int, admittedAt time: Double) {
+        for i in stride(from: sends.count - 1, through: head, by: -1) where sends[i].time == time {
+            let r = min(n, sends[i].count)
+            sends[i].count -= r
+            inWindow -= r
+            return
+        }
+    }
+
+    /// The earliest time at which at least one more message may go.
+    public mutating func nextAvailable(at now: Double) -> Double {
+        expire(now)
+        if inWindow < limit { return now }
+        var freed = 0
+        for i in head..<sends.count {
+            freed += sends[i].count
+            if inWindow - freed < limit { return sends[i].time + window }
+        }
+        return now + window
+    }
+
+    /// Messages sent within the window ending at `now`.
+    public mutating func used(at now: Double) -> Int {
+        expire(now)
+        return inWindow
+    }
+}
+
+/// Pacing a big backlog: how many messages to put in one upload so that sends are spread over
+/// the second instead of bursting at its start (a batch of 1,000 at 200 TPS goes as 20 per 100 ms).
+public func pacedChunk(tps: Int, maxBatch: Int, ticksPerSecond: Int = 10) -> Int {
+    max(1, min(maxBatch, (tps + ticksPerSecond - 1) / ticksPerSecond))
+}
+
+/// A daily message quota, counted per local (UTC+7) calendar day.
+public struct DailyQuota: Sendable, Equatable {
+    public let limit: Int
+    public private(set) var day: Int = -1
+    public private(set) var used: Int = 0
+
+    public init(limit: Int) { self.limit = limit }
+
+    static func dayNumber(_ t: Timestamp) -> Int { Int((t.seconds + Timestamp.vietnamOffset) / 86400) }
+
+    public mutating func remaining(at t: Timestamp) -> Int {
+        let d = Self.dayNumber(t)
+        if d != day { day = d; used = 0 }
+        return max(0, limit - used)
+    }
+
+    public mutating func consume(_ n: Int, at t: Timestamp) {
+        _ = remaining(at: t)
+        used += n
+    }
+
+    /// Restores the count from the store after a restart.
+    public mutating func restore(used n: Int, at t: Timestamp) {
+        day = Self.dayNumber(t)
+        used = n
+    }
+
+    /// Midnight (UTC+7) after `t`, when the quota resets.
+    public static func nextReset(after t: Timestamp) -> Timestamp {
+        Timestamp(seconds: Int64(dayNumber(t) + 1) * 86400 - Timestamp.vietnamOffset)
+    }
+}

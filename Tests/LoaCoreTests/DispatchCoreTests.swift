@@ -1,0 +1,103 @@
+import Testing
+import LoaCore
+
+@Suite("Dispatch core: rate limits, windows, retries, states")
+struct DispatchCoreTests {
+    @Test("a batch of 1,000 at 200 TPS is paced, never more than 200 in any 1-second window")
+    func pacing() {
+        var limiter = SlidingWindowLimiter(perSecond: 200, margin: 0)
+        let chunk = pacedChunk(tps: 200, maxBatch: 1000)
+        #expect(chunk == 20)
+        var sends: [(Double, Int)] = []
+        var remaining = 1000
+        var tick = 0
+        while remaining > 0 {
+            let now = Double(tick) / 10   // a pacing tick every 100 ms
+            let n = limiter.admit(min(chunk, remaining), at: now)
+            if n > 0 { sends.append((now, n)); remaining -= n }
+            tick += 1
+        }
+        // Check every half-open 1-second window starting at a send.
+        for (start, _) in sends {
+            let inWindow = sends.filter { $0.0 >= start && $0.0 < start + 1 }.reduce(0) { $0 + $1.1 }
+            #expect(inWindow <= 200)
+        }
+        #expect(sends.count == 50)
+        #expect(abs(sends.last!.0 - 4.9) < 1e-9)   // 1,000 messages take 5 seconds, not one burst
+    }
+
+    @Test func admitAndNextAvailable() {
+        var limiter = SlidingWindowLimiter(perSecond: 10, margin: 0)
+        #expect(limiter.admit(7, at: 0) == 7)
+        #expect(limiter.admit(7, at: 0.5) == 3)
+        #expect(limiter.admit(1, at: 0.9) == 0)
+        #expect(limiter.nextAvailable(at: 0.9) == 1.0)
+        #expect(limiter.admit(10, at: 1.0) == 7)       // the 7 from t=0 left the window
+        #expect(limiter.nextAvailable(at: 1.2) == 1.5)
+        limiter.giveBack(2, admittedAt: 1.0)
+        #expect(limiter.used(at: 1.2) == 8)
+        #expect(SlidingWindowLimiter(perSecond: 100).window == 1.005)
+    }
+
+    @Test func dailyQuota() {
+        var quota = DailyQuota(limit: 1000)
+        let t = Timestamp.parseISO8601("2026-12-01T23:59:00+07:00")!
+        #expect(quota.remaining(at: t) == 1000)
+        quota.consume(990, at: t)
+        #expect(quota.remaining(at: t) == 10)
+        #expect(quota.remaining(at: t + 60) == 1000)   // midnight in Asia/Ho_Chi_Minh
+        #expect(DailyQuota.nextReset(after: t).iso8601() == "2026-12-02T00:00:00+07:00")
+    }
+
+    @Test func quietHoursAndWindows() {
+        let start = Timestamp.parseISO8601("2026-12-01T00:00:00+07:00")!
+        let routine = SendingPolicy(campaignWindows: [DailyWindow("07:30-11:00")!, DailyWindow("20:00-23:00")!], carrierWindow: DailyWindow("08:00-20:30")!,
+                                    priority: .routine, start: start, end: start + 3 * 86400)
+        #expect(!routine.allows(Timestamp.parseISO8601("2026-12-01T07:45:00+07:00")!))   // carrier opens at 08:00
+        #expect(routine.allows(Timestamp.parseISO8601("2026-12-01T08:00:00+07:00")!))
+        #expect(routine.allows(Timestamp.parseISO8601("2026-12-01T20:15:00+07:00")!))
+        #expect(!routine.allows(Timestamp.parseISO8601("2026-12-01T20:45:00+07:00")!))   // carrier closed
+        #expect(!routine.allows(Timestamp.parseISO8601("2026-12-01T22:00:00+07:00")!))   // quiet hours
+        #expect(routine.nextOpening(from: Timestamp.parseISO8601("2026-12-01T11:30:00+07:00")!)?.iso8601() == "2026-12-01T20:00:00+07:00")
+        #expect(routine.nextOpening(from: Timestamp.parseISO8601("2026-12-01T20:40:00+07:00")!)?.iso8601() == "2026-12-02T08:00:00+07:00")
+        #expect(routine.nextOpening(from: start + 3 * 86400) == nil)
+        let emergency = SendingPolicy(campaignWindows: [DailyWindow(startMinute: 0, endMinute: 1440)], carrierWindow: DailyWindow("08:00-20:30")!,
+                                      priority: .emergency, start: start, end: start + 86400)
+        #expect(emergency.allows(Timestamp.parseISO8601("2026-12-01T02:00:00+07:00")!))
+    }
+
+    @Test func backoff() {
+        let policy = RetryPolicy(initialDelay: 1, multiplier: 2, maxDelay: 10, maxAttempts: 4)
+        var rng = SplitMix64(seed: 1)
+        let delays = (1...6).map { policy.delay(afterAttempt: $0, retryAfter: nil, random: &rng) }
+        for (attempt, d) in delays.enumerated() {
+            let full = min(10.0, Double(1 << attempt))
+            #expect(d >= full / 2 && d <= full, "attempt \(attempt + 1): \(d)")
+        }
+        #expect(policy.delay(afterAttempt: 1, retryAfter: 30, random: &rng) == 30)
+        #expect(policy.shouldRetry(afterAttempt: 3))
+        #expect(!policy.shouldRetry(afterAttempt: 4))
+    }
+
+    @Test func messageStates() {
+        #expect(MessageState.planned.canMove(to: .queued))
+        #expect(MessageState.queued.canMove(to: .submitted))
+        #expect(MessageState.submitted.canMove(to: .queued))      // upload failed before the carrier saw it
+        #expect(MessageState.submitted.canMove(to: .delivered))   // receipt before the upload's answer
+        #expect(MessageState.unknown.canMove(to: .delivered))
+        #expect(!MessageState.delivered.canMove(to: .failed))     // finals are final
+        #expect(!MessageState.rejected.canMove(to: .queued))      // a permanent rejection is not retried
+        #expect(MessageState.delivered.isFinal && !MessageState.unknown.isFinal)
+    }
+
+    @Test func approval() {
+        #expect(CampaignState.approve(state: .draft, drafter: "lan", approver: "Lan", unreviewed: []) == .failure(.selfApproval("Lan")))
+        #expect(CampaignState.approve(state: .draft, drafter: "lan", approver: "minh", unreviewed: ["sed"]) == .failure(.unreviewedTranslations(["sed"])))
+        #expect(CampaignState.approve(state: .draft, drafter: "lan", approver: "minh", unreviewed: []) == .success(.approved))
+        #expect(CampaignState.approve(state: .sending, drafter: "lan", approver: "minh", unreviewed: []) == .failure(.notAllowed(from: .sending, action: "approve")))
+        #expect(CampaignState.sending.after("pause") == .success(.paused))
+        #expect(CampaignState.paused.after("resume") == .success(.sending))
+        #expect(CampaignState.completed.after("cancel") == .failure(.notAllowed(from: .completed, action: "cancel")))
+        #expect(CampaignState.draft.after("start") == .failure(.notAllowed(from: .draft, action: "start")))
+    }
+}
