@@ -22,7 +22,8 @@ public struct SlidingWindowLimiter: Sendable {
     }
 
     private mutating func expire(_ now: Double) {
-        while head < sends.count && sends[head].time <= now - window {
+        // 1 ns of tolerance: "exactly one window ago" must expire despite binary rounding (4.1 − 1.0 < 3.1).
+        while head < sends.count && sends[head].time <= now - window + 1e-9 {
             inWindow -= sends[head].count
             head += 1
         }
