@@ -18,6 +18,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // Pure domain: no Foundation, no I/O, no clock.
@@ -25,6 +27,18 @@ let package = Package(
         // System libraries: SQLite (raw C API, for bulk import speed) and libcrypto (HMAC-SHA256).
         .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // libcurl through non-variadic static inline wrappers (curl_easy_setopt is variadic).
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // Carrier gateways: batch-http wire format, libcurl transport, dispatcher, simulator, receipts.
+        .target(
+            name: "LoaCarriers",
+            dependencies: [
+                "LoaCore", "LoaStore", "CCurl",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: settings
+        ),
         // Reference data shipped with loa: administrative units after the 2025 reform.
         .target(name: "LoaReference", dependencies: ["LoaCore"], resources: [.copy("Resources")], swiftSettings: settings),
         // Storage: SQLite store, imports, presence queries; keyed pseudonyms.
@@ -32,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "LoaCLI",
             dependencies: [
-                "LoaCore", "LoaReference", "LoaStore",
+                "LoaCore", "LoaReference", "LoaStore", "LoaCarriers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -41,6 +55,7 @@ let package = Package(
         .executableTarget(name: "LoaBench", dependencies: ["LoaCore", "LoaStore", "LoaReference"], swiftSettings: settings),
         .testTarget(name: "LoaCoreTests", dependencies: ["LoaCore"], swiftSettings: settings),
         .testTarget(name: "LoaStoreTests", dependencies: ["LoaStore", "LoaCore", "LoaReference"], swiftSettings: settings),
+        .testTarget(name: "LoaCarriersTests", dependencies: ["LoaCarriers", "LoaStore", "LoaCore"], swiftSettings: settings),
         .testTarget(name: "LoaCLITests", dependencies: ["LoaCLI"], swiftSettings: settings),
     ]
 )

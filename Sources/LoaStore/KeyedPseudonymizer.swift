@@ -67,3 +67,24 @@ public func sha256Hex(_ bytes: UnsafeRawBufferPointer) -> String {
     SHA256_Final(&out, &ctx)
     return out.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
 }
+
+/// HMAC-SHA256 signatures for uploads and receipts (hex).
+public struct HMACSigner: Sendable {
+    private let mac: KeyedPseudonymizer
+
+    public init(secret: [UInt8]) throws(StoreError) { mac = try KeyedPseudonymizer(key: secret) }
+
+    public func sign(_ bytes: [UInt8]) -> String {
+        let p = bytes.withUnsafeBytes { mac.pseudonym(e164: $0) }
+        return String(p.description.dropFirst(2))
+    }
+
+    /// Constant-time comparison of a presented signature with the expected one.
+    public func verify(_ bytes: [UInt8], signature: String) -> Bool {
+        let expected = Array(sign(bytes).utf8), given = Array(signature.lowercased().utf8)
+        guard expected.count == given.count else { return false }
+        var diff: UInt8 = 0
+        for i in 0..<expected.count { diff |= expected[i] ^ given[i] }
+        return diff == 0
+    }
+}

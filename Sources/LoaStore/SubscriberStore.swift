@@ -193,6 +193,76 @@ enum Migrations {
                 PRIMARY KEY (list, msisdn)
             );
             """),
+        (2, "dispatch", """
+            CREATE TABLE campaigns (
+                id TEXT PRIMARY KEY,
+                file TEXT NOT NULL,
+                file_sha256 TEXT NOT NULL,
+                title TEXT NOT NULL,
+                priority TEXT NOT NULL,
+                state TEXT NOT NULL,
+                drafted_by TEXT NOT NULL,
+                approved_by TEXT,
+                created_at INTEGER NOT NULL,
+                planned_at INTEGER
+            );
+            -- Who did what, in order; never updated or deleted.
+            CREATE TABLE audit (
+                id INTEGER PRIMARY KEY,
+                at INTEGER NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                campaign TEXT,
+                detail TEXT NOT NULL DEFAULT ''
+            );
+            -- One row per recipient and campaign. subscriber is a pseudonym (h:…); commune is kept
+            -- for reports by commune.
+            CREATE TABLE messages (
+                id INTEGER PRIMARY KEY,
+                campaign TEXT NOT NULL REFERENCES campaigns(id),
+                carrier TEXT NOT NULL,
+                subscriber TEXT NOT NULL,
+                language TEXT NOT NULL,
+                commune INTEGER,
+                day INTEGER NOT NULL,
+                text TEXT NOT NULL,
+                encoding TEXT NOT NULL,
+                segments INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                batch INTEGER,
+                reason TEXT,
+                updated_at INTEGER NOT NULL,
+                UNIQUE (campaign, carrier, subscriber)
+            );
+            CREATE INDEX messages_pending ON messages (carrier, state, campaign);
+            CREATE INDEX messages_subscriber_day ON messages (subscriber, day);
+            CREATE INDEX messages_batch ON messages (batch);
+            CREATE TABLE batches (
+                id INTEGER PRIMARY KEY,
+                carrier TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL UNIQUE,
+                state TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                retry_at REAL,
+                http_status INTEGER,
+                reason TEXT,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            );
+            CREATE INDEX batches_open ON batches (carrier, state);
+            -- Every receipt as received, matched or not: nothing is dropped.
+            CREATE TABLE receipts (
+                id INTEGER PRIMARY KEY,
+                carrier TEXT NOT NULL,
+                message_ref TEXT NOT NULL,
+                status TEXT NOT NULL,
+                at INTEGER,
+                reason TEXT,
+                received_at INTEGER NOT NULL,
+                message INTEGER
+            );
+            """),
     ]
 
     static func run(on db: SQLiteDatabase) throws {

@@ -41,6 +41,15 @@ public struct SlidingWindowLimiter: Sendable {
         return max(n, 0)
     }
 
+    /// Admits all `n` messages at `now`, or none (a re-upload must go whole, under its old key).
+    public mutating func admitAll(_ n: Int, at now: Double) -> Bool {
+        expire(now)
+        guard inWindow + n <= limit else { return false }
+        sends.append((now, n))
+        inWindow += n
+        return true
+    }
+
     /// Returns `n` admitted messages that were not sent after all (the upload failed before the
     /// carrier saw it), so they do not count against the window.
     public mutating func giveBack(_ n: Int, admittedAt time: Double) {

@@ -1,0 +1,71 @@
+import Foundation
+import LoaCore
+import LoaStore
+
+/// The `batch-http` protocol that loa offers carriers (carriers/README.md is the contract).
+public enum BatchHTTP {
+    public static let contentType = "application/x-ndjson"
+
+    /// One NDJSON line per message: message_id, msisdn (a pseudonym h:… or a number), sender,
+    /// encoding, text, segments.
+    public static func body(_ messages: [SubscriberStore.OutboundMessage], sender: (String) -> String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(messages.count * 200)
+        for m in messages {
+            out.append(contentsOf: "{\"message_id\":\"m\(m.id)\",\"msisdn\":\(quote(m.subscriber)),\"sender\":\(quote(sender(m.campaign))),\"encoding\":\"\(m.encoding)\",\"text\":\(quote(m.text)),\"segments\":\(m.segments)}\n".utf8)
+        }
+        return out
+    }
+
+    /// Headers: Idempotency-Key, Content-SHA256 and X-Loa-Signature = HMAC-SHA256(secret, "<timestamp>\n<sha256 hex>").
+    public static func headers(idempotencyKey: String, body: [UInt8], signer: HMACSigner?, token: String?, now: Int64) -> [(String, String)] {
+        let hash = body.withUnsafeBytes { sha256Hex($0) }
+        var h: [(String, String)] = [("Content-Type", contentType), ("Idempotency-Key", idempotencyKey), ("Content-SHA256", hash), ("X-Loa-Timestamp", String(now))]
+        if let signer { h.append(("X-Loa-Signature", signer.sign(Array("\(now)\n\(hash)".utf8)))) }
+        if let token { h.append(("Authorization", "Bearer \(token)")) }
+        return h
+    }
+
+    /// The 202 answer: {"batch_id": "...", "results": [{"message_id": "m1", "status": "accepted"|"rejected", "reason": "..."}]}.
+    public static func results(_ body: [UInt8]) throws -> [Int64: (accepted: Bool, reason: String?)] {
+        guard let o = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], let list = o["results"] as? [[String: Any]] else {
+            throw StoreError.input("carrier answer is not {\"results\": [...]}")
+        }
+        var out: [Int64: (Bool, String?)] = [:]
+        for r in list {
+            guard let ref = r["message_id"] as? String, ref.hasPrefix("m"), let id = Int64(ref.dropFirst()), let status = r["status"] as? String else { continue }
+            out[id] = (status == "accepted", r["reason"] as? String)
+        }
+        return out
+    }
+
+    /// Receipts (POST /receipts/{carrier}): NDJSON lines {"message_id","status","at","reason"},
+    /// signed X-Loa-Signature = HMAC-SHA256(receipt secret, body).
+    public static func parseReceipts(_ body: [UInt8]) throws -> [SubscriberStore.ReceiptRecord] {
+        var out: [SubscriberStore.ReceiptRecord] = []
+        for (i, line) in body.split(separator: 0x0A).enumerated() where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) {
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let ref = o["message_id"] as? String,
+                  let s = o["status"] as? String, let status = ReceiptStatus(rawValue: s) else {
+                throw StoreError.input("receipt line \(i + 1): expected {\"message_id\": \"…\", \"status\": \"delivered|failed|expired|unknown\"}")
+            }
+            out.append(.init(messageRef: ref, status: status, at: (o["at"] as? String).flatMap(Timestamp.parseISO8601), reason: o["reason"] as? String))
+        }
+        return out
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out + "\""
+    }
+}

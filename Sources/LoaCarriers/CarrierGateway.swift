@@ -1,0 +1,42 @@
+import LoaCore
+
+/// A carrier's gateway as configured in carriers/*.yaml.
+public struct CarrierGateway: Sendable {
+    public enum WireProtocol: String, Sendable { case batchHTTP = "batch-http", kannel }
+
+    public var carrier: Carrier
+    public var displayName: String
+    public var protocolKind: WireProtocol
+    /// Base URL; batch-http posts to {endpoint}/batches.
+    public var endpoint: String
+    public var tps: Int
+    public var maxBatch: Int
+    public var dailyQuota: Int
+    public var window: DailyWindow?
+    public var retry: RetryPolicy
+    public var timeout: Double
+    /// Secrets, already read from the environment or files (never from the repository).
+    public var token: String?
+    public var signingSecret: [UInt8]?
+    public var receiptSecret: [UInt8]?
+    public var client: CurlClient.Configuration
+
+    public init(carrier: Carrier, displayName: String, protocolKind: WireProtocol, endpoint: String, tps: Int, maxBatch: Int, dailyQuota: Int,
+                window: DailyWindow?, retry: RetryPolicy, timeout: Double, token: String?, signingSecret: [UInt8]?, receiptSecret: [UInt8]?,
+                client: CurlClient.Configuration = .init()) {
+        self.carrier = carrier
+        self.displayName = displayName
+        self.protocolKind = protocolKind
+        self.endpoint = endpoint
+        self.tps = tps
+        self.maxBatch = maxBatch
+        self.dailyQuota = dailyQuota
+        self.window = window
+        self.retry = retry
+        self.timeout = timeout
+        self.token = token
+        self.signingSecret = signingSecret
+        self.receiptSecret = receiptSecret
+        self.client = client
+    }
+}

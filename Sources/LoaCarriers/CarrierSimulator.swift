@@ -1,0 +1,293 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import LoaCore
+import LoaStore
+import NIOCore
+
+/// The carrier side of `batch-http`, for demos and tests: enforces TPS with 429, dedupes
+/// idempotency keys (a repeated key gets the original answer), injects faults, and posts signed
+/// receipts back after realistic delays, with duplicates and reordering. It records every
+/// message it accepted so that tests can prove exactly-once.
+public final class CarrierSimulator: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var carrier: Carrier
+        public var tps: Int
+        public var maxBatch: Int
+        public var signingSecret: [UInt8]?
+        /// Where to post receipts (loa's /receipts/{carrier}); nil: no receipts.
+        public var receiptURL: String?
+        public var receiptSecret: [UInt8]?
+        /// Share of uploads that meet a fault (0…1), spread over the kinds below.
+        public var faultRate: Double = 0
+        public var faults: [Fault] = Fault.allCases
+        /// How long a "lost answer" or "timeout" fault holds the connection.
+        public var stallSeconds: Double = 6
+        public var receiptDelay: ClosedRange<Double> = 0.2...2.0
+        /// Outcome mix of receipts: delivered, failed, expired, unknown (weights).
+        public var outcomes: [(ReceiptStatus, Double)] = [(.delivered, 0.94), (.failed, 0.03), (.expired, 0.02), (.unknown, 0.01)]
+        public var duplicateReceiptRate: Double = 0.02
+        public var recordPath: String?
+        public var seed: UInt64 = 42
+
+        public init(carrier: Carrier, tps: Int, maxBatch: Int) {
+            self.carrier = carrier
+            self.tps = tps
+            self.maxBatch = maxBatch
+        }
+    }
+
+    public enum Fault: String, CaseIterable, Sendable {
+        /// 503 with Retry-After: 1, nothing accepted.
+        case unavailable
+        /// 500 after processing nothing.
+        case serverError
+        /// The batch is accepted, but the answer never arrives (the client times out): the
+        /// dangerous case for exactly-once.
+        case lostAnswer
+        /// A slow but successful answer.
+        case slow
+    }
+
+    public struct Stats: Sendable, Codable {
+        public var batches = 0
+        public var accepted = 0
+        public var duplicateMessages = 0
+        public var replays = 0
+        public var refused429 = 0
+        public var faults = 0
+        public var maxInAnySecond = 0
+        public var receiptsSent = 0
+        public var badSignatures = 0
+    }
+
+    let options: Options
+    private let lock = NSLock()
+    private var stats = Stats()
+    private var answers: [String: (status: Int, body: String)] = [:]
+    private var acceptedIDs = Set<String>()
+    private var window: [(time: Double, count: Int)] = []
+    private var rng: SplitMix64
+    private let receiptQueue = ReceiptSender()
+    private let recorder: FileHandle?
+
+    public init(_ options: Options) throws {
+        self.options = options
+        rng = SplitMix64(seed: options.seed)
+        if let path = options.recordPath {
+            FileManager.default.createFile(atPath: path, contents: nil)
+            recorder = FileHandle(forWritingAtPath: path)
+        } else {
+            recorder = nil
+        }
+        if let url = options.receiptURL { receiptQueue.start(url: url, secret: try options.receiptSecret.map { try HMACSigner(secret: $0) }) }
+    }
+
+    public func currentStats() -> Stats { withLock { stats } }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    /// The router: POST /batches, GET /stats.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post("batches") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 64 << 20)
+            let bytes = Array(body.readableBytesView)
+            return try await self.handle(request: request, body: bytes)
+        }
+        router.get("stats") { _, _ -> Response in
+            let data = try JSONEncoder().encode(self.currentStats())
+            _ = data.count
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        return router
+    }
+
+    func handle(request: Request, body: [UInt8]) async throws -> Response {
+        let key = request.headers[HTTPField.Name("Idempotency-Key")!] ?? ""
+        if let secret = options.signingSecret {
+            let signer = try HMACSigner(secret: secret)
+            let hash = body.withUnsafeBytes { sha256Hex($0) }
+            let ts = request.headers[HTTPField.Name("X-Loa-Timestamp")!] ?? ""
+            let sig = request.headers[HTTPField.Name("X-Loa-Signature")!] ?? ""
+            if request.headers[HTTPField.Name("Content-SHA256")!] != hash || !signer.verify(Array("\(ts)\n\(hash)".utf8), signature: sig) {
+                withLock { stats.badSignatures += 1 }
+                return text(.unauthorized, "bad signature or content hash")
+            }
+        }
+        guard !key.isEmpty else { return text(.badRequest, "Idempotency-Key is required") }
+        // A repeated key gets the original answer and changes nothing.
+        let (previous, fault) = replayOrFault(key: key)
+        if let previous { return json(previous.status, previous.body) }
+        switch fault {
+        case .unavailable?:
+            return Response(status: .serviceUnavailable, headers: [.retryAfter: "1"], body: .init(byteBuffer: ByteBuffer(string: "try later")))
+        case .serverError?:
+            return text(.internalServerError, "simulated failure")
+        case .slow?:
+            try await Task.sleep(for: .milliseconds(800))
+        default:
+            break
+        }
+        let lines = body.split(separator: 0x0A).filter { !$0.isEmpty }
+        if lines.count > options.maxBatch { return text(.contentTooLarge, "at most \(options.maxBatch) messages per batch") }
+        switch accept(lines: lines, key: key) {
+        case .tooMany(let wait):
+            return Response(status: .tooManyRequests, headers: [.retryAfter: String(wait)], body: .init(byteBuffer: ByteBuffer(string: "over \(options.tps) messages per second")))
+        case .accepted(let answer, let ids, let receipts):
+            if let recorder, !ids.isEmpty { recorder.write(Data((ids.joined(separator: "\n") + "\n").utf8)) }
+            if options.receiptURL != nil { receiptQueue.enqueue(receipts) }
+            if fault == .lostAnswer {
+                // Accepted and remembered, but the client never hears back.
+                try await Task.sleep(for: .seconds(options.stallSeconds))
+            }
+            return json(202, answer)
+        }
+    }
+
+    private func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    private func replayOrFault(key: String) -> ((status: Int, body: String)?, Fault?) {
+        withLock {
+            if let previous = answers[key] {
+                stats.replays += 1
+                return (previous, nil)
+            }
+            let fault: Fault? = rng.unit() < options.faultRate && !options.faults.isEmpty ? options.faults[rng.below(options.faults.count)] : nil
+            if fault != nil { stats.faults += 1 }
+            return (nil, fault)
+        }
+    }
+
+    enum Acceptance {
+        case tooMany(wait: Int)
+        case accepted(answer: String, ids: [String], receipts: [(delay: Double, line: String)])
+    }
+
+    private func accept(lines: [ArraySlice<UInt8>], key: String) -> Acceptance {
+        withLock {
+            // TPS over any 1-second window, measured at arrival.
+            let now = Self.now()
+            window.removeAll { $0.time <= now - 1 }
+            let inWindow = window.reduce(0) { $0 + $1.count }
+            if inWindow + lines.count > options.tps {
+                stats.refused429 += 1
+                return .tooMany(wait: max(1, Int(((window.first?.time ?? now) + 1 - now).rounded(.up))))
+            }
+            window.append((now, lines.count))
+            stats.maxInAnySecond = max(stats.maxInAnySecond, inWindow + lines.count)
+            stats.batches += 1
+            var results: [String] = []
+            var accepted: [String] = []
+            for line in lines {
+                guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let id = o["message_id"] as? String,
+                      let msisdn = o["msisdn"] as? String, let text = o["text"] as? String, !text.isEmpty else {
+                    results.append("{\"message_id\":null,\"status\":\"rejected\",\"reason\":\"malformed line\"}")
+                    continue
+                }
+                if acceptedIDs.contains(id) {
+                    stats.duplicateMessages += 1
+                    results.append("{\"message_id\":\"\(id)\",\"status\":\"rejected\",\"reason\":\"duplicate message_id\"}")
+                    continue
+                }
+                if !msisdn.hasPrefix("h:") && !msisdn.hasPrefix("+84") && !msisdn.hasPrefix("0") {
+                    results.append("{\"message_id\":\"\(id)\",\"status\":\"rejected\",\"reason\":\"unknown subscriber\"}")
+                    continue
+                }
+                acceptedIDs.insert(id)
+                accepted.append(id)
+                stats.accepted += 1
+                results.append("{\"message_id\":\"\(id)\",\"status\":\"accepted\"}")
+            }
+            let answer = "{\"batch_id\":\"\(key)\",\"results\":[\(results.joined(separator: ","))]}"
+            answers[key] = (202, answer)
+            var receipts: [(delay: Double, line: String)] = []
+            for id in accepted {
+                var x = rng.unit(), status = ReceiptStatus.delivered
+                for (s, w) in options.outcomes { if x < w { status = s; break }; x -= w }
+                let delay = options.receiptDelay.lowerBound + rng.unit() * (options.receiptDelay.upperBound - options.receiptDelay.lowerBound)
+                let line = "{\"message_id\":\"\(id)\",\"status\":\"\(status.rawValue)\"\(status == .failed ? ",\"reason\":\"absent subscriber\"" : "")}"
+                receipts.append((delay, line))
+                if rng.unit() < options.duplicateReceiptRate { receipts.append((delay + 0.5, line)) }
+            }
+            return .accepted(answer: answer, ids: accepted, receipts: receipts)
+        }
+    }
+
+    func text(_ status: HTTPResponse.Status, _ s: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: s)))
+    }
+
+    func json(_ status: Int, _ s: String) -> Response {
+        Response(status: HTTPResponse.Status(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: s)))
+    }
+
+    /// Counts receipts sent so far.
+    public var receiptsSent: Int { receiptQueue.sent }
+
+    /// Waits until every scheduled receipt went out (or `timeout` passed).
+    public func drainReceipts(timeout: Double) { receiptQueue.drain(timeout: timeout) }
+}
+
+/// Posts receipts in the background, each after its delay: order follows the delays, not the
+/// acceptance order (reordering), and some are sent twice (duplicates).
+final class ReceiptSender: @unchecked Sendable {
+    private let lock = NSCondition()
+    private var queue: [(due: Double, line: String)] = []
+    private(set) var sent = 0
+    private var url = ""
+    private var signer: HMACSigner?
+
+    func start(url: String, secret: HMACSigner?) {
+        self.url = url
+        signer = secret
+        let t = Thread { self.loop() }
+        t.start()
+    }
+
+    func enqueue(_ items: [(delay: Double, line: String)]) {
+        let now = CarrierSimulator.now()
+        lock.lock()
+        queue.append(contentsOf: items.map { (now + $0.delay, $0.line) })
+        lock.signal()
+        lock.unlock()
+    }
+
+    func drain(timeout: Double) {
+        let deadline = CarrierSimulator.now() + timeout
+        while CarrierSimulator.now() < deadline {
+            lock.lock(); let empty = queue.isEmpty; lock.unlock()
+            if empty { return }
+            usleep(50_000)
+        }
+    }
+
+    private func loop() {
+        let client = CurlClient(.init(timeout: 10))
+        while true {
+            lock.lock()
+            while queue.isEmpty { lock.wait() }
+            let now = CarrierSimulator.now()
+            queue.sort { $0.due < $1.due }
+            let ready = queue.prefix { $0.due <= now }.prefix(500)
+            let due = Array(ready)
+            queue.removeFirst(due.count)
+            lock.unlock()
+            if due.isEmpty { usleep(50_000); continue }
+            let body = Array((due.map(\.line).joined(separator: "\n") + "\n").utf8)
+            var headers = [("Content-Type", "application/x-ndjson")]
+            if let signer { headers.append(("X-Loa-Signature", signer.sign(body))) }
+            for attempt in 1...5 {
+                if let answer = try? client.post(url, headers: headers, body: body), answer.status < 300 {
+                    lock.lock(); sent += due.count; lock.unlock()
+                    break
+                }
+                usleep(useconds_t(200_000 * attempt))
+            }
+        }
+    }
+}

@@ -1,0 +1,245 @@
+import Foundation
+import LoaCore
+import LoaStore
+
+/// Sends approved campaigns' messages to the carriers: one lane (thread, SQLite connection, curl
+/// handle) per carrier. State is committed before every upload; an interrupted batch is
+/// uploaded again with the same idempotency key, so each message reaches the carrier once.
+public final class Dispatcher: @unchecked Sendable {
+    public struct Campaigns: Sendable {
+        /// When each campaign may send (its windows, priority and dates).
+        public var policies: [String: SendingPolicy]
+        public var senders: [String: String]
+        public init(policies: [String: SendingPolicy], senders: [String: String]) {
+            self.policies = policies
+            self.senders = senders
+        }
+    }
+
+    /// What a lane reports as it goes.
+    public struct Progress: Sendable {
+        public var carrier: Carrier
+        public var sent: Int
+        public var accepted: Int
+        public var rejected: Int
+        public var retries: Int
+        public var pending: Int
+        public var note: String?
+    }
+
+    let storePath: String
+    let gateways: [CarrierGateway]
+    let campaigns: Campaigns
+    let onProgress: @Sendable (Progress) -> Void
+    private let stopFlag = StopFlag()
+    public var clock: @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+    public var wallClock: @Sendable () -> Timestamp = { Timestamp(seconds: Int64(Date().timeIntervalSince1970)) }
+
+    public init(storePath: String, gateways: [CarrierGateway], campaigns: Campaigns, onProgress: @escaping @Sendable (Progress) -> Void) {
+        self.storePath = storePath
+        self.gateways = gateways
+        self.campaigns = campaigns
+        self.onProgress = onProgress
+    }
+
+    /// Finish the uploads in flight, then return from `run`.
+    public func stop() { stopFlag.set() }
+    public var stopping: Bool { stopFlag.isSet }
+
+    /// Runs every lane until there is nothing left to send (`untilDrained`) or until `stop()`.
+    public func run(untilDrained: Bool) throws {
+        final class Errors: @unchecked Sendable {
+            let lock = NSLock()
+            var list: [String] = []
+            func add(_ s: String) { lock.lock(); list.append(s); lock.unlock() }
+        }
+        let errors = Errors()
+        let threads = gateways.map { gateway in
+            Thread { [self] in
+                do { try Lane(dispatcher: self, gateway: gateway).run(untilDrained: untilDrained) }
+                catch { errors.add("\(gateway.carrier.rawValue): \(error)") }
+            }
+        }
+        for t in threads { t.stackSize = 1 << 21; t.start() }
+        while threads.contains(where: { !$0.isFinished }) { usleep(20_000) }
+        let store = try SubscriberStore(path: storePath)
+        try store.completeFinishedCampaigns()
+        if !errors.list.isEmpty { throw StoreError.input(errors.list.joined(separator: "\n")) }
+    }
+
+    final class Lane {
+        let d: Dispatcher
+        let gateway: CarrierGateway
+        let store: SubscriberStore
+        let client: CurlClient
+        let signer: HMACSigner?
+        var limiter: SlidingWindowLimiter
+        var quota: DailyQuota
+        var maxBatch: Int
+        var progress: Progress
+        var rng = SplitMix64(seed: UInt64(truncatingIfNeeded: DispatchTime.now().uptimeNanoseconds))
+
+        init(dispatcher: Dispatcher, gateway: CarrierGateway) throws {
+            d = dispatcher
+            self.gateway = gateway
+            store = try SubscriberStore(path: dispatcher.storePath)
+            client = CurlClient(gateway.client)
+            signer = try gateway.signingSecret.map { try HMACSigner(secret: $0) }
+            limiter = SlidingWindowLimiter(perSecond: gateway.tps)
+            quota = DailyQuota(limit: gateway.dailyQuota)
+            maxBatch = gateway.maxBatch
+            progress = Progress(carrier: gateway.carrier, sent: 0, accepted: 0, rejected: 0, retries: 0, pending: 0, note: nil)
+            let now = dispatcher.wallClock()
+            quota.restore(used: try store.sentToday(carrier: gateway.carrier, day: Int((now.seconds + Timestamp.vietnamOffset) / 86400)), at: now)
+        }
+
+        func report(_ note: String? = nil) {
+            progress.pending = (try? store.pendingCount(carrier: gateway.carrier)) ?? progress.pending
+            progress.note = note
+            d.onProgress(progress)
+        }
+
+        /// Campaigns that may send to this carrier now.
+        func allowedCampaigns(at t: Timestamp) -> Set<String> {
+            Set(d.campaigns.policies.compactMap { id, policy in
+                var p = policy
+                p.carrierWindow = gateway.window
+                return p.allows(t) ? id : nil
+            })
+        }
+
+        func sleep(until deadline: Double) {
+            while !d.stopping {
+                let left = deadline - d.clock()
+                if left <= 0 { return }
+                usleep(useconds_t(min(left, 0.2) * 1_000_000))
+            }
+        }
+
+        func run(untilDrained: Bool) throws {
+            var lastReport = 0.0
+            while !d.stopping {
+                let now = d.clock()
+                if now - lastReport > 0.5 { report(); lastReport = now }
+                let wall = d.wallClock()
+                // 1. Batches interrupted or waiting to retry go first, with their original keys.
+                if let batch = try store.openBatches(carrier: gateway.carrier, dueAt: Date().timeIntervalSince1970).first {
+                    try send(batch, isRetry: true)
+                    continue
+                }
+                // 2. Quota, windows, then the rate.
+                if quota.remaining(at: wall) == 0 {
+                    report("daily quota of \(gateway.dailyQuota) reached; waiting for midnight")
+                    if untilDrained { return }
+                    sleep(until: now + Double(DailyQuota.nextReset(after: wall).seconds - wall.seconds))
+                    continue
+                }
+                let allowed = allowedCampaigns(at: wall)
+                let chunk = min(pacedChunk(tps: gateway.tps, maxBatch: maxBatch), quota.remaining(at: wall))
+                let admitted = allowed.isEmpty ? 0 : limiter.admit(chunk, at: now)
+                if admitted == 0 {
+                    if allowed.isEmpty {
+                        if try store.pendingCount(carrier: gateway.carrier) == 0 && untilDrained { report(); return }
+                        if let retry = try store.nextRetryTime(carrier: gateway.carrier) { sleep(until: now + max(0, retry - Date().timeIntervalSince1970)); continue }
+                        let opensSoon = d.campaigns.policies.values.contains { ($0.nextOpening(from: wall) ?? Timestamp(seconds: .max)) <= wall + 5 }
+                        if untilDrained && !opensSoon {
+                            report("outside every campaign's sending window"); return
+                        }
+                        sleep(until: now + 1)
+                    } else {
+                        sleep(until: limiter.nextAvailable(at: now))
+                    }
+                    continue
+                }
+                guard let batch = try store.claimBatch(carrier: gateway.carrier, limit: admitted, allowed: allowed) else {
+                    limiter.giveBack(admitted, admittedAt: now)
+                    if let retry = try store.nextRetryTime(carrier: gateway.carrier) {
+                        sleep(until: now + max(0.05, retry - Date().timeIntervalSince1970))
+                        continue
+                    }
+                    let pending = try store.pendingCount(carrier: gateway.carrier)
+                    if untilDrained && pending == 0 { report(); return }
+                    sleep(until: now + 0.2)
+                    continue
+                }
+                if batch.messages.count < admitted { limiter.giveBack(admitted - batch.messages.count, admittedAt: now) }
+                quota.consume(batch.messages.count, at: wall)
+                try send(batch, isRetry: false, admittedAt: now)
+            }
+            report("stopped")
+        }
+
+        /// One upload attempt of a batch; its outcome is committed before returning.
+        func send(_ batch: SubscriberStore.Batch, isRetry: Bool, admittedAt: Double? = nil) throws {
+            var admittedTime = admittedAt
+            if isRetry {
+                // A re-upload counts against the rate like any other.
+                while !d.stopping {
+                    let now = d.clock()
+                    if limiter.admitAll(min(batch.messages.count, gateway.tps), at: now) { admittedTime = now; break }
+                    sleep(until: max(now + 0.01, limiter.nextAvailable(at: now)))
+                }
+                if d.stopping { return }
+                try store.batchUploading(batch.id)
+                progress.retries += 1
+            }
+            try store.recordAttempt(batch: batch.id)
+            let attempt = batch.attempts + 1
+            let body = BatchHTTP.body(batch.messages) { d.campaigns.senders[$0] ?? "LOA" }
+            let headers = BatchHTTP.headers(idempotencyKey: batch.idempotencyKey, body: body, signer: signer, token: gateway.token,
+                                            now: Int64(Date().timeIntervalSince1970))
+            let answer: HTTPAnswer
+            do {
+                answer = try client.post(gateway.endpoint + "/batches", headers: headers, body: body)
+            } catch {
+                // Unknown whether the carrier got it: retry with the same key.
+                try retry(batch, attempt: attempt, status: nil, retryAfter: nil, reason: error.description, admittedAt: admittedTime, carrierSawIt: error.mayHaveReachedServer)
+                return
+            }
+            switch answer.status {
+            case 200, 201, 202:
+                let results = (try? BatchHTTP.results(answer.body)) ?? [:]
+                try store.batchAccepted(batch.id, status: answer.status, results: results)
+                progress.sent += batch.messages.count
+                progress.accepted += results.values.filter(\.accepted).count + max(0, batch.messages.count - results.count)
+                progress.rejected += results.values.filter { !$0.accepted }.count
+            case 413:
+                maxBatch = max(1, batch.messages.count / 2)
+                try store.batchTooLarge(batch.id)
+                if let t = admittedTime { limiter.giveBack(batch.messages.count, admittedAt: t) }
+                report("carrier said 413: batches are now at most \(maxBatch)")
+            case 429, 503:
+                try retry(batch, attempt: attempt, status: answer.status, retryAfter: answer.retryAfter, reason: "HTTP \(answer.status)", admittedAt: admittedTime, carrierSawIt: false)
+            case 500...599, 408:
+                try retry(batch, attempt: attempt, status: answer.status, retryAfter: answer.retryAfter, reason: "HTTP \(answer.status)", admittedAt: admittedTime, carrierSawIt: true)
+            default:
+                let reason = "HTTP \(answer.status): " + String(decoding: answer.body.prefix(200), as: UTF8.self)
+                try store.batchRejected(batch.id, status: answer.status, reason: reason)
+                progress.rejected += batch.messages.count
+                report("carrier rejected batch \(batch.id): \(reason)")
+            }
+        }
+
+        func retry(_ batch: SubscriberStore.Batch, attempt: Int, status: Int?, retryAfter: Double?, reason: String, admittedAt: Double?, carrierSawIt: Bool) throws {
+            // A refusal (429/503) or a failed connection did not reach the carrier's count.
+            if !carrierSawIt, let t = admittedAt { limiter.giveBack(batch.messages.count, admittedAt: t) }
+            if !gateway.retry.shouldRetry(afterAttempt: attempt) {
+                try store.batchRejected(batch.id, status: status, reason: "gave up after \(attempt) attempts; last: \(reason)")
+                progress.rejected += batch.messages.count
+                report("batch \(batch.id) failed \(attempt) times: \(reason)")
+                return
+            }
+            let delay = gateway.retry.delay(afterAttempt: attempt, retryAfter: retryAfter, random: &rng)
+            try store.batchRetry(batch.id, at: Date().timeIntervalSince1970 + delay, status: status, reason: reason)
+            progress.retries += 1
+        }
+    }
+}
+
+/// A flag set from a signal handler or another thread.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}

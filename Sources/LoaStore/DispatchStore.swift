@@ -1,0 +1,340 @@
+import Foundation
+import LoaCore
+
+/// Durable dispatch state in the SQLite store: campaigns and approvals, messages, batches and
+/// receipts. Every state a network call depends on is committed before the call.
+extension SubscriberStore {
+    public struct CampaignRecord: Sendable, Equatable {
+        public var id: String
+        public var title: String
+        public var priority: Campaign.Priority
+        public var state: CampaignState
+        public var draftedBy: String
+        public var approvedBy: String?
+        public var fileSHA256: String
+        public var planned: Bool
+    }
+
+    static func nowSeconds() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+    public func audit(_ actor: String, _ action: String, campaign: String?, _ detail: String = "") throws {
+        try db.run("INSERT INTO audit (at, actor, action, campaign, detail) VALUES (?, ?, ?, ?, ?)",
+                   [.int(Self.nowSeconds()), .text(actor), .text(action), campaign.map { .text($0) } ?? .null, .text(detail)])
+    }
+
+    public func auditTrail(campaign: String) throws -> [(at: Timestamp, actor: String, action: String, detail: String)] {
+        try db.query("SELECT at, actor, action, detail FROM audit WHERE campaign = ? ORDER BY id", [.text(campaign)]) {
+            (Timestamp(seconds: $0.int64(0)), $0.text(1), $0.text(2), $0.text(3))
+        }
+    }
+
+    public func campaignRecord(_ id: String) throws -> CampaignRecord? {
+        try db.query("SELECT id, title, priority, state, drafted_by, approved_by, file_sha256, planned_at FROM campaigns WHERE id = ?", [.text(id)]) {
+            CampaignRecord(id: $0.text(0), title: $0.text(1), priority: Campaign.Priority(rawValue: $0.text(2)) ?? .routine,
+                           state: CampaignState(rawValue: $0.text(3)) ?? .draft, draftedBy: $0.text(4),
+                           approvedBy: $0.isNull(5) ? nil : $0.text(5), fileSHA256: $0.text(6), planned: !$0.isNull(7))
+        }.first
+    }
+
+    /// Registers a campaign file as a draft (or refreshes a draft whose file changed).
+    public func submitCampaign(_ campaign: Campaign, file: String, sha256: String, by actor: String) throws -> CampaignRecord {
+        try db.transaction {
+            if let existing = try campaignRecord(campaign.id) {
+                guard existing.state == .draft else {
+                    if existing.fileSHA256 != sha256 {
+                        throw StoreError.input("campaign \(campaign.id) is \(existing.state.rawValue): its file changed since approval; give the new version a new id")
+                    }
+                    return
+                }
+                try db.run("UPDATE campaigns SET file = ?, file_sha256 = ?, title = ?, priority = ?, drafted_by = ? WHERE id = ?",
+                           [.text(file), .text(sha256), .text(campaign.title), .text(campaign.priority.rawValue), .text(actor), .text(campaign.id)])
+                try audit(actor, "resubmit", campaign: campaign.id, "file sha256 \(sha256)")
+            } else {
+                try db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, ?, ?, ?, ?, 'draft', ?, ?)",
+                           [.text(campaign.id), .text(file), .text(sha256), .text(campaign.title), .text(campaign.priority.rawValue), .text(actor), .int(Self.nowSeconds())])
+                try audit(actor, "submit", campaign: campaign.id, "file sha256 \(sha256)")
+            }
+        }
+        return try campaignRecord(campaign.id)!
+    }
+
+    /// Approval by a second person; the file must be the one submitted.
+    public func approveCampaign(_ id: String, sha256: String, by approver: String, unreviewed: [String]) throws -> CampaignRecord {
+        try db.transaction {
+            guard let record = try campaignRecord(id) else { throw StoreError.input("campaign \(id) was never submitted (loa campaign submit FILE --as NAME)") }
+            guard record.fileSHA256 == sha256 else { throw StoreError.input("campaign \(id): the file changed since it was submitted; submit it again before approval") }
+            switch CampaignState.approve(state: record.state, drafter: record.draftedBy, approver: approver, unreviewed: unreviewed) {
+            case .failure(let e): throw StoreError.input("\(id): \(e.description)")
+            case .success(let next):
+                try db.run("UPDATE campaigns SET state = ?, approved_by = ? WHERE id = ?", [.text(next.rawValue), .text(approver), .text(id)])
+                try audit(approver, "approve", campaign: id, "drafted by \(record.draftedBy); file sha256 \(sha256)")
+            }
+        }
+        return try campaignRecord(id)!
+    }
+
+    /// start, pause, resume, complete, cancel.
+    public func transitionCampaign(_ id: String, _ action: String, by actor: String) throws -> CampaignRecord {
+        try db.transaction {
+            guard let record = try campaignRecord(id) else { throw StoreError.input("no campaign \(id)") }
+            switch record.state.after(action) {
+            case .failure(let e): throw StoreError.input("\(id): \(e.description)")
+            case .success(let next):
+                try db.run("UPDATE campaigns SET state = ? WHERE id = ?", [.text(next.rawValue), .text(id)])
+                if next == .cancelled {
+                    try db.run("UPDATE messages SET state = 'rejected', reason = 'campaign cancelled', updated_at = ? WHERE campaign = ? AND state IN ('planned')",
+                               [.int(Self.nowSeconds()), .text(id)])
+                }
+                try audit(actor, action, campaign: id)
+            }
+        }
+        return try campaignRecord(id)!
+    }
+
+    /// A message to be planned: one recipient's rendered text.
+    public struct PlannedMessage: Sendable {
+        public var carrier: Carrier
+        public var subscriber: String
+        public var language: String
+        public var commune: Int?
+        public var text: String
+        public var encoding: SMSEncoding
+        public var segments: Int
+        public init(carrier: Carrier, subscriber: String, language: String, commune: Int?, text: String, encoding: SMSEncoding, segments: Int) {
+            self.carrier = carrier
+            self.subscriber = subscriber
+            self.language = language
+            self.commune = commune
+            self.text = text
+            self.encoding = encoding
+            self.segments = segments
+        }
+    }
+
+    /// Writes a campaign's messages once (idempotent per campaign/carrier/subscriber). A routine or
+    /// urgent message to a subscriber who already has `capPerDay` messages planned that local day,
+    /// across campaigns, is recorded as rejected with the reason.
+    public func planMessages(campaign: String, priority: Campaign.Priority, day: Int, capPerDay: Int,
+                             _ messages: [PlannedMessage]) throws -> (planned: Int, capped: Int) {
+        var planned = 0, capped = 0
+        try db.transaction {
+            let insert = try db.prepare("""
+                INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """)
+            let count = try db.prepare("SELECT count(*) FROM messages WHERE subscriber = ? AND day = ? AND state != 'rejected'")
+            let now = Self.nowSeconds()
+            for m in messages {
+                var state = "planned"
+                var reason: SQLValue = .null
+                if priority != .emergency {
+                    count.reset()
+                    try count.bind([.text(m.subscriber), .int(Int64(day))])
+                    _ = try count.step()
+                    if count.int(0) >= capPerDay { state = "rejected"; reason = .text("per-subscriber cap: \(capPerDay) a day across campaigns"); capped += 1 }
+                }
+                insert.reset()
+                try insert.bind([.text(campaign), .text(m.carrier.rawValue), .text(m.subscriber), .text(m.language), m.commune.map { .int(Int64($0)) } ?? .null,
+                                 .int(Int64(day)), .text(m.text), .text(m.encoding.rawValue), .int(Int64(m.segments)), .text(state), reason, .int(now)])
+                try insert.step()
+                if db.changes > 0 && state == "planned" { planned += 1 }
+            }
+            try db.run("UPDATE campaigns SET planned_at = ? WHERE id = ?", [.int(now), .text(campaign)])
+            try audit("loa", "plan", campaign: campaign, "\(planned) messages planned, \(capped) over the per-subscriber cap")
+        }
+        return (planned, capped)
+    }
+
+    /// One upload: its messages and its idempotency key, fixed before the network call.
+    public struct Batch: Sendable, Equatable {
+        public var id: Int64
+        public var carrier: Carrier
+        public var idempotencyKey: String
+        public var attempts: Int
+        public var messages: [OutboundMessage]
+    }
+
+    public struct OutboundMessage: Sendable, Equatable {
+        public var id: Int64
+        public var campaign: String
+        public var subscriber: String
+        public var text: String
+        public var encoding: String
+        public var segments: Int
+        public var sender: String
+    }
+
+    /// Batches that were uploading or waiting to retry when the process stopped, due at `now`.
+    /// They go again with the same idempotency key, so the carrier sees each message once.
+    public func openBatches(carrier: Carrier, dueAt now: Double) throws -> [Batch] {
+        let ids = try db.query("SELECT id FROM batches WHERE carrier = ? AND (state = 'uploading' OR (state = 'retry-at' AND retry_at <= ?)) ORDER BY id",
+                               [.text(carrier.rawValue), .double(now)]) { $0.int64(0) }
+        return try ids.compactMap(batch)
+    }
+
+    public func nextRetryTime(carrier: Carrier) throws -> Double? {
+        try db.query("SELECT min(retry_at) FROM batches WHERE carrier = ? AND state = 'retry-at'", [.text(carrier.rawValue)]) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
+    }
+
+    func batch(_ id: Int64) throws -> Batch? {
+        guard let head = try db.query("SELECT carrier, idempotency_key, attempts FROM batches WHERE id = ?", [.int(id)], row: { ($0.text(0), $0.text(1), $0.int(2)) }).first,
+              let carrier = Carrier(rawValue: head.0) else { return nil }
+        let messages = try db.query("""
+            SELECT m.id, m.campaign, m.subscriber, m.text, m.encoding, m.segments, c.file FROM messages m JOIN campaigns c ON c.id = m.campaign
+            WHERE m.batch = ? ORDER BY m.id
+            """, [.int(id)]) { OutboundMessage(id: $0.int64(0), campaign: $0.text(1), subscriber: $0.text(2), text: $0.text(3), encoding: $0.text(4), segments: $0.int(5), sender: "") }
+        return Batch(id: id, carrier: carrier, idempotencyKey: head.1, attempts: head.2, messages: messages)
+    }
+
+    /// Takes up to `limit` planned messages for a carrier into a new batch: highest priority
+    /// first, equal priorities in turn (the campaign that waited longest goes first).
+    public func claimBatch(carrier: Carrier, limit: Int, allowed: Set<String>? = nil) throws -> Batch? {
+        let id: Int64? = try db.transaction {
+            let campaigns = try db.query("""
+                SELECT c.id, c.priority, (SELECT max(b.id) FROM batches b JOIN messages m2 ON m2.batch = b.id WHERE m2.campaign = c.id AND b.carrier = ?) AS last
+                FROM campaigns c WHERE c.state = 'sending' AND EXISTS (SELECT 1 FROM messages m WHERE m.campaign = c.id AND m.carrier = ? AND m.state = 'planned')
+                """, [.text(carrier.rawValue), .text(carrier.rawValue)]) { ($0.text(0), Campaign.Priority(rawValue: $0.text(1)) ?? .routine, $0.isNull(2) ? -1 : $0.int64(2)) }
+            guard let pick = campaigns.filter({ allowed?.contains($0.0) ?? true }).sorted(by: { a, b in a.1 != b.1 ? a.1 > b.1 : a.2 < b.2 }).first else { return nil }
+            let now = Self.nowSeconds()
+            try db.run("INSERT INTO batches (carrier, idempotency_key, state, size, created_at, updated_at) VALUES (?, '', 'uploading', 0, ?, ?)",
+                       [.text(carrier.rawValue), .int(now), .int(now)])
+            let batchID = db.lastInsertRowID
+            try db.run("UPDATE batches SET idempotency_key = ? WHERE id = ?", [.text("loa-\(carrier.rawValue)-\(batchID)"), .int(batchID)])
+            try db.run("""
+                UPDATE messages SET state = 'submitted', batch = ?, updated_at = ? WHERE id IN
+                (SELECT id FROM messages WHERE carrier = ? AND campaign = ? AND state = 'planned' ORDER BY id LIMIT ?)
+                """, [.int(batchID), .int(now), .text(carrier.rawValue), .text(pick.0), .int(Int64(limit))])
+            try db.run("UPDATE batches SET size = ? WHERE id = ?", [.int(Int64(db.changes)), .int(batchID)])
+            return batchID
+        }
+        return try id.flatMap(batch)
+    }
+
+    public func recordAttempt(batch: Int64) throws {
+        try db.run("UPDATE batches SET attempts = attempts + 1, updated_at = ? WHERE id = ?", [.int(Self.nowSeconds()), .int(batch)])
+    }
+
+    /// The carrier accepted the upload: per-message accept/reject.
+    public func batchAccepted(_ batch: Int64, status: Int, results: [Int64: (accepted: Bool, reason: String?)]) throws {
+        try db.transaction {
+            let now = Self.nowSeconds()
+            try db.run("UPDATE batches SET state = 'accepted', http_status = ?, updated_at = ? WHERE id = ?", [.int(Int64(status)), .int(now), .int(batch)])
+            let accept = try db.prepare("UPDATE messages SET state = 'accepted', updated_at = ? WHERE id = ? AND batch = ? AND state = 'submitted'")
+            let reject = try db.prepare("UPDATE messages SET state = 'rejected', reason = ?, updated_at = ? WHERE id = ? AND batch = ? AND state = 'submitted'")
+            for (id, r) in results {
+                if r.accepted {
+                    accept.reset(); try accept.bind([.int(now), .int(id), .int(batch)]); try accept.step()
+                } else {
+                    reject.reset(); try reject.bind([.text(r.reason ?? "rejected by the carrier"), .int(now), .int(id), .int(batch)]); try reject.step()
+                }
+            }
+            // Messages the answer did not mention are unknown to us: the carrier has the batch.
+            try db.run("UPDATE messages SET state = 'accepted', updated_at = ? WHERE batch = ? AND state = 'submitted'", [.int(now), .int(batch)])
+        }
+    }
+
+    /// Try again later with the same key (429/503, timeouts, resets, 5xx).
+    public func batchRetry(_ batch: Int64, at time: Double, status: Int?, reason: String) throws {
+        try db.run("UPDATE batches SET state = 'retry-at', retry_at = ?, http_status = ?, reason = ?, updated_at = ? WHERE id = ?",
+                   [.double(time), status.map { .int(Int64($0)) } ?? .null, .text(reason), .int(Self.nowSeconds()), .int(batch)])
+    }
+
+    public func batchUploading(_ batch: Int64) throws {
+        try db.run("UPDATE batches SET state = 'uploading', updated_at = ? WHERE id = ?", [.int(Self.nowSeconds()), .int(batch)])
+    }
+
+    /// The carrier refused the whole batch for good (4xx other than 413/429, or too many attempts).
+    public func batchRejected(_ batch: Int64, status: Int?, reason: String) throws {
+        try db.transaction {
+            let now = Self.nowSeconds()
+            try db.run("UPDATE batches SET state = 'rejected', http_status = ?, reason = ?, updated_at = ? WHERE id = ?",
+                       [status.map { .int(Int64($0)) } ?? .null, .text(reason), .int(now), .int(batch)])
+            try db.run("UPDATE messages SET state = 'rejected', reason = ?, updated_at = ? WHERE batch = ? AND state = 'submitted'", [.text(reason), .int(now), .int(batch)])
+        }
+    }
+
+    /// 413: the batch was too large. Its messages go back to planned for smaller batches.
+    public func batchTooLarge(_ batch: Int64) throws {
+        try db.transaction {
+            let now = Self.nowSeconds()
+            try db.run("UPDATE batches SET state = 'rejected', http_status = 413, reason = 'too large: split', updated_at = ? WHERE id = ?", [.int(now), .int(batch)])
+            try db.run("UPDATE messages SET state = 'planned', batch = NULL, updated_at = ? WHERE batch = ? AND state = 'submitted'", [.int(now), .int(batch)])
+        }
+    }
+
+    /// A delivery receipt as a carrier sent it.
+    public struct ReceiptRecord: Sendable {
+        public var messageRef: String
+        public var status: ReceiptStatus
+        public var at: Timestamp?
+        public var reason: String?
+        public init(messageRef: String, status: ReceiptStatus, at: Timestamp?, reason: String?) {
+            self.messageRef = messageRef
+            self.status = status
+            self.at = at
+            self.reason = reason
+        }
+    }
+
+    /// Records receipts; every receipt is kept, matched or not. A final state is never overwritten
+    /// (duplicates and late "unknown"s change nothing). Returns (matched, unknown messages).
+    public func recordReceipts(carrier: Carrier, _ receipts: [ReceiptRecord]) throws -> (matched: Int, unmatched: Int) {
+        var matched = 0, unmatched = 0
+        try db.transaction {
+            let now = Self.nowSeconds()
+            let insert = try db.prepare("INSERT INTO receipts (carrier, message_ref, status, at, reason, received_at, message) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            let find = try db.prepare("SELECT state FROM messages WHERE id = ? AND carrier = ?")
+            let update = try db.prepare("UPDATE messages SET state = ?, reason = coalesce(?, reason), updated_at = ? WHERE id = ?")
+            for r in receipts {
+                var messageID: Int64? = nil
+                if r.messageRef.hasPrefix("m"), let id = Int64(r.messageRef.dropFirst()) {
+                    find.reset(); try find.bind([.int(id), .text(carrier.rawValue)])
+                    if try find.step(), let state = MessageState(rawValue: find.text(0)) {
+                        messageID = id
+                        if state.canMove(to: r.status.messageState) {
+                            update.reset(); try update.bind([.text(r.status.messageState.rawValue), r.reason.map { .text($0) } ?? .null, .int(now), .int(id)]); try update.step()
+                        }
+                    }
+                }
+                if messageID == nil { unmatched += 1 } else { matched += 1 }
+                insert.reset()
+                try insert.bind([.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
+                                 r.reason.map { .text($0) } ?? .null, .int(now), messageID.map { .int($0) } ?? .null])
+                try insert.step()
+            }
+        }
+        return (matched, unmatched)
+    }
+
+    /// Message counts by state, for a campaign (or all).
+    public func messageCounts(campaign: String?) throws -> [String: [MessageState: Int]] {
+        var out: [String: [MessageState: Int]] = [:]
+        let rows = try db.query("SELECT carrier, state, count(*) FROM messages \(campaign == nil ? "" : "WHERE campaign = ?") GROUP BY carrier, state",
+                                campaign.map { [.text($0)] } ?? []) { ($0.text(0), $0.text(1), $0.int(2)) }
+        for (carrier, state, n) in rows { if let s = MessageState(rawValue: state) { out[carrier, default: [:]][s] = n } }
+        return out
+    }
+
+    public func sendingCampaigns() throws -> [String] {
+        try db.query("SELECT id FROM campaigns WHERE state = 'sending' ORDER BY id") { $0.text(0) }
+    }
+
+    public func pendingCount(carrier: Carrier) throws -> Int {
+        Int(try db.scalarInt("SELECT count(*) FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND c.state = 'sending'", [.text(carrier.rawValue)]) ?? 0)
+            + Int(try db.scalarInt("SELECT count(*) FROM batches WHERE carrier = ? AND state IN ('uploading', 'retry-at')", [.text(carrier.rawValue)]) ?? 0)
+    }
+
+    /// Messages sent to a carrier today (restores the daily quota after a restart).
+    public func sentToday(carrier: Carrier, day: Int) throws -> Int {
+        Int(try db.scalarInt("SELECT count(*) FROM messages WHERE carrier = ? AND day = ? AND state NOT IN ('planned', 'rejected')", [.text(carrier.rawValue), .int(Int64(day))]) ?? 0)
+    }
+
+    /// Campaigns still sending with nothing left to do become completed.
+    public func completeFinishedCampaigns() throws {
+        let done = try db.query("""
+            SELECT id FROM campaigns c WHERE state = 'sending' AND NOT EXISTS
+            (SELECT 1 FROM messages m WHERE m.campaign = c.id AND m.state IN ('planned', 'queued', 'submitted'))
+            """) { $0.text(0) }
+        for id in done { _ = try transitionCampaign(id, "complete", by: "loa") }
+    }
+}
