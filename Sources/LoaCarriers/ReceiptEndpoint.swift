@@ -1,0 +1,79 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import LoaCore
+import LoaStore
+import NIOCore
+
+/// `POST /receipts/{carrier}`: NDJSON receipts signed with the carrier's receipt secret
+/// (X-Loa-Signature = HMAC-SHA256 hex of the body). A bad signature gets 401 and changes nothing;
+/// a receipt for an unknown message is kept, never dropped.
+public final class ReceiptEndpoint: @unchecked Sendable {
+    private let store: SubscriberStore
+    private let secrets: [Carrier: HMACSigner]
+    private let queue = DispatchQueue(label: "loa.receipts")
+    private let lock = NSLock()
+    private var counts = (received: 0, matched: 0, unmatched: 0, rejected: 0)
+
+    public init(storePath: String, secrets: [Carrier: [UInt8]]) throws {
+        store = try SubscriberStore(path: storePath)
+        self.secrets = try secrets.mapValues { try HMACSigner(secret: $0) }
+    }
+
+    public var totals: (received: Int, matched: Int, unmatched: Int, rejected: Int) { lock.lock(); defer { lock.unlock() }; return counts }
+
+    public func addRoutes(to router: Router<BasicRequestContext>) {
+        router.post("receipts/:carrier") { request, context -> Response in
+            let name = context.parameters.get("carrier") ?? ""
+            let body = Array(try await request.body.collect(upTo: 16 << 20).readableBytesView)
+            return try await self.handle(carrier: name, signature: request.headers[HTTPField.Name("X-Loa-Signature")!], body: body)
+        }
+        router.get("health") { _, _ in "ok" }
+    }
+
+    func handle(carrier name: String, signature: String?, body: [UInt8]) async throws -> Response {
+        guard let carrier = Carrier(name: name) else { return Self.text(.notFound, "unknown carrier \(name)") }
+        guard let signer = secrets[carrier] else { return Self.text(.notFound, "no receipt secret configured for \(carrier.rawValue)") }
+        guard let signature, signer.verify(body, signature: signature) else {
+            record { $0.rejected += 1 }
+            return Self.text(.unauthorized, "bad signature")
+        }
+        let receipts: [SubscriberStore.ReceiptRecord]
+        do { receipts = try BatchHTTP.parseReceipts(body) } catch { return Self.text(.badRequest, "\(error)") }
+        let (matched, unmatched) = try await withCheckedThrowingContinuation { (c: CheckedContinuation<(Int, Int), any Error>) in
+            queue.async {
+                c.resume(with: Result { try self.store.recordReceipts(carrier: carrier, receipts) })
+            }
+        }
+        record { $0.received += receipts.count; $0.matched += matched; $0.unmatched += unmatched }
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(string: "{\"received\":\(receipts.count),\"matched\":\(matched),\"unmatched\":\(unmatched)}")))
+    }
+
+    private func record(_ change: (inout (received: Int, matched: Int, unmatched: Int, rejected: Int)) -> Void) {
+        lock.lock(); change(&counts); lock.unlock()
+    }
+
+    static func text(_ status: HTTPResponse.Status, _ s: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: s)))
+    }
+}
+
+/// Runs a Hummingbird router on 127.0.0.1 in the background and reports the bound port.
+public final class BackgroundServer: @unchecked Sendable {
+    public private(set) var port = 0
+    private var task: Task<Void, any Error>?
+
+    public init() {}
+
+    public func start(_ router: Router<BasicRequestContext>, port requested: Int = 0) async throws -> Int {
+        let (stream, continuation) = AsyncStream<Int>.makeStream()
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: requested)),
+                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
+        task = Task { try await app.run() }
+        for await p in stream { port = p; break }
+        return port
+    }
+
+    public func stop() { task?.cancel() }
+}

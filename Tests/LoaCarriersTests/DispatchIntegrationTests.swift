@@ -1,0 +1,173 @@
+import Foundation
+import Hummingbird
+import Testing
+import LoaCore
+import LoaStore
+@testable import LoaCarriers
+
+func tempStorePath() throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loa-dispatch-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return "\(dir)/loa.sqlite"
+}
+
+/// A store with one approved, sending campaign and `count` planned messages per carrier.
+func storeWithCampaign(_ path: String, carriers: [Carrier], count: Int, priority: Campaign.Priority = .urgent, id: String = "test-campaign") throws {
+    let store = try SubscriberStore(path: path)
+    try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x.yaml', 'abc', 'Thử', ?, 'draft', 'lan', 0)",
+                     [.text(id), .text(priority.rawValue)])
+    _ = try store.approveCampaign(id, sha256: "abc", by: "minh", unreviewed: [])
+    _ = try store.transitionCampaign(id, "start", by: "minh")
+    for carrier in carriers {
+        let messages = (0..<count).map { i in
+            SubscriberStore.PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i), w1: 1, w2: 2, w3: UInt64(carrier.hashValue & 0xFF)).description,
+                                           language: "vi", commune: 23377, text: "Thông báo \(i)", encoding: .ucs2, segments: 1)
+        }
+        _ = try store.planMessages(campaign: id, priority: .emergency, day: 20_000, capPerDay: 1, messages)
+    }
+}
+
+func policies(_ ids: [String]) -> Dispatcher.Campaigns {
+    let start = Timestamp(seconds: 0), end = Timestamp(seconds: Int64(Date().timeIntervalSince1970) + 86400)
+    let always = SendingPolicy(campaignWindows: [DailyWindow(startMinute: 0, endMinute: 1440)], carrierWindow: nil, priority: .emergency, start: start, end: end)
+    return Dispatcher.Campaigns(policies: Dictionary(uniqueKeysWithValues: ids.map { ($0, always) }), senders: Dictionary(uniqueKeysWithValues: ids.map { ($0, "QUANGNGAI") }))
+}
+
+func runDispatcher(_ d: Dispatcher) async throws {
+    try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+        let t = Thread { c.resume(with: Result { try d.run(untilDrained: true) }) }
+        t.start()
+    }
+}
+
+let signing: [UInt8] = Array("signing-secret-for-tests-0001".utf8)
+let receiptSecret: [UInt8] = Array("receipt-secret-for-tests-0001".utf8)
+
+func gateway(_ carrier: Carrier, port: Int, tps: Int, maxBatch: Int = 100, timeout: Double = 1) -> CarrierGateway {
+    CarrierGateway(carrier: carrier, displayName: carrier.rawValue, protocolKind: .batchHTTP, endpoint: "http://127.0.0.1:\(port)", tps: tps,
+                   maxBatch: maxBatch, dailyQuota: 1_000_000, window: nil, retry: RetryPolicy(initialDelay: 0.05, multiplier: 2, maxDelay: 1, maxAttempts: 30),
+                   timeout: timeout, token: nil, signingSecret: signing, receiptSecret: receiptSecret,
+                   client: .init(timeout: timeout, connectTimeout: 1))
+}
+
+@Suite("Dispatch end to end (loopback HTTP, libcurl, SQLite)", .serialized)
+struct DispatchIntegrationTests {
+    @Test("20% faults (503, 500, lost answers, slow): every message accepted exactly once, rate held, receipts recorded")
+    func faultsExactlyOnce() async throws {
+        let path = try tempStorePath()
+        let carriers: [Carrier] = [.viettel, .vinaphone, .mobifone]
+        try storeWithCampaign(path, carriers: carriers, count: 600)
+        let endpoint = try ReceiptEndpoint(storePath: path, secrets: Dictionary(uniqueKeysWithValues: carriers.map { ($0, receiptSecret) }))
+        let receiptRouter = Router()
+        endpoint.addRoutes(to: receiptRouter)
+        let receiptServer = BackgroundServer()
+        let receiptPort = try await receiptServer.start(receiptRouter)
+        var sims: [Carrier: CarrierSimulator] = [:]
+        var gateways: [CarrierGateway] = []
+        var servers: [BackgroundServer] = []
+        for carrier in carriers {
+            var o = CarrierSimulator.Options(carrier: carrier, tps: 400, maxBatch: 100)
+            o.signingSecret = signing
+            o.receiptURL = "http://127.0.0.1:\(receiptPort)/receipts/\(carrier.rawValue)"
+            o.receiptSecret = receiptSecret
+            o.faultRate = 0.2
+            o.stallSeconds = 1.5
+            o.receiptDelay = 0.05...0.3
+            o.seed = UInt64(carrier.rawValue.count)
+            let sim = try CarrierSimulator(o)
+            let server = BackgroundServer()
+            let port = try await server.start(sim.router())
+            sims[carrier] = sim
+            servers.append(server)
+            gateways.append(gateway(carrier, port: port, tps: 400))
+        }
+        let d = Dispatcher(storePath: path, gateways: gateways, campaigns: policies(["test-campaign"])) { _ in }
+        try await runDispatcher(d)
+        for carrier in carriers {
+            let stats = sims[carrier]!.currentStats()
+            #expect(stats.accepted == 600, "\(carrier)")
+            #expect(stats.duplicateMessages == 0, "\(carrier)")
+            #expect(stats.faults > 0, "\(carrier)")
+            #expect(stats.maxInAnySecond <= 400, "\(carrier)")
+            sims[carrier]!.drainReceipts(timeout: 10)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let store = try SubscriberStore(path: path)
+        let counts = try store.messageCounts(campaign: "test-campaign")
+        for carrier in carriers {
+            let c = counts[carrier.rawValue] ?? [:]
+            let total: Int = c.values.reduce(0, +)
+            let open: Int = (c[.planned] ?? 0) + (c[.submitted] ?? 0) + (c[.queued] ?? 0)
+            let delivered: Int = c[.delivered] ?? 0
+            #expect(total == 600)
+            #expect(open == 0, "\(carrier): \(c)")
+            #expect(delivered > 500, "\(carrier): \(c)")
+        }
+        #expect(endpoint.totals.unmatched == 0)
+        #expect(try store.campaignRecord("test-campaign")?.state == .completed)
+        receiptServer.stop()
+        for s in servers { s.stop() }
+    }
+
+    @Test("a carrier slower than configured answers 429: Retry-After is honoured and nothing is lost or doubled")
+    func retryAfterHonoured() async throws {
+        let path = try tempStorePath()
+        try storeWithCampaign(path, carriers: [.gmobile], count: 300)
+        var o = CarrierSimulator.Options(carrier: .gmobile, tps: 100, maxBatch: 100)
+        o.signingSecret = signing
+        let sim = try CarrierSimulator(o)
+        let server = BackgroundServer()
+        let port = try await server.start(sim.router())
+        // loa believes the carrier takes 400/s; the carrier refuses above 100/s.
+        let d = Dispatcher(storePath: path, gateways: [gateway(.gmobile, port: port, tps: 400)], campaigns: policies(["test-campaign"])) { _ in }
+        try await runDispatcher(d)
+        let stats = sim.currentStats()
+        #expect(stats.refused429 > 0)
+        #expect(stats.accepted == 300)
+        #expect(stats.duplicateMessages == 0)
+        #expect(stats.maxInAnySecond <= 100)
+        server.stop()
+    }
+
+    @Test("the batch of 1,000 at 200 TPS arrives paced: at most 200 in any second")
+    func pacedAtTheCarrier() async throws {
+        let path = try tempStorePath()
+        try storeWithCampaign(path, carriers: [.viettel], count: 1000)
+        let sim = try CarrierSimulator({ var o = CarrierSimulator.Options(carrier: .viettel, tps: 200, maxBatch: 1000); o.signingSecret = signing; return o }())
+        let server = BackgroundServer()
+        let port = try await server.start(sim.router())
+        let started = Date()
+        let d = Dispatcher(storePath: path, gateways: [gateway(.viettel, port: port, tps: 200, maxBatch: 1000)], campaigns: policies(["test-campaign"])) { _ in }
+        try await runDispatcher(d)
+        let stats = sim.currentStats()
+        #expect(stats.accepted == 1000)
+        #expect(stats.refused429 == 0)
+        #expect(stats.maxInAnySecond <= 200)
+        #expect(Date().timeIntervalSince(started) >= 4.0)   // 1,000 at 200/s cannot take less than ~5 s
+        server.stop()
+    }
+
+    @Test("a bad receipt signature gets 401 and changes nothing; unknown messages are kept")
+    func receiptSignatures() async throws {
+        let path = try tempStorePath()
+        try storeWithCampaign(path, carriers: [.viettel], count: 3)
+        let endpoint = try ReceiptEndpoint(storePath: path, secrets: [.viettel: receiptSecret])
+        let router = Router()
+        endpoint.addRoutes(to: router)
+        let server = BackgroundServer()
+        let port = try await server.start(router)
+        let body = Array("{\"message_id\":\"m1\",\"status\":\"delivered\"}\n{\"message_id\":\"m999\",\"status\":\"failed\"}\n".utf8)
+        let client = CurlClient()
+        let bad = try client.post("http://127.0.0.1:\(port)/receipts/viettel", headers: [("X-Loa-Signature", String(repeating: "0", count: 64))], body: body)
+        #expect(bad.status == 401)
+        let store = try SubscriberStore(path: path)
+        #expect(try store.db.scalarInt("SELECT count(*) FROM receipts") == 0)
+        let good = try client.post("http://127.0.0.1:\(port)/receipts/viettel", headers: [("X-Loa-Signature", try HMACSigner(secret: receiptSecret).sign(body))], body: body)
+        #expect(good.status == 200)
+        #expect(String(decoding: good.body, as: UTF8.self) == "{\"received\":2,\"matched\":1,\"unmatched\":1}")
+        #expect(try store.db.scalarInt("SELECT count(*) FROM receipts WHERE message IS NULL AND message_ref = 'm999'") == 1)
+        // m1 was planned, never sent: a receipt cannot move it (planned → delivered is not a transition).
+        #expect(try store.db.query("SELECT state FROM messages WHERE id = 1") { $0.text(0) }.first == "planned")
+        server.stop()
+    }
+}
