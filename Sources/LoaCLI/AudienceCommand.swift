@@ -12,6 +12,11 @@ struct AudienceRun {
     let at: Timestamp
 
     func run(sink: ((Recipient) throws -> Void)?) throws -> AudienceSummary {
+        try run(sink: sink, render: nil)
+    }
+
+    /// Runs the selection; `render` receives the selector to render texts per recipient.
+    func run(sink: ((Recipient) throws -> Void)?, render: ((RecipientSelector, Recipient) throws -> Void)?) throws -> AudienceSummary {
         let db = try SubscriberStore(path: store.databasePath)
         let cells = try db.cells()
         let configs = try store.carrierConfigs()
@@ -31,7 +36,11 @@ struct AudienceRun {
         }
         var selector = RecipientSelector(campaign: campaign, units: units, carriers: SubscriberStore.carriers, cells: cells,
                                          audienceCells: area.cellMask(cells), optOuts: optOuts, preferences: try db.preferences())
-        return try selector.select(latest: latest, contacts: contactKeys) { r in try sink?(r) }
+        let frozen = selector
+        return try selector.select(latest: latest, contacts: contactKeys) { r in
+            try sink?(r)
+            try render?(frozen, r)
+        }
     }
 }
 

@@ -6,8 +6,8 @@ import LoaStore
 struct CampaignCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "campaign",
-        abstract: "Check campaign files and make them from emergency alerts.",
-        subcommands: [CheckCampaign.self, CampaignFromCAP.self]
+        abstract: "Check, submit, approve and control campaigns; make them from emergency alerts.",
+        subcommands: [CheckCampaign.self, CampaignFromCAP.self, CampaignSubmit.self, CampaignApprove.self, CampaignControl.self, CampaignStatus.self]
     )
 }
 

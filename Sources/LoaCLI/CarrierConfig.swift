@@ -1,5 +1,6 @@
 import Foundation
 import LoaCore
+import LoaCarriers
 import LoaStore
 
 /// A carrier gateway file (carriers/*.yaml). This part reads what targeting needs: the carrier
@@ -10,6 +11,7 @@ struct CarrierConfig {
     var mccMnc: String
     var keySource: KeySource?
     var path: String
+    var root: SourceNode
 
     enum KeySource {
         case environment(String)
@@ -34,7 +36,7 @@ struct CarrierConfig {
             else { throw fail(key, "pseudonym_key", "expected env: VARIABLE or file: PATH") }
         }
         return CarrierConfig(carrier: carrier, displayName: scalar(root["display_name"]) ?? name,
-                             mccMnc: scalar(root["mcc_mnc"]) ?? "", keySource: source, path: path)
+                             mccMnc: scalar(root["mcc_mnc"]) ?? "", keySource: source, path: path, root: root)
     }
 
     /// The carrier's pseudonym key: hex (at least 32 digits) from the environment or a file.
@@ -54,6 +56,64 @@ struct CarrierConfig {
             throw CLIError("\(path): the pseudonym key for \(carrier.rawValue) must be hex, at least 32 digits (16 bytes)")
         }
         return try KeyedPseudonymizer(key: bytes)
+    }
+
+    /// The gateway part (protocol, endpoint, rates, retries, secrets from the environment).
+    /// - Parameter requireSecrets: sending needs them; the simulator and checks may go without.
+    func gateway(requireSecrets: Bool = true) throws -> CarrierGateway {
+        func scalar(_ node: SourceNode?) -> String? { if case .scalar(let s, _)? = node { return s }; return nil }
+        func fail(_ node: SourceNode?, _ field: String, _ message: String) -> CLIError {
+            CLIError("\(path):\(node?.position ?? root.position): error: \(field): \(message)")
+        }
+        func int(_ field: String, default value: Int? = nil) throws -> Int {
+            guard let s = scalar(root[field]) else {
+                if let value { return value }
+                throw fail(root, field, "missing (required)")
+            }
+            guard let v = Int(s), v > 0 else { throw fail(root[field], field, "expected a positive whole number, found '\(s)'") }
+            return v
+        }
+        func seconds(_ node: SourceNode?, _ field: String, default value: Double) throws -> Double {
+            guard let s = scalar(node) else { return value }
+            guard let v = Duration8601.parseSeconds(s), v > 0 else { throw fail(node, field, "expected a duration such as 10s or 5m, found '\(s)'") }
+            return Double(v)
+        }
+        func secret(_ field: String) throws -> [UInt8]? {
+            guard let env = scalar(root[field]) else { return nil }
+            guard let value = ProcessInfo.processInfo.environment[env], !value.isEmpty else {
+                if requireSecrets { throw fail(root[field], field, "the environment variable \(env) is not set") }
+                return nil
+            }
+            return Array(value.utf8)
+        }
+        guard let proto = scalar(root["protocol"]) else { throw fail(root, "protocol", "missing (required): batch-http or kannel") }
+        guard let wire = CarrierGateway.WireProtocol(rawValue: proto) else { throw fail(root["protocol"], "protocol", "expected batch-http or kannel, found '\(proto)'") }
+        guard let endpoint = scalar(root["endpoint"]), endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://") else {
+            throw fail(root["endpoint"] ?? root, "endpoint", "expected the gateway's base URL (http:// or https://)")
+        }
+        var window: DailyWindow? = nil
+        if let w = scalar(root["window"]) {
+            guard let parsed = DailyWindow(w) else { throw fail(root["window"], "window", "expected HH:MM-HH:MM, found '\(w)'") }
+            window = parsed
+        }
+        let retryNode = root["retry"]
+        var retry = RetryPolicy()
+        if let retryNode {
+            retry.initialDelay = try seconds(retryNode["initial"], "retry.initial", default: 1)
+            retry.maxDelay = try seconds(retryNode["max"], "retry.max", default: 300)
+            if let m = scalar(retryNode["multiplier"]) { guard let v = Double(m), v >= 1 else { throw fail(retryNode["multiplier"], "retry.multiplier", "expected a number ≥ 1") }; retry.multiplier = v }
+            if let a = scalar(retryNode["attempts"]) { guard let v = Int(a), v > 0 else { throw fail(retryNode["attempts"], "retry.attempts", "expected a positive whole number") }; retry.maxAttempts = v }
+        }
+        let timeout = try seconds(root["timeout"], "timeout", default: 10)
+        var token: String? = nil
+        if let env = scalar(root["credentials"]?["token_env"]), let v = ProcessInfo.processInfo.environment[env], !v.isEmpty { token = v }
+        let tls = root["tls"]
+        return CarrierGateway(carrier: carrier, displayName: displayName, protocolKind: wire, endpoint: endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint,
+                              tps: try int("tps"), maxBatch: try int("max_batch"), dailyQuota: try int("daily_quota", default: 10_000_000),
+                              window: window, retry: retry, timeout: timeout, token: token,
+                              signingSecret: try secret("signing_secret_env"), receiptSecret: try secret("receipt_secret_env"),
+                              client: .init(timeout: timeout, connectTimeout: min(timeout, 5), caFile: scalar(tls?["ca_file"]),
+                                            clientCertificate: scalar(tls?["client_cert"]), clientKey: scalar(tls?["client_key"])))
     }
 
     static func hexBytes(_ s: String) -> [UInt8]? {

@@ -79,7 +79,14 @@ public struct RecipientSelector {
     public mutating func segments(language: String, commune: Int?) -> Int {
         let key = "\(language)|\(commune ?? -1)"
         if let cached = measureCache[key] { return cached }
-        guard let variant = campaign.variants[language] else { return 0 }
+        let segments = campaign.channel == .sms ? SMSEncoder.measure(render(language: language, commune: commune)).segments : 1
+        measureCache[key] = segments
+        return segments
+    }
+
+    /// `language`'s variant with loa's placeholders filled for a recipient in `commune`.
+    public func render(language: String, commune: Int?) -> String {
+        guard let variant = campaign.variants[language] else { return "" }
         var values = campaign.values
         values["date"] = campaign.schedule.start.vietnameseDate()
         if let commune, let c = units.communes[commune] {
@@ -87,10 +94,7 @@ public struct RecipientSelector {
             values["province"] = units.provinces[c.provinceCode]?.name ?? ""
         }
         for name in variant.template.placeholders where values[name] == nil { values[name] = "" }
-        let text = (try? variant.template.render(values)) ?? variant.template.source
-        let segments = campaign.channel == .sms ? SMSEncoder.measure(text).segments : 1
-        measureCache[key] = segments
-        return segments
+        return (try? variant.template.render(values)) ?? variant.template.source
     }
 
     /// Streams the selected recipients to `sink` and returns the totals.

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import LoaCore
+import LoaStore
+
+func fileSHA(_ path: String) throws -> String {
+    try readFileBytes(path).withUnsafeBytes { sha256Hex($0) }
+}
+
+/// Loads and checks a campaign file, refusing one with errors.
+func checkedCampaign(_ file: String, units: AdministrativeUnits) throws -> LoadedCampaign {
+    let loaded = try LoadedCampaign.load(file, units: units)
+    for d in loaded.errors { printError(d.formatted(file: file)) }
+    guard loaded.campaign != nil, loaded.errors.isEmpty else { throw CLIError("\(file): fix the errors above first (loa campaign check \(file))") }
+    return loaded
+}
+
+struct CampaignSubmit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "submit", abstract: "Register a checked campaign file as a draft awaiting approval.")
+    @Argument var file: String
+    @Option(name: .customLong("as"), help: "Who drafted it (recorded in the audit trail).") var actor: String
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let loaded = try checkedCampaign(file, units: try loadUnits())
+        let record = try SubscriberStore(path: store.databasePath).submitCampaign(loaded.campaign!, file: file, sha256: try fileSHA(file), by: actor)
+        print("\(record.id): \(record.state.rawValue), drafted by \(record.draftedBy); a second person approves it with: loa campaign approve \(file) --as NAME")
+    }
+}
+
+struct CampaignApprove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approve",
+        abstract: "Approve a submitted campaign (someone other than the drafter; the file must be unchanged).",
+        discussion: "Ethnic-language variants must have been checked by a native translator (review: verified, reviewed_by: …)."
+    )
+    @Argument var file: String
+    @Option(name: .customLong("as"), help: "Who approves it.") var actor: String
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let loaded = try checkedCampaign(file, units: try loadUnits())
+        let campaign = loaded.campaign!
+        let unreviewed = campaign.variants.filter { $0.value.review == .needsNativeReview }.keys.sorted()
+        do {
+            let record = try SubscriberStore(path: store.databasePath).approveCampaign(campaign.id, sha256: try fileSHA(file), by: actor, unreviewed: unreviewed)
+            print("\(record.id): approved by \(actor) (drafted by \(record.draftedBy)); send it with: loa dispatch \(file)")
+        } catch let e as StoreError { throw CLIError(e.description) }
+    }
+}
+
+struct CampaignControl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "control", abstract: "Pause, resume or cancel a campaign, also mid-flight.")
+    @Argument(help: "pause, resume or cancel") var action: String
+    @Argument(help: "The campaign id.") var id: String
+    @Option(name: .customLong("as"), help: "Who does it.") var actor: String
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        guard ["pause", "resume", "cancel"].contains(action) else { throw ValidationError("action: pause, resume or cancel") }
+    }
+
+    func run() async throws {
+        do {
+            let record = try SubscriberStore(path: store.databasePath).transitionCampaign(id, action, by: actor)
+            print("\(record.id): \(record.state.rawValue)")
+        } catch let e as StoreError { throw CLIError(e.description) }
+    }
+}
+
+struct CampaignStatus: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "A campaign's state, its messages by carrier and state, and its audit trail.")
+    @Argument var id: String
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let db = try SubscriberStore(path: store.databasePath)
+        guard let record = try db.campaignRecord(id) else { throw CLIError("no campaign \(id) in \(store.databasePath)") }
+        print("\(record.id): \(record.title)")
+        print("  state \(record.state.rawValue), priority \(record.priority.rawValue), drafted by \(record.draftedBy), approved by \(record.approvedBy ?? "nobody yet")")
+        printDeliverySummary(try db.messageCounts(campaign: id))
+        print("  audit trail:")
+        for e in try db.auditTrail(campaign: id) { print("    \(e.at.iso8601())  \(e.actor.padding(toLength: 8, withPad: " ", startingAt: 0))  \(e.action)\(e.detail.isEmpty ? "" : ": \(e.detail)")") }
+    }
+}
+
+func printDeliverySummary(_ counts: [String: [MessageState: Int]]) {
+    let states: [MessageState] = [.planned, .submitted, .accepted, .delivered, .failed, .expired, .unknown, .rejected]
+    print("  " + "carrier".padding(toLength: 13, withPad: " ", startingAt: 0) + states.map { $0.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
+    var totals: [MessageState: Int] = [:]
+    for carrier in counts.keys.sorted() {
+        let c = counts[carrier]!
+        for (s, n) in c { totals[s, default: 0] += n }
+        print("  " + carrier.padding(toLength: 13, withPad: " ", startingAt: 0) + states.map { formatCount(c[$0] ?? 0).padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
+    }
+    print("  " + "total".padding(toLength: 13, withPad: " ", startingAt: 0) + states.map { formatCount(totals[$0] ?? 0).padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
+    let all = totals.values.reduce(0, +)
+    if all > 0 {
+        let delivered = totals[.delivered] ?? 0
+        print("  delivered \(formatCount(delivered)) of \(formatCount(all)) (\(String(format: "%.1f", Double(delivered) * 100 / Double(all)))%)")
+    }
+}

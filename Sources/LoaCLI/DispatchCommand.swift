@@ -1,0 +1,231 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import LoaCarriers
+import LoaCore
+import LoaStore
+
+struct Dispatch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send approved campaigns through the carriers' gateways.",
+        discussion: """
+            Plans each campaign's messages at --at (its audience at that time) the first time, then \
+            sends: per carrier at most its TPS over any second, within its daily quota and hours, \
+            quiet hours 21:00–07:00 for all but emergency campaigns, higher priority first. \
+            Everything is recorded before each upload: after a crash, run the same command again; \
+            interrupted batches go again under their idempotency keys. SIGTERM or Ctrl-C finishes \
+            the uploads in flight and stops.
+            """
+    )
+
+    @Argument(help: "Approved campaign files.") var files: [String]
+    @Option(name: .long, help: "Plan the audience at this time (ISO 8601 or now).") var at: TimeArgument = TimeArgument(argument: "now")!
+    @Option(name: .long, help: "Also accept receipts on this port (POST /receipts/{carrier}).") var receiptsPort: Int?
+    @Option(name: .long, help: "After sending, wait this long for receipts (e.g. 20s).") var waitReceipts = "0s"
+    @Flag(name: .long, help: "Keep running (waiting for windows and new work) instead of stopping when done.") var forever = false
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let units = try loadUnits()
+        let db = try SubscriberStore(path: store.databasePath)
+        var policies: [String: SendingPolicy] = [:], senders: [String: String] = [:]
+        for file in files {
+            let loaded = try checkedCampaign(file, units: units)
+            let c = loaded.campaign!
+            guard let record = try db.campaignRecord(c.id) else { throw CLIError("\(c.id) was never submitted: loa campaign submit \(file) --as NAME") }
+            guard record.fileSHA256 == (try fileSHA(file)) else { throw CLIError("\(file) changed since it was approved; submit it again") }
+            switch record.state {
+            case .draft: throw CLIError("\(c.id) is not approved yet: a second person runs loa campaign approve \(file) --as NAME")
+            case .cancelled, .completed: print("\(c.id) is \(record.state.rawValue): skipped"); continue
+            default: break
+            }
+            if !record.planned { try plan(c, loaded: loaded, units: units, db: db) }
+            if record.state == .approved { _ = try db.transitionCampaign(c.id, "start", by: "loa") }
+            policies[c.id] = SendingPolicy(campaignWindows: c.schedule.windows, carrierWindow: nil, quietHours: c.schedule.quietHours,
+                                           priority: c.priority, start: c.schedule.start, end: c.schedule.end)
+            senders[c.id] = c.sender
+        }
+        if policies.isEmpty { return }
+        let configs = try store.carrierConfigs()
+        let counts = try db.messageCounts(campaign: nil)
+        var gateways: [CarrierGateway] = []
+        for (carrier, config) in configs.sorted(by: { $0.key < $1.key }) {
+            let pending = try db.pendingCount(carrier: carrier)
+            guard (counts[carrier.rawValue]?[.planned] ?? 0) > 0 || pending > 0 else { continue }
+            let g = try config.gateway()
+            guard g.protocolKind == .batchHTTP else { throw CLIError("\(config.path): protocol \(g.protocolKind.rawValue) is not supported by this version of loa dispatch; use batch-http") }
+            gateways.append(g)
+        }
+        let missing = Set(counts.keys).subtracting(configs.keys.map(\.rawValue)).filter { (counts[$0]?[.planned] ?? 0) > 0 }
+        if !missing.isEmpty { printError("warning: no carrier file for \(missing.sorted().joined(separator: ", ")) in \(store.carriersDirectory): their messages wait") }
+
+        var receiptServer: BackgroundServer? = nil
+        if let receiptsPort {
+            var secrets: [Carrier: [UInt8]] = [:]
+            for g in gateways { if let s = g.receiptSecret { secrets[g.carrier] = s } }
+            let endpoint = try ReceiptEndpoint(storePath: store.databasePath, secrets: secrets)
+            let router = Router()
+            endpoint.addRoutes(to: router)
+            receiptServer = BackgroundServer()
+            let port = try await receiptServer!.start(router, port: receiptsPort)
+            print("receiving receipts on http://127.0.0.1:\(port)/receipts/{carrier}")
+        }
+        let board = ProgressBoard(carriers: gateways.map(\.carrier))
+        let dispatcher = Dispatcher(storePath: store.databasePath, gateways: gateways, campaigns: .init(policies: policies, senders: senders)) { board.update($0) }
+        let signals = [SIGTERM, SIGINT].map { sig -> any DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { printError("\nstopping: finishing the uploads in flight…"); dispatcher.stop() }
+            source.resume()
+            return source
+        }
+        board.start()
+        let forever = self.forever
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            Thread { c.resume(with: Result { try dispatcher.run(untilDrained: !forever) }) }.start()
+        }
+        board.stop()
+        if let wait = Duration8601.parseSeconds(waitReceipts), wait > 0, !dispatcher.stopping {
+            let deadline = Date().addingTimeInterval(Double(wait))
+            while Date() < deadline {
+                let c = try db.messageCounts(campaign: nil).values.reduce(0) { $0 + ($1[.accepted] ?? 0) + ($1[.submitted] ?? 0) }
+                if c == 0 { break }
+                printError("  waiting for receipts: \(formatCount(c)) messages without a final status")
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+        _ = signals
+        receiptServer?.stop()
+        try db.completeFinishedCampaigns()
+        for id in policies.keys.sorted() {
+            print("\n\(id): \(try db.campaignRecord(id)?.state.rawValue ?? "?")")
+            printDeliverySummary(try db.messageCounts(campaign: id))
+        }
+    }
+
+    /// The campaign's audience at --at, rendered per recipient and written as planned messages.
+    func plan(_ c: Campaign, loaded: LoadedCampaign, units: AdministrativeUnits, db: SubscriberStore) throws {
+        var messages: [SubscriberStore.PlannedMessage] = []
+        var textCache: [String: (String, TextMeasure)] = [:]
+        let summary = try AudienceRun(campaign: c, area: loaded.area!, units: units, store: store, at: at.timestamp).run(sink: nil) { selector, r in
+            let key = "\(r.language)|\(r.commune ?? -1)"
+            if textCache[key] == nil {
+                let text = selector.render(language: r.language, commune: r.commune)
+                textCache[key] = (text, SMSEncoder.measure(text))
+            }
+            let (text, m) = textCache[key]!
+            messages.append(.init(carrier: r.carrier, subscriber: r.subscriber.description, language: r.language, commune: r.commune,
+                                  text: text, encoding: m.encoding, segments: m.segments))
+        }
+        let day = Int((at.timestamp.seconds + Timestamp.vietnamOffset) / 86400)
+        let (planned, capped) = try db.planMessages(campaign: c.id, priority: c.priority, day: day, capPerDay: c.limits.perSubscriberPerDay, messages)
+        print("\(c.id): planned \(formatCount(planned)) messages (\(formatCount(summary.segments)) segments) at \(at.timestamp.iso8601())" +
+              (capped > 0 ? "; \(formatCount(capped)) over the per-subscriber daily cap" : ""))
+    }
+}
+
+/// Progress bars per carrier, redrawn in place on a terminal.
+final class ProgressBoard: @unchecked Sendable {
+    private let lock = NSLock()
+    private var rows: [Carrier: Dispatcher.Progress] = [:]
+    private var totals: [Carrier: Int] = [:]
+    private let carriers: [Carrier]
+    private var timer: (any DispatchSourceTimer)?
+    private let tty = isatty(1) != 0
+    private var drawn = 0
+
+    init(carriers: [Carrier]) { self.carriers = carriers }
+
+    func update(_ p: Dispatcher.Progress) {
+        lock.lock()
+        rows[p.carrier] = p
+        totals[p.carrier] = max(totals[p.carrier] ?? 0, p.sent + p.pending)
+        lock.unlock()
+    }
+
+    func start() {
+        let t = DispatchSource.makeTimerSource(queue: .global())
+        t.schedule(deadline: .now() + 0.5, repeating: tty ? 0.5 : 5)
+        t.setEventHandler { [weak self] in self?.draw() }
+        t.resume()
+        timer = t
+    }
+
+    func stop() {
+        timer?.cancel()
+        draw()
+    }
+
+    func draw() {
+        lock.lock(); defer { lock.unlock() }
+        var lines: [String] = []
+        for c in carriers {
+            guard let p = rows[c] else { continue }
+            let total = max(totals[c] ?? 0, 1)
+            let share = min(1, Double(p.sent) / Double(total))
+            let width = 24
+            let filled = Int(share * Double(width))
+            let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+            var line = "\(c.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(bar) \(String(format: "%3.0f", share * 100))%  \(formatCount(p.sent))/\(formatCount(total)) sent"
+            if p.rejected > 0 { line += " · \(formatCount(p.rejected)) rejected" }
+            if p.retries > 0 { line += " · \(p.retries) retries" }
+            if let note = p.note { line += " · \(note)" }
+            lines.append(line)
+        }
+        if tty && drawn > 0 { print("\u{1B}[\(drawn)A", terminator: "") }
+        for l in lines { print(tty ? "\u{1B}[2K" + l : l) }
+        drawn = lines.count
+        fflush(nil)
+    }
+}
+
+struct CarrierSim: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "carrier-sim",
+        abstract: "Run a carrier's batch-http gateway simulator (demos and tests).",
+        discussion: "Enforces the carrier file's TPS with 429, dedupes idempotency keys, injects faults, posts signed receipts. GET /stats shows what it saw."
+    )
+    @Option(name: .long, help: "The carrier file (carriers/X.yaml).") var carrier: String
+    @Option(name: .long, help: "Port (default: the endpoint's port in the carrier file).") var port: Int?
+    @Option(name: .long, help: "Post receipts to this URL (loa's /receipts/{carrier}).") var receiptsTo: String?
+    @Option(name: .long, help: "Share of uploads that meet a fault, 0 to 1.") var faultRate = 0.0
+    @Option(name: .long, help: "Record accepted message ids to this file.") var record: String?
+    @Option(name: .long, help: "Random seed.") var seed: UInt64 = 42
+
+    func run() async throws {
+        let config = try CarrierConfig.load(carrier)
+        let g = try config.gateway(requireSecrets: false)
+        var o = CarrierSimulator.Options(carrier: g.carrier, tps: g.tps, maxBatch: g.maxBatch)
+        o.signingSecret = g.signingSecret
+        o.receiptURL = receiptsTo
+        o.receiptSecret = g.receiptSecret
+        o.faultRate = faultRate
+        o.recordPath = record
+        o.seed = seed
+        o.stallSeconds = g.timeout + 2
+        if receiptsTo != nil && g.receiptSecret == nil { printError("warning: no receipt secret in the environment: receipts go unsigned and loa will refuse them") }
+        let sim = try CarrierSimulator(o)
+        let listen = port ?? URLComponents(string: g.endpoint)?.port ?? 8080
+        let app = Application(router: sim.router(), configuration: .init(address: .hostname("127.0.0.1", port: listen)))
+        print("\(g.displayName) simulator on http://127.0.0.1:\(listen) — \(g.tps) TPS, batches ≤ \(g.maxBatch), faults \(Int(faultRate * 100))%")
+        try await app.runService()
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Accept delivery receipts: POST /receipts/{carrier} (NDJSON, HMAC-signed).")
+    @Option(name: .long, help: "Port on 127.0.0.1.") var port = 8080
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        var secrets: [Carrier: [UInt8]] = [:]
+        for (carrier, config) in try store.carrierConfigs() { if let s = try config.gateway(requireSecrets: false).receiptSecret { secrets[carrier] = s } }
+        if secrets.isEmpty { throw CLIError("no carrier has a receipt secret in the environment (receipt_secret_env in \(store.carriersDirectory))") }
+        let endpoint = try ReceiptEndpoint(storePath: store.databasePath, secrets: secrets)
+        let router = Router()
+        endpoint.addRoutes(to: router)
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        print("receipts on http://127.0.0.1:\(port)/receipts/{carrier} for \(secrets.keys.map(\.rawValue).sorted().joined(separator: ", "))")
+        try await app.runService()
+    }
+}
