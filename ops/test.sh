@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$LOA_ROOT"
 
-ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config postgresql
+ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config postgresql sqlite3 curl
 ensure_swift
 start_postgres
 trap stop_postgres EXIT

@@ -83,7 +83,11 @@ public final class CarrierSimulator: @unchecked Sendable {
         if let url = options.receiptURL { receiptQueue.start(url: url, secret: try options.receiptSecret.map { try HMACSigner(secret: $0) }) }
     }
 
-    public func currentStats() -> Stats { withLock { stats } }
+    public func currentStats() -> Stats {
+        var s = withLock { stats }
+        s.receiptsSent = receiptQueue.sent
+        return s
+    }
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 

@@ -42,6 +42,20 @@ enum CLI {
                          stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// Starts the binary in the background (stdout and stderr to files).
+    static func spawn(_ arguments: [String], environment: [String: String] = [:], log: String) throws -> Process {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = FileHandle(forWritingAtPath: log)!
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
     static func json(_ line: Substring) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
     }
