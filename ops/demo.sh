@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (SQLite), from a fresh machine: installs what is missing,
-# builds, generates a synthetic province, checks the example campaigns, imports carrier data and
-# selects each campaign's audience. Set DEMO_SUBSCRIBERS (default 50000) for a bigger province.
+# builds, generates a synthetic province, checks the example campaigns, imports carrier data,
+# selects audiences, then turns an emergency alert into a campaign that two people approve and
+# dispatches it through bundled carrier simulators, with receipts flowing back.
+# Set DEMO_SUBSCRIBERS (default 50000) for a bigger province.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$LOA_ROOT"
 
-ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config
+ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config curl
 ensure_swift
 CONFIG=${LOA_BUILD:-debug}
 log "building loa ($CONFIG)"
@@ -16,8 +18,14 @@ LOA="$(swift build -c "$CONFIG" --show-bin-path)/loa"
 work=${DEMO_DIR:-$LOA_ROOT/demo-out}
 rm -rf "$work"; mkdir -p "$work"
 export LOA_DATABASE="$work/loa.sqlite" LOA_CARRIERS="$LOA_ROOT/carriers"
-# Demo pseudonym keys. Real keys are agreed with each carrier and never committed.
-for c in VIETTEL VINAPHONE MOBIFONE VIETNAMOBILE GMOBILE; do export "LOA_KEY_$c=$(printf 'demo-%s' "$c" | sha256sum | cut -c1-64)"; done
+# Demo secrets. Real keys are agreed with each carrier and never committed.
+for c in VIETTEL VINAPHONE MOBIFONE VIETNAMOBILE GMOBILE; do
+  export "LOA_KEY_$c=$(printf 'demo-%s' "$c" | sha256sum | cut -c1-64)"
+  export "LOA_SIGNING_$c=demo-signing-$c-secret" "LOA_RECEIPT_$c=demo-receipt-$c-secret"
+done
+sims=()
+cleanup() { for p in "${sims[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
 
 log "1. the message engine: a Vietnamese notice, with and without diacritics"
 "$LOA" inspect text --price-per-segment 650 \
@@ -51,4 +59,52 @@ for f in campaigns/*.yaml; do
   "$LOA" audience "$f" --at now --out "$work/recipients-$(basename "$f" .yaml).csv"
   echo
 done
+log "8. an emergency: a CAP flash-flood alert becomes a campaign"
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ); expires=$(date -u -d '+1 day' +%Y-%m-%dT%H:%M:%SZ)
+cat >"$work/flash-flood.cap.xml" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>VN-DEMO-LU-QUET-$(date +%Y%m%d%H%M)</identifier><sender>canhbao@example.vn</sender><sent>$now</sent>
+  <status>Actual</status><msgType>Alert</msgType><scope>Public</scope>
+  <info>
+    <language>vi-VN</language><event>Lũ quét</event><urgency>Immediate</urgency><severity>Severe</severity><certainty>Likely</certainty>
+    <senderName>Ban Chỉ huy Phòng thủ dân sự tỉnh Quảng Ngãi</senderName>
+    <headline>Cảnh báo lũ quét</headline>
+    <instruction>{commune}: di chuyển ngay lên vùng cao, không qua suối, theo hướng dẫn của trưởng thôn.</instruction>
+    <onset>$now</onset><expires>$expires</expires>
+    <area><areaDesc>Các xã biên giới Kon Tum cũ</areaDesc>
+      <geocode><valueName>commune</valueName><value>23377</value></geocode><geocode><valueName>commune</valueName><value>23392</value></geocode>
+      <geocode><valueName>commune</valueName><value>23383</value></geocode><geocode><valueName>commune</valueName><value>23344</value></geocode>
+      <geocode><valueName>commune</valueName><value>23530</value></geocode><geocode><valueName>commune</valueName><value>23536</value></geocode>
+    </area>
+  </info>
+  <info><language>en-US</language><headline>Flash flood warning</headline><instruction>Move to higher ground now; do not cross streams.</instruction></info>
+</alert>
+XML
+"$LOA" campaign from-cap "$work/flash-flood.cap.xml" -o "$work/flash-flood.yaml" --sender QUANGNGAI
+"$LOA" campaign check "$work/flash-flood.yaml"
+
+log "9. approval by a second person (the drafter cannot approve; unreviewed translations cannot be approved)"
+"$LOA" campaign submit "$work/flash-flood.yaml" --as lan.nguyen
+"$LOA" campaign approve "$work/flash-flood.yaml" --as lan.nguyen || true
+"$LOA" campaign submit campaigns/kontum-chay-rung-2026.yaml --as lan.nguyen
+"$LOA" campaign approve campaigns/kontum-chay-rung-2026.yaml --as minh.tran || true
+"$LOA" campaign approve "$work/flash-flood.yaml" --as minh.tran
+
+log "10. carrier simulators for five carriers (10% injected faults: 503, 500, lost answers, slow answers)"
+for c in viettel vinaphone mobifone vietnamobile gmobile; do
+  "$LOA" carrier-sim --carrier "carriers/$c.yaml" --fault-rate 0.1 --receipts-to "http://127.0.0.1:18480/receipts/$c" >"$work/sim-$c.log" 2>&1 &
+  sims+=($!)
+done
+for p in 18401 18402 18403 18404 18405; do
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$p/stats" >/dev/null && break; sleep 0.2; done
+done
+
+log "11. dispatch: paced per carrier, receipts back on :18480"
+"$LOA" dispatch "$work/flash-flood.yaml" --receipts-port 18480 --wait-receipts 20s
+
+log "12. what the carriers saw (no duplicates, never over their TPS)"
+for p in 18401 18402 18403 18404 18405; do curl -s "http://127.0.0.1:$p/stats"; echo; done
+id=$(sed -n 's/^id: "\(.*\)"$/\1/p' "$work/flash-flood.yaml")
+"$LOA" campaign status "$id"
 log "done: the store is $LOA_DATABASE; recipient lists (pseudonymous) are in $work"

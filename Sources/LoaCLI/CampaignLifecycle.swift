@@ -80,7 +80,7 @@ struct CampaignStatus: AsyncParsableCommand {
         print("  state \(record.state.rawValue), priority \(record.priority.rawValue), drafted by \(record.draftedBy), approved by \(record.approvedBy ?? "nobody yet")")
         printDeliverySummary(try db.messageCounts(campaign: id))
         print("  audit trail:")
-        for e in try db.auditTrail(campaign: id) { print("    \(e.at.iso8601())  \(e.actor.padding(toLength: 8, withPad: " ", startingAt: 0))  \(e.action)\(e.detail.isEmpty ? "" : ": \(e.detail)")") }
+        for e in try db.auditTrail(campaign: id) { print("    \(e.at.iso8601())  \(e.actor.padding(toLength: max(12, e.actor.count), withPad: " ", startingAt: 0))  \(e.action)\(e.detail.isEmpty ? "" : ": \(e.detail)")") }
     }
 }
 
