@@ -52,7 +52,11 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
-        .executableTarget(name: "LoaBench", dependencies: ["LoaCore", "LoaStore", "LoaReference"], swiftSettings: settings),
+        .executableTarget(
+            name: "LoaBench",
+            dependencies: ["LoaCore", "LoaStore", "LoaReference", "LoaCarriers", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: settings
+        ),
         .testTarget(name: "LoaCoreTests", dependencies: ["LoaCore"], swiftSettings: settings),
         .testTarget(name: "LoaStoreTests", dependencies: ["LoaStore", "LoaCore", "LoaReference"], swiftSettings: settings),
         .testTarget(name: "LoaCarriersTests", dependencies: ["LoaCarriers", "LoaStore", "LoaCore"], swiftSettings: settings),

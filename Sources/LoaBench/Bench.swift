@@ -5,12 +5,14 @@ import LoaCore
 ///   swift run -c release loa-bench encode [--messages N] [--rounds N]
 @main
 struct Bench {
-    static func main() {
+    static func main() async throws {
         var args = Array(CommandLine.arguments.dropFirst())
         guard let command = args.first else { usage(); return }
         args.removeFirst()
         switch command {
         case "encode": EncodeBench(options: Options(args)).run()
+        case "dispatch": try await DispatchBench(options: Options(args)).throughput()
+        case "rate": try await DispatchBench(options: Options(args)).rateAccuracy()
         case "-h", "--help", "help": usage()
         default:
             print("unknown benchmark '\(command)'")
@@ -21,8 +23,13 @@ struct Bench {
     static func usage() {
         print("""
             usage: loa-bench encode [--messages N] [--rounds N] [--nfd 0|1]
+                   loa-bench dispatch [--messages N] [--carriers N]
+                   loa-bench rate [--tps N] [--seconds N]
               encode   NFC + encoding choice + segmentation + parts (UDH, packed payload) on a mixed
                        Vietnamese / ethnic-language / Lao / Khmer / Chinese / English corpus
+              dispatch aggregate messages/s from a SQLite store to carrier simulators on loopback
+                       (high limits; libcurl uploads, simulator and store in one process)
+              rate     rate accuracy at a configured TPS, measured by the simulator
             """)
     }
 }

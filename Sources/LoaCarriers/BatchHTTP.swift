@@ -10,11 +10,58 @@ public enum BatchHTTP {
     /// encoding, text, segments.
     public static func body(_ messages: [SubscriberStore.OutboundMessage], sender: (String) -> String) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(messages.count * 200)
+        out.reserveCapacity(messages.count * 240)
+        var senders: [String: String] = [:]
         for m in messages {
-            out.append(contentsOf: "{\"message_id\":\"m\(m.id)\",\"msisdn\":\(quote(m.subscriber)),\"sender\":\(quote(sender(m.campaign))),\"encoding\":\"\(m.encoding)\",\"text\":\(quote(m.text)),\"segments\":\(m.segments)}\n".utf8)
+            out.append(contentsOf: #"{"message_id":"m"#.utf8)
+            out.append(contentsOf: String(m.id).utf8)
+            out.append(contentsOf: #"","msisdn":"#.utf8)
+            appendQuoted(m.subscriber, to: &out)
+            out.append(contentsOf: #","sender":"#.utf8)
+            if senders[m.campaign] == nil { senders[m.campaign] = sender(m.campaign) }
+            appendQuoted(senders[m.campaign]!, to: &out)
+            out.append(contentsOf: #","encoding":""#.utf8)
+            out.append(contentsOf: m.encoding.utf8)
+            out.append(contentsOf: #"","text":"#.utf8)
+            appendQuoted(m.text, to: &out)
+            out.append(contentsOf: #","segments":"#.utf8)
+            out.append(contentsOf: String(m.segments).utf8)
+            out.append(contentsOf: "}\n".utf8)
         }
         return out
+    }
+
+    /// A JSON string from UTF-8 bytes: only '"', '\\' and control characters are escaped.
+    static func appendQuoted(_ s: String, to out: inout [UInt8]) {
+        out.append(0x22)
+        for b in s.utf8 {
+            switch b {
+            case 0x22: out.append(0x5C); out.append(0x22)
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x0A: out.append(0x5C); out.append(0x6E)
+            case 0x0D: out.append(0x5C); out.append(0x72)
+            case 0x09: out.append(0x5C); out.append(0x74)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+            default: out.append(b)
+            }
+        }
+        out.append(0x22)
+    }
+
+    /// Reads a string field `"name":"value"` from one NDJSON line without a full JSON parse (for
+    /// the simulator's hot path). nil when the field is missing or not a plain string.
+    public static func stringField(_ name: String, in line: ArraySlice<UInt8>) -> String? {
+        let pattern = Array("\"\(name)\":\"".utf8)
+        guard let start = line.firstRange(of: pattern)?.upperBound else { return nil }
+        var i = start
+        while i < line.endIndex {
+            if line[i] == 0x5C { return nil }   // escapes: let the caller fall back to a full parse
+            if line[i] == 0x22 { return String(decoding: line[start..<i], as: UTF8.self) }
+            i += 1
+        }
+        return nil
     }
 
     /// Headers: Idempotency-Key, Content-SHA256 and X-Loa-Signature = HMAC-SHA256(secret, "<timestamp>\n<sha256 hex>").
@@ -28,6 +75,8 @@ public enum BatchHTTP {
 
     /// The 202 answer: {"batch_id": "...", "results": [{"message_id": "m1", "status": "accepted"|"rejected", "reason": "..."}]}.
     public static func results(_ body: [UInt8]) throws -> [Int64: (accepted: Bool, reason: String?)] {
+        // An answer without any rejection needs no parse: every message of the batch is accepted.
+        if body.firstRange(of: Array("rejected".utf8)) == nil && body.firstRange(of: Array("\"results\"".utf8)) != nil { return [:] }
         guard let o = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], let list = o["results"] as? [[String: Any]] else {
             throw StoreError.input("carrier answer is not {\"results\": [...]}")
         }

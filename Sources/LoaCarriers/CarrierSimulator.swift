@@ -188,8 +188,16 @@ public final class CarrierSimulator: @unchecked Sendable {
             var results: [String] = []
             var accepted: [String] = []
             for line in lines {
-                guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let id = o["message_id"] as? String,
-                      let msisdn = o["msisdn"] as? String, let text = o["text"] as? String, !text.isEmpty else {
+                // Fast path for plain fields; a full JSON parse when a field has escapes.
+                var fields: (id: String, msisdn: String, text: String)? = nil
+                if let id = BatchHTTP.stringField("message_id", in: line), let msisdn = BatchHTTP.stringField("msisdn", in: line),
+                   line.firstRange(of: Array("\"text\":\"".utf8)) != nil, line.last == 0x7D {
+                    fields = (id, msisdn, "text")
+                } else if let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let id = o["message_id"] as? String,
+                          let msisdn = o["msisdn"] as? String, let text = o["text"] as? String {
+                    fields = (id, msisdn, text)
+                }
+                guard let (id, msisdn, text) = fields, !text.isEmpty else {
                     results.append("{\"message_id\":null,\"status\":\"rejected\",\"reason\":\"malformed line\"}")
                     continue
                 }

@@ -32,6 +32,8 @@ public final class Dispatcher: @unchecked Sendable {
     let campaigns: Campaigns
     let onProgress: @Sendable (Progress) -> Void
     private let stopFlag = StopFlag()
+    /// Concurrent uploads per carrier (the carrier's TPS is shared by them).
+    public var workersPerCarrier = 2
     public var clock: @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
     public var wallClock: @Sendable () -> Timestamp = { Timestamp(seconds: Int64(Date().timeIntervalSince1970)) }
 
@@ -54,10 +56,21 @@ public final class Dispatcher: @unchecked Sendable {
             func add(_ s: String) { lock.lock(); list.append(s); lock.unlock() }
         }
         let errors = Errors()
-        let threads = gateways.map { gateway in
-            Thread { [self] in
-                do { try Lane(dispatcher: self, gateway: gateway).run(untilDrained: untilDrained) }
-                catch { errors.add("\(gateway.carrier.rawValue): \(error)") }
+        // Each carrier gets `workersPerCarrier` upload workers sharing one rate limiter and quota, so
+        // that claiming and recording overlap with uploads.
+        let interrupted = try SubscriberStore(path: storePath).reopenInterruptedBatches()
+        if interrupted > 0, let first = gateways.first {
+            onProgress(Progress(carrier: first.carrier, sent: 0, accepted: 0, rejected: 0, retries: 0, pending: 0,
+                                note: "\(interrupted) interrupted batch(es) go again under their idempotency keys"))
+        }
+        var threads: [Thread] = []
+        for gateway in gateways {
+            let shared = try LaneShared(dispatcher: self, gateway: gateway)
+            for _ in 0..<max(1, workersPerCarrier) {
+                threads.append(Thread { [self] in
+                    do { try Lane(dispatcher: self, gateway: gateway, shared: shared).run(untilDrained: untilDrained) }
+                    catch { errors.add("\(gateway.carrier.rawValue): \(error)") }
+                })
             }
         }
         for t in threads { t.stackSize = 1 << 21; t.start() }
@@ -67,36 +80,70 @@ public final class Dispatcher: @unchecked Sendable {
         if !errors.list.isEmpty { throw StoreError.input(errors.list.joined(separator: "\n")) }
     }
 
+    /// What a carrier's workers share: the rate limiter, the quota, the batch size and progress.
+    final class LaneShared: @unchecked Sendable {
+        let lock = NSLock()
+        var limiter: SlidingWindowLimiter
+        var quota: DailyQuota
+        var maxBatch: Int
+        var progress: Progress
+        /// Serializes re-uploads of open batches, so that two workers never upload the same one.
+        let retryLock = NSLock()
+
+        init(dispatcher: Dispatcher, gateway: CarrierGateway) throws {
+            limiter = SlidingWindowLimiter(perSecond: gateway.tps)
+            quota = DailyQuota(limit: gateway.dailyQuota)
+            maxBatch = gateway.maxBatch
+            progress = Progress(carrier: gateway.carrier, sent: 0, accepted: 0, rejected: 0, retries: 0, pending: 0, note: nil)
+            let store = try SubscriberStore(path: dispatcher.storePath)
+            let now = dispatcher.wallClock()
+            quota.restore(used: try store.sentToday(carrier: gateway.carrier, day: Int((now.seconds + Timestamp.vietnamOffset) / 86400)), at: now)
+        }
+
+        func with<T>(_ body: (LaneShared) throws -> T) rethrows -> T {
+            lock.lock()
+            defer { lock.unlock() }
+            return try body(self)
+        }
+    }
+
     final class Lane {
         let d: Dispatcher
         let gateway: CarrierGateway
         let store: SubscriberStore
         let client: CurlClient
         let signer: HMACSigner?
-        var limiter: SlidingWindowLimiter
-        var quota: DailyQuota
-        var maxBatch: Int
-        var progress: Progress
+        let shared: LaneShared
         var rng = SplitMix64(seed: UInt64(truncatingIfNeeded: DispatchTime.now().uptimeNanoseconds))
 
-        init(dispatcher: Dispatcher, gateway: CarrierGateway) throws {
+        init(dispatcher: Dispatcher, gateway: CarrierGateway, shared: LaneShared) throws {
             d = dispatcher
             self.gateway = gateway
+            self.shared = shared
             store = try SubscriberStore(path: dispatcher.storePath)
             client = CurlClient(gateway.client)
             signer = try gateway.signingSecret.map { try HMACSigner(secret: $0) }
-            limiter = SlidingWindowLimiter(perSecond: gateway.tps)
-            quota = DailyQuota(limit: gateway.dailyQuota)
-            maxBatch = gateway.maxBatch
-            progress = Progress(carrier: gateway.carrier, sent: 0, accepted: 0, rejected: 0, retries: 0, pending: 0, note: nil)
-            let now = dispatcher.wallClock()
-            quota.restore(used: try store.sentToday(carrier: gateway.carrier, day: Int((now.seconds + Timestamp.vietnamOffset) / 86400)), at: now)
         }
 
+        var maxBatch: Int {
+            get { shared.with { $0.maxBatch } }
+            set { shared.with { $0.maxBatch = newValue } }
+        }
+
+        func admit(_ n: Int, at now: Double) -> Int { shared.with { $0.limiter.admit(n, at: now) } }
+        func admitAll(_ n: Int, at now: Double) -> Bool { shared.with { $0.limiter.admitAll(n, at: now) } }
+        func giveBack(_ n: Int, at t: Double) { shared.with { $0.limiter.giveBack(n, admittedAt: t) } }
+        func nextAvailable(at now: Double) -> Double { shared.with { $0.limiter.nextAvailable(at: now) } }
+        func progress(_ change: (inout Progress) -> Void) { shared.with { change(&$0.progress) } }
+
         func report(_ note: String? = nil) {
-            progress.pending = (try? store.pendingCount(carrier: gateway.carrier)) ?? progress.pending
-            progress.note = note
-            d.onProgress(progress)
+            let pending = (try? store.pendingCount(carrier: gateway.carrier))
+            let p: Progress = shared.with { s in
+                if let pending { s.progress.pending = pending }
+                s.progress.note = note
+                return s.progress
+            }
+            d.onProgress(p)
         }
 
         /// Campaigns that may send to this carrier now.
@@ -122,21 +169,28 @@ public final class Dispatcher: @unchecked Sendable {
                 let now = d.clock()
                 if now - lastReport > 0.5 { report(); lastReport = now }
                 let wall = d.wallClock()
-                // 1. Batches interrupted or waiting to retry go first, with their original keys.
-                if let batch = try store.openBatches(carrier: gateway.carrier, dueAt: Date().timeIntervalSince1970).first {
-                    try send(batch, isRetry: true)
-                    continue
+                // 1. Batches interrupted or waiting to retry go first, with their original keys
+                //    (one worker at a time takes them, so a batch is never uploaded twice at once).
+                if shared.retryLock.try() {
+                    let open = try store.openBatches(carrier: gateway.carrier, dueAt: Date().timeIntervalSince1970).first
+                    if let batch = open {
+                        defer { shared.retryLock.unlock() }
+                        try send(batch, isRetry: true)
+                        continue
+                    }
+                    shared.retryLock.unlock()
                 }
                 // 2. Quota, windows, then the rate.
-                if quota.remaining(at: wall) == 0 {
+                let remaining = shared.with { $0.quota.remaining(at: wall) }
+                if remaining == 0 {
                     report("daily quota of \(gateway.dailyQuota) reached; waiting for midnight")
                     if untilDrained { return }
                     sleep(until: now + Double(DailyQuota.nextReset(after: wall).seconds - wall.seconds))
                     continue
                 }
                 let allowed = allowedCampaigns(at: wall)
-                let chunk = min(pacedChunk(tps: gateway.tps, maxBatch: maxBatch), quota.remaining(at: wall))
-                let admitted = allowed.isEmpty ? 0 : limiter.admit(chunk, at: now)
+                let chunk = min(pacedChunk(tps: gateway.tps, maxBatch: maxBatch), remaining)
+                let admitted = allowed.isEmpty ? 0 : admit(chunk, at: now)
                 if admitted == 0 {
                     if allowed.isEmpty {
                         if try store.pendingCount(carrier: gateway.carrier) == 0 && untilDrained { report(); return }
@@ -147,12 +201,12 @@ public final class Dispatcher: @unchecked Sendable {
                         }
                         sleep(until: now + 1)
                     } else {
-                        sleep(until: limiter.nextAvailable(at: now))
+                        sleep(until: nextAvailable(at: now))
                     }
                     continue
                 }
                 guard let batch = try store.claimBatch(carrier: gateway.carrier, limit: admitted, allowed: allowed) else {
-                    limiter.giveBack(admitted, admittedAt: now)
+                    giveBack(admitted, at: now)
                     if let retry = try store.nextRetryTime(carrier: gateway.carrier) {
                         sleep(until: now + max(0.05, retry - Date().timeIntervalSince1970))
                         continue
@@ -162,8 +216,8 @@ public final class Dispatcher: @unchecked Sendable {
                     sleep(until: now + 0.2)
                     continue
                 }
-                if batch.messages.count < admitted { limiter.giveBack(admitted - batch.messages.count, admittedAt: now) }
-                quota.consume(batch.messages.count, at: wall)
+                if batch.messages.count < admitted { giveBack(admitted - batch.messages.count, at: now) }
+                shared.with { $0.quota.consume(batch.messages.count, at: wall) }
                 try send(batch, isRetry: false, admittedAt: now)
             }
             report("stopped")
@@ -176,12 +230,12 @@ public final class Dispatcher: @unchecked Sendable {
                 // A re-upload counts against the rate like any other.
                 while !d.stopping {
                     let now = d.clock()
-                    if limiter.admitAll(min(batch.messages.count, gateway.tps), at: now) { admittedTime = now; break }
-                    sleep(until: max(now + 0.01, limiter.nextAvailable(at: now)))
+                    if admitAll(min(batch.messages.count, gateway.tps), at: now) { admittedTime = now; break }
+                    sleep(until: max(now + 0.01, nextAvailable(at: now)))
                 }
                 if d.stopping { return }
                 try store.batchUploading(batch.id)
-                progress.retries += 1
+                progress { $0.retries += 1 }
             }
             try store.recordAttempt(batch: batch.id)
             let attempt = batch.attempts + 1
@@ -200,13 +254,16 @@ public final class Dispatcher: @unchecked Sendable {
             case 200, 201, 202:
                 let results = (try? BatchHTTP.results(answer.body)) ?? [:]
                 try store.batchAccepted(batch.id, status: answer.status, results: results)
-                progress.sent += batch.messages.count
-                progress.accepted += results.values.filter(\.accepted).count + max(0, batch.messages.count - results.count)
-                progress.rejected += results.values.filter { !$0.accepted }.count
+                let rejected = results.values.filter { !$0.accepted }.count
+                progress { p in
+                    p.sent += batch.messages.count
+                    p.accepted += batch.messages.count - rejected
+                    p.rejected += rejected
+                }
             case 413:
                 maxBatch = max(1, batch.messages.count / 2)
                 try store.batchTooLarge(batch.id)
-                if let t = admittedTime { limiter.giveBack(batch.messages.count, admittedAt: t) }
+                if let t = admittedTime { giveBack(batch.messages.count, at: t) }
                 report("carrier said 413: batches are now at most \(maxBatch)")
             case 429, 503:
                 try retry(batch, attempt: attempt, status: answer.status, retryAfter: answer.retryAfter, reason: "HTTP \(answer.status)", admittedAt: admittedTime, carrierSawIt: false)
@@ -215,23 +272,23 @@ public final class Dispatcher: @unchecked Sendable {
             default:
                 let reason = "HTTP \(answer.status): " + String(decoding: answer.body.prefix(200), as: UTF8.self)
                 try store.batchRejected(batch.id, status: answer.status, reason: reason)
-                progress.rejected += batch.messages.count
+                progress { $0.rejected += batch.messages.count }
                 report("carrier rejected batch \(batch.id): \(reason)")
             }
         }
 
         func retry(_ batch: SubscriberStore.Batch, attempt: Int, status: Int?, retryAfter: Double?, reason: String, admittedAt: Double?, carrierSawIt: Bool) throws {
             // A refusal (429/503) or a failed connection did not reach the carrier's count.
-            if !carrierSawIt, let t = admittedAt { limiter.giveBack(batch.messages.count, admittedAt: t) }
+            if !carrierSawIt, let t = admittedAt { giveBack(batch.messages.count, at: t) }
             if !gateway.retry.shouldRetry(afterAttempt: attempt) {
                 try store.batchRejected(batch.id, status: status, reason: "gave up after \(attempt) attempts; last: \(reason)")
-                progress.rejected += batch.messages.count
+                progress { $0.rejected += batch.messages.count }
                 report("batch \(batch.id) failed \(attempt) times: \(reason)")
                 return
             }
             let delay = gateway.retry.delay(afterAttempt: attempt, retryAfter: retryAfter, random: &rng)
             try store.batchRetry(batch.id, at: Date().timeIntervalSince1970 + delay, status: status, reason: reason)
-            progress.retries += 1
+            progress { $0.retries += 1 }
         }
     }
 }

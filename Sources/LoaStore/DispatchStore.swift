@@ -167,9 +167,16 @@ extension SubscriberStore {
     /// Batches that were uploading or waiting to retry when the process stopped, due at `now`.
     /// They go again with the same idempotency key, so the carrier sees each message once.
     public func openBatches(carrier: Carrier, dueAt now: Double) throws -> [Batch] {
-        let ids = try db.query("SELECT id FROM batches WHERE carrier = ? AND (state = 'uploading' OR (state = 'retry-at' AND retry_at <= ?)) ORDER BY id",
+        let ids = try db.query("SELECT id FROM batches WHERE carrier = ? AND state = 'retry-at' AND retry_at <= ? ORDER BY id",
                                [.text(carrier.rawValue), .double(now)]) { $0.int64(0) }
         return try ids.compactMap(batch)
+    }
+
+    /// At start-up: batches left `uploading` by a stopped or crashed process are due again at once
+    /// (with their keys). Call before any worker starts.
+    public func reopenInterruptedBatches() throws -> Int {
+        try db.run("UPDATE batches SET state = 'retry-at', retry_at = 0, reason = 'interrupted' WHERE state = 'uploading'")
+        return db.changes
     }
 
     public func nextRetryTime(carrier: Carrier) throws -> Double? {
@@ -180,8 +187,7 @@ extension SubscriberStore {
         guard let head = try db.query("SELECT carrier, idempotency_key, attempts FROM batches WHERE id = ?", [.int(id)], row: { ($0.text(0), $0.text(1), $0.int(2)) }).first,
               let carrier = Carrier(rawValue: head.0) else { return nil }
         let messages = try db.query("""
-            SELECT m.id, m.campaign, m.subscriber, m.text, m.encoding, m.segments, c.file FROM messages m JOIN campaigns c ON c.id = m.campaign
-            WHERE m.batch = ? ORDER BY m.id
+            SELECT m.id, m.campaign, m.subscriber, m.text, m.encoding, m.segments FROM messages m WHERE m.batch = ? ORDER BY m.id
             """, [.int(id)]) { OutboundMessage(id: $0.int64(0), campaign: $0.text(1), subscriber: $0.text(2), text: $0.text(3), encoding: $0.text(4), segments: $0.int(5), sender: "") }
         return Batch(id: id, carrier: carrier, idempotencyKey: head.1, attempts: head.2, messages: messages)
     }
@@ -191,13 +197,13 @@ extension SubscriberStore {
     public func claimBatch(carrier: Carrier, limit: Int, allowed: Set<String>? = nil) throws -> Batch? {
         let id: Int64? = try db.transaction {
             let campaigns = try db.query("""
-                SELECT c.id, c.priority, (SELECT max(b.id) FROM batches b JOIN messages m2 ON m2.batch = b.id WHERE m2.campaign = c.id AND b.carrier = ?) AS last
-                FROM campaigns c WHERE c.state = 'sending' AND EXISTS (SELECT 1 FROM messages m WHERE m.campaign = c.id AND m.carrier = ? AND m.state = 'planned')
+                SELECT c.id, c.priority, (SELECT max(b.id) FROM batches b WHERE b.carrier = ? AND b.campaign = c.id) AS last
+                FROM campaigns c WHERE c.state = 'sending' AND EXISTS (SELECT 1 FROM messages m WHERE m.carrier = ? AND m.state = 'planned' AND m.campaign = c.id)
                 """, [.text(carrier.rawValue), .text(carrier.rawValue)]) { ($0.text(0), Campaign.Priority(rawValue: $0.text(1)) ?? .routine, $0.isNull(2) ? -1 : $0.int64(2)) }
             guard let pick = campaigns.filter({ allowed?.contains($0.0) ?? true }).sorted(by: { a, b in a.1 != b.1 ? a.1 > b.1 : a.2 < b.2 }).first else { return nil }
             let now = Self.nowSeconds()
-            try db.run("INSERT INTO batches (carrier, idempotency_key, state, size, created_at, updated_at) VALUES (?, '', 'uploading', 0, ?, ?)",
-                       [.text(carrier.rawValue), .int(now), .int(now)])
+            try db.run("INSERT INTO batches (carrier, campaign, idempotency_key, state, size, created_at, updated_at) VALUES (?, ?, '', 'uploading', 0, ?, ?)",
+                       [.text(carrier.rawValue), .text(pick.0), .int(now), .int(now)])
             let batchID = db.lastInsertRowID
             try db.run("UPDATE batches SET idempotency_key = ? WHERE id = ?", [.text("loa-\(carrier.rawValue)-\(batchID)"), .int(batchID)])
             try db.run("""
@@ -219,16 +225,11 @@ extension SubscriberStore {
         try db.transaction {
             let now = Self.nowSeconds()
             try db.run("UPDATE batches SET state = 'accepted', http_status = ?, updated_at = ? WHERE id = ?", [.int(Int64(status)), .int(now), .int(batch)])
-            let accept = try db.prepare("UPDATE messages SET state = 'accepted', updated_at = ? WHERE id = ? AND batch = ? AND state = 'submitted'")
             let reject = try db.prepare("UPDATE messages SET state = 'rejected', reason = ?, updated_at = ? WHERE id = ? AND batch = ? AND state = 'submitted'")
-            for (id, r) in results {
-                if r.accepted {
-                    accept.reset(); try accept.bind([.int(now), .int(id), .int(batch)]); try accept.step()
-                } else {
-                    reject.reset(); try reject.bind([.text(r.reason ?? "rejected by the carrier"), .int(now), .int(id), .int(batch)]); try reject.step()
-                }
+            for (id, r) in results where !r.accepted {
+                reject.reset(); try reject.bind([.text(r.reason ?? "rejected by the carrier"), .int(now), .int(id), .int(batch)]); try reject.step()
             }
-            // Messages the answer did not mention are unknown to us: the carrier has the batch.
+            // The rest were accepted (or not mentioned: the carrier has the batch), in one statement.
             try db.run("UPDATE messages SET state = 'accepted', updated_at = ? WHERE batch = ? AND state = 'submitted'", [.int(now), .int(batch)])
         }
     }

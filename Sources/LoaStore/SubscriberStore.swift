@@ -240,6 +240,7 @@ enum Migrations {
             CREATE TABLE batches (
                 id INTEGER PRIMARY KEY,
                 carrier TEXT NOT NULL,
+                campaign TEXT NOT NULL,
                 idempotency_key TEXT NOT NULL UNIQUE,
                 state TEXT NOT NULL,
                 size INTEGER NOT NULL,
@@ -251,6 +252,7 @@ enum Migrations {
                 updated_at INTEGER NOT NULL
             );
             CREATE INDEX batches_open ON batches (carrier, state);
+            CREATE INDEX batches_campaign ON batches (carrier, campaign);
             -- Every receipt as received, matched or not: nothing is dropped.
             CREATE TABLE receipts (
                 id INTEGER PRIMARY KEY,
