@@ -172,6 +172,7 @@ public final class Dispatcher: @unchecked Sendable {
                 // 1. Batches interrupted or waiting to retry go first, with their original keys
                 //    (one worker at a time takes them, so a batch is never uploaded twice at once).
                 if shared.retryLock.try() {
+                    // (a batch that waits for the rate inside send() keeps the lock: one re-upload at a time)
                     let open = try store.openBatches(carrier: gateway.carrier, dueAt: Date().timeIntervalSince1970).first
                     if let batch = open {
                         defer { shared.retryLock.unlock() }
@@ -190,23 +191,23 @@ public final class Dispatcher: @unchecked Sendable {
                 }
                 let allowed = allowedCampaigns(at: wall)
                 let chunk = min(pacedChunk(tps: gateway.tps, maxBatch: maxBatch), remaining)
-                let admitted = allowed.isEmpty ? 0 : admit(chunk, at: now)
-                if admitted == 0 {
+                // Claim only when the rate has room; admission itself happens right before the POST.
+                let readyAt = nextAvailable(at: now)
+                if allowed.isEmpty || readyAt > now {
                     if allowed.isEmpty {
                         if try store.pendingCount(carrier: gateway.carrier) == 0 && untilDrained { report(); return }
-                        if let retry = try store.nextRetryTime(carrier: gateway.carrier) { sleep(until: now + max(0, retry - Date().timeIntervalSince1970)); continue }
+                        if let retry = try store.nextRetryTime(carrier: gateway.carrier) { sleep(until: now + max(0.05, retry - Date().timeIntervalSince1970)); continue }
                         let opensSoon = d.campaigns.policies.values.contains { ($0.nextOpening(from: wall) ?? Timestamp(seconds: .max)) <= wall + 5 }
                         if untilDrained && !opensSoon {
                             report("outside every campaign's sending window"); return
                         }
                         sleep(until: now + 1)
                     } else {
-                        sleep(until: nextAvailable(at: now))
+                        sleep(until: readyAt)
                     }
                     continue
                 }
-                guard let batch = try store.claimBatch(carrier: gateway.carrier, limit: admitted, allowed: allowed) else {
-                    giveBack(admitted, at: now)
+                guard let batch = try store.claimBatch(carrier: gateway.carrier, limit: chunk, allowed: allowed) else {
                     if let retry = try store.nextRetryTime(carrier: gateway.carrier) {
                         sleep(until: now + max(0.05, retry - Date().timeIntervalSince1970))
                         continue
@@ -216,24 +217,17 @@ public final class Dispatcher: @unchecked Sendable {
                     sleep(until: now + 0.2)
                     continue
                 }
-                if batch.messages.count < admitted { giveBack(admitted - batch.messages.count, at: now) }
                 shared.with { $0.quota.consume(batch.messages.count, at: wall) }
-                try send(batch, isRetry: false, admittedAt: now)
+                try send(batch, isRetry: false)
             }
             report("stopped")
         }
 
-        /// One upload attempt of a batch; its outcome is committed before returning.
-        func send(_ batch: SubscriberStore.Batch, isRetry: Bool, admittedAt: Double? = nil) throws {
-            var admittedTime = admittedAt
+        /// One upload attempt of a batch; its outcome is committed before returning. Everything is
+        /// prepared and recorded first; the rate limiter admits the batch immediately before the
+        /// POST, so that what the carrier counts per second is what loa counted.
+        func send(_ batch: SubscriberStore.Batch, isRetry: Bool) throws {
             if isRetry {
-                // A re-upload counts against the rate like any other.
-                while !d.stopping {
-                    let now = d.clock()
-                    if admitAll(min(batch.messages.count, gateway.tps), at: now) { admittedTime = now; break }
-                    sleep(until: max(now + 0.01, nextAvailable(at: now)))
-                }
-                if d.stopping { return }
                 try store.batchUploading(batch.id)
                 progress { $0.retries += 1 }
             }
@@ -242,6 +236,14 @@ public final class Dispatcher: @unchecked Sendable {
             let body = BatchHTTP.body(batch.messages) { d.campaigns.senders[$0] ?? "LOA" }
             let headers = BatchHTTP.headers(idempotencyKey: batch.idempotencyKey, body: body, signer: signer, token: gateway.token,
                                             now: Int64(Date().timeIntervalSince1970))
+            var admittedTime: Double? = nil
+            while admittedTime == nil {
+                // Stopping here is safe: the batch stays uploading and goes again, same key, next run.
+                if d.stopping { return }
+                let now = d.clock()
+                if admitAll(min(batch.messages.count, gateway.tps), at: now) { admittedTime = now; break }
+                sleep(until: max(now + 0.002, nextAvailable(at: now)))
+            }
             let answer: HTTPAnswer
             do {
                 answer = try client.post(gateway.endpoint + "/batches", headers: headers, body: body)
