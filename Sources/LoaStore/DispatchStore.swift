@@ -131,13 +131,14 @@ extension SubscriberStore {
                     count.reset()
                     try count.bind([.text(m.subscriber), .int(Int64(day))])
                     _ = try count.step()
-                    if count.int(0) >= capPerDay { state = "rejected"; reason = .text("per-subscriber cap: \(capPerDay) a day across campaigns"); capped += 1 }
+                    if count.int(0) >= capPerDay { state = "rejected"; reason = .text("per-subscriber cap: \(capPerDay) a day across campaigns") }
                 }
                 insert.reset()
                 try insert.bind([.text(campaign), .text(m.carrier.rawValue), .text(m.subscriber), .text(m.language), m.commune.map { .int(Int64($0)) } ?? .null,
                                  .int(Int64(day)), .text(m.text), .text(m.encoding.rawValue), .int(Int64(m.segments)), .text(state), reason, .int(now)])
                 try insert.step()
-                if db.changes > 0 && state == "planned" { planned += 1 }
+                // Planning again adds nothing: only rows written now are counted.
+                if db.changes > 0 { if state == "planned" { planned += 1 } else { capped += 1 } }
             }
             try db.run("UPDATE campaigns SET planned_at = ? WHERE id = ?", [.int(now), .text(campaign)])
             try audit("loa", "plan", campaign: campaign, "\(planned) messages planned, \(capped) over the per-subscriber cap")

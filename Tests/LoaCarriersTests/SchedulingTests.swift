@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+import LoaCore
+import LoaStore
+@testable import LoaCarriers
+
+func addCampaign(_ store: SubscriberStore, id: String, priority: Campaign.Priority, carrier: Carrier, count: Int, subscriberOffset: UInt64 = 0) throws {
+    try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x.yaml', 'abc', ?, ?, 'draft', 'lan', 0)",
+                     [.text(id), .text(id), .text(priority.rawValue)])
+    _ = try store.approveCampaign(id, sha256: "abc", by: "minh", unreviewed: [])
+    _ = try store.transitionCampaign(id, "start", by: "minh")
+    let messages = (0..<count).map { i in
+        SubscriberStore.PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i) + subscriberOffset, w1: 9, w2: 9, w3: 9).description,
+                                       language: "vi", commune: 23377, text: "\(id) \(i)", encoding: .gsm7, segments: 1)
+    }
+    _ = try store.planMessages(campaign: id, priority: .emergency, day: 1, capPerDay: 1, messages)
+}
+
+@Suite("Scheduling: priorities, fair share, caps, pause", .serialized)
+struct SchedulingTests {
+    @Test("higher priority first; equal priorities take turns")
+    func priorityAndFairShare() throws {
+        let store = try SubscriberStore(path: try tempStorePath())
+        try addCampaign(store, id: "routine-a", priority: .routine, carrier: .viettel, count: 30, subscriberOffset: 0)
+        try addCampaign(store, id: "urgent-b", priority: .urgent, carrier: .viettel, count: 30, subscriberOffset: 100)
+        try addCampaign(store, id: "urgent-c", priority: .urgent, carrier: .viettel, count: 30, subscriberOffset: 200)
+        try addCampaign(store, id: "emergency-d", priority: .emergency, carrier: .viettel, count: 20, subscriberOffset: 300)
+        var order: [String] = []
+        while let batch = try store.claimBatch(carrier: .viettel, limit: 10) {
+            order.append(batch.messages[0].campaign)
+            try store.batchAccepted(batch.id, status: 202, results: [:])
+        }
+        #expect(order == ["emergency-d", "emergency-d",
+                          "urgent-b", "urgent-c", "urgent-b", "urgent-c", "urgent-b", "urgent-c",
+                          "routine-a", "routine-a", "routine-a"])
+        // Only allowed campaigns are claimed (e.g. outside a campaign's window).
+        try addCampaign(store, id: "routine-e", priority: .routine, carrier: .viettel, count: 5, subscriberOffset: 400)
+        #expect(try store.claimBatch(carrier: .viettel, limit: 10, allowed: ["nothing"]) == nil)
+        #expect(try store.claimBatch(carrier: .viettel, limit: 10, allowed: ["routine-e"])?.messages.count == 5)
+    }
+
+    @Test("per-subscriber cap across campaigns: one routine message a day, emergencies exempt")
+    func perSubscriberCap() throws {
+        let store = try SubscriberStore(path: try tempStorePath())
+        for (id, p) in [("a", Campaign.Priority.routine), ("b", .routine), ("c", .emergency), ("d", .routine)] {
+            try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x', 'x', ?, ?, 'draft', 'x', 0)",
+                             [.text(id), .text(id), .text(p.rawValue)])
+        }
+        let m = SubscriberStore.PlannedMessage(carrier: .viettel, subscriber: "h:" + String(repeating: "ab", count: 32), language: "vi",
+                                               commune: nil, text: "t", encoding: .gsm7, segments: 1)
+        #expect(try store.planMessages(campaign: "a", priority: .routine, day: 7, capPerDay: 1, [m]) == (1, 0))
+        #expect(try store.planMessages(campaign: "b", priority: .routine, day: 7, capPerDay: 1, [m]) == (0, 1))
+        #expect(try store.planMessages(campaign: "d", priority: .routine, day: 8, capPerDay: 1, [m]) == (1, 0))   // another day
+        #expect(try store.planMessages(campaign: "c", priority: .emergency, day: 7, capPerDay: 1, [m]) == (1, 0))
+        let reason = try store.db.query("SELECT reason FROM messages WHERE campaign = 'b' AND day = 7") { $0.text(0) }.first
+        #expect(reason == "per-subscriber cap: 1 a day across campaigns")
+        // Planning twice adds nothing.
+        #expect(try store.planMessages(campaign: "a", priority: .routine, day: 7, capPerDay: 1, [m]) == (0, 0))
+    }
+
+    @Test("pause stops new batches mid-flight; resume finishes; cancel drops what is left")
+    func pauseResumeCancel() async throws {
+        let path = try tempStorePath()
+        try storeWithCampaign(path, carriers: [.viettel], count: 400)
+        var o = CarrierSimulator.Options(carrier: .viettel, tps: 1000, maxBatch: 100)
+        o.signingSecret = signing
+        let sim = try CarrierSimulator(o)
+        let server = BackgroundServer()
+        let port = try await server.start(sim.router())
+        let store = try SubscriberStore(path: path)
+        let d = Dispatcher(storePath: path, gateways: [gateway(.viettel, port: port, tps: 100)], campaigns: policies(["test-campaign"])) { _ in }
+        Thread { try? await_(d) }.start()
+        try await Task.sleep(for: .milliseconds(1200))
+        _ = try store.transitionCampaign("test-campaign", "pause", by: "minh")
+        try await Task.sleep(for: .milliseconds(1500))
+        let atPause = sim.currentStats().accepted
+        try await Task.sleep(for: .milliseconds(1000))
+        #expect(sim.currentStats().accepted == atPause)          // nothing more while paused
+        #expect(atPause > 0 && atPause < 400)
+        d.stop()
+        _ = try store.transitionCampaign("test-campaign", "resume", by: "minh")
+        let d2 = Dispatcher(storePath: path, gateways: [gateway(.viettel, port: port, tps: 400)], campaigns: policies(["test-campaign"])) { _ in }
+        try await runDispatcher(d2)
+        #expect(sim.currentStats().accepted == 400)
+        #expect(sim.currentStats().duplicateMessages == 0)
+        #expect(try store.campaignRecord("test-campaign")?.state == .completed)
+        #expect(try store.auditTrail(campaign: "test-campaign").map(\.action) == ["approve", "start", "plan", "pause", "resume", "complete"])
+        // Cancel: planned messages are rejected with the reason, nothing more is sent.
+        try addCampaign(store, id: "to-cancel", priority: .routine, carrier: .viettel, count: 10, subscriberOffset: 5000)
+        _ = try store.transitionCampaign("to-cancel", "cancel", by: "minh")
+        #expect(try store.db.query("SELECT count(*) FROM messages WHERE campaign = 'to-cancel' AND state = 'rejected' AND reason = 'campaign cancelled'") { $0.int(0) }.first == 10)
+        server.stop()
+    }
+}
+
+func await_(_ d: Dispatcher) throws { try d.run(untilDrained: false) }
