@@ -63,3 +63,17 @@ stop_postgres() {
     rm -rf "$LOA_PGDATA"
   fi
 }
+
+# start_kannel: bearerbox + smsbox + fake SMSC on 127.0.0.1 (ops/kannel/start.sh); exports
+# LOA_KANNEL_SENDSMS and LOA_KANNEL_FAKESMSC_LOG for the Kannel tests. stop_kannel stops them.
+start_kannel() {
+  LOA_KANNEL_DIR=$(mktemp -d /tmp/loa-kannel.XXXXXX)
+  log "starting Kannel with a fake SMSC on 127.0.0.1:${LOA_KANNEL_PORT:-14100}+"
+  local vars
+  vars=$("$LOA_ROOT/ops/kannel/start.sh" "$LOA_KANNEL_DIR" "${LOA_KANNEL_PORT:-14100}")
+  while IFS= read -r line; do export "${line?}"; done <<<"$vars"
+}
+
+stop_kannel() {
+  if [ -n "${LOA_KANNEL_DIR:-}" ]; then "$LOA_ROOT/ops/kannel/stop.sh" "$LOA_KANNEL_DIR"; rm -rf "$LOA_KANNEL_DIR"; fi
+}

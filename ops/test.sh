@@ -5,10 +5,11 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$LOA_ROOT"
 
-ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config postgresql sqlite3 curl
+ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config postgresql sqlite3 curl kannel kannel-extras
 ensure_swift
 start_postgres
-trap stop_postgres EXIT
+start_kannel
+trap 'stop_kannel; stop_postgres' EXIT
 
 log "building (debug, with tests)"
 swift build --build-tests

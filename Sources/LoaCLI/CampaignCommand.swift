@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LoaCarriers
 import LoaCore
 import LoaStore
 
@@ -48,6 +49,14 @@ struct CheckCampaign: AsyncParsableCommand {
                 if let plain = p.withoutDiacritics { line += " (\(plain.segments) without diacritics)" }
                 if let v = campaign.variants[p.language], v.review == .needsNativeReview { line += "  [needs native review]" }
                 print(line)
+            }
+            let hasArea = !campaign.audience.communes.isEmpty || !campaign.audience.cells.isEmpty || !campaign.audience.borders.isEmpty || !campaign.audience.polygons.isEmpty
+            if hasArea, let configs = try? store.carrierConfigs() {
+                for (carrier, config) in configs.sorted(by: { $0.key < $1.key }) {
+                    if let g = try? config.gateway(requireSecrets: false), g.protocolKind == .kannel {
+                        print("  note: \(carrier.rawValue) uses Kannel, which needs clear numbers: it can reach this campaign's contact lists only; its area recipients will be rejected")
+                    }
+                }
             }
             if let at {
                 let summary = try AudienceRun(campaign: campaign, area: loaded.area!, units: units, store: store, at: at.timestamp).run(sink: nil)

@@ -108,12 +108,27 @@ struct CarrierConfig {
         var token: String? = nil
         if let env = scalar(root["credentials"]?["token_env"]), let v = ProcessInfo.processInfo.environment[env], !v.isEmpty { token = v }
         let tls = root["tls"]
-        return CarrierGateway(carrier: carrier, displayName: displayName, protocolKind: wire, endpoint: endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint,
+        var kannel: KannelProtocol.Settings? = nil
+        if wire == .kannel {
+            func env(_ field: String) throws -> String {
+                guard let name = scalar(root["credentials"]?[field]) else { throw fail(root["credentials"] ?? root, "credentials.\(field)", "missing: Kannel's sendsms user needs it") }
+                guard let v = ProcessInfo.processInfo.environment[name], !v.isEmpty else {
+                    if requireSecrets { throw fail(root["credentials"]?[field], "credentials.\(field)", "the environment variable \(name) is not set") }
+                    return ""
+                }
+                return v
+            }
+            kannel = KannelProtocol.Settings(sendsmsURL: endpoint, username: try env("username_env"), password: try env("password_env"), dlrBase: scalar(root["dlr_base"]))
+        }
+        var gateway = CarrierGateway(carrier: carrier, displayName: displayName, protocolKind: wire, endpoint: endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint,
                               tps: try int("tps"), maxBatch: try int("max_batch"), dailyQuota: try int("daily_quota", default: 10_000_000),
                               window: window, retry: retry, timeout: timeout, token: token,
                               signingSecret: try secret("signing_secret_env"), receiptSecret: try secret("receipt_secret_env"),
                               client: .init(timeout: timeout, connectTimeout: min(timeout, 5), caFile: scalar(tls?["ca_file"]),
                                             clientCertificate: scalar(tls?["client_cert"]), clientKey: scalar(tls?["client_key"])))
+        gateway.kannel = kannel
+        gateway.pseudonymKey = try pseudonymizer()
+        return gateway
     }
 
     static func hexBytes(_ s: String) -> [UInt8]? {

@@ -52,8 +52,11 @@ struct Dispatch: AsyncParsableCommand {
         for (carrier, config) in configs.sorted(by: { $0.key < $1.key }) {
             let pending = try db.pendingCount(carrier: carrier)
             guard (counts[carrier.rawValue]?[.planned] ?? 0) > 0 || pending > 0 else { continue }
-            let g = try config.gateway()
-            guard g.protocolKind == .batchHTTP else { throw CLIError("\(config.path): protocol \(g.protocolKind.rawValue) is not supported by this version of loa dispatch; use batch-http") }
+            var g = try config.gateway()
+            if g.protocolKind == .kannel {
+                if g.pseudonymKey == nil { throw CLIError("\(config.path): Kannel sends to contact-list numbers, found through the pseudonym key: set pseudonym_key") }
+                if g.kannel?.dlrBase == nil, let receiptsPort { g.kannel?.dlrBase = "http://127.0.0.1:\(receiptsPort)" }
+            }
             gateways.append(g)
         }
         let missing = Set(counts.keys).subtracting(configs.keys.map(\.rawValue)).filter { (counts[$0]?[.planned] ?? 0) > 0 }

@@ -1,4 +1,5 @@
 import LoaCore
+import LoaStore
 
 /// A carrier's gateway as configured in carriers/*.yaml.
 public struct CarrierGateway: Sendable {
@@ -20,6 +21,10 @@ public struct CarrierGateway: Sendable {
     public var signingSecret: [UInt8]?
     public var receiptSecret: [UInt8]?
     public var client: CurlClient.Configuration
+    /// For protocol kannel.
+    public var kannel: KannelProtocol.Settings?
+    /// For protocol kannel: the key that turns contact numbers into this carrier's pseudonyms.
+    public var pseudonymKey: KeyedPseudonymizer?
 
     public init(carrier: Carrier, displayName: String, protocolKind: WireProtocol, endpoint: String, tps: Int, maxBatch: Int, dailyQuota: Int,
                 window: DailyWindow?, retry: RetryPolicy, timeout: Double, token: String?, signingSecret: [UInt8]?, receiptSecret: [UInt8]?,

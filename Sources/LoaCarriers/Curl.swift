@@ -67,6 +67,30 @@ public final class CurlClient: @unchecked Sendable {
         init(body: [UInt8]) { self.body = body }
     }
 
+    /// A GET (Kannel's sendsms).
+    public func get(_ url: String) throws(CurlError) -> HTTPAnswer {
+        let h = handle
+        curl_easy_reset(h)
+        let exchange = Exchange(body: [])
+        let context = Unmanaged.passUnretained(exchange).toOpaque()
+        try curl(ccurl_setopt_ptr(h, CURLOPT_URL, url))
+        try curl(ccurl_setopt_long(h, CURLOPT_HTTPGET, 1))
+        try curl(ccurl_setopt_long(h, CURLOPT_NOSIGNAL, 1))
+        try curl(ccurl_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(configuration.timeout * 1000)))
+        try curl(ccurl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000)))
+        let write: ccurl_data_cb = { buffer, size, count, userdata in
+            let x = Unmanaged<Exchange>.fromOpaque(userdata!).takeUnretainedValue()
+            x.received.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: size * count))
+            return size * count
+        }
+        try curl(ccurl_setopt_datacb(h, CURLOPT_WRITEFUNCTION, write))
+        try curl(ccurl_setopt_ptr(h, CURLOPT_WRITEDATA, context))
+        try curl(curl_easy_perform(h), function: "curl_easy_perform")
+        var status = 0
+        try curl(ccurl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status))
+        return HTTPAnswer(status: status, headers: [:], body: exchange.received)
+    }
+
     public func post(_ url: String, headers: [(String, String)], body: [UInt8]) throws(CurlError) -> HTTPAnswer {
         let h = handle
         curl_easy_reset(h)

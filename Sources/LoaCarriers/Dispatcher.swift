@@ -227,6 +227,7 @@ public final class Dispatcher: @unchecked Sendable {
         /// prepared and recorded first; the rate limiter admits the batch immediately before the
         /// POST, so that what the carrier counts per second is what loa counted.
         func send(_ batch: SubscriberStore.Batch, isRetry: Bool) throws {
+            if gateway.protocolKind == .kannel { return try sendThroughKannel(batch, isRetry: isRetry) }
             if isRetry {
                 try store.batchUploading(batch.id)
                 progress { $0.retries += 1 }
@@ -277,6 +278,78 @@ public final class Dispatcher: @unchecked Sendable {
                 progress { $0.rejected += batch.messages.count }
                 report("carrier rejected batch \(batch.id): \(reason)")
             }
+        }
+
+        /// Kannel: one request per message, each admitted by the rate limiter right before it goes.
+        func sendThroughKannel(_ batch: SubscriberStore.Batch, isRetry: Bool) throws {
+            if isRetry {
+                // An open Kannel batch was interrupted mid-way: at most once, never again.
+                try store.markInterruptedUnknown(batch: batch.id)
+                report("batch \(batch.id) was interrupted: its unsent messages are recorded as unknown (Kannel cannot dedupe)")
+                return
+            }
+            guard let settings = gateway.kannel, let key = gateway.pseudonymKey else {
+                try store.batchRejected(batch.id, status: nil, reason: "Kannel settings or pseudonym key missing for \(gateway.carrier.rawValue)")
+                return
+            }
+            let numbers = try kannelNumbers(key)
+            let dlrSigner = try gateway.receiptSecret.map { try HMACSigner(secret: $0) }
+            var failures = 0
+            for m in batch.messages {
+                if d.stopping { break }
+                guard let msisdn = numbers[m.subscriber] else {
+                    try store.messageSubmitted(m.id, accepted: false, reason: "Kannel needs a clear number: only contact-list recipients can go through Kannel")
+                    progress { $0.rejected += 1 }
+                    continue
+                }
+                while true {
+                    let now = d.clock()
+                    if admitAll(1, at: now) { break }
+                    if d.stopping { break }
+                    sleep(until: max(now + 0.001, nextAvailable(at: now)))
+                }
+                if d.stopping { break }
+                let url = KannelProtocol.url(settings, carrier: gateway.carrier, messageID: m.id, to: msisdn.e164,
+                                             from: d.campaigns.senders[m.campaign] ?? "LOA", text: m.text, encoding: m.encoding, dlrSigner: dlrSigner)
+                let answer: HTTPAnswer
+                do {
+                    answer = try client.get(url)
+                } catch {
+                    if error.mayHaveReachedServer {
+                        try store.messageSubmitted(m.id, accepted: false, reason: "unknown: \(error.description)")
+                    }
+                    failures += 1
+                    break
+                }
+                do {
+                    let body = String(decoding: answer.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                    if (200...299).contains(answer.status) {
+                        try store.messageSubmitted(m.id, accepted: true, reason: nil)
+                        progress { $0.sent += 1; $0.accepted += 1 }
+                    } else if answer.status == 503 || answer.status >= 500 {
+                        failures += 1
+                        break   // Kannel is struggling: the rest go back to planned
+                    } else {
+                        try store.messageSubmitted(m.id, accepted: false, reason: "Kannel: HTTP \(answer.status) \(body)")
+                        progress { $0.rejected += 1 }
+                    }
+                }
+            }
+            try store.returnToPlanned(batch: batch.id)
+            try store.finishBatch(batch.id)
+            if failures > 0 {
+                let delay = gateway.retry.delay(afterAttempt: 1, retryAfter: nil, random: &rng)
+                report("Kannel unavailable; retrying in \(String(format: "%.1f", delay)) s")
+                sleep(until: d.clock() + delay)
+            }
+        }
+
+        private var kannelNumberCache: [String: MSISDN]?
+        func kannelNumbers(_ key: KeyedPseudonymizer) throws -> [String: MSISDN] {
+            if let c = kannelNumberCache { return c }
+            let n = try store.contactNumbers(key: key)
+            kannelNumberCache = n
+            return n
         }
 
         func retry(_ batch: SubscriberStore.Batch, attempt: Int, status: Int?, retryAfter: Double?, reason: String, admittedAt: Double?, carrierSawIt: Bool) throws {

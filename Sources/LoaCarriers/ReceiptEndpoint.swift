@@ -28,6 +28,13 @@ public final class ReceiptEndpoint: @unchecked Sendable {
             let body = Array(try await request.body.collect(upTo: 16 << 20).readableBytesView)
             return try await self.handle(carrier: name, signature: request.headers[HTTPField.Name("X-Loa-Signature")!], body: body)
         }
+        // Kannel delivery reports: GET /receipts/{carrier}/dlr?id=m123&sig=…&type=%d
+        router.get("receipts/:carrier/dlr") { request, context -> Response in
+            let name = context.parameters.get("carrier") ?? ""
+            let q = request.uri.queryParameters
+            return try await self.handleKannel(carrier: name, id: q["id"].map(String.init) ?? "", sig: q["sig"].map(String.init) ?? "",
+                                               type: q["type"].flatMap { Int(String($0)) } ?? 0)
+        }
         router.get("health") { _, _ in "ok" }
     }
 
@@ -48,6 +55,21 @@ public final class ReceiptEndpoint: @unchecked Sendable {
         record { $0.received += receipts.count; $0.matched += matched; $0.unmatched += unmatched }
         return Response(status: .ok, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(string: "{\"received\":\(receipts.count),\"matched\":\(matched),\"unmatched\":\(unmatched)}")))
+    }
+
+    func handleKannel(carrier name: String, id: String, sig: String, type: Int) async throws -> Response {
+        guard let carrier = Carrier(name: name), let signer = secrets[carrier] else { return Self.text(.notFound, "unknown carrier \(name)") }
+        guard signer.verify(Array(id.utf8), signature: sig) else {
+            record { $0.rejected += 1 }
+            return Self.text(.unauthorized, "bad signature")
+        }
+        guard let status = KannelProtocol.status(dlrType: type) else { return Self.text(.ok, "noted") }   // 4 buffered, 8 SMSC accepted
+        let receipt = SubscriberStore.ReceiptRecord(messageRef: id, status: status, at: nil, reason: type == 16 ? "SMSC rejected" : nil)
+        let (matched, unmatched) = try await withCheckedThrowingContinuation { (c: CheckedContinuation<(Int, Int), any Error>) in
+            queue.async { c.resume(with: Result { try self.store.recordReceipts(carrier: carrier, [receipt]) }) }
+        }
+        record { $0.received += 1; $0.matched += matched; $0.unmatched += unmatched }
+        return Self.text(.ok, "ok")
     }
 
     private func record(_ change: (inout (received: Int, matched: Int, unmatched: Int, rejected: Int)) -> Void) {

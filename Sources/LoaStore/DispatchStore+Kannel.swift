@@ -1,0 +1,36 @@
+import LoaCore
+
+/// Store operations for carriers without idempotency (Kannel): per-message outcomes, at most once.
+extension SubscriberStore {
+    /// Clear numbers of contact-list members, by their pseudonym under `key`: what Kannel needs.
+    public func contactNumbers(key: KeyedPseudonymizer) throws -> [String: MSISDN] {
+        var out: [String: MSISDN] = [:]
+        for number in try db.query("SELECT DISTINCT msisdn FROM contacts") { $0.text(0) } {
+            if case .success(let p) = VietnamNumberingPlan.parse(number) { out[key.pseudonym(for: p.msisdn).description] = p.msisdn }
+        }
+        return out
+    }
+
+    public func messageSubmitted(_ id: Int64, accepted: Bool, reason: String?) throws {
+        try db.run("UPDATE messages SET state = ?, reason = ?, updated_at = ? WHERE id = ? AND state = 'submitted'",
+                   [.text(accepted ? "accepted" : "rejected"), reason.map { .text($0) } ?? .null, .int(Self.nowSeconds()), .int(id)])
+    }
+
+    /// Kannel: messages of an interrupted submission may or may not have gone: never resend them.
+    public func markInterruptedUnknown(batch: Int64) throws {
+        try db.transaction {
+            try db.run("UPDATE messages SET state = 'unknown', reason = 'interrupted while Kannel was submitting it; not sent again to avoid a duplicate', updated_at = ? WHERE batch = ? AND state = 'submitted'",
+                       [.int(Self.nowSeconds()), .int(batch)])
+            try db.run("UPDATE batches SET state = 'accepted', reason = 'interrupted (Kannel: at most once)' WHERE id = ?", [.int(batch)])
+        }
+    }
+
+    /// Kannel refused or could not be reached before a message went: back to planned.
+    public func returnToPlanned(batch: Int64) throws {
+        try db.run("UPDATE messages SET state = 'planned', batch = NULL, updated_at = ? WHERE batch = ? AND state = 'submitted'", [.int(Self.nowSeconds()), .int(batch)])
+    }
+
+    public func finishBatch(_ batch: Int64) throws {
+        try db.run("UPDATE batches SET state = 'accepted', updated_at = ? WHERE id = ?", [.int(Self.nowSeconds()), .int(batch)])
+    }
+}
