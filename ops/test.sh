@@ -14,4 +14,5 @@ trap 'stop_kannel; stop_postgres' EXIT
 log "building (debug, with tests)"
 swift build --build-tests
 log "running tests"
-swift test --skip-build --disable-xctest "$@"
+# Suites run one after another: the rate tests measure timing and must not share the cores.
+swift test --skip-build --disable-xctest --no-parallel "$@"

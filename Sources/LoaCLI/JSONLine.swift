@@ -1,3 +1,5 @@
+import LoaCore
+
 /// Minimal JSON for the CLI's line protocols: writing objects, and reading one JSON string per line.
 /// Hand-written because `--batch` must stream millions of lines quickly.
 struct JSONObject {
@@ -33,29 +35,7 @@ struct JSONObject {
 }
 
 enum JSONText {
-    static func appendString(_ s: String, to out: inout String) {
-        out += "\""
-        var needsEscape = false
-        for b in s.utf8 where b < 0x20 || b == 0x22 || b == 0x5C { needsEscape = true; break }
-        if !needsEscape { out += s; out += "\""; return }
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
-    }
+    static func appendString(_ s: String, to out: inout String) { out += JSONString.quoted(s) }
 
     enum DecodeError: Error, CustomStringConvertible {
         case notAString, badEscape, trailingCharacters, unterminated, controlCharacter

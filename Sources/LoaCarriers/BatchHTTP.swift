@@ -16,38 +16,19 @@ public enum BatchHTTP {
             out.append(contentsOf: #"{"message_id":"m"#.utf8)
             out.append(contentsOf: String(m.id).utf8)
             out.append(contentsOf: #"","msisdn":"#.utf8)
-            appendQuoted(m.subscriber, to: &out)
+            JSONString.append(m.subscriber, to: &out)
             out.append(contentsOf: #","sender":"#.utf8)
             if senders[m.campaign] == nil { senders[m.campaign] = sender(m.campaign) }
-            appendQuoted(senders[m.campaign]!, to: &out)
+            JSONString.append(senders[m.campaign]!, to: &out)
             out.append(contentsOf: #","encoding":""#.utf8)
             out.append(contentsOf: m.encoding.utf8)
             out.append(contentsOf: #"","text":"#.utf8)
-            appendQuoted(m.text, to: &out)
+            JSONString.append(m.text, to: &out)
             out.append(contentsOf: #","segments":"#.utf8)
             out.append(contentsOf: String(m.segments).utf8)
             out.append(contentsOf: "}\n".utf8)
         }
         return out
-    }
-
-    /// A JSON string from UTF-8 bytes: only '"', '\\' and control characters are escaped.
-    static func appendQuoted(_ s: String, to out: inout [UInt8]) {
-        out.append(0x22)
-        for b in s.utf8 {
-            switch b {
-            case 0x22: out.append(0x5C); out.append(0x22)
-            case 0x5C: out.append(0x5C); out.append(0x5C)
-            case 0x0A: out.append(0x5C); out.append(0x6E)
-            case 0x0D: out.append(0x5C); out.append(0x72)
-            case 0x09: out.append(0x5C); out.append(0x74)
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-            default: out.append(b)
-            }
-        }
-        out.append(0x22)
     }
 
     /// Reads a string field `"name":"value"` from one NDJSON line without a full JSON parse (for
@@ -102,19 +83,4 @@ public enum BatchHTTP {
         return out
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
-    }
 }

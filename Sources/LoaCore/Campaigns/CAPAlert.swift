@@ -78,12 +78,12 @@ public struct CAPAlert: Sendable, Equatable {
         if exercise { y += "# The alert's status is \(status), not Actual: this campaign is marked as an exercise.\n" }
         y += "serialization_version: 1\n"
         let id = "cap-" + String(identifier.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" }).prefix(56)
-        y += "id: \(Self.quote(id))\n"
-        y += "title: \(Self.quote((exercise ? "[\(status.uppercased())] " : "") + (main.headline.isEmpty ? main.event : main.headline)))\n"
-        y += "office: \(Self.quote(main.senderName.isEmpty ? sender : main.senderName))\n"
-        y += "legal_basis: \(Self.quote("CAP alert \(identifier), sent \(sent)"))\n"
+        y += "id: \(JSONString.quoted(id))\n"
+        y += "title: \(JSONString.quoted((exercise ? "[\(status.uppercased())] " : "") + (main.headline.isEmpty ? main.event : main.headline)))\n"
+        y += "office: \(JSONString.quoted(main.senderName.isEmpty ? sender : main.senderName))\n"
+        y += "legal_basis: \(JSONString.quoted("CAP alert \(identifier), sent \(sent)"))\n"
         y += "channel: sms\n"
-        y += "sender: \(Self.quote(brandname))   # the registered brandname (≤ 11 characters)\n"
+        y += "sender: \(JSONString.quoted(brandname))   # the registered brandname (≤ 11 characters)\n"
         y += "priority: \(priority)   # from CAP severity \(main.severity), urgency \(main.urgency)\n"
         y += "audience:\n"
         let communes = main.areas.flatMap(\.geocodes).filter { ["commune", "ma_xa", "vn-commune", "xa"].contains($0.name.lowercased()) }.compactMap { Int($0.value) }
@@ -97,7 +97,7 @@ public struct CAPAlert: Sendable, Equatable {
                 features.append(Self.polygonFeature(Self.circlePolygon(center: circle.center, radiusKm: circle.radiusKm), name: area.description + " (circle \(circle.radiusKm) km)"))
             }
         }
-        if !features.isEmpty { y += "  polygons: [\(Self.quote(geojsonName))]\n" }
+        if !features.isEmpty { y += "  polygons: [\(JSONString.quoted(geojsonName))]\n" }
         let descriptions = main.areas.map(\.description).filter { !$0.isEmpty }
         if !descriptions.isEmpty { y += "  # CAP areaDesc: \(descriptions.joined(separator: "; "))\n" }
         if communes.isEmpty && features.isEmpty { y += "  communes: []   # the alert names no commune codes or shapes: fill in the area\n" }
@@ -112,7 +112,7 @@ public struct CAPAlert: Sendable, Equatable {
         y += "languages:\n  default: \(defaultTag)\n"
         if !declared.isEmpty {
             y += "  declare:\n"
-            for (tag, name) in declared.sorted(by: { $0.key < $1.key }) { y += "    \(tag): \(Self.quote(name))\n" }
+            for (tag, name) in declared.sorted(by: { $0.key < $1.key }) { y += "    \(tag): \(JSONString.quoted(name))\n" }
         }
         y += "variants:\n"
         var seen = Set<String>()
@@ -122,7 +122,7 @@ public struct CAPAlert: Sendable, Equatable {
             var text = info.headline
             let detail = info.instruction.isEmpty ? info.description : info.instruction
             if !detail.isEmpty { text += (text.isEmpty ? "" : ". ") + detail }
-            y += "  \(tag):\n    text: \(Self.quote(NFC.normalize(text)))\n"
+            y += "  \(tag):\n    text: \(JSONString.quoted(NFC.normalize(text)))\n"
             if Languages.info(tag)?.isEthnicMinority ?? true { y += "    review: needs-native-review\n" }
         }
         y += "schedule:\n"
@@ -133,27 +133,12 @@ public struct CAPAlert: Sendable, Equatable {
         return (y, geojson)
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for ch in s {
-            switch ch {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default: out.append(ch)
-            }
-        }
-        return out + "\""
-    }
 
     static func polygonFeature(_ ring: [GeoPoint], name: String) -> String {
         var closed = ring
         if let f = ring.first, ring.last != f { closed.append(f) }
         let coords = closed.map { "[\(Self.number($0.longitude)),\(Self.number($0.latitude))]" }.joined(separator: ",")
-        var nameJSON = "\""
-        for ch in name.unicodeScalars { if ch == "\"" || ch == "\\" { nameJSON += "\\" }; nameJSON.unicodeScalars.append(ch) }
-        nameJSON += "\""
+        let nameJSON = JSONString.quoted(name)
         return "{\"type\":\"Feature\",\"properties\":{\"name\":\(nameJSON)},\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[\(coords)]]}}"
     }
 
