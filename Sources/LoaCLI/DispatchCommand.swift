@@ -209,7 +209,7 @@ struct CarrierSim: AsyncParsableCommand {
         if receiptsTo != nil && g.receiptSecret == nil { printError("warning: no receipt secret in the environment: receipts go unsigned and loa will refuse them") }
         let sim = try CarrierSimulator(o)
         let listen = port ?? URLComponents(string: g.endpoint)?.port ?? 8080
-        let app = Application(router: sim.router(), configuration: .init(address: .hostname("127.0.0.1", port: listen)))
+        let app = Application(router: sim.router(), configuration: .init(address: .hostname("127.0.0.1", port: listen)), logger: quietLogger("loa.carrier-sim"))
         print("\(g.displayName) simulator on http://127.0.0.1:\(listen) — \(g.tps) TPS, batches ≤ \(g.maxBatch), faults \(Int(faultRate * 100))%")
         try await app.runService()
     }
@@ -227,7 +227,7 @@ struct Serve: AsyncParsableCommand {
         let endpoint = try ReceiptEndpoint(storePath: store.databasePath, secrets: secrets)
         let router = Router()
         endpoint.addRoutes(to: router)
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: quietLogger("loa.serve"))
         print("receipts on http://127.0.0.1:\(port)/receipts/{carrier} for \(secrets.keys.map(\.rawValue).sorted().joined(separator: ", "))")
         try await app.runService()
     }

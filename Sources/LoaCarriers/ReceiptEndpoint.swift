@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import LoaCore
+import Logging
 import LoaStore
 import NIOCore
 
@@ -91,11 +92,18 @@ public final class BackgroundServer: @unchecked Sendable {
     public func start(_ router: Router<BasicRequestContext>, port requested: Int = 0) async throws -> Int {
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: requested)),
-                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
+                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quietLogger())
         task = Task { try await app.run() }
         for await p in stream { port = p; break }
         return port
     }
 
     public func stop() { task?.cancel() }
+}
+
+/// Hummingbird's own logger, at warning level: the CLI prints what matters itself.
+public func quietLogger(_ label: String = "loa.http") -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = .warning
+    return logger
 }
