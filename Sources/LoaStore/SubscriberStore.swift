@@ -49,7 +49,7 @@ public final class SubscriberStore: @unchecked Sendable {
             WHERE kind = 'presence' AND completed = 1 AND rows_ok > 0 AND max_seen >= ? AND min_seen <= ?
             """, [.int(from), .int(to)]) { ($0.int64(0), $0.int64(1), $0.int(2)) }
         // Snapshots repeat subscribers: plan for half the rows as distinct subscribers (the table grows if not).
-        var table = LatestPresenceTable(expected: ranges.reduce(0) { $0 + $1.2 } / 2, since: from)
+        var table = LatestPresenceTable(expected: ranges.reduce(0) { $0 + $1.2 } / 2, since: from, adviseMemory: adviseHugePages)
         let stmt = try db.prepare("SELECT carrier, subscriber, cell, seen_at FROM presence WHERE rowid BETWEEN ? AND ? AND seen_at BETWEEN ? AND ?")
         for (first, last, _) in ranges {
             stmt.reset()
@@ -137,6 +137,17 @@ public final class SubscriberStore: @unchecked Sendable {
             ImportRecord(id: $0.int64(0), kind: $0.text(1), carrier: $0.isNull(2) ? nil : $0.text(2), file: $0.text(3), rowsOK: $0.int(4), rowsBad: $0.int(5))
         }
     }
+}
+
+/// Asks Linux for transparent huge pages over a large buffer (the 2 MiB-aligned part of it).
+func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
+    #if os(Linux)
+    let huge = 2 << 20
+    guard let base = buffer.baseAddress, buffer.count >= 2 * huge else { return }
+    let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
+    let end = (Int(bitPattern: base) + buffer.count) & ~(huge - 1)
+    if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, 14 /* MADV_HUGEPAGE */) }
+    #endif
 }
 
 /// Versioned schema migrations, applied in order on open.

@@ -1,7 +1,7 @@
 /// Rule 2's "most recent wins": for each (carrier, subscriber), the latest presence at or before
 /// the run time. One flat open-addressing array of 40-byte slots (no per-entry allocation, one
 /// cache miss per row on average) sized for tens of millions of rows.
-public struct LatestPresenceTable: Sendable {
+public struct LatestPresenceTable: @unchecked Sendable {
     struct Slot {
         var w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64
         /// Seconds since `since`.
@@ -22,13 +22,22 @@ public struct LatestPresenceTable: Sendable {
     /// - Parameters:
     ///   - expected: how many distinct subscribers to plan for; the table grows past it if needed.
     ///   - since: the earliest `seenAt` that will be offered (the window's start).
-    public init(expected: Int, since: Int64 = 0) {
+    ///   - adviseMemory: called with the slot memory before it is first written, so that the
+    ///     caller can ask the OS for huge pages (random access over hundreds of MB is TLB-bound).
+    public init(expected: Int, since: Int64 = 0, adviseMemory: ((UnsafeMutableRawBufferPointer) -> Void)? = nil) {
         var capacity = 16
         while capacity * 2 < expected * 3 { capacity <<= 1 }
-        slots = [Slot](repeating: Slot(w0: 0, w1: 0, w2: 0, w3: 0, seen: 0, tag: 0), count: capacity)
+        slots = [Slot](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            adviseMemory?(UnsafeMutableRawBufferPointer(buffer))
+            buffer.initialize(repeating: Slot(w0: 0, w1: 0, w2: 0, w3: 0, seen: 0, tag: 0))
+            initialized = capacity
+        }
         mask = capacity - 1
         self.since = since
+        self.adviseMemory = adviseMemory
     }
+
+    private let adviseMemory: ((UnsafeMutableRawBufferPointer) -> Void)?
 
     /// Offers one presence row; keeps it if it is the subscriber's latest so far. Ties on time go
     /// to the higher cell id, so that the result does not depend on row order.
@@ -58,7 +67,7 @@ public struct LatestPresenceTable: Sendable {
     }
 
     private mutating func grow() {
-        var bigger = LatestPresenceTable(expected: (mask + 1) * 2, since: since)
+        var bigger = LatestPresenceTable(expected: (mask + 1) * 2, since: since, adviseMemory: adviseMemory)
         forEach { c, p, id, t in bigger.offer(carrier: c, subscriber: p, cell: id, seenAt: t) }
         self = bigger
     }
