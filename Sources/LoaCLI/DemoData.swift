@@ -162,7 +162,7 @@ struct DemoData: AsyncParsableCommand {
 
     func pad7(_ v: Int) -> String { let s = String(v); return String(repeating: "0", count: 7 - s.count) + s }
 
-    /// ISO 8601 in +07:00, written by hand for speed.
+    /// ISO 8601 in +07:00.
     func iso(_ t: Int64) -> String { Timestamp(seconds: t).iso8601() }
 }
 

@@ -2,9 +2,11 @@ import Foundation
 import LoaCore
 import LoaStore
 
-/// Sends approved campaigns' messages to the carriers: one lane (thread, SQLite connection, curl
-/// handle) per carrier. State is committed before every upload; an interrupted batch is
-/// uploaded again with the same idempotency key, so each message reaches the carrier once.
+/// Sends approved campaigns' messages to the carriers. Each carrier gets `workersPerCarrier`
+/// workers (a thread, a SQLite connection and a curl handle each) that share one rate limiter and
+/// quota. State is committed before every upload; an interrupted batch is uploaded again with the
+/// same idempotency key, so each message reaches the carrier once (batch-http), or is recorded
+/// as unknown and never resent (Kannel, which has no key).
 public final class Dispatcher: @unchecked Sendable {
     public struct Campaigns: Sendable {
         /// When each campaign may send (its windows, priority and dates).
