@@ -41,6 +41,17 @@ func runDispatcher(_ d: Dispatcher) async throws {
 }
 
 let signing: [UInt8] = Array("signing-secret-for-tests-0001".utf8)
+
+/// A carrier simulator checking upload signatures, served on a free loopback port.
+func startSimulator(_ carrier: Carrier, tps: Int, maxBatch: Int, configure: (inout CarrierSimulator.Options) -> Void = { _ in }) async throws
+    -> (sim: CarrierSimulator, server: BackgroundServer, port: Int) {
+    var o = CarrierSimulator.Options(carrier: carrier, tps: tps, maxBatch: maxBatch)
+    o.signingSecret = signing
+    configure(&o)
+    let sim = try CarrierSimulator(o)
+    let server = BackgroundServer()
+    return (sim, server, try await server.start(sim.router()))
+}
 let receiptSecret: [UInt8] = Array("receipt-secret-for-tests-0001".utf8)
 
 func gateway(_ carrier: Carrier, port: Int, tps: Int, maxBatch: Int = 100, timeout: Double = 1) -> CarrierGateway {
@@ -66,17 +77,14 @@ struct DispatchIntegrationTests {
         var gateways: [CarrierGateway] = []
         var servers: [BackgroundServer] = []
         for carrier in carriers {
-            var o = CarrierSimulator.Options(carrier: carrier, tps: 400, maxBatch: 100)
-            o.signingSecret = signing
-            o.receiptURL = "http://127.0.0.1:\(receiptPort)/receipts/\(carrier.rawValue)"
-            o.receiptSecret = receiptSecret
-            o.faultRate = 0.2
-            o.stallSeconds = 1.5
-            o.receiptDelay = 0.05...0.3
-            o.seed = UInt64(carrier.rawValue.count)
-            let sim = try CarrierSimulator(o)
-            let server = BackgroundServer()
-            let port = try await server.start(sim.router())
+            let (sim, server, port) = try await startSimulator(carrier, tps: 400, maxBatch: 100) { o in
+                o.receiptURL = "http://127.0.0.1:\(receiptPort)/receipts/\(carrier.rawValue)"
+                o.receiptSecret = receiptSecret
+                o.faultRate = 0.2
+                o.stallSeconds = 1.5
+                o.receiptDelay = 0.05...0.3
+                o.seed = UInt64(carrier.rawValue.count)
+            }
             sims[carrier] = sim
             servers.append(server)
             gateways.append(gateway(carrier, port: port, tps: 400))
@@ -113,11 +121,7 @@ struct DispatchIntegrationTests {
     func retryAfterHonoured() async throws {
         let path = try tempStorePath()
         try storeWithCampaign(path, carriers: [.gmobile], count: 300)
-        var o = CarrierSimulator.Options(carrier: .gmobile, tps: 100, maxBatch: 100)
-        o.signingSecret = signing
-        let sim = try CarrierSimulator(o)
-        let server = BackgroundServer()
-        let port = try await server.start(sim.router())
+        let (sim, server, port) = try await startSimulator(.gmobile, tps: 100, maxBatch: 100)
         // loa believes the carrier takes 400/s; the carrier refuses above 100/s.
         let d = Dispatcher(storePath: path, gateways: [gateway(.gmobile, port: port, tps: 400)], campaigns: policies(["test-campaign"])) { _ in }
         try await runDispatcher(d)
@@ -133,9 +137,7 @@ struct DispatchIntegrationTests {
     func pacedAtTheCarrier() async throws {
         let path = try tempStorePath()
         try storeWithCampaign(path, carriers: [.viettel], count: 1000)
-        let sim = try CarrierSimulator({ var o = CarrierSimulator.Options(carrier: .viettel, tps: 200, maxBatch: 1000); o.signingSecret = signing; return o }())
-        let server = BackgroundServer()
-        let port = try await server.start(sim.router())
+        let (sim, server, port) = try await startSimulator(.viettel, tps: 200, maxBatch: 1000)
         let started = Date()
         let d = Dispatcher(storePath: path, gateways: [gateway(.viettel, port: port, tps: 200, maxBatch: 1000)], campaigns: policies(["test-campaign"])) { _ in }
         try await runDispatcher(d)

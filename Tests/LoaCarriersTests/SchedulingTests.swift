@@ -62,11 +62,7 @@ struct SchedulingTests {
     func pauseResumeCancel() async throws {
         let path = try tempStorePath()
         try storeWithCampaign(path, carriers: [.viettel], count: 400)
-        var o = CarrierSimulator.Options(carrier: .viettel, tps: 1000, maxBatch: 100)
-        o.signingSecret = signing
-        let sim = try CarrierSimulator(o)
-        let server = BackgroundServer()
-        let port = try await server.start(sim.router())
+        let (sim, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100)
         let store = try SubscriberStore(path: path)
         let d = Dispatcher(storePath: path, gateways: [gateway(.viettel, port: port, tps: 100)], campaigns: policies(["test-campaign"])) { _ in }
         Thread { try? await_(d) }.start()
