@@ -69,7 +69,7 @@ struct DispatchBench {
         let accepted = sims.reduce(0) { $0 + $1.0.currentStats().accepted }
         let duplicates = sims.reduce(0) { $0 + $1.0.currentStats().duplicateMessages }
         print("dispatch: \(accepted) messages accepted by \(carriers.count) simulators in \(String(format: "%.2f", seconds)) s = \(Int(Double(accepted) / seconds)) messages/s (duplicates \(duplicates))")
-        for s in sims { s.1.stop() }
+        for s in sims { await s.1.stop() }
     }
 
     func rateAccuracy() async throws {
@@ -88,6 +88,6 @@ struct DispatchBench {
         let rate = Double(a1 - a0) / t1.timeIntervalSince(t0)
         let stats = sim.currentStats()
         print("rate: configured \(tps) TPS, measured \(String(format: "%.1f", rate)) messages/s over \(String(format: "%.1f", t1.timeIntervalSince(t0))) s: error \(String(format: "%.2f", abs(rate - Double(tps)) / Double(tps) * 100))%; most in any 1-second window \(stats.maxInAnySecond)")
-        server.stop()
+        await server.stop()
     }
 }

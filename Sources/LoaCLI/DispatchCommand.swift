@@ -98,7 +98,7 @@ struct Dispatch: AsyncParsableCommand {
             }
         }
         _ = signals
-        receiptServer?.stop()
+        await receiptServer?.stop()
         try db.completeFinishedCampaigns()
         for id in policies.keys.sorted() {
             print("\n\(id): \(try db.campaignRecord(id)?.state.rawValue ?? "?")")

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import LoaCore
 import Logging
+import ServiceLifecycle
 import LoaStore
 import NIOCore
 
@@ -82,10 +83,12 @@ public final class ReceiptEndpoint: @unchecked Sendable {
     }
 }
 
-/// Runs a Hummingbird router on 127.0.0.1 in the background and reports the bound port.
+/// Runs a Hummingbird router on 127.0.0.1 in the background and reports the bound port. `stop()`
+/// shuts it down gracefully (open connections finish) and waits until it has.
 public final class BackgroundServer: @unchecked Sendable {
     public private(set) var port = 0
     private var task: Task<Void, any Error>?
+    private var group: ServiceGroup?
 
     public init() {}
 
@@ -93,12 +96,17 @@ public final class BackgroundServer: @unchecked Sendable {
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: requested)),
                               onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quietLogger())
-        task = Task { try await app.run() }
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: quietLogger("loa.services")))
+        self.group = group
+        task = Task { try await group.run() }
         for await p in stream { port = p; break }
         return port
     }
 
-    public func stop() { task?.cancel() }
+    public func stop() async {
+        await group?.triggerGracefulShutdown()
+        _ = try? await task?.value
+    }
 }
 
 /// Hummingbird's own logger, at warning level: the CLI prints what matters itself.

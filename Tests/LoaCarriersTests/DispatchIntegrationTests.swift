@@ -113,8 +113,8 @@ struct DispatchIntegrationTests {
         }
         #expect(endpoint.totals.unmatched == 0)
         #expect(try store.campaignRecord("test-campaign")?.state == .completed)
-        receiptServer.stop()
-        for s in servers { s.stop() }
+        await receiptServer.stop()
+        for s in servers { await s.stop() }
     }
 
     @Test("a carrier slower than configured answers 429: Retry-After is honoured and nothing is lost or doubled")
@@ -130,7 +130,7 @@ struct DispatchIntegrationTests {
         #expect(stats.accepted == 300)
         #expect(stats.duplicateMessages == 0)
         #expect(stats.maxInAnySecond <= 100)
-        server.stop()
+        await server.stop()
     }
 
     @Test("the batch of 1,000 at 200 TPS arrives paced: at most 200 in any second")
@@ -146,7 +146,7 @@ struct DispatchIntegrationTests {
         #expect(stats.refused429 == 0)
         #expect(stats.maxInAnySecond <= 200)
         #expect(Date().timeIntervalSince(started) >= 4.0)   // 1,000 at 200/s cannot take less than ~5 s
-        server.stop()
+        await server.stop()
     }
 
     @Test("a bad receipt signature gets 401 and changes nothing; unknown messages are kept")
@@ -170,6 +170,6 @@ struct DispatchIntegrationTests {
         #expect(try store.db.scalarInt("SELECT count(*) FROM receipts WHERE message IS NULL AND message_ref = 'm999'") == 1)
         // m1 was planned, never sent: a receipt cannot move it (planned → delivered is not a transition).
         #expect(try store.db.query("SELECT state FROM messages WHERE id = 1") { $0.text(0) }.first == "planned")
-        server.stop()
+        await server.stop()
     }
 }

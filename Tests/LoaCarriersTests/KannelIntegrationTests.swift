@@ -65,7 +65,7 @@ struct KannelIntegrationTests {
         #expect(reason == "Kannel needs a clear number: only contact-list recipients can go through Kannel")
         // The clear numbers were never written to the messages table.
         #expect(try store.db.scalarInt("SELECT count(*) FROM messages WHERE subscriber NOT LIKE 'h:%'") == 0)
-        receipts.stop()
+        await receipts.stop()
     }
 
     @Test func dlrTypes() {

@@ -85,7 +85,7 @@ struct SchedulingTests {
         try addCampaign(store, id: "to-cancel", priority: .routine, carrier: .viettel, count: 10, subscriberOffset: 5000)
         _ = try store.transitionCampaign("to-cancel", "cancel", by: "minh")
         #expect(try store.db.query("SELECT count(*) FROM messages WHERE campaign = 'to-cancel' AND state = 'rejected' AND reason = 'campaign cancelled'") { $0.int(0) }.first == 10)
-        server.stop()
+        await server.stop()
     }
 }
 
