@@ -192,7 +192,7 @@ public final class Dispatcher: @unchecked Sendable {
                     continue
                 }
                 let allowed = allowedCampaigns(at: wall)
-                let chunk = min(pacedChunk(tps: gateway.tps, maxBatch: maxBatch), remaining)
+                let paced = pacedChunk(tps: gateway.tps, maxBatch: maxBatch)
                 // Claim only when the rate has room; admission itself happens right before the POST.
                 let readyAt = nextAvailable(at: now)
                 if allowed.isEmpty || readyAt > now {
@@ -209,7 +209,12 @@ public final class Dispatcher: @unchecked Sendable {
                     }
                     continue
                 }
-                guard let batch = try store.claimBatch(carrier: gateway.carrier, limit: chunk, allowed: allowed) else {
+                // Reserve the quota before claiming, so that workers cannot both spend the same remainder.
+                let chunk = shared.with { $0.quota.reserve(paced, at: wall) }
+                if chunk == 0 { continue }
+                let claimed = try store.claimBatch(carrier: gateway.carrier, limit: chunk, allowed: allowed)
+                shared.with { $0.quota.release(chunk - (claimed?.messages.count ?? 0), at: wall) }
+                guard let batch = claimed else {
                     if let retry = try store.nextRetryTime(carrier: gateway.carrier) {
                         sleep(until: now + max(0.05, retry - Date().timeIntervalSince1970))
                         continue
@@ -219,7 +224,6 @@ public final class Dispatcher: @unchecked Sendable {
                     sleep(until: now + 0.2)
                     continue
                 }
-                shared.with { $0.quota.consume(batch.messages.count, at: wall) }
                 try send(batch, isRetry: false)
             }
             report("stopped")

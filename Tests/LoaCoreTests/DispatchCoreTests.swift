@@ -47,6 +47,12 @@ struct DispatchCoreTests {
         #expect(quota.remaining(at: t) == 10)
         #expect(quota.remaining(at: t + 60) == 1000)   // midnight in Asia/Ho_Chi_Minh
         #expect(DailyQuota.nextReset(after: t).iso8601() == "2026-12-02T00:00:00+07:00")
+        // Workers reserve before claiming and give back what they did not use.
+        var shared = DailyQuota(limit: 120)
+        #expect(shared.reserve(100, at: t) == 100)
+        #expect(shared.reserve(100, at: t) == 20)
+        shared.release(15, at: t)
+        #expect(shared.remaining(at: t) == 15)
     }
 
     @Test func quietHoursAndWindows() {

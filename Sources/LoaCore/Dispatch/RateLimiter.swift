@@ -107,6 +107,19 @@ public struct DailyQuota: Sendable, Equatable {
         used += n
     }
 
+    /// Takes back `n` reserved messages that were not sent.
+    public mutating func release(_ n: Int, at t: Timestamp) {
+        _ = remaining(at: t)
+        used = max(0, used - n)
+    }
+
+    /// Reserves up to `n` messages of today's quota at once; returns how many were reserved.
+    public mutating func reserve(_ n: Int, at t: Timestamp) -> Int {
+        let r = min(n, remaining(at: t))
+        used += r
+        return r
+    }
+
     /// Restores the count from the store after a restart.
     public mutating func restore(used n: Int, at t: Timestamp) {
         day = Self.dayNumber(t)
