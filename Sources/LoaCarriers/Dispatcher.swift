@@ -243,10 +243,14 @@ public final class Dispatcher: @unchecked Sendable {
             let body = BatchHTTP.body(batch.messages) { d.campaigns.senders[$0] ?? "LOA" }
             let headers = BatchHTTP.headers(idempotencyKey: batch.idempotencyKey, body: body, signer: signer, token: gateway.token,
                                             now: Int64(Date().timeIntervalSince1970))
+            // Admission last, immediately before the POST, so that the carrier counts what loa counted.
             var admittedTime: Double? = nil
             while admittedTime == nil {
-                // Stopping here is safe: the batch stays uploading and goes again, same key, next run.
-                if d.stopping { return }
+                if d.stopping {
+                    // Stopped before this upload went: undo the attempt, leave nothing half-done.
+                    if isRetry { try store.batchNotAttempted(batch.id) } else { try store.releaseUnsent(batch: batch.id) }
+                    return
+                }
                 let now = d.clock()
                 if admitAll(min(batch.messages.count, gateway.tps), at: now) { admittedTime = now; break }
                 sleep(until: max(now + 0.002, nextAvailable(at: now)))

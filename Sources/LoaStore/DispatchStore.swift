@@ -217,6 +217,21 @@ extension SubscriberStore {
         return try id.flatMap(batch)
     }
 
+    /// A batch claimed but never uploaded (the dispatcher stopped first): its messages go back to
+    /// planned and the batch, whose key the carrier never saw, is removed.
+    public func releaseUnsent(batch: Int64) throws {
+        try db.transaction {
+            try db.run("UPDATE messages SET state = 'planned', batch = NULL, updated_at = ? WHERE batch = ? AND state = 'submitted'", [.int(Self.nowSeconds()), .int(batch)])
+            try db.run("DELETE FROM batches WHERE id = ?", [.int(batch)])
+        }
+    }
+
+    /// A re-upload that did not go after all (the dispatcher stopped): due again, attempt undone.
+    public func batchNotAttempted(_ batch: Int64) throws {
+        try db.run("UPDATE batches SET state = 'retry-at', retry_at = 0, attempts = max(0, attempts - 1), updated_at = ? WHERE id = ?",
+                   [.int(Self.nowSeconds()), .int(batch)])
+    }
+
     public func recordAttempt(batch: Int64) throws {
         try db.run("UPDATE batches SET attempts = attempts + 1, updated_at = ? WHERE id = ?", [.int(Self.nowSeconds()), .int(batch)])
     }
