@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$LOA_ROOT"
-ensure_packages libsqlite3-dev libssl-dev pkg-config time
+ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config time sqlite3 bc
 ensure_swift
 SUBSCRIBERS=${1:-5000000}
 log "building release"
