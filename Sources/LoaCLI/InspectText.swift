@@ -118,10 +118,8 @@ struct TextReport {
     let pricePerSegment: Int?
     let alternative: (text: String, measure: TextMeasure, remaining: [Character])?
     let withBytes: Bool
-    let input: String
 
     init(_ text: String, reference: UInt8, pricePerSegment: Int?, alternatives: Bool, withBytes: Bool) {
-        input = text
         encoded = SMSEncoder.encode(text, reference: reference)
         measure = encoded.measure
         nonGSM = measure.encoding == .ucs2 ? Diacritics.nonGSM7Characters(encoded.text) : []

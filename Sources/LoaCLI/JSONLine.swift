@@ -17,7 +17,6 @@ struct JSONObject {
     mutating func add(_ k: String, _ v: String) { key(k); JSONText.appendString(v, to: &text) }
     mutating func add(_ k: String, _ v: String?) { if let v { add(k, v) } else { key(k); text += "null" } }
     mutating func add(_ k: String, _ v: Int) { key(k); text += String(v) }
-    mutating func add(_ k: String, _ v: Double) { key(k); text += String(v) }
     mutating func add(_ k: String, _ v: Bool) { key(k); text += v ? "true" : "false" }
     mutating func add(_ k: String, object: JSONObject) { key(k); text += object.finished }
     mutating func add(_ k: String, strings: [String]) {

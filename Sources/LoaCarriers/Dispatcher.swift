@@ -132,7 +132,6 @@ public final class Dispatcher: @unchecked Sendable {
             set { shared.with { $0.maxBatch = newValue } }
         }
 
-        func admit(_ n: Int, at now: Double) -> Int { shared.with { $0.limiter.admit(n, at: now) } }
         func admitAll(_ n: Int, at now: Double) -> Bool { shared.with { $0.limiter.admitAll(n, at: now) } }
         func giveBack(_ n: Int, at t: Double) { shared.with { $0.limiter.giveBack(n, admittedAt: t) } }
         func nextAvailable(at now: Double) -> Double { shared.with { $0.limiter.nextAvailable(at: now) } }

@@ -54,18 +54,16 @@ public final class SHA256Stream: @unchecked Sendable {
     public func hex() -> String {
         var out = [UInt8](repeating: 0, count: 32)
         SHA256_Final(&out, &ctx)
-        return out.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: out.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, as: UTF8.self)
     }
 }
 
-/// SHA-256 of a file's bytes, to recognise a file imported twice.
+/// SHA-256 of bytes, as lowercase hex.
 public func sha256Hex(_ bytes: UnsafeRawBufferPointer) -> String {
-    var ctx = SHA256_CTX()
-    var out = [UInt8](repeating: 0, count: 32)
-    SHA256_Init(&ctx)
-    SHA256_Update(&ctx, bytes.baseAddress, bytes.count)
-    SHA256_Final(&out, &ctx)
-    return out.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    let hash = SHA256Stream()
+    hash.update(bytes)
+    return hash.hex()
 }
 
 /// HMAC-SHA256 signatures for uploads and receipts (hex).

@@ -49,9 +49,9 @@ public struct Pseudonym: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// `h:` followed by 64 lowercase hex digits.
     public var description: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = Array("h:".utf8)
-        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0xF)]) }
+        var out: [UInt8] = []
+        out.reserveCapacity(66)
+        appendText(to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 

@@ -32,11 +32,10 @@ public struct EncodedSMS: Equatable, Sendable {
     public var parts: [SMSPart]
     /// Whether NFC normalization changed the input.
     public var normalizationChanged: Bool
+    /// The size as measured while encoding.
+    public var measure: TextMeasure
 
     public var segments: Int { parts.count }
-    public var measure: TextMeasure {
-        TextMeasure(encoding: encoding, units: units, segments: parts.count, characters: text.unicodeScalars.count)
-    }
 }
 
 /// Encodes and segments SMS text (3GPP TS 23.038 / 23.040).
@@ -80,7 +79,7 @@ public enum SMSEncoder {
             parts = ucs2Parts(normalized, segments: measure.segments, reference: reference)
         }
         return EncodedSMS(text: normalized, encoding: measure.encoding, units: measure.units,
-                          parts: parts, normalizationChanged: changed)
+                          parts: parts, normalizationChanged: changed, measure: measure)
     }
 
     /// The concatenation header for part `number` of `total`.
