@@ -33,6 +33,9 @@ struct CheckCampaign: AsyncParsableCommand {
 
     func run() async throws {
         let units = try loadUnits()
+        // Carriers on Kannel can only reach contact lists: read the carrier files once.
+        let kannelCarriers = ((try? store.carrierConfigs()) ?? [:]).sorted { $0.key < $1.key }
+            .filter { (try? $0.value.gateway(requireSecrets: false))?.protocolKind == .kannel }.map(\.key)
         var failed = false
         for file in files {
             let loaded = try LoadedCampaign.load(file, units: units)
@@ -51,12 +54,8 @@ struct CheckCampaign: AsyncParsableCommand {
                 print(line)
             }
             let hasArea = !campaign.audience.communes.isEmpty || !campaign.audience.cells.isEmpty || !campaign.audience.borders.isEmpty || !campaign.audience.polygons.isEmpty
-            if hasArea, let configs = try? store.carrierConfigs() {
-                for (carrier, config) in configs.sorted(by: { $0.key < $1.key }) {
-                    if let g = try? config.gateway(requireSecrets: false), g.protocolKind == .kannel {
-                        print("  note: \(carrier.rawValue) uses Kannel, which needs clear numbers: it can reach this campaign's contact lists only; its area recipients will be rejected")
-                    }
-                }
+            for carrier in kannelCarriers where hasArea {
+                print("  note: \(carrier.rawValue) uses Kannel, which needs clear numbers: it can reach this campaign's contact lists only; its area recipients will be rejected")
             }
             if let at {
                 let summary = try AudienceRun(campaign: campaign, area: loaded.area!, units: units, store: store, at: at.timestamp).run(sink: nil)

@@ -118,7 +118,9 @@ struct InspectMSISDN: AsyncParsableCommand {
             let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
             let lineNumber = index + 1
             if line.isEmpty || (lineNumber == 1 && line.lowercased().hasPrefix("msisdn")) { continue }
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let fields: [String]
+            do { fields = try CSVLine.split(Substring(line)).map { $0.trimmingCharacters(in: .whitespaces) } }
+            catch { problems.append("\(path):\(lineNumber): \(error)"); continue }
             guard fields.count == 2 else { problems.append("\(path):\(lineNumber): expected 2 fields msisdn,carrier, found \(fields.count)"); continue }
             guard case .success(let parsed) = VietnamNumberingPlan.parse(fields[0]) else {
                 problems.append("\(path):\(lineNumber): field msisdn: not a Vietnamese mobile number"); continue
