@@ -29,6 +29,8 @@ let package = Package(
         // System libraries: SQLite (raw C API, for bulk import speed) and libcrypto (HMAC-SHA256).
         .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // PostgreSQL client library (synchronous, COPY for bulk presence): the national-scale store.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // libcurl through non-variadic static inline wrappers (curl_easy_setopt is variadic).
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // Carrier gateways: batch-http wire format, libcurl transport, dispatcher, simulator, receipts.
@@ -45,8 +47,8 @@ let package = Package(
         ),
         // Reference data shipped with loa: administrative units after the 2025 reform.
         .target(name: "LoaReference", dependencies: ["LoaCore"], resources: [.copy("Resources")], swiftSettings: settings),
-        // Storage: SQLite store, imports, presence queries; keyed pseudonyms.
-        .target(name: "LoaStore", dependencies: ["LoaCore", "CSQLite3", "COpenSSL"], swiftSettings: settings),
+        // Storage: one store over SQLite (embedded) or PostgreSQL; imports, presence, dispatch state, leases.
+        .target(name: "LoaStore", dependencies: ["LoaCore", "CSQLite3", "CLibPQ", "COpenSSL"], swiftSettings: settings),
         .executableTarget(
             name: "LoaCLI",
             dependencies: [

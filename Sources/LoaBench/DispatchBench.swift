@@ -14,7 +14,7 @@ struct DispatchBench {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loa-bench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = "\(dir)/loa.sqlite"
-        let store = try SubscriberStore(path: path)
+        let store = try SubscriberStore(location: path)
         try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES ('bench', 'x', 'x', 'bench', 'emergency', 'draft', 'a', 0)")
         _ = try store.approveCampaign("bench", sha256: "x", by: "b", unreviewed: [])
         _ = try store.transitionCampaign("bench", "start", by: "b")
@@ -62,7 +62,7 @@ struct DispatchBench {
             sims.append((sim, server))
             gateways.append(gateway(c, port: port, tps: 1_000_000, maxBatch: 5000))
         }
-        let d = Dispatcher(storePath: path, gateways: gateways, campaigns: campaigns()) { _ in }
+        let d = Dispatcher(storeLocation: path, gateways: gateways, campaigns: campaigns()) { _ in }
         let t0 = Date()
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in Thread { c.resume(with: Result { try d.run(untilDrained: true) }) }.start() }
         let seconds = Date().timeIntervalSince(t0)
@@ -78,7 +78,7 @@ struct DispatchBench {
         let messages = tps * (seconds + 10)
         let path = try store(messages: messages, carriers: [.viettel])
         let (sim, server, port) = try await simulator(.viettel, tps: tps * 2, maxBatch: 5000)
-        let d = Dispatcher(storePath: path, gateways: [gateway(.viettel, port: port, tps: tps, maxBatch: 5000)], campaigns: campaigns()) { _ in }
+        let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: tps, maxBatch: 5000)], campaigns: campaigns()) { _ in }
         Thread { try? d.run(untilDrained: true) }.start()
         try await Task.sleep(for: .seconds(2))   // past the first window
         let a0 = sim.currentStats().accepted, t0 = Date()

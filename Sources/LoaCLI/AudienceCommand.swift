@@ -17,7 +17,7 @@ struct AudienceRun {
 
     /// Runs the selection; `render` receives the selector to render texts per recipient.
     func run(sink: ((Recipient) throws -> Void)?, render: ((RecipientSelector, Recipient) throws -> Void)?) throws -> AudienceSummary {
-        let db = try SubscriberStore(path: store.databasePath)
+        let db = try SubscriberStore(location: store.databaseLocation)
         let cells = try db.cells()
         let configs = try store.carrierConfigs()
         let keys = try CarrierConfig.keys(configs)

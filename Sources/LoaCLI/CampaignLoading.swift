@@ -55,7 +55,7 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "Directory of carrier files (default: $LOA_CARRIERS or ./carriers).")
     var carriers: String?
 
-    var databasePath: String { database ?? ProcessInfo.processInfo.environment["LOA_DATABASE"] ?? "loa.sqlite" }
+    var databaseLocation: String { database ?? ProcessInfo.processInfo.environment["LOA_DATABASE"] ?? "loa.sqlite" }
     var carriersDirectory: String { carriers ?? ProcessInfo.processInfo.environment["LOA_CARRIERS"] ?? "carriers" }
 
     func carrierConfigs() throws -> [Carrier: CarrierConfig] { try CarrierConfig.loadAll(directory: carriersDirectory) }

@@ -27,7 +27,7 @@ struct Dispatch: AsyncParsableCommand {
 
     func run() async throws {
         let units = try loadUnits()
-        let db = try SubscriberStore(path: store.databasePath)
+        let db = try SubscriberStore(location: store.databaseLocation)
         var policies: [String: SendingPolicy] = [:], senders: [String: String] = [:]
         for file in files {
             let loaded = try checkedCampaign(file, units: units)
@@ -66,7 +66,7 @@ struct Dispatch: AsyncParsableCommand {
         if let receiptsPort {
             var secrets: [Carrier: [UInt8]] = [:]
             for g in gateways { if let s = g.receiptSecret { secrets[g.carrier] = s } }
-            let endpoint = try ReceiptEndpoint(storePath: store.databasePath, secrets: secrets)
+            let endpoint = try ReceiptEndpoint(storeLocation: store.databaseLocation, secrets: secrets)
             let router = Router()
             endpoint.addRoutes(to: router)
             receiptServer = BackgroundServer()
@@ -74,7 +74,7 @@ struct Dispatch: AsyncParsableCommand {
             print("receiving receipts on http://127.0.0.1:\(port)/receipts/{carrier}")
         }
         let board = ProgressBoard(carriers: gateways.map(\.carrier))
-        let dispatcher = Dispatcher(storePath: store.databasePath, gateways: gateways, campaigns: .init(policies: policies, senders: senders)) { board.update($0) }
+        let dispatcher = Dispatcher(storeLocation: store.databaseLocation, gateways: gateways, campaigns: .init(policies: policies, senders: senders)) { board.update($0) }
         let signals = [SIGTERM, SIGINT].map { sig -> any DispatchSourceSignal in
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
@@ -224,7 +224,7 @@ struct Serve: AsyncParsableCommand {
         var secrets: [Carrier: [UInt8]] = [:]
         for (carrier, config) in try store.carrierConfigs() { if let s = try config.gateway(requireSecrets: false).receiptSecret { secrets[carrier] = s } }
         if secrets.isEmpty { throw CLIError("no carrier has a receipt secret in the environment (receipt_secret_env in \(store.carriersDirectory))") }
-        let endpoint = try ReceiptEndpoint(storePath: store.databasePath, secrets: secrets)
+        let endpoint = try ReceiptEndpoint(storeLocation: store.databaseLocation, secrets: secrets)
         let router = Router()
         endpoint.addRoutes(to: router)
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: quietLogger("loa.serve"))

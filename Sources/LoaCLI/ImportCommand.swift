@@ -30,7 +30,7 @@ struct ImportCells: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let db = try SubscriberStore(path: store.databasePath)
+        let db = try SubscriberStore(location: store.databaseLocation)
         printReport(try db.importCells(path: file, units: try loadUnits(), force: force))
     }
 }
@@ -57,7 +57,7 @@ struct ImportPresence: AsyncParsableCommand {
         guard let keep = Duration8601.parseSeconds(retention), keep > 0 else { throw ValidationError("--retention: expected a duration such as 7d") }
         let configs = try store.carrierConfigs()
         let key = try configs[c]?.pseudonymizer()
-        let db = try SubscriberStore(path: store.databasePath)
+        let db = try SubscriberStore(location: store.databaseLocation)
         let tty = isatty(2) != 0
         let report = try db.importPresence(path: file, carrier: c, key: key, force: force) { p in
             let share = p.totalBytes > 0 ? min(100, p.bytesRead * 100 / p.totalBytes) : 0
@@ -83,7 +83,7 @@ struct ImportPreferences: AsyncParsableCommand {
     func run() async throws {
         guard let c = Carrier(name: carrier) else { throw ValidationError("unknown carrier '\(carrier)'") }
         let key = try store.carrierConfigs()[c]?.pseudonymizer()
-        let db = try SubscriberStore(path: store.databasePath)
+        let db = try SubscriberStore(location: store.databaseLocation)
         printReport(try db.importPreferences(path: file, carrier: c, key: key, knownLanguage: { Languages.info($0) != nil }, force: force))
     }
 }
@@ -95,7 +95,7 @@ struct ImportDoNotCall: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let db = try SubscriberStore(path: store.databasePath)
+        let db = try SubscriberStore(location: store.databaseLocation)
         printReport(try db.importDoNotCall(path: file, force: force))
     }
 }
@@ -115,7 +115,7 @@ struct ImportContacts: AsyncParsableCommand {
     func run() async throws {
         var routingList = CarrierRouting()
         if let routing { routingList = try InspectMSISDN.parseRouting(routing) }
-        let db = try SubscriberStore(path: store.databasePath)
+        let db = try SubscriberStore(location: store.databaseLocation)
         printReport(try db.importContacts(path: file, list: list, units: try loadUnits(), routing: routingList,
                                           knownLanguage: { Languages.info($0) != nil }, force: force))
     }
@@ -129,7 +129,7 @@ struct Purge: AsyncParsableCommand {
     func run() async throws {
         guard let keep = Duration8601.parseSeconds(olderThan) else { throw ValidationError("--older-than: expected a duration such as 7d") }
         let cutoff = Timestamp(seconds: Int64(Date().timeIntervalSince1970) - keep)
-        let n = try SubscriberStore(path: store.databasePath).purgePresence(before: cutoff)
+        let n = try SubscriberStore(location: store.databaseLocation).purgePresence(before: cutoff)
         print("purged \(formatCount(n)) presence rows seen before \(cutoff.iso8601())")
     }
 }

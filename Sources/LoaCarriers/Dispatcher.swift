@@ -29,7 +29,7 @@ public final class Dispatcher: @unchecked Sendable {
         public var note: String?
     }
 
-    let storePath: String
+    let storeLocation: String
     let gateways: [CarrierGateway]
     let campaigns: Campaigns
     let onProgress: @Sendable (Progress) -> Void
@@ -39,8 +39,8 @@ public final class Dispatcher: @unchecked Sendable {
     public var clock: @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
     public var wallClock: @Sendable () -> Timestamp = { Timestamp(seconds: Int64(Date().timeIntervalSince1970)) }
 
-    public init(storePath: String, gateways: [CarrierGateway], campaigns: Campaigns, onProgress: @escaping @Sendable (Progress) -> Void) {
-        self.storePath = storePath
+    public init(storeLocation: String, gateways: [CarrierGateway], campaigns: Campaigns, onProgress: @escaping @Sendable (Progress) -> Void) {
+        self.storeLocation = storeLocation
         self.gateways = gateways
         self.campaigns = campaigns
         self.onProgress = onProgress
@@ -60,7 +60,7 @@ public final class Dispatcher: @unchecked Sendable {
         let errors = Errors()
         // Each carrier gets `workersPerCarrier` upload workers sharing one rate limiter and quota, so
         // that claiming and recording overlap with uploads.
-        let interrupted = try SubscriberStore(path: storePath).reopenInterruptedBatches()
+        let interrupted = try SubscriberStore(location: storeLocation).reopenInterruptedBatches()
         if interrupted > 0, let first = gateways.first {
             onProgress(Progress(carrier: first.carrier, sent: 0, accepted: 0, rejected: 0, retries: 0, pending: 0,
                                 note: "\(interrupted) interrupted batch(es) go again under their idempotency keys"))
@@ -77,7 +77,7 @@ public final class Dispatcher: @unchecked Sendable {
         }
         for t in threads { t.stackSize = 1 << 21; t.start() }
         while threads.contains(where: { !$0.isFinished }) { usleep(20_000) }
-        let store = try SubscriberStore(path: storePath)
+        let store = try SubscriberStore(location: storeLocation)
         try store.completeFinishedCampaigns()
         if !errors.list.isEmpty { throw StoreError.input(errors.list.joined(separator: "\n")) }
     }
@@ -97,7 +97,7 @@ public final class Dispatcher: @unchecked Sendable {
             quota = DailyQuota(limit: gateway.dailyQuota)
             maxBatch = gateway.maxBatch
             progress = Progress(carrier: gateway.carrier, sent: 0, accepted: 0, rejected: 0, retries: 0, pending: 0, note: nil)
-            let store = try SubscriberStore(path: dispatcher.storePath)
+            let store = try SubscriberStore(location: dispatcher.storeLocation)
             let now = dispatcher.wallClock()
             quota.restore(used: try store.sentToday(carrier: gateway.carrier, day: Int((now.seconds + Timestamp.vietnamOffset) / 86400)), at: now)
         }
@@ -122,7 +122,7 @@ public final class Dispatcher: @unchecked Sendable {
             d = dispatcher
             self.gateway = gateway
             self.shared = shared
-            store = try SubscriberStore(path: dispatcher.storePath)
+            store = try SubscriberStore(location: dispatcher.storeLocation)
             client = CurlClient(gateway.client)
             signer = try gateway.signingSecret.map { try HMACSigner(secret: $0) }
         }

@@ -17,8 +17,8 @@ public final class ReceiptEndpoint: @unchecked Sendable {
     private let lock = NSLock()
     private var counts = (received: 0, matched: 0, unmatched: 0, rejected: 0)
 
-    public init(storePath: String, secrets: [Carrier: [UInt8]]) throws {
-        store = try SubscriberStore(path: storePath)
+    public init(storeLocation: String, secrets: [Carrier: [UInt8]]) throws {
+        store = try SubscriberStore(location: storeLocation)
         self.secrets = try secrets.mapValues { try HMACSigner(secret: $0) }
     }
 

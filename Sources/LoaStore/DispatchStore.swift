@@ -1,7 +1,7 @@
 import Foundation
 import LoaCore
 
-/// Durable dispatch state in the SQLite store: campaigns and approvals, messages, batches and
+/// Durable dispatch state in the store (SQLite or PostgreSQL): campaigns and approvals, messages, batches and
 /// receipts. Every state a network call depends on is committed before the call.
 extension SubscriberStore {
     public struct CampaignRecord: Sendable, Equatable {
@@ -118,27 +118,25 @@ extension SubscriberStore {
                              _ messages: [PlannedMessage]) throws -> (planned: Int, capped: Int) {
         var planned = 0, capped = 0
         try db.transaction {
-            let insert = try db.prepare("""
+            // Planners on other nodes wait: the cap counts what every campaign planned before.
+            if db.dialect == .postgres { try db.run("SELECT pg_advisory_xact_lock(\(StoreLocks.planning))") }
+            let insert = """
                 INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                """)
-            let count = try db.prepare("SELECT count(*) FROM messages WHERE subscriber = ? AND day = ? AND state != 'rejected'")
+                """
+            let count = "SELECT count(*) FROM messages WHERE subscriber = ? AND day = ? AND state != 'rejected'"
             let now = Self.nowSeconds()
             for m in messages {
                 var state = "planned"
                 var reason: SQLValue = .null
-                if priority != .emergency {
-                    count.reset()
-                    try count.bind([.text(m.subscriber), .int(Int64(day))])
-                    _ = try count.step()
-                    if count.int(0) >= capPerDay { state = "rejected"; reason = .text("per-subscriber cap: \(capPerDay) a day across campaigns") }
+                if priority != .emergency, try db.scalarInt(count, [.text(m.subscriber), .int(Int64(day))]) ?? 0 >= Int64(capPerDay) {
+                    state = "rejected"
+                    reason = .text("per-subscriber cap: \(capPerDay) a day across campaigns")
                 }
-                insert.reset()
-                try insert.bind([.text(campaign), .text(m.carrier.rawValue), .text(m.subscriber), .text(m.language), m.commune.map { .int(Int64($0)) } ?? .null,
-                                 .int(Int64(day)), .text(m.text), .text(m.encoding.rawValue), .int(Int64(m.segments)), .text(state), reason, .int(now)])
-                try insert.step()
+                let written = try db.run(insert, [.text(campaign), .text(m.carrier.rawValue), .text(m.subscriber), .text(m.language), m.commune.map { .int(Int64($0)) } ?? .null,
+                                                  .int(Int64(day)), .text(m.text), .text(m.encoding.rawValue), .int(Int64(m.segments)), .text(state), reason, .int(now)])
                 // Planning again adds nothing: only rows written now are counted.
-                if db.changes > 0 { if state == "planned" { planned += 1 } else { capped += 1 } }
+                if written > 0 { if state == "planned" { planned += 1 } else { capped += 1 } }
             }
             try db.run("UPDATE campaigns SET planned_at = ? WHERE id = ?", [.int(now), .text(campaign)])
             try audit("loa", "plan", campaign: campaign, "\(planned) messages planned, \(capped) over the per-subscriber cap")
@@ -173,11 +171,14 @@ extension SubscriberStore {
         return try ids.compactMap(batch)
     }
 
-    /// At start-up: batches left `uploading` by a stopped or crashed process are due again at once
-    /// (with their keys). Call before any worker starts.
-    public func reopenInterruptedBatches() throws -> Int {
-        try db.run("UPDATE batches SET state = 'retry-at', retry_at = 0, reason = 'interrupted' WHERE state = 'uploading'")
-        return db.changes
+    /// Batches left `uploading` by a stopped or crashed process are due again at once (with their
+    /// keys). Call before any worker starts, or on taking over a carrier's lease (only its
+    /// holder uploads to the carrier, so whatever is still uploading there was interrupted).
+    public func reopenInterruptedBatches(carrier: Carrier? = nil) throws -> Int {
+        if let carrier {
+            return try db.run("UPDATE batches SET state = 'retry-at', retry_at = 0, reason = 'interrupted' WHERE state = 'uploading' AND carrier = ?", [.text(carrier.rawValue)])
+        }
+        return try db.run("UPDATE batches SET state = 'retry-at', retry_at = 0, reason = 'interrupted' WHERE state = 'uploading'")
     }
 
     public func nextRetryTime(carrier: Carrier) throws -> Double? {
@@ -203,15 +204,19 @@ extension SubscriberStore {
                 """, [.text(carrier.rawValue), .text(carrier.rawValue)]) { ($0.text(0), Campaign.Priority(rawValue: $0.text(1)) ?? .routine, $0.isNull(2) ? -1 : $0.int64(2)) }
             guard let pick = campaigns.filter({ allowed?.contains($0.0) ?? true }).sorted(by: { a, b in a.1 != b.1 ? a.1 > b.1 : a.2 < b.2 }).first else { return nil }
             let now = Self.nowSeconds()
-            try db.run("INSERT INTO batches (carrier, campaign, idempotency_key, state, size, created_at, updated_at) VALUES (?, ?, '', 'uploading', 0, ?, ?)",
-                       [.text(carrier.rawValue), .text(pick.0), .int(now), .int(now)])
-            let batchID = db.lastInsertRowID
+            let batchID = try db.insertReturningID("INSERT INTO batches (carrier, campaign, idempotency_key, state, size, created_at, updated_at) VALUES (?, ?, '', 'uploading', 0, ?, ?)",
+                                                   [.text(carrier.rawValue), .text(pick.0), .int(now), .int(now)])
             try db.run("UPDATE batches SET idempotency_key = ? WHERE id = ?", [.text("loa-\(carrier.rawValue)-\(batchID)"), .int(batchID)])
-            try db.run("""
+            // PostgreSQL: rows another worker is claiming right now are skipped, not waited for.
+            let size = try db.run("""
                 UPDATE messages SET state = 'submitted', batch = ?, updated_at = ? WHERE id IN
-                (SELECT id FROM messages WHERE carrier = ? AND campaign = ? AND state = 'planned' ORDER BY id LIMIT ?)
+                (SELECT id FROM messages WHERE carrier = ? AND campaign = ? AND state = 'planned' ORDER BY id LIMIT ?\(db.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""))
                 """, [.int(batchID), .int(now), .text(carrier.rawValue), .text(pick.0), .int(Int64(limit))])
-            try db.run("UPDATE batches SET size = ? WHERE id = ?", [.int(Int64(db.changes)), .int(batchID)])
+            if size == 0 {
+                try db.run("DELETE FROM batches WHERE id = ?", [.int(batchID)])
+                return nil
+            }
+            try db.run("UPDATE batches SET size = ? WHERE id = ?", [.int(Int64(size)), .int(batchID)])
             return batchID
         }
         return try id.flatMap(batch)
@@ -228,7 +233,7 @@ extension SubscriberStore {
 
     /// A re-upload that did not go after all (the dispatcher stopped): due again, attempt undone.
     public func batchNotAttempted(_ batch: Int64) throws {
-        try db.run("UPDATE batches SET state = 'retry-at', retry_at = 0, attempts = max(0, attempts - 1), updated_at = ? WHERE id = ?",
+        try db.run("UPDATE batches SET state = 'retry-at', retry_at = 0, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = ? WHERE id = ?",
                    [.int(Self.nowSeconds()), .int(batch)])
     }
 
@@ -241,9 +246,9 @@ extension SubscriberStore {
         try db.transaction {
             let now = Self.nowSeconds()
             try db.run("UPDATE batches SET state = 'accepted', http_status = ?, updated_at = ? WHERE id = ?", [.int(Int64(status)), .int(now), .int(batch)])
-            let reject = try db.prepare("UPDATE messages SET state = 'rejected', reason = ?, updated_at = ? WHERE id = ? AND batch = ? AND state = 'submitted'")
             for (id, r) in results where !r.accepted {
-                reject.reset(); try reject.bind([.text(r.reason ?? "rejected by the carrier"), .int(now), .int(id), .int(batch)]); try reject.step()
+                try db.run("UPDATE messages SET state = 'rejected', reason = ?, updated_at = ? WHERE id = ? AND batch = ? AND state = 'submitted'",
+                           [.text(r.reason ?? "rejected by the carrier"), .int(now), .int(id), .int(batch)])
             }
             // The rest were accepted (or not mentioned: the carrier has the batch), in one statement.
             try db.run("UPDATE messages SET state = 'accepted', updated_at = ? WHERE batch = ? AND state = 'submitted'", [.int(now), .int(batch)])
@@ -299,25 +304,21 @@ extension SubscriberStore {
         var matched = 0, unmatched = 0
         try db.transaction {
             let now = Self.nowSeconds()
-            let insert = try db.prepare("INSERT INTO receipts (carrier, message_ref, status, at, reason, received_at, message) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            let find = try db.prepare("SELECT state FROM messages WHERE id = ? AND carrier = ?")
-            let update = try db.prepare("UPDATE messages SET state = ?, reason = coalesce(?, reason), updated_at = ? WHERE id = ?")
             for r in receipts {
                 var messageID: Int64? = nil
-                if r.messageRef.hasPrefix("m"), let id = Int64(r.messageRef.dropFirst()) {
-                    find.reset(); try find.bind([.int(id), .text(carrier.rawValue)])
-                    if try find.step(), let state = MessageState(rawValue: find.text(0)) {
-                        messageID = id
-                        if state.canMove(to: r.status.messageState) {
-                            update.reset(); try update.bind([.text(r.status.messageState.rawValue), r.reason.map { .text($0) } ?? .null, .int(now), .int(id)]); try update.step()
-                        }
+                if r.messageRef.hasPrefix("m"), let id = Int64(r.messageRef.dropFirst()),
+                   let found = try db.query("SELECT state FROM messages WHERE id = ? AND carrier = ?", [.int(id), .text(carrier.rawValue)], row: { $0.text(0) }).first,
+                   let state = MessageState(rawValue: found) {
+                    messageID = id
+                    if state.canMove(to: r.status.messageState) {
+                        try db.run("UPDATE messages SET state = ?, reason = coalesce(?, reason), updated_at = ? WHERE id = ?",
+                                   [.text(r.status.messageState.rawValue), r.reason.map { .text($0) } ?? .null, .int(now), .int(id)])
                     }
                 }
                 if messageID == nil { unmatched += 1 } else { matched += 1 }
-                insert.reset()
-                try insert.bind([.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
-                                 r.reason.map { .text($0) } ?? .null, .int(now), messageID.map { .int($0) } ?? .null])
-                try insert.step()
+                try db.run("INSERT INTO receipts (carrier, message_ref, status, at, reason, received_at, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
+                            r.reason.map { .text($0) } ?? .null, .int(now), messageID.map { .int($0) } ?? .null])
             }
         }
         return (matched, unmatched)
@@ -333,7 +334,7 @@ extension SubscriberStore {
     }
 
     public func sendingCampaigns() throws -> [String] {
-        try db.query("SELECT id FROM campaigns WHERE state = 'sending' ORDER BY id") { $0.text(0) }
+        try db.query("SELECT id FROM campaigns WHERE state = 'sending'") { $0.text(0) }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     public func pendingCount(carrier: Carrier) throws -> Int {

@@ -2,9 +2,13 @@ import CSQLite3
 import LoaCore
 
 /// A thin, typed wrapper over the SQLite C API. Every SQLite return code goes through `check`.
-public final class SQLiteDatabase: @unchecked Sendable {
+public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     let handle: OpaquePointer
     public let path: String
+    public var dialect: SQLDialect { .sqlite }
+    public var location: String { path }
+    /// Statements of `run` and `query`, prepared once per connection.
+    private var cache: [String: Statement] = [:]
 
     public init(path: String) throws(StoreError) {
         var db: OpaquePointer?
@@ -24,7 +28,10 @@ public final class SQLiteDatabase: @unchecked Sendable {
         try execute("PRAGMA cache_size = -65536")
     }
 
-    deinit { sqlite3_close_v2(handle) }
+    deinit {
+        cache.removeAll()
+        sqlite3_close_v2(handle)
+    }
 
     func check(_ rc: Int32, _ what: @autoclosure () -> String) throws(StoreError) {
         guard rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW else {
@@ -63,35 +70,33 @@ public final class SQLiteDatabase: @unchecked Sendable {
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     public var changes: Int { Int(sqlite3_changes(handle)) }
 
-    /// Runs a query and collects rows with `row`.
-    public func query<T>(_ sql: String, _ bindings: [SQLValue] = [], row: (Statement) throws -> T) throws -> [T] {
+    func cached(_ sql: String) throws(StoreError) -> Statement {
+        if let stmt = cache[sql] { return stmt }
         let stmt = try prepare(sql)
+        cache[sql] = stmt
+        return stmt
+    }
+
+    public func query<T>(_ sql: String, _ bindings: [SQLValue], row: (any SQLRow) throws -> T) throws -> [T] {
+        let stmt = try cached(sql)
+        defer { stmt.reset() }
         try stmt.bind(bindings)
         var out: [T] = []
         while try stmt.step() { out.append(try row(stmt)) }
         return out
     }
 
-    public func run(_ sql: String, _ bindings: [SQLValue] = []) throws(StoreError) {
-        let stmt = try prepare(sql)
+    @discardableResult
+    public func run(_ sql: String, _ bindings: [SQLValue]) throws(StoreError) -> Int {
+        let stmt = try cached(sql)
+        defer { stmt.reset() }
         try stmt.bind(bindings)
         _ = try stmt.step()
-    }
-
-    public func scalarInt(_ sql: String, _ bindings: [SQLValue] = []) throws -> Int64? {
-        try query(sql, bindings) { $0.isNull(0) ? nil : $0.int64(0) }.first ?? nil
+        return changes
     }
 }
 
-public enum SQLValue: Sendable {
-    case int(Int64)
-    case double(Double)
-    case text(String)
-    case blob([UInt8])
-    case null
-}
-
-public final class Statement {
+public final class Statement: SQLRow {
     let stmt: OpaquePointer
     unowned let db: SQLiteDatabase
 
@@ -158,14 +163,3 @@ public final class Statement {
     }
 }
 
-
-public enum StoreError: Error, CustomStringConvertible, Equatable {
-    case database(String)
-    case input(String)
-    public var description: String {
-        switch self {
-        case .database(let m): "database: \(m)"
-        case .input(let m): m
-        }
-    }
-}

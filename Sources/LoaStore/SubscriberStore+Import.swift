@@ -3,7 +3,6 @@ import LoaCore
 
 extension SubscriberStore {
     /// Starts an import record, or reports that this exact file was imported already.
-    /// Starts an import record, or reports that this exact file was imported already.
     /// - Parameter hash: the file's SHA-256, or nil when the caller hashes while streaming.
     func beginImport(kind: String, carrier: Carrier?, path: String, force: Bool, hash: String? = nil) throws -> (id: Int64?, report: ImportReport) {
         var report = ImportReport(kind: kind, file: path)
@@ -13,9 +12,9 @@ extension SubscriberStore {
             report.notes.append("this file was imported before (import #\(previous), same SHA-256); nothing done (use --force to import it again)")
             return (nil, report)
         }
-        try db.run("INSERT INTO imports (kind, carrier, file, sha256, started_at) VALUES (?, ?, ?, ?, strftime('%s','now'))",
-                   [.text(kind), carrier.map { .text($0.rawValue) } ?? .null, .text(path), .text(hash)])
-        return (db.lastInsertRowID, report)
+        let id = try db.insertReturningID("INSERT INTO imports (kind, carrier, file, sha256, started_at) VALUES (?, ?, ?, ?, ?)",
+                                          [.text(kind), carrier.map { .text($0.rawValue) } ?? .null, .text(path), .text(hash), .int(Self.nowSeconds())])
+        return (id, report)
     }
 
     func previousImport(kind: String, carrier: Carrier?, hash: String) throws -> Int64? {
@@ -32,10 +31,10 @@ extension SubscriberStore {
 
     public func importCells(path: String, units: AdministrativeUnits, force: Bool = false) throws -> ImportReport {
         let t0 = monotonicSeconds()
-        var (id, report) = try beginImport(kind: "cells", carrier: nil, path: path, force: force)
-        guard let id else { return report }
-        let upsert = try db.prepare("INSERT INTO cells (cgi, lat, lon, commune) VALUES (?, ?, ?, ?) ON CONFLICT(cgi) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, commune = excluded.commune")
-        try db.transaction {
+        let upsert = "INSERT INTO cells (cgi, lat, lon, commune) VALUES (?, ?, ?, ?) ON CONFLICT(cgi) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, commune = excluded.commune"
+        return try db.transaction {
+            var (id, report) = try beginImport(kind: "cells", carrier: nil, path: path, force: force)
+            guard let id else { return report }
             _ = try LineReader(path: path).forEachLine { n, bytes in
                 let line = String(decoding: bytes, as: UTF8.self)
                 if line.trimmingCharacters(in: .whitespaces).isEmpty { return }
@@ -49,15 +48,13 @@ extension SubscriberStore {
                 guard let lon = Double(f[2]), (-180...180).contains(lon) else { report.bad(n, "lon: expected degrees -180..180, found '\(f[2])'"); return }
                 guard let commune = Int(f[3]) else { report.bad(n, "commune_code: expected a number, found '\(f[3])'"); return }
                 if case .failure(let e) = units.commune(commune) { report.bad(n, "commune_code: \(e.description)"); return }
-                upsert.reset()
-                try upsert.bind([.text(cgi.description), .double(lat), .double(lon), .int(Int64(commune))])
-                try upsert.step()
+                try db.run(upsert, [.text(cgi.description), .double(lat), .double(lon), .int(Int64(commune))])
                 report.rowsOK += 1
             }
             try finishImport(id, report)
+            report.seconds = monotonicSeconds() - t0
+            return report
         }
-        report.seconds = monotonicSeconds() - t0
-        return report
     }
 
     // MARK: Presence: subscriber,cgi,seen_at
@@ -81,9 +78,6 @@ extension SubscriberStore {
     public func importPresence(path: String, carrier: Carrier, key: KeyedPseudonymizer?, force: Bool = false,
                                progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
         let t0 = monotonicSeconds()
-        // The file is hashed as it streams; a repeat of an earlier file is rolled back at the end.
-        var (optionalID, report) = try beginImport(kind: "presence", carrier: carrier, path: path, force: true, hash: "pending")
-        guard let importID = optionalID else { return report }
         let fileHash = SHA256Stream()
         let cellIDs = try cellIDsByPackedCGI()
         if cellIDs.isEmpty { throw StoreError.input("no cells in the store: import the carrier's cell list first (loa import cells FILE)") }
@@ -100,7 +94,7 @@ extension SubscriberStore {
             var sawClearNumbers = false
             init(_ r: ImportReport) { report = r }
         }
-        let state = ParseState(report)
+        let state = ParseState(ImportReport(kind: "presence", file: path))
         let parser = Thread {
             var batch = PresenceBatch(capacity: batchSize)
             var fields: [Range<Int>] = []
@@ -171,80 +165,129 @@ extension SubscriberStore {
         parser.stackSize = 1 << 22
         parser.start()
 
-        // Inserting thread (this one): multi-row INSERTs inside one transaction per import.
-        let rowsPerStatement = 128
-        let placeholders = Array(repeating: "(?,?,?,?,\(importID))", count: rowsPerStatement).joined(separator: ",")
-        let multi = try db.prepare("INSERT INTO presence (carrier, subscriber, cell, seen_at, import_id) VALUES " + placeholders)
-        let single = try db.prepare("INSERT INTO presence (carrier, subscriber, cell, seen_at, import_id) VALUES (?,?,?,?,\(importID))")
-        var inserted = 0
-        var firstRowID: Int64? = nil
-        var minSeen = Int64.max, maxSeen = Int64.min
-        var lastProgress = 0
+        // Writing thread (this one): everything in one transaction, the import record included, so
+        // that a crash or an error leaves nothing behind. The file is hashed as it streams; a
+        // repeat of an earlier file is rolled back at the end.
+        struct Repeat: Error { var previous: Int64 }
+        var written = PresenceWritten()
+        var report: ImportReport
         do {
-            try db.execute("BEGIN IMMEDIATE")
-            while let batch = queue.take() {
-                try batch.keys.withUnsafeBytes { keys in
-                    var i = 0
-                    while i + rowsPerStatement <= batch.count {
-                        multi.reset()
-                        for r in 0..<rowsPerStatement {
-                            let base = Int32(r * 4)
-                            multi.bindInt(carrierIndex, at: base + 1)
-                            multi.bindBlob(keys.baseAddress! + (i + r) * 32, count: 32, at: base + 2)
-                            multi.bindInt(Int64(batch.cells[i + r]), at: base + 3)
-                            multi.bindInt(batch.seen[i + r], at: base + 4)
-                        }
-                        try multi.step()
-                        if firstRowID == nil { firstRowID = db.lastInsertRowID - Int64(rowsPerStatement) + 1 }
-                        i += rowsPerStatement
-                    }
-                    while i < batch.count {
-                        single.reset()
-                        single.bindInt(carrierIndex, at: 1)
-                        single.bindBlob(keys.baseAddress! + i * 32, count: 32, at: 2)
-                        single.bindInt(Int64(batch.cells[i]), at: 3)
-                        single.bindInt(batch.seen[i], at: 4)
-                        try single.step()
-                        if firstRowID == nil { firstRowID = db.lastInsertRowID }
-                        i += 1
+            report = try db.transaction {
+                let (optionalID, _) = try beginImport(kind: "presence", carrier: carrier, path: path, force: true, hash: "pending")
+                let importID = optionalID!
+                let onBatch: (PresenceBatch) -> Void = { batch in
+                    for t in batch.seen { if t < written.minSeen { written.minSeen = t }; if t > written.maxSeen { written.maxSeen = t } }
+                    written.rows += batch.count
+                    if let progress, written.rows - written.lastProgress >= 500_000 {
+                        written.lastProgress = written.rows
+                        progress(ImportProgress(rows: written.rows, bytesRead: state.bytesRead, totalBytes: totalBytes, seconds: monotonicSeconds() - t0))
                     }
                 }
-                for t in batch.seen { if t < minSeen { minSeen = t }; if t > maxSeen { maxSeen = t } }
-                inserted += batch.count
-                if let progress, inserted - lastProgress >= 500_000 {
-                    lastProgress = inserted
-                    progress(ImportProgress(rows: inserted, bytesRead: state.bytesRead, totalBytes: totalBytes, seconds: monotonicSeconds() - t0))
+                switch engine {
+                case .sqlite(let file):
+                    let rowIDs = try insertPresence(file, queue: queue, carrier: carrierIndex, importID: importID, onBatch: onBatch)
+                    (written.firstRowID, written.lastRowID) = (rowIDs.first, rowIDs.last)
+                case .postgres(let pg): try copyPresence(pg, queue: queue, carrier: Int32(carrierIndex), importID: importID, onBatch: onBatch)
                 }
+                while !parser.isFinished { usleep(1000) }
+                if let error = state.error { throw error }
+                let hash = fileHash.hex()
+                if !force, let previous = try previousImport(kind: "presence", carrier: carrier, hash: hash) { throw Repeat(previous: previous) }
+                try db.run("UPDATE imports SET sha256 = ? WHERE id = ?", [.text(hash), .int(importID)])
+                var report = state.report
+                report.rowsOK = written.rows
+                try finishImport(importID, report, extra: ", first_rowid = ?, last_rowid = ?, min_seen = ?, max_seen = ?",
+                                 written.rows > 0 ? [written.firstRowID.map { .int($0) } ?? .null, written.lastRowID.map { .int($0) } ?? .null,
+                                                     .int(written.minSeen), .int(written.maxSeen)] : [.null, .null, .null, .null])
+                return report
             }
+        } catch let repeated as Repeat {
             while !parser.isFinished { usleep(1000) }
-            if let error = state.error { throw error }
-            let hash = fileHash.hex()
-            if !force, let previous = try previousImport(kind: "presence", carrier: carrier, hash: hash) {
-                try db.execute("ROLLBACK")
-                try db.run("DELETE FROM imports WHERE id = ?", [.int(importID)])
-                var skipped = ImportReport(kind: "presence", file: path)
-                skipped.alreadyImported = true
-                skipped.notes.append("this file was imported before (import #\(previous), same SHA-256); nothing kept (use --force to import it again)")
-                return skipped
-            }
-            try db.run("UPDATE imports SET sha256 = ? WHERE id = ?", [.text(hash), .int(importID)])
-            report = state.report
-            report.rowsOK = inserted
-            try finishImport(importID, report, extra: ", first_rowid = ?, last_rowid = ?, min_seen = ?, max_seen = ?",
-                             inserted > 0 ? [.int(firstRowID!), .int(db.lastInsertRowID), .int(minSeen), .int(maxSeen)] : [.null, .null, .null, .null])
-            try db.execute("COMMIT")
+            var skipped = ImportReport(kind: "presence", file: path)
+            skipped.alreadyImported = true
+            skipped.notes.append("this file was imported before (import #\(repeated.previous), same SHA-256); nothing kept (use --force to import it again)")
+            return skipped
         } catch {
             queue.close()
-            try? db.execute("ROLLBACK")
             while !parser.isFinished { usleep(1000) }
             throw error
         }
-        // Move the new pages from the WAL into the database file: later scans read them directly.
-        try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if case .sqlite(let file) = engine {
+            // Move the new pages from the WAL into the database file: later scans read them directly.
+            try file.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        }
         if state.sawClearNumbers { report.notes.append("clear numbers were pseudonymized with \(carrier.rawValue)'s key; none were stored") }
         report.seconds = monotonicSeconds() - t0
-        progress?(ImportProgress(rows: inserted, bytesRead: totalBytes, totalBytes: totalBytes, seconds: report.seconds))
+        progress?(ImportProgress(rows: written.rows, bytesRead: totalBytes, totalBytes: totalBytes, seconds: report.seconds))
         return report
+    }
+
+    struct PresenceWritten {
+        var rows = 0
+        var lastProgress = 0
+        var firstRowID: Int64? = nil
+        var lastRowID: Int64? = nil
+        var minSeen = Int64.max
+        var maxSeen = Int64.min
+    }
+
+    /// SQLite: multi-row INSERTs of bound blobs; the rows of one import are contiguous in rowid.
+    func insertPresence(_ file: SQLiteDatabase, queue: BatchQueue<PresenceBatch>, carrier: Int64, importID: Int64,
+                        onBatch: (PresenceBatch) -> Void) throws -> (first: Int64?, last: Int64?) {
+        var firstRowID: Int64? = nil, lastRowID: Int64? = nil
+        let rowsPerStatement = 128
+        let placeholders = Array(repeating: "(?,?,?,?,\(importID))", count: rowsPerStatement).joined(separator: ",")
+        let multi = try file.prepare("INSERT INTO presence (carrier, subscriber, cell, seen_at, import_id) VALUES " + placeholders)
+        let single = try file.prepare("INSERT INTO presence (carrier, subscriber, cell, seen_at, import_id) VALUES (?,?,?,?,\(importID))")
+        while let batch = queue.take() {
+            try batch.keys.withUnsafeBytes { keys in
+                var i = 0
+                while i + rowsPerStatement <= batch.count {
+                    multi.reset()
+                    for r in 0..<rowsPerStatement {
+                        let base = Int32(r * 4)
+                        multi.bindInt(carrier, at: base + 1)
+                        multi.bindBlob(keys.baseAddress! + (i + r) * 32, count: 32, at: base + 2)
+                        multi.bindInt(Int64(batch.cells[i + r]), at: base + 3)
+                        multi.bindInt(batch.seen[i + r], at: base + 4)
+                    }
+                    try multi.step()
+                    if firstRowID == nil { firstRowID = file.lastInsertRowID - Int64(rowsPerStatement) + 1 }
+                    i += rowsPerStatement
+                }
+                while i < batch.count {
+                    single.reset()
+                    single.bindInt(carrier, at: 1)
+                    single.bindBlob(keys.baseAddress! + i * 32, count: 32, at: 2)
+                    single.bindInt(Int64(batch.cells[i]), at: 3)
+                    single.bindInt(batch.seen[i], at: 4)
+                    try single.step()
+                    if firstRowID == nil { firstRowID = file.lastInsertRowID }
+                    i += 1
+                }
+            }
+            lastRowID = file.lastInsertRowID
+            onBatch(batch)
+        }
+        return (firstRowID, lastRowID)
+    }
+
+    /// PostgreSQL: one binary COPY stream per import.
+    func copyPresence(_ pg: PostgresDatabase, queue: BatchQueue<PresenceBatch>, carrier: Int32, importID: Int64,
+                      onBatch: (PresenceBatch) -> Void) throws {
+        try pg.copyIn(PresenceCopy.insertSQL) { send in
+            try PresenceCopy.header().withUnsafeBytes { try send($0) }
+            var buffer: [UInt8] = []
+            while let batch = queue.take() {
+                buffer.removeAll(keepingCapacity: true)
+                batch.keys.withUnsafeBytes { keys in
+                    PresenceCopy.encode(carrier: carrier, keys: keys, cells: batch.cells, seen: batch.seen, importID: importID, into: &buffer)
+                }
+                try buffer.withUnsafeBytes { try send($0) }
+                onBatch(batch)
+            }
+            try PresenceCopy.trailer.withUnsafeBytes { try send($0) }
+        }
     }
 
     // MARK: Preferences: subscriber,language
@@ -252,11 +295,11 @@ extension SubscriberStore {
     public func importPreferences(path: String, carrier: Carrier, key: KeyedPseudonymizer?, knownLanguage: (String) -> Bool,
                                   force: Bool = false) throws -> ImportReport {
         let t0 = monotonicSeconds()
-        var (id, report) = try beginImport(kind: "preferences", carrier: carrier, path: path, force: force)
-        guard let id else { return report }
-        let upsert = try db.prepare("INSERT INTO preferences (carrier, subscriber, language) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET language = excluded.language")
+        let upsert = "INSERT INTO preferences (carrier, subscriber, language) VALUES (?, ?, ?) ON CONFLICT (carrier, subscriber) DO UPDATE SET language = excluded.language"
         let carrierIndex = Int64(Self.carrierIndex[carrier]!)
-        try db.transaction {
+        return try db.transaction {
+            var (id, report) = try beginImport(kind: "preferences", carrier: carrier, path: path, force: force)
+            guard let id else { return report }
             _ = try LineReader(path: path).forEachLine { n, bytes in
                 let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
                 if line.isEmpty || (n == 1 && line.lowercased().hasPrefix("subscriber")) { return }
@@ -274,25 +317,23 @@ extension SubscriberStore {
                 }
                 let language = f[1]
                 guard knownLanguage(language) else { report.bad(n, "language: unknown tag '\(language)'"); return }
-                upsert.reset()
-                try upsert.bind([.int(carrierIndex), .blob(pseudonym.bytes), .text(language)])
-                try upsert.step()
+                try db.run(upsert, [.int(carrierIndex), .blob(pseudonym.bytes), .text(language)])
                 report.rowsOK += 1
             }
             try finishImport(id, report)
+            report.seconds = monotonicSeconds() - t0
+            return report
         }
-        report.seconds = monotonicSeconds() - t0
-        return report
     }
 
     // MARK: Do-not-call: msisdn
 
     public func importDoNotCall(path: String, force: Bool = false) throws -> ImportReport {
         let t0 = monotonicSeconds()
-        var (id, report) = try beginImport(kind: "do-not-call", carrier: nil, path: path, force: force)
-        guard let id else { return report }
-        let insert = try db.prepare("INSERT OR IGNORE INTO do_not_call (msisdn) VALUES (?)")
-        try db.transaction {
+        let insert = "INSERT INTO do_not_call (msisdn) VALUES (?) ON CONFLICT DO NOTHING"
+        return try db.transaction {
+            var (id, report) = try beginImport(kind: "do-not-call", carrier: nil, path: path, force: force)
+            guard let id else { return report }
             _ = try LineReader(path: path).forEachLine { n, bytes in
                 let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
                 if line.isEmpty || (n == 1 && line.lowercased().hasPrefix("msisdn")) { return }
@@ -300,16 +341,14 @@ extension SubscriberStore {
                 switch VietnamNumberingPlan.parse(field) {
                 case .failure(let r): report.bad(n, "msisdn: \(r.description)")
                 case .success(let parsed):
-                    insert.reset()
-                    try insert.bind([.text(parsed.msisdn.national)])
-                    try insert.step()
+                    try db.run(insert, [.text(parsed.msisdn.national)])
                     report.rowsOK += 1
                 }
             }
             try finishImport(id, report)
+            report.seconds = monotonicSeconds() - t0
+            return report
         }
-        report.seconds = monotonicSeconds() - t0
-        return report
     }
 
     // MARK: Contact lists: msisdn,name,language,commune_code
@@ -317,10 +356,10 @@ extension SubscriberStore {
     public func importContacts(path: String, list: String, units: AdministrativeUnits, routing: CarrierRouting,
                                knownLanguage: (String) -> Bool, replace: Bool = true, force: Bool = false) throws -> ImportReport {
         let t0 = monotonicSeconds()
-        var (id, report) = try beginImport(kind: "contacts:\(list)", carrier: nil, path: path, force: force)
-        guard let id else { return report }
-        let insert = try db.prepare("INSERT INTO contacts (list, msisdn, carrier, name, language, commune) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(list, msisdn) DO UPDATE SET name = excluded.name, language = excluded.language, commune = excluded.commune, carrier = excluded.carrier")
-        try db.transaction {
+        let insert = "INSERT INTO contacts (list, msisdn, carrier, name, language, commune) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(list, msisdn) DO UPDATE SET name = excluded.name, language = excluded.language, commune = excluded.commune, carrier = excluded.carrier"
+        return try db.transaction {
+            var (id, report) = try beginImport(kind: "contacts:\(list)", carrier: nil, path: path, force: force)
+            guard let id else { return report }
             if replace { try db.run("DELETE FROM contacts WHERE list = ?", [.text(list)]) }
             _ = try LineReader(path: path).forEachLine { n, bytes in
                 let line = NFC.normalize(String(decoding: bytes, as: UTF8.self))
@@ -341,15 +380,13 @@ extension SubscriberStore {
                     if case .failure(let e) = units.commune(c) { report.bad(n, "commune_code: \(e.description)"); return }
                     commune = c
                 }
-                insert.reset()
-                try insert.bind([.text(list), .text(parsed.msisdn.national), .text(routing.carrier(for: parsed).rawValue), .text(f[1]),
-                                 f[2].isEmpty ? .null : .text(f[2]), commune.map { .int(Int64($0)) } ?? .null])
-                try insert.step()
+                try db.run(insert, [.text(list), .text(parsed.msisdn.national), .text(routing.carrier(for: parsed).rawValue), .text(f[1]),
+                                    f[2].isEmpty ? .null : .text(f[2]), commune.map { .int(Int64($0)) } ?? .null])
                 report.rowsOK += 1
             }
             try finishImport(id, report)
+            report.seconds = monotonicSeconds() - t0
+            return report
         }
-        report.seconds = monotonicSeconds() - t0
-        return report
     }
 }

@@ -1,24 +1,48 @@
 import Foundation
 import LoaCore
 
-/// The embedded store: a SQLite file in WAL mode holding cells, presence (pseudonyms only),
-/// stated language preferences, the do-not-call list and contact lists.
+/// The store: cells, presence (pseudonyms only), stated language preferences, the do-not-call
+/// list, contact lists, and the dispatch state (campaigns, messages, batches, receipts, audit).
+/// One implementation over two engines: a SQLite file in WAL mode (the embedded default, a
+/// province on one machine) or a PostgreSQL server (national scale, several dispatchers).
 ///
 /// Privacy by design: presence rows carry a carrier's keyed pseudonym, never a clear MSISDN.
 /// Clear numbers exist only where no location is attached (do-not-call list, contact lists).
 public final class SubscriberStore: @unchecked Sendable {
-    public let db: SQLiteDatabase
+    public let db: any SQLDatabase
+    let engine: Engine
+
+    enum Engine {
+        case sqlite(SQLiteDatabase)
+        case postgres(PostgresDatabase)
+    }
 
     /// Carrier index stored in presence rows. Append new carriers at the end; never reorder.
     public static let carrierIndex: [Carrier: UInt8] = Dictionary(uniqueKeysWithValues: Carrier.allCases.enumerated().map { ($1, UInt8($0)) })
     public static let carriers: [Carrier] = Carrier.allCases
 
-    public init(path: String) throws {
-        db = try SQLiteDatabase(path: path)
+    /// True for `postgres://…` and `postgresql://…`; anything else is a SQLite file path.
+    public static func isPostgresURL(_ location: String) -> Bool {
+        location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
+    }
+
+    /// Opens (creating if needed) the store at `location`: a SQLite file path or a PostgreSQL URL.
+    /// Pending schema migrations run first.
+    public init(location: String) throws {
+        if Self.isPostgresURL(location) {
+            let pg = try PostgresDatabase(url: location)
+            db = pg
+            engine = .postgres(pg)
+        } else {
+            let file = try SQLiteDatabase(path: location)
+            db = file
+            engine = .sqlite(file)
+        }
         try Migrations.run(on: db)
         // An import cut off by a crash left rows tagged with an unfinished import: drop them.
-        try db.execute("DELETE FROM presence WHERE import_id IN (SELECT id FROM imports WHERE completed = 0 AND kind = 'presence')")
-        try db.execute("DELETE FROM imports WHERE completed = 0")
+        // (Imports commit as one transaction, so on PostgreSQL another node's import in progress is invisible here.)
+        try db.run("DELETE FROM presence WHERE import_id IN (SELECT id FROM imports WHERE completed = 0 AND kind = 'presence')")
+        try db.run("DELETE FROM imports WHERE completed = 0")
     }
 
     // MARK: Cells
@@ -43,20 +67,33 @@ public final class SubscriberStore: @unchecked Sendable {
     /// Rows after the run time are not yet seen and are ignored.
     public func latestPresence(at run: Timestamp, seenWithin: Int64) throws -> LatestPresenceTable {
         let from = run.seconds - seenWithin, to = run.seconds
-        // Presence rows of one import are contiguous in rowid; scan only imports overlapping the window.
-        let ranges = try db.query("""
-            SELECT first_rowid, last_rowid, rows_ok FROM imports
+        // Only imports overlapping the window are scanned.
+        let imports = try db.query("""
+            SELECT id, first_rowid, last_rowid, rows_ok FROM imports
             WHERE kind = 'presence' AND completed = 1 AND rows_ok > 0 AND max_seen >= ? AND min_seen <= ?
-            """, [.int(from), .int(to)]) { ($0.int64(0), $0.int64(1), $0.int(2)) }
+            """, [.int(from), .int(to)]) { (id: $0.int64(0), first: $0.int64(1), last: $0.int64(2), rows: $0.int(3)) }
         // Snapshots repeat subscribers: plan for half the rows as distinct subscribers (the table grows if not).
-        var table = LatestPresenceTable(expected: ranges.reduce(0) { $0 + $1.2 } / 2, since: from, adviseMemory: adviseHugePages)
-        let stmt = try db.prepare("SELECT carrier, subscriber, cell, seen_at FROM presence WHERE rowid BETWEEN ? AND ? AND seen_at BETWEEN ? AND ?")
-        for (first, last, _) in ranges {
-            stmt.reset()
-            stmt.bindInt(first, at: 1); stmt.bindInt(last, at: 2); stmt.bindInt(from, at: 3); stmt.bindInt(to, at: 4)
-            while try stmt.step() {
-                guard let p = stmt.pseudonym(1) else { continue }
-                table.offer(carrier: UInt8(truncatingIfNeeded: stmt.int64(0)), subscriber: p, cell: Int32(truncatingIfNeeded: stmt.int64(2)), seenAt: stmt.int64(3))
+        var table = LatestPresenceTable(expected: imports.reduce(0) { $0 + $1.rows } / 2, since: from, adviseMemory: adviseHugePages)
+        switch engine {
+        case .sqlite(let file):
+            // Presence rows of one import are contiguous in rowid: scan each range.
+            let stmt = try file.prepare("SELECT carrier, subscriber, cell, seen_at FROM presence WHERE rowid BETWEEN ? AND ? AND seen_at BETWEEN ? AND ?")
+            for i in imports {
+                stmt.reset()
+                stmt.bindInt(i.first, at: 1); stmt.bindInt(i.last, at: 2); stmt.bindInt(from, at: 3); stmt.bindInt(to, at: 4)
+                while try stmt.step() {
+                    guard let p = stmt.pseudonym(1) else { continue }
+                    table.offer(carrier: UInt8(truncatingIfNeeded: stmt.int64(0)), subscriber: p, cell: Int32(truncatingIfNeeded: stmt.int64(2)), seenAt: stmt.int64(3))
+                }
+            }
+        case .postgres(let pg):
+            guard !imports.isEmpty else { break }
+            let ids = imports.map { String($0.id) }.joined(separator: ",")
+            try PresenceCopy.read(from: pg, sql: """
+                COPY (SELECT carrier, subscriber, cell, seen_at FROM presence WHERE import_id IN (\(ids)) AND seen_at BETWEEN \(from) AND \(to))
+                TO STDOUT (FORMAT binary)
+                """) { carrier, subscriber, cell, seenAt in
+                table.offer(carrier: carrier, subscriber: subscriber, cell: cell, seenAt: seenAt)
             }
         }
         return table
@@ -67,15 +104,17 @@ public final class SubscriberStore: @unchecked Sendable {
     /// Deletes presence seen before `cutoff` (Law 91/2025: keep location data no longer than needed).
     @discardableResult
     public func purgePresence(before cutoff: Timestamp) throws -> Int {
-        // Only imports that hold rows older than the cutoff are scanned, by their rowid range.
+        // Only imports that hold rows older than the cutoff are scanned (SQLite: by their rowid range).
         let ranges = try db.query("""
-            SELECT first_rowid, last_rowid FROM imports
+            SELECT id, first_rowid, last_rowid FROM imports
             WHERE kind = 'presence' AND completed = 1 AND rows_ok > 0 AND min_seen < ? AND purged_at IS NULL
-            """, [.int(cutoff.seconds)]) { ($0.int64(0), $0.int64(1)) }
+            """, [.int(cutoff.seconds)]) { ($0.int64(0), $0.int64(1), $0.int64(2)) }
         var removed = 0
-        for (first, last) in ranges {
-            try db.run("DELETE FROM presence WHERE rowid BETWEEN ? AND ? AND seen_at < ?", [.int(first), .int(last), .int(cutoff.seconds)])
-            removed += db.changes
+        for (id, first, last) in ranges {
+            switch engine {
+            case .sqlite: removed += try db.run("DELETE FROM presence WHERE rowid BETWEEN ? AND ? AND seen_at < ?", [.int(first), .int(last), .int(cutoff.seconds)])
+            case .postgres: removed += try db.run("DELETE FROM presence WHERE import_id = ? AND seen_at < ?", [.int(id), .int(cutoff.seconds)])
+            }
         }
         try db.run("UPDATE imports SET purged_at = ? WHERE kind = 'presence' AND max_seen < ?", [.int(cutoff.seconds), .int(cutoff.seconds)])
         try db.run("UPDATE imports SET min_seen = ? WHERE kind = 'presence' AND min_seen < ? AND max_seen >= ?", [.int(cutoff.seconds), .int(cutoff.seconds), .int(cutoff.seconds)])
@@ -86,10 +125,9 @@ public final class SubscriberStore: @unchecked Sendable {
 
     public func preferences() throws -> [CarrierPseudonym: String] {
         var out: [CarrierPseudonym: String] = [:]
-        let stmt = try db.prepare("SELECT carrier, subscriber, language FROM preferences")
-        while try stmt.step() {
-            guard let p = stmt.pseudonym(1), stmt.int(0) < Self.carriers.count else { continue }
-            out[CarrierPseudonym(carrier: Self.carriers[stmt.int(0)], subscriber: p)] = stmt.text(2)
+        for (carrier, subscriber, language) in try db.query("SELECT carrier, subscriber, language FROM preferences", row: { ($0.int(0), $0.pseudonym(1), $0.text(2)) }) {
+            guard let subscriber, carrier < Self.carriers.count else { continue }
+            out[CarrierPseudonym(carrier: Self.carriers[carrier], subscriber: subscriber)] = language
         }
         return out
     }
@@ -110,7 +148,7 @@ public final class SubscriberStore: @unchecked Sendable {
     public func contacts(lists: [String]) throws -> [Contact] {
         var out: [Contact] = []
         for list in lists {
-            out += try db.query("SELECT msisdn, carrier, name, language, commune FROM contacts WHERE list = ? ORDER BY rowid", [.text(list)]) { row in
+            out += try db.query("SELECT msisdn, carrier, name, language, commune FROM contacts WHERE list = ? ORDER BY msisdn", [.text(list)]) { row in
                 guard case .success(let p) = VietnamNumberingPlan.parse(row.text(0)) else { return nil }
                 return Contact(list: list, msisdn: p.msisdn, carrier: Carrier(rawValue: row.text(1)) ?? p.carrierOfOrigin, name: row.text(2),
                                language: row.isNull(3) ? nil : row.text(3), commune: row.isNull(4) ? nil : row.int(4))
@@ -148,144 +186,4 @@ func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
     let end = (Int(bitPattern: base) + buffer.count) & ~(huge - 1)
     if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, 14 /* MADV_HUGEPAGE */) }
     #endif
-}
-
-/// Versioned schema migrations, applied in order on open.
-enum Migrations {
-    static let all: [(version: Int, name: String, sql: String)] = [
-        (1, "subscribers and presence", """
-            CREATE TABLE cells (
-                id INTEGER PRIMARY KEY,
-                cgi TEXT NOT NULL UNIQUE,
-                lat REAL NOT NULL,
-                lon REAL NOT NULL,
-                commune INTEGER NOT NULL
-            );
-            CREATE TABLE imports (
-                id INTEGER PRIMARY KEY,
-                kind TEXT NOT NULL,
-                carrier TEXT,
-                file TEXT NOT NULL,
-                sha256 TEXT NOT NULL,
-                started_at INTEGER NOT NULL,
-                completed INTEGER NOT NULL DEFAULT 0,
-                rows_ok INTEGER NOT NULL DEFAULT 0,
-                rows_bad INTEGER NOT NULL DEFAULT 0,
-                first_rowid INTEGER,
-                last_rowid INTEGER,
-                min_seen INTEGER,
-                max_seen INTEGER,
-                purged_at INTEGER
-            );
-            -- Presence: pseudonym (32-byte HMAC-SHA256 under the carrier's key), never a clear number.
-            CREATE TABLE presence (
-                carrier INTEGER NOT NULL,
-                subscriber BLOB NOT NULL,
-                cell INTEGER NOT NULL,
-                seen_at INTEGER NOT NULL,
-                import_id INTEGER NOT NULL
-            );
-            CREATE TABLE preferences (
-                carrier INTEGER NOT NULL,
-                subscriber BLOB NOT NULL,
-                language TEXT NOT NULL,
-                PRIMARY KEY (carrier, subscriber)
-            ) WITHOUT ROWID;
-            -- Do-not-call: clear numbers with nothing else attached.
-            CREATE TABLE do_not_call (msisdn TEXT PRIMARY KEY) WITHOUT ROWID;
-            -- Contact lists: people who agreed to receive messages; no location.
-            CREATE TABLE contacts (
-                list TEXT NOT NULL,
-                msisdn TEXT NOT NULL,
-                carrier TEXT NOT NULL,
-                name TEXT NOT NULL,
-                language TEXT,
-                commune INTEGER,
-                PRIMARY KEY (list, msisdn)
-            );
-            """),
-        (2, "dispatch", """
-            CREATE TABLE campaigns (
-                id TEXT PRIMARY KEY,
-                file TEXT NOT NULL,
-                file_sha256 TEXT NOT NULL,
-                title TEXT NOT NULL,
-                priority TEXT NOT NULL,
-                state TEXT NOT NULL,
-                drafted_by TEXT NOT NULL,
-                approved_by TEXT,
-                created_at INTEGER NOT NULL,
-                planned_at INTEGER
-            );
-            -- Who did what, in order; never updated or deleted.
-            CREATE TABLE audit (
-                id INTEGER PRIMARY KEY,
-                at INTEGER NOT NULL,
-                actor TEXT NOT NULL,
-                action TEXT NOT NULL,
-                campaign TEXT,
-                detail TEXT NOT NULL DEFAULT ''
-            );
-            -- One row per recipient and campaign. subscriber is a pseudonym (h:…); commune is kept
-            -- for reports by commune.
-            CREATE TABLE messages (
-                id INTEGER PRIMARY KEY,
-                campaign TEXT NOT NULL REFERENCES campaigns(id),
-                carrier TEXT NOT NULL,
-                subscriber TEXT NOT NULL,
-                language TEXT NOT NULL,
-                commune INTEGER,
-                day INTEGER NOT NULL,
-                text TEXT NOT NULL,
-                encoding TEXT NOT NULL,
-                segments INTEGER NOT NULL,
-                state TEXT NOT NULL,
-                batch INTEGER,
-                reason TEXT,
-                updated_at INTEGER NOT NULL,
-                UNIQUE (campaign, carrier, subscriber)
-            );
-            CREATE INDEX messages_pending ON messages (carrier, state, campaign);
-            CREATE INDEX messages_subscriber_day ON messages (subscriber, day);
-            CREATE INDEX messages_batch ON messages (batch);
-            CREATE TABLE batches (
-                id INTEGER PRIMARY KEY,
-                carrier TEXT NOT NULL,
-                campaign TEXT NOT NULL,
-                idempotency_key TEXT NOT NULL UNIQUE,
-                state TEXT NOT NULL,
-                size INTEGER NOT NULL,
-                attempts INTEGER NOT NULL DEFAULT 0,
-                retry_at REAL,
-                http_status INTEGER,
-                reason TEXT,
-                created_at INTEGER NOT NULL,
-                updated_at INTEGER NOT NULL
-            );
-            CREATE INDEX batches_open ON batches (carrier, state);
-            CREATE INDEX batches_campaign ON batches (carrier, campaign);
-            -- Every receipt as received, matched or not: nothing is dropped.
-            CREATE TABLE receipts (
-                id INTEGER PRIMARY KEY,
-                carrier TEXT NOT NULL,
-                message_ref TEXT NOT NULL,
-                status TEXT NOT NULL,
-                at INTEGER,
-                reason TEXT,
-                received_at INTEGER NOT NULL,
-                message INTEGER
-            );
-            """),
-    ]
-
-    static func run(on db: SQLiteDatabase) throws {
-        try db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
-        let applied = Set(try db.query("SELECT version FROM schema_migrations") { $0.int(0) })
-        for m in all where !applied.contains(m.version) {
-            try db.transaction {
-                try db.execute(m.sql)
-                try db.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, strftime('%s','now'))", [.int(Int64(m.version)), .text(m.name)])
-            }
-        }
-    }
 }

@@ -12,12 +12,12 @@ struct CarrierAnswersTests {
         try storeWithCampaign(path, carriers: [.viettel], count: 500)
         let (sim, server, port) = try await startSimulator(.viettel, tps: 10_000, maxBatch: 40)
         // loa believes 200 per batch; the carrier takes 40.
-        let d = Dispatcher(storePath: path, gateways: [gateway(.viettel, port: port, tps: 2000, maxBatch: 200)], campaigns: policies(["test-campaign"])) { _ in }
+        let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: 2000, maxBatch: 200)], campaigns: policies(["test-campaign"])) { _ in }
         try await runDispatcher(d)
         let stats = sim.currentStats()
         #expect(stats.accepted == 500)
         #expect(stats.duplicateMessages == 0)
-        let store = try SubscriberStore(path: path)
+        let store = try SubscriberStore(location: path)
         #expect(try store.db.scalarInt("SELECT count(*) FROM batches WHERE http_status = 413") ?? 0 >= 1)
         #expect(try store.db.scalarInt("SELECT count(*) FROM messages WHERE state != 'accepted'") == 0)
         await server.stop()
@@ -27,11 +27,11 @@ struct CarrierAnswersTests {
     func permanentRejection() async throws {
         let path = try tempStorePath()
         try storeWithCampaign(path, carriers: [.viettel], count: 20)
-        let store = try SubscriberStore(path: path)
+        let store = try SubscriberStore(location: path)
         // Two messages to subscribers the carrier cannot map back.
         try store.db.run("UPDATE messages SET subscriber = 'x:' || id WHERE id IN (3, 7)")
         let (sim, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100)
-        let d = Dispatcher(storePath: path, gateways: [gateway(.viettel, port: port, tps: 1000)], campaigns: policies(["test-campaign"])) { _ in }
+        let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: 1000)], campaigns: policies(["test-campaign"])) { _ in }
         try await runDispatcher(d)
         #expect(sim.currentStats().accepted == 18)
         #expect(sim.currentStats().batches == 1)   // no retry of the rejected ones
@@ -47,10 +47,10 @@ struct CarrierAnswersTests {
         let (sim, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100)
         var g = gateway(.viettel, port: port, tps: 1000)
         g.dailyQuota = 120
-        let d = Dispatcher(storePath: path, gateways: [g], campaigns: policies(["test-campaign"])) { _ in }
+        let d = Dispatcher(storeLocation: path, gateways: [g], campaigns: policies(["test-campaign"])) { _ in }
         try await runDispatcher(d)
         #expect(sim.currentStats().accepted == 120)
-        let store = try SubscriberStore(path: path)
+        let store = try SubscriberStore(location: path)
         #expect(try store.db.scalarInt("SELECT count(*) FROM messages WHERE state = 'planned'") == 180)
         #expect(try store.campaignRecord("test-campaign")?.state == .sending)
         await server.stop()

@@ -13,7 +13,7 @@ func tempStorePath() throws -> String {
 
 /// A store with one approved, sending campaign and `count` planned messages per carrier.
 func storeWithCampaign(_ path: String, carriers: [Carrier], count: Int, priority: Campaign.Priority = .urgent, id: String = "test-campaign") throws {
-    let store = try SubscriberStore(path: path)
+    let store = try SubscriberStore(location: path)
     try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x.yaml', 'abc', 'Thử', ?, 'draft', 'lan', 0)",
                      [.text(id), .text(priority.rawValue)])
     _ = try store.approveCampaign(id, sha256: "abc", by: "minh", unreviewed: [])
@@ -68,7 +68,7 @@ struct DispatchIntegrationTests {
         let path = try tempStorePath()
         let carriers: [Carrier] = [.viettel, .vinaphone, .mobifone]
         try storeWithCampaign(path, carriers: carriers, count: 600)
-        let endpoint = try ReceiptEndpoint(storePath: path, secrets: Dictionary(uniqueKeysWithValues: carriers.map { ($0, receiptSecret) }))
+        let endpoint = try ReceiptEndpoint(storeLocation: path, secrets: Dictionary(uniqueKeysWithValues: carriers.map { ($0, receiptSecret) }))
         let receiptRouter = Router()
         endpoint.addRoutes(to: receiptRouter)
         let receiptServer = BackgroundServer()
@@ -89,7 +89,7 @@ struct DispatchIntegrationTests {
             servers.append(server)
             gateways.append(gateway(carrier, port: port, tps: 400))
         }
-        let d = Dispatcher(storePath: path, gateways: gateways, campaigns: policies(["test-campaign"])) { _ in }
+        let d = Dispatcher(storeLocation: path, gateways: gateways, campaigns: policies(["test-campaign"])) { _ in }
         try await runDispatcher(d)
         for carrier in carriers {
             let stats = sims[carrier]!.currentStats()
@@ -100,7 +100,7 @@ struct DispatchIntegrationTests {
             sims[carrier]!.drainReceipts(timeout: 10)
         }
         try await Task.sleep(for: .milliseconds(500))
-        let store = try SubscriberStore(path: path)
+        let store = try SubscriberStore(location: path)
         let counts = try store.messageCounts(campaign: "test-campaign")
         for carrier in carriers {
             let c = counts[carrier.rawValue] ?? [:]
@@ -123,7 +123,7 @@ struct DispatchIntegrationTests {
         try storeWithCampaign(path, carriers: [.gmobile], count: 300)
         let (sim, server, port) = try await startSimulator(.gmobile, tps: 100, maxBatch: 100)
         // loa believes the carrier takes 400/s; the carrier refuses above 100/s.
-        let d = Dispatcher(storePath: path, gateways: [gateway(.gmobile, port: port, tps: 400)], campaigns: policies(["test-campaign"])) { _ in }
+        let d = Dispatcher(storeLocation: path, gateways: [gateway(.gmobile, port: port, tps: 400)], campaigns: policies(["test-campaign"])) { _ in }
         try await runDispatcher(d)
         let stats = sim.currentStats()
         #expect(stats.refused429 > 0)
@@ -139,7 +139,7 @@ struct DispatchIntegrationTests {
         try storeWithCampaign(path, carriers: [.viettel], count: 1000)
         let (sim, server, port) = try await startSimulator(.viettel, tps: 200, maxBatch: 1000)
         let started = Date()
-        let d = Dispatcher(storePath: path, gateways: [gateway(.viettel, port: port, tps: 200, maxBatch: 1000)], campaigns: policies(["test-campaign"])) { _ in }
+        let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: 200, maxBatch: 1000)], campaigns: policies(["test-campaign"])) { _ in }
         try await runDispatcher(d)
         let stats = sim.currentStats()
         #expect(stats.accepted == 1000)
@@ -153,7 +153,7 @@ struct DispatchIntegrationTests {
     func receiptSignatures() async throws {
         let path = try tempStorePath()
         try storeWithCampaign(path, carriers: [.viettel], count: 3)
-        let endpoint = try ReceiptEndpoint(storePath: path, secrets: [.viettel: receiptSecret])
+        let endpoint = try ReceiptEndpoint(storeLocation: path, secrets: [.viettel: receiptSecret])
         let router = Router()
         endpoint.addRoutes(to: router)
         let server = BackgroundServer()
@@ -162,7 +162,7 @@ struct DispatchIntegrationTests {
         let client = CurlClient()
         let bad = try client.post("http://127.0.0.1:\(port)/receipts/viettel", headers: [("X-Loa-Signature", String(repeating: "0", count: 64))], body: body)
         #expect(bad.status == 401)
-        let store = try SubscriberStore(path: path)
+        let store = try SubscriberStore(location: path)
         #expect(try store.db.scalarInt("SELECT count(*) FROM receipts") == 0)
         let good = try client.post("http://127.0.0.1:\(port)/receipts/viettel", headers: [("X-Loa-Signature", try HMACSigner(secret: receiptSecret).sign(body))], body: body)
         #expect(good.status == 200)

@@ -13,7 +13,7 @@ struct KannelIntegrationTests {
     @Test("contact-list recipients reach the SMSC once each as UCS-2; area recipients are refused with the reason")
     func kannelEndToEnd() async throws {
         let path = try tempStorePath()
-        let store = try SubscriberStore(path: path)
+        let store = try SubscriberStore(location: path)
         let key = try KeyedPseudonymizer(key: Array("kannel-test-pseudonym-key-01".utf8))
         try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES ('k', 'x', 'x', 'k', 'urgent', 'draft', 'a', 0)")
         _ = try store.approveCampaign("k", sha256: "x", by: "b", unreviewed: [])
@@ -34,7 +34,7 @@ struct KannelIntegrationTests {
         }
         _ = try store.planMessages(campaign: "k", priority: .emergency, day: 1, capPerDay: 1, messages)
 
-        let endpoint = try ReceiptEndpoint(storePath: path, secrets: [.viettel: receiptSecret])
+        let endpoint = try ReceiptEndpoint(storeLocation: path, secrets: [.viettel: receiptSecret])
         let router = Router()
         endpoint.addRoutes(to: router)
         let receipts = BackgroundServer()
@@ -44,7 +44,7 @@ struct KannelIntegrationTests {
                                signingSecret: nil, receiptSecret: receiptSecret)
         g.kannel = KannelProtocol.Settings(sendsmsURL: kannelURL!, username: "loa", password: "loa-test", dlrBase: "http://127.0.0.1:\(receiptPort)")
         g.pseudonymKey = key
-        let d = Dispatcher(storePath: path, gateways: [g], campaigns: policies(["k"])) { _ in }
+        let d = Dispatcher(storeLocation: path, gateways: [g], campaigns: policies(["k"])) { _ in }
         try await runDispatcher(d)
         try await Task.sleep(for: .seconds(2))   // let the fake SMSC print what it got
 

@@ -20,7 +20,7 @@ func addCampaign(_ store: SubscriberStore, id: String, priority: Campaign.Priori
 struct SchedulingTests {
     @Test("higher priority first; equal priorities take turns")
     func priorityAndFairShare() throws {
-        let store = try SubscriberStore(path: try tempStorePath())
+        let store = try SubscriberStore(location: try tempStorePath())
         try addCampaign(store, id: "routine-a", priority: .routine, carrier: .viettel, count: 30, subscriberOffset: 0)
         try addCampaign(store, id: "urgent-b", priority: .urgent, carrier: .viettel, count: 30, subscriberOffset: 100)
         try addCampaign(store, id: "urgent-c", priority: .urgent, carrier: .viettel, count: 30, subscriberOffset: 200)
@@ -41,7 +41,7 @@ struct SchedulingTests {
 
     @Test("per-subscriber cap across campaigns: one routine message a day, emergencies exempt")
     func perSubscriberCap() throws {
-        let store = try SubscriberStore(path: try tempStorePath())
+        let store = try SubscriberStore(location: try tempStorePath())
         for (id, p) in [("a", Campaign.Priority.routine), ("b", .routine), ("c", .emergency), ("d", .routine)] {
             try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x', 'x', ?, ?, 'draft', 'x', 0)",
                              [.text(id), .text(id), .text(p.rawValue)])
@@ -63,8 +63,8 @@ struct SchedulingTests {
         let path = try tempStorePath()
         try storeWithCampaign(path, carriers: [.viettel], count: 400)
         let (sim, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100)
-        let store = try SubscriberStore(path: path)
-        let d = Dispatcher(storePath: path, gateways: [gateway(.viettel, port: port, tps: 100)], campaigns: policies(["test-campaign"])) { _ in }
+        let store = try SubscriberStore(location: path)
+        let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: 100)], campaigns: policies(["test-campaign"])) { _ in }
         Thread { try? await_(d) }.start()
         try await Task.sleep(for: .milliseconds(1200))
         _ = try store.transitionCampaign("test-campaign", "pause", by: "minh")
@@ -75,7 +75,7 @@ struct SchedulingTests {
         #expect(atPause > 0 && atPause < 400)
         d.stop()
         _ = try store.transitionCampaign("test-campaign", "resume", by: "minh")
-        let d2 = Dispatcher(storePath: path, gateways: [gateway(.viettel, port: port, tps: 400)], campaigns: policies(["test-campaign"])) { _ in }
+        let d2 = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: 400)], campaigns: policies(["test-campaign"])) { _ in }
         try await runDispatcher(d2)
         #expect(sim.currentStats().accepted == 400)
         #expect(sim.currentStats().duplicateMessages == 0)

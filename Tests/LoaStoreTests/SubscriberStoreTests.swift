@@ -36,7 +36,7 @@ struct SubscriberStoreTests {
     }
 
     func storeWithCells(_ dir: String) throws -> SubscriberStore {
-        let store = try SubscriberStore(path: "\(dir)/loa.sqlite")
+        let store = try SubscriberStore(location: "\(dir)/loa.sqlite")
         try write("""
             cgi,lat,lon,commune_code
             452-04-100-1,14.72,107.56,23377
@@ -143,7 +143,7 @@ struct SubscriberStoreTests {
             try store.db.run("INSERT INTO presence VALUES (0, zeroblob(32), 1, 5, 99)")
             #expect(try store.presenceRowCount() == 1)
         }
-        let reopened = try SubscriberStore(path: "\(dir)/loa.sqlite")
+        let reopened = try SubscriberStore(location: "\(dir)/loa.sqlite")
         #expect(try reopened.presenceRowCount() == 0)
         #expect(try reopened.db.scalarInt("SELECT count(*) FROM imports WHERE id = 99") == 0)
     }

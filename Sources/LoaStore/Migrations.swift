@@ -1,0 +1,170 @@
+import Foundation
+
+/// Versioned schema migrations, applied in order when a store is opened. The schema is written
+/// once; `{pk}`, `{int}`, `{real}`, `{blob}` and `{without_rowid}` become each engine's types.
+/// Never edit an applied migration: add a new one.
+enum Migrations {
+    static let all: [(version: Int, name: String, sql: String, postgresOnly: String)] = [
+        (1, "subscribers and presence", """
+            CREATE TABLE cells (
+                id {pk},
+                cgi TEXT NOT NULL UNIQUE,
+                lat {real} NOT NULL,
+                lon {real} NOT NULL,
+                commune INTEGER NOT NULL
+            );
+            CREATE TABLE imports (
+                id {pk},
+                kind TEXT NOT NULL,
+                carrier TEXT,
+                file TEXT NOT NULL,
+                sha256 TEXT NOT NULL,
+                started_at {int} NOT NULL,
+                completed INTEGER NOT NULL DEFAULT 0,
+                rows_ok {int} NOT NULL DEFAULT 0,
+                rows_bad {int} NOT NULL DEFAULT 0,
+                first_rowid {int},
+                last_rowid {int},
+                min_seen {int},
+                max_seen {int},
+                purged_at {int}
+            );
+            -- Presence: pseudonym (32-byte HMAC-SHA256 under the carrier's key), never a clear number.
+            CREATE TABLE presence (
+                carrier INTEGER NOT NULL,
+                subscriber {blob} NOT NULL,
+                cell INTEGER NOT NULL,
+                seen_at {int} NOT NULL,
+                import_id {int} NOT NULL
+            );
+            CREATE TABLE preferences (
+                carrier INTEGER NOT NULL,
+                subscriber {blob} NOT NULL,
+                language TEXT NOT NULL,
+                PRIMARY KEY (carrier, subscriber)
+            ) {without_rowid};
+            -- Do-not-call: clear numbers with nothing else attached.
+            CREATE TABLE do_not_call (msisdn TEXT PRIMARY KEY) {without_rowid};
+            -- Contact lists: people who agreed to receive messages; no location.
+            CREATE TABLE contacts (
+                list TEXT NOT NULL,
+                msisdn TEXT NOT NULL,
+                carrier TEXT NOT NULL,
+                name TEXT NOT NULL,
+                language TEXT,
+                commune INTEGER,
+                PRIMARY KEY (list, msisdn)
+            );
+            """, "CREATE INDEX presence_import ON presence (import_id);"),
+        (2, "dispatch", """
+            CREATE TABLE campaigns (
+                id TEXT PRIMARY KEY,
+                file TEXT NOT NULL,
+                file_sha256 TEXT NOT NULL,
+                title TEXT NOT NULL,
+                priority TEXT NOT NULL,
+                state TEXT NOT NULL,
+                drafted_by TEXT NOT NULL,
+                approved_by TEXT,
+                created_at {int} NOT NULL,
+                planned_at {int}
+            );
+            -- Who did what, in order; never updated or deleted.
+            CREATE TABLE audit (
+                id {pk},
+                at {int} NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                campaign TEXT,
+                detail TEXT NOT NULL DEFAULT ''
+            );
+            -- One row per recipient and campaign. subscriber is a pseudonym (h:…); commune is kept
+            -- for reports by commune.
+            CREATE TABLE messages (
+                id {pk},
+                campaign TEXT NOT NULL REFERENCES campaigns(id),
+                carrier TEXT NOT NULL,
+                subscriber TEXT NOT NULL,
+                language TEXT NOT NULL,
+                commune INTEGER,
+                day INTEGER NOT NULL,
+                text TEXT NOT NULL,
+                encoding TEXT NOT NULL,
+                segments INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                batch {int},
+                reason TEXT,
+                updated_at {int} NOT NULL,
+                UNIQUE (campaign, carrier, subscriber)
+            );
+            CREATE INDEX messages_pending ON messages (carrier, state, campaign);
+            CREATE INDEX messages_subscriber_day ON messages (subscriber, day);
+            CREATE INDEX messages_batch ON messages (batch);
+            CREATE TABLE batches (
+                id {pk},
+                carrier TEXT NOT NULL,
+                campaign TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL UNIQUE,
+                state TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                retry_at {real},
+                http_status INTEGER,
+                reason TEXT,
+                created_at {int} NOT NULL,
+                updated_at {int} NOT NULL
+            );
+            CREATE INDEX batches_open ON batches (carrier, state);
+            CREATE INDEX batches_campaign ON batches (carrier, campaign);
+            -- Every receipt as received, matched or not: nothing is dropped.
+            CREATE TABLE receipts (
+                id {pk},
+                carrier TEXT NOT NULL,
+                message_ref TEXT NOT NULL,
+                status TEXT NOT NULL,
+                at {int},
+                reason TEXT,
+                received_at {int} NOT NULL,
+                message {int}
+            );
+            """, ""),
+    ]
+
+    static func sql(_ template: String, for dialect: SQLDialect) -> String {
+        let types: [(String, String)] = switch dialect {
+        case .sqlite: [("{pk}", "INTEGER PRIMARY KEY"), ("{int}", "INTEGER"), ("{real}", "REAL"), ("{blob}", "BLOB"), ("{without_rowid}", "WITHOUT ROWID")]
+        case .postgres: [("{pk}", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"), ("{int}", "BIGINT"), ("{real}", "DOUBLE PRECISION"),
+                         ("{blob}", "BYTEA"), ("{without_rowid}", "")]
+        }
+        return types.reduce(template) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
+    }
+
+    /// Applies what is missing, in one transaction that holds the write lock (SQLite) or an
+    /// advisory lock (PostgreSQL), so that processes starting together apply each migration once.
+    static func run(on db: any SQLDatabase) throws {
+        try db.transaction {
+            if db.dialect == .postgres { try db.run("SELECT pg_advisory_xact_lock(\(StoreLocks.migrations))") }
+            try db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at \(sql("{int}", for: db.dialect)) NOT NULL)")
+            let applied = Set(try db.query("SELECT version FROM schema_migrations") { $0.int(0) })
+            for m in all where !applied.contains(m.version) {
+                try db.execute(sql(m.sql, for: db.dialect))
+                if db.dialect == .postgres && !m.postgresOnly.isEmpty { try db.execute(m.postgresOnly) }
+                try db.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                           [.int(Int64(m.version)), .text(m.name), .int(Int64(Date().timeIntervalSince1970))])
+            }
+        }
+    }
+
+    static var latestVersion: Int { all.map(\.version).max() ?? 0 }
+}
+
+/// Advisory lock keys (PostgreSQL) shared by every loa process on one database.
+enum StoreLocks {
+    /// Schema migrations.
+    static let migrations: Int64 = 0x6C6F_6101
+    /// Planning messages (the per-subscriber cap counts across campaigns).
+    static let planning: Int64 = 0x6C6F_6102
+    /// Two-key locks `(class, n)`: dispatcher nodes and carrier leases.
+    static let nodeClass: Int32 = 0x6C6F_61
+    static let carrierClass: Int32 = 0x6C6F_62
+}

@@ -1,0 +1,252 @@
+import CLibPQ
+import Foundation
+import LoaCore
+
+/// A connection to a PostgreSQL server through libpq (the system's libpq-dev, synchronous, like
+/// the SQLite side). Statements are written with `?` placeholders and prepared once per
+/// connection; parameters go as text (binary for blobs), results come back as text.
+public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
+    let conn: OpaquePointer
+    public let location: String
+    public var dialect: SQLDialect { .postgres }
+    /// Prepared statement names by SQL text.
+    private var prepared: [String: String] = [:]
+
+    /// `url`: `postgres://user:password@host:port/database` (libpq's URI form; `?sslmode=…` etc. allowed).
+    public init(url: String) throws(StoreError) {
+        location = Self.maskPassword(url)
+        guard let c = PQconnectdb(url) else { throw .database("\(location): out of memory") }
+        guard PQstatus(c) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(c)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(c)
+            throw .database("\(location): cannot connect: \(message)")
+        }
+        conn = c
+        clibpq_silence_notices(c)
+        try execute("SET client_encoding = 'UTF8'")
+    }
+
+    deinit { PQfinish(conn) }
+
+    /// Whether the server still answers on this connection (leases live as long as it does).
+    public var isAlive: Bool {
+        guard let r = PQexec(conn, "SELECT 1") else { return false }
+        defer { PQclear(r) }
+        return PQresultStatus(r) == PGRES_TUPLES_OK
+    }
+
+    static func maskPassword(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
+        let userinfo = url[scheme.upperBound..<at]
+        guard let colon = userinfo.firstIndex(of: ":") else { return url }
+        return String(url[..<colon]) + ":***" + String(url[at...])
+    }
+
+    func error(_ what: String, _ result: OpaquePointer?) -> StoreError {
+        var message = result.map { String(cString: PQresultErrorMessage($0)) } ?? ""
+        if message.isEmpty { message = String(cString: PQerrorMessage(conn)) }
+        message = message.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let result, let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))) { message += " (SQLSTATE \(String(cString: state)))" }
+        return .database("\(what): \(message)")
+    }
+
+    /// `?` → `$1, $2, …`, outside quoted strings, identifiers and comments.
+    static func numberedPlaceholders(_ sql: String) -> String {
+        var out = ""
+        out.reserveCapacity(sql.utf8.count + 16)
+        var n = 0
+        var quote: Character? = nil
+        var previous: Character = " "
+        var inComment = false
+        for ch in sql {
+            if inComment {
+                out.append(ch)
+                if ch == "\n" { inComment = false }
+            } else if let q = quote {
+                out.append(ch)
+                if ch == q { quote = nil }
+            } else if ch == "'" || ch == "\"" {
+                quote = ch
+                out.append(ch)
+            } else if ch == "-" && previous == "-" {
+                inComment = true
+                out.append(ch)
+            } else if ch == "?" {
+                n += 1
+                out += "$\(n)"
+            } else {
+                out.append(ch)
+            }
+            previous = ch
+        }
+        return out
+    }
+
+    /// Executes with parameters; the caller clears the result.
+    private func exec(_ sql: String, _ bindings: [SQLValue]) throws(StoreError) -> OpaquePointer {
+        var name = prepared[sql]
+        if name == nil && prepared.count < 512 {
+            let newName = "loa_\(prepared.count + 1)"
+            let r = PQprepare(conn, newName, Self.numberedPlaceholders(sql), Int32(bindings.count), nil)
+            defer { PQclear(r) }
+            guard PQresultStatus(r) == PGRES_COMMAND_OK else { throw error("prepare \(sql.prefix(100))", r) }
+            prepared[sql] = newName
+            name = newName
+        }
+        // Parameters as C strings (text) or bytes (blobs, binary format).
+        var buffers: [[CChar]?] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
+        buffers.reserveCapacity(bindings.count)
+        for b in bindings {
+            switch b {
+            case .null: buffers.append(nil); lengths.append(0); formats.append(0)
+            case .int(let v): buffers.append(Array(String(v).utf8CString)); lengths.append(0); formats.append(0)
+            case .double(let v): buffers.append(Array(String(v).utf8CString)); lengths.append(0); formats.append(0)
+            case .text(let s): buffers.append(Array(s.utf8CString)); lengths.append(0); formats.append(0)
+            case .blob(let bytes): buffers.append(bytes.map { CChar(bitPattern: $0) }); lengths.append(Int32(bytes.count)); formats.append(1)
+            }
+        }
+        let result: OpaquePointer? = withPointers(buffers) { values in
+            if let name { return PQexecPrepared(conn, name, Int32(bindings.count), values, lengths, formats, 0) }
+            return PQexecParams(conn, Self.numberedPlaceholders(sql), Int32(bindings.count), nil, values, lengths, formats, 0)
+        }
+        guard let result else { throw error(String(sql.prefix(100)), nil) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            let e = error(String(sql.prefix(100)), result)
+            PQclear(result)
+            throw e
+        }
+        return result
+    }
+
+    @discardableResult
+    public func run(_ sql: String, _ bindings: [SQLValue]) throws(StoreError) -> Int {
+        let r = try exec(sql, bindings)
+        defer { PQclear(r) }
+        return Int(String(cString: PQcmdTuples(r))) ?? 0
+    }
+
+    public func query<T>(_ sql: String, _ bindings: [SQLValue], row: (any SQLRow) throws -> T) throws -> [T] {
+        let r = try exec(sql, bindings)
+        defer { PQclear(r) }
+        let n = PQntuples(r)
+        var out: [T] = []
+        out.reserveCapacity(Int(n))
+        for i in 0..<n { out.append(try row(PostgresRow(result: r, row: i))) }
+        return out
+    }
+
+    public func execute(_ script: String) throws(StoreError) {
+        let r = PQexec(conn, script)
+        defer { PQclear(r) }
+        let status = PQresultStatus(r)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw error(String(script.prefix(100)), r) }
+    }
+
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    // MARK: COPY (bulk presence)
+
+    /// `COPY … FROM STDIN`: `write` is called with a function that sends bytes.
+    func copyIn(_ sql: String, _ write: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let r = PQexec(conn, sql)
+        let status = PQresultStatus(r)
+        if status != PGRES_COPY_IN { let e = error(String(sql.prefix(100)), r); PQclear(r); throw e }
+        PQclear(r)
+        var failure: (any Error)? = nil
+        do {
+            try write { bytes in
+                guard PQputCopyData(conn, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count)) == 1 else {
+                    throw self.error("COPY data", nil)
+                }
+            }
+        } catch { failure = error }
+        PQputCopyEnd(conn, failure == nil ? nil : "loa: import failed")
+        var finalError: StoreError? = nil
+        while let res = PQgetResult(conn) {
+            if PQresultStatus(res) != PGRES_COMMAND_OK && finalError == nil { finalError = error(String(sql.prefix(100)), res) }
+            PQclear(res)
+        }
+        if let failure { throw failure }
+        if let finalError { throw finalError }
+    }
+
+    /// `COPY … TO STDOUT`: `read` gets each chunk (a row, for binary format) as it arrives.
+    func copyOut(_ sql: String, _ read: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let r = PQexec(conn, sql)
+        let status = PQresultStatus(r)
+        if status != PGRES_COPY_OUT { let e = error(String(sql.prefix(100)), r); PQclear(r); throw e }
+        PQclear(r)
+        var failure: (any Error)? = nil
+        while true {
+            var buffer: UnsafeMutablePointer<CChar>? = nil
+            let n = PQgetCopyData(conn, &buffer, 0)
+            if n > 0, let buffer {
+                if failure == nil {
+                    do { try read(UnsafeRawBufferPointer(start: buffer, count: Int(n))) } catch { failure = error }
+                }
+                PQfreemem(buffer)
+            } else if n == -1 {
+                break
+            } else {
+                throw error("COPY out", nil)
+            }
+        }
+        var finalError: StoreError? = nil
+        while let res = PQgetResult(conn) {
+            if PQresultStatus(res) != PGRES_COMMAND_OK && finalError == nil { finalError = error(String(sql.prefix(100)), res) }
+            PQclear(res)
+        }
+        if let failure { throw failure }
+        if let finalError { throw finalError }
+    }
+}
+
+/// Pointers to each buffer's bytes (nil for NULL), valid during `body`.
+private func withPointers<R>(_ buffers: [[CChar]?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    var pointers: [UnsafePointer<CChar>?] = []
+    pointers.reserveCapacity(buffers.count)
+    func next(_ i: Int) -> R {
+        if i == buffers.count { return body(pointers) }
+        guard let b = buffers[i] else { pointers.append(nil); return next(i + 1) }
+        return b.withUnsafeBufferPointer { p in
+            pointers.append(p.baseAddress)
+            return next(i + 1)
+        }
+    }
+    return next(0)
+}
+
+struct PostgresRow: SQLRow {
+    let result: OpaquePointer
+    let row: Int32
+
+    func value(_ column: Int32) -> UnsafeMutablePointer<CChar> { PQgetvalue(result, row, column) }
+    func isNull(_ column: Int32) -> Bool { PQgetisnull(result, row, column) == 1 }
+    func text(_ column: Int32) -> String { String(cString: value(column)) }
+    func int64(_ column: Int32) -> Int64 {
+        var v: Int64 = 0, negative = false
+        var p = value(column)
+        if p.pointee == 0x2D { negative = true; p += 1 }
+        while p.pointee >= 0x30 && p.pointee <= 0x39 { v = v &* 10 &+ Int64(p.pointee - 0x30); p += 1 }
+        return negative ? -v : v
+    }
+    func double(_ column: Int32) -> Double { Double(text(column)) ?? 0 }
+    /// bytea in text form: `\x` and 64 hex digits.
+    func pseudonym(_ column: Int32) -> Pseudonym? {
+        guard PQgetlength(result, row, column) == 66 else { return nil }
+        return Pseudonym("h:" + text(column).dropFirst(2))
+    }
+}

@@ -1,0 +1,78 @@
+import LoaCore
+
+/// Which SQL engine a connection speaks. The store writes portable SQL (with `?` placeholders)
+/// and asks the dialect only where the engines differ.
+public enum SQLDialect: Sendable {
+    case sqlite
+    case postgres
+}
+
+/// One row of a result, read by column index (0-based).
+public protocol SQLRow {
+    func int64(_ column: Int32) -> Int64
+    func double(_ column: Int32) -> Double
+    func text(_ column: Int32) -> String
+    func isNull(_ column: Int32) -> Bool
+    /// A 32-byte binary column read as a pseudonym (nil when it is not 32 bytes).
+    func pseudonym(_ column: Int32) -> Pseudonym?
+}
+
+extension SQLRow {
+    public func int(_ column: Int32) -> Int { Int(int64(column)) }
+}
+
+/// A connection to the store's database: SQLite (a file) or PostgreSQL (a server). One
+/// connection serves one thread at a time; every worker opens its own.
+public protocol SQLDatabase: AnyObject {
+    var dialect: SQLDialect { get }
+    /// Where the data lives, safe to print (a PostgreSQL URL without its password).
+    var location: String { get }
+    /// Runs one statement with `?` placeholders; returns the number of rows it changed.
+    @discardableResult
+    func run(_ sql: String, _ bindings: [SQLValue]) throws(StoreError) -> Int
+    /// Runs a query with `?` placeholders and collects its rows with `row`.
+    func query<T>(_ sql: String, _ bindings: [SQLValue], row: (any SQLRow) throws -> T) throws -> [T]
+    /// Runs a script of statements without parameters (migrations).
+    func execute(_ script: String) throws(StoreError)
+    /// Runs `body` in a transaction that takes the write lock at once (SQLite: BEGIN IMMEDIATE),
+    /// committed when it returns, rolled back when it throws.
+    func transaction<T>(_ body: () throws -> T) throws -> T
+}
+
+extension SQLDatabase {
+    @discardableResult
+    public func run(_ sql: String) throws(StoreError) -> Int { try run(sql, []) }
+
+    public func query<T>(_ sql: String, row: (any SQLRow) throws -> T) throws -> [T] { try query(sql, [], row: row) }
+
+    public func scalarInt(_ sql: String, _ bindings: [SQLValue] = []) throws -> Int64? {
+        try query(sql, bindings) { $0.isNull(0) ? nil : $0.int64(0) }.first ?? nil
+    }
+
+    /// Inserts one row and returns its generated `id` (`INSERT … RETURNING id` on both engines).
+    public func insertReturningID(_ sql: String, _ bindings: [SQLValue]) throws -> Int64 {
+        guard let id = try query(sql + " RETURNING id", bindings, row: { $0.int64(0) }).first else {
+            throw StoreError.database("insert returned no id: \(sql.prefix(80))")
+        }
+        return id
+    }
+}
+
+public enum SQLValue: Sendable, Equatable {
+    case int(Int64)
+    case double(Double)
+    case text(String)
+    case blob([UInt8])
+    case null
+}
+
+public enum StoreError: Error, CustomStringConvertible, Equatable {
+    case database(String)
+    case input(String)
+    public var description: String {
+        switch self {
+        case .database(let m): "database: \(m)"
+        case .input(let m): m
+        }
+    }
+}
