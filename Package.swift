@@ -64,8 +64,10 @@ let package = Package(
             swiftSettings: settings
         ),
         .testTarget(name: "LoaCoreTests", dependencies: ["LoaCore"], swiftSettings: settings),
-        .testTarget(name: "LoaStoreTests", dependencies: ["LoaStore", "LoaCore", "LoaReference"], swiftSettings: settings),
-        .testTarget(name: "LoaCarriersTests", dependencies: ["LoaCarriers", "LoaStore", "LoaCore"], swiftSettings: settings),
+        // Scratch stores for the contract tests: a SQLite file or a fresh PostgreSQL database.
+        .target(name: "LoaTestSupport", dependencies: ["LoaStore"], path: "Tests/LoaTestSupport", swiftSettings: settings),
+        .testTarget(name: "LoaStoreTests", dependencies: ["LoaStore", "LoaCore", "LoaReference", "LoaTestSupport"], swiftSettings: settings),
+        .testTarget(name: "LoaCarriersTests", dependencies: ["LoaCarriers", "LoaStore", "LoaCore", "LoaTestSupport"], swiftSettings: settings),
         .testTarget(name: "LoaCLITests", dependencies: ["LoaCLI"], swiftSettings: settings),
     ]
 )

@@ -13,9 +13,16 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     private var prepared: [String: String] = [:]
 
     /// `url`: `postgres://user:password@host:port/database` (libpq's URI form; `?sslmode=…` etc. allowed).
-    public init(url: String) throws(StoreError) {
+    /// `createIfMissing`: create the database named in the URL when the server says it does not exist.
+    public init(url: String, createIfMissing: Bool = false) throws(StoreError) {
         location = Self.maskPassword(url)
-        guard let c = PQconnectdb(url) else { throw .database("\(location): out of memory") }
+        guard var c = PQconnectdb(url) else { throw .database("\(location): out of memory") }
+        if PQstatus(c) != CONNECTION_OK && createIfMissing && String(cString: PQerrorMessage(c)).contains("does not exist") {
+            PQfinish(c)
+            try Self.createDatabase(url: url)
+            guard let again = PQconnectdb(url) else { throw .database("\(location): out of memory") }
+            c = again
+        }
         guard PQstatus(c) == CONNECTION_OK else {
             let message = String(cString: PQerrorMessage(c)).trimmingCharacters(in: .whitespacesAndNewlines)
             PQfinish(c)
@@ -27,6 +34,40 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     }
 
     deinit { PQfinish(conn) }
+
+    /// `url` with its database name replaced (`postgres://u:p@h:5432/old?x=y` → `…/new?x=y`).
+    public static func url(_ url: String, database: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        let query = rest.firstIndex(of: "?").map { String(rest[$0...]) } ?? ""
+        let authority = rest.prefix { $0 != "/" && $0 != "?" }
+        return String(url[..<scheme.upperBound]) + authority + "/" + database + query
+    }
+
+    /// The database name in `url` (libpq's default, the user name, when there is none).
+    static func databaseName(_ url: String) -> String? {
+        guard let scheme = url.range(of: "://") else { return nil }
+        let rest = url[scheme.upperBound...]
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let name = rest[rest.index(after: slash)...].prefix { $0 != "?" }
+        return name.isEmpty ? nil : String(name).removingPercentEncoding
+    }
+
+    /// Creates the database named in `url` when it does not exist yet (connecting to the server's
+    /// `postgres` database to do so; the role needs CREATEDB).
+    public static func createDatabase(url: String) throws(StoreError) {
+        guard let name = databaseName(url) else { throw .input("\(maskPassword(url)): the URL names no database (postgres://user:password@host:port/DATABASE)") }
+        let admin = try PostgresDatabase(url: Self.url(url, database: "postgres"))
+        let exists = (try? admin.query("SELECT 1 FROM pg_database WHERE datname = ?", [.text(name)]) { _ in true })?.isEmpty == false
+        if exists { return }
+        let quoted = "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        do { try admin.execute("CREATE DATABASE \(quoted)") }
+        catch {
+            // Another process may have created it at the same moment.
+            if (try? admin.query("SELECT 1 FROM pg_database WHERE datname = ?", [.text(name)]) { _ in true })?.isEmpty == false { return }
+            throw error
+        }
+    }
 
     /// Whether the server still answers on this connection (leases live as long as it does).
     public var isAlive: Bool {

@@ -26,11 +26,11 @@ public final class SubscriberStore: @unchecked Sendable {
         location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
     }
 
-    /// Opens (creating if needed) the store at `location`: a SQLite file path or a PostgreSQL URL.
-    /// Pending schema migrations run first.
+    /// Opens (creating if needed) the store at `location`: a SQLite file path or a PostgreSQL URL
+    /// (its database is created when missing and the role may). Pending schema migrations run first.
     public init(location: String) throws {
         if Self.isPostgresURL(location) {
-            let pg = try PostgresDatabase(url: location)
+            let pg = try PostgresDatabase(url: location, createIfMissing: true)
             db = pg
             engine = .postgres(pg)
         } else {

@@ -3,6 +3,7 @@ import Testing
 import LoaCore
 import LoaReference
 @testable import LoaStore
+import LoaTestSupport
 
 func temporaryDirectory() throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loa-store-\(UUID().uuidString)").path
@@ -14,7 +15,8 @@ func write(_ text: String, to path: String) throws { try Data(text.utf8).write(t
 
 let key = try! KeyedPseudonymizer(key: Array("0123456789abcdef0123456789abcdef".utf8))
 
-@Suite("SQLite store")
+/// The store contract: every test runs on SQLite and on PostgreSQL.
+@Suite("Store (SQLite and PostgreSQL)")
 struct SubscriberStoreTests {
     let units = try! ReferenceData.administrativeUnits()
 
@@ -35,8 +37,8 @@ struct SubscriberStoreTests {
         #expect(throws: StoreError.self) { try KeyedPseudonymizer(key: [1, 2, 3]) }
     }
 
-    func storeWithCells(_ dir: String) throws -> SubscriberStore {
-        let store = try SubscriberStore(location: "\(dir)/loa.sqlite")
+    func storeWithCells(_ dir: String, _ engine: StoreEngine, location: String? = nil) throws -> SubscriberStore {
+        let store = try SubscriberStore(location: location ?? engine.scratchLocation())
         try write("""
             cgi,lat,lon,commune_code
             452-04-100-1,14.72,107.56,23377
@@ -60,9 +62,10 @@ struct SubscriberStoreTests {
         return store
     }
 
-    @Test func presenceImportPseudonymizesAndReportsBadLines() throws {
+    @Test(arguments: StoreEngine.available)
+    func presenceImportPseudonymizesAndReportsBadLines(engine: StoreEngine) throws {
         let dir = try temporaryDirectory()
-        let store = try storeWithCells(dir)
+        let store = try storeWithCells(dir, engine)
         try write("""
             subscriber,cgi,seen_at
             0912345678,452-04-100-1,2026-11-24T08:00:00+07:00
@@ -86,11 +89,10 @@ struct SubscriberStoreTests {
         #expect(report.problems[3].reason == "expected 3 fields subscriber,cgi,seen_at, found 2")
         #expect(report.problems[4].reason.hasPrefix("subscriber:"))
         #expect(progressCalls >= 1)
-        // The clear number is nowhere in the database files; its pseudonym is.
-        for file in try FileManager.default.contentsOfDirectory(atPath: dir) where file.hasPrefix("loa.sqlite") {
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(file)"))
+        // The clear number is nowhere in the store; its pseudonym is.
+        for (name, bytes) in try storedBytes(store) {
             for clear in ["0912345678", "912345678", "+84912345678", "0323456789", "01623456789"] {
-                #expect(bytes.range(of: Data(clear.utf8)) == nil, "\(clear) found in \(file)")
+                #expect(bytes.range(of: Data(clear.utf8)) == nil, "\(clear) found in \(name)")
             }
         }
         // Latest presence at 09:30: the 09:00 row (Sa Loong, cell 3) wins over 08:00.
@@ -110,9 +112,10 @@ struct SubscriberStoreTests {
         #expect(try store.latestPresence(at: run, seenWithin: 3600).count == 2)
     }
 
-    @Test func sameFileTwiceIsSkippedAndDuplicatesCollapse() throws {
+    @Test(arguments: StoreEngine.available)
+    func sameFileTwiceIsSkippedAndDuplicatesCollapse(engine: StoreEngine) throws {
         let dir = try temporaryDirectory()
-        let store = try storeWithCells(dir)
+        let store = try storeWithCells(dir, engine)
         let rows = "0912345678,452-04-100-1,2026-11-24T08:00:00+07:00\n"
         try write(rows + rows, to: "\(dir)/a.csv")
         try write(rows, to: "\(dir)/b.csv")
@@ -126,40 +129,45 @@ struct SubscriberStoreTests {
         #expect(try store.latestPresence(at: Timestamp.parseISO8601("2026-11-24T10:00:00+07:00")!, seenWithin: 72 * 3600).count == 1)
     }
 
-    @Test func clearNumbersNeedAKey() throws {
+    @Test(arguments: StoreEngine.available)
+    func clearNumbersNeedAKey(engine: StoreEngine) throws {
         let dir = try temporaryDirectory()
-        let store = try storeWithCells(dir)
+        let store = try storeWithCells(dir, engine)
         try write("0912345678,452-04-100-1,2026-11-24T08:00:00+07:00\n", to: "\(dir)/p.csv")
         let report = try store.importPresence(path: "\(dir)/p.csv", carrier: .viettel, key: nil)
         #expect(report.rowsOK == 0)
         #expect(report.problems.first?.reason == "subscriber: a clear number, but no pseudonym key is configured for viettel")
     }
 
-    @Test func unfinishedImportIsRemovedOnOpen() throws {
+    @Test(arguments: StoreEngine.available)
+    func unfinishedImportIsRemovedOnOpen(engine: StoreEngine) throws {
         let dir = try temporaryDirectory()
+        let location = try engine.scratchLocation()
         do {
-            let store = try storeWithCells(dir)
+            let store = try storeWithCells(dir, engine, location: location)
             try store.db.run("INSERT INTO imports (id, kind, file, sha256, started_at, completed) VALUES (99, 'presence', 'x', 'y', 0, 0)")
-            try store.db.run("INSERT INTO presence VALUES (0, zeroblob(32), 1, 5, 99)")
+            try store.db.run("INSERT INTO presence VALUES (0, ?, 1, 5, 99)", [.blob([UInt8](repeating: 0, count: 32))])
             #expect(try store.presenceRowCount() == 1)
         }
-        let reopened = try SubscriberStore(location: "\(dir)/loa.sqlite")
+        let reopened = try SubscriberStore(location: location)
         #expect(try reopened.presenceRowCount() == 0)
         #expect(try reopened.db.scalarInt("SELECT count(*) FROM imports WHERE id = 99") == 0)
     }
 
-    @Test func purgeRemovesOldPresence() throws {
+    @Test(arguments: StoreEngine.available)
+    func purgeRemovesOldPresence(engine: StoreEngine) throws {
         let dir = try temporaryDirectory()
-        let store = try storeWithCells(dir)
+        let store = try storeWithCells(dir, engine)
         try write("0912345678,452-04-100-1,2026-11-01T08:00:00+07:00\n0912345679,452-04-100-1,2026-11-24T08:00:00+07:00\n", to: "\(dir)/p.csv")
         _ = try store.importPresence(path: "\(dir)/p.csv", carrier: .viettel, key: key)
         #expect(try store.purgePresence(before: Timestamp.parseISO8601("2026-11-17T00:00:00+07:00")!) == 1)
         #expect(try store.presenceRowCount() == 1)
     }
 
-    @Test func doNotCallPreferencesAndContacts() throws {
+    @Test(arguments: StoreEngine.available)
+    func doNotCallPreferencesAndContacts(engine: StoreEngine) throws {
         let dir = try temporaryDirectory()
-        let store = try storeWithCells(dir)
+        let store = try storeWithCells(dir, engine)
         try write("msisdn\n0912 345 678\n0912345678\n1900 1234\n", to: "\(dir)/dnc.csv")
         let dnc = try store.importDoNotCall(path: "\(dir)/dnc.csv")
         #expect(dnc.rowsOK == 2)
@@ -189,5 +197,21 @@ extension Result {
     var failureDescription: String? {
         if case .failure(let e) = self { return "\(e)" }
         return nil
+    }
+}
+
+/// Everything the store holds, as bytes to search: the SQLite files, or each PostgreSQL table as text.
+func storedBytes(_ store: SubscriberStore) throws -> [(String, Data)] {
+    switch store.db.dialect {
+    case .sqlite:
+        let dir = (store.db.location as NSString).deletingLastPathComponent
+        return try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("loa.sqlite") }.map {
+            ($0, try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\($0)")))
+        }
+    case .postgres:
+        let tables = try store.db.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'") { $0.text(0) }
+        return try tables.map { table in
+            (table, Data(try store.db.query("SELECT coalesce(string_agg(t::text, '|'), '') FROM \(table) t") { $0.text(0) }.joined().utf8))
+        }
     }
 }
