@@ -40,7 +40,12 @@ struct Dispatch: AsyncParsableCommand {
             default: break
             }
             if !record.planned { try plan(c, loaded: loaded, units: units, db: db) }
-            if record.state == .approved { _ = try db.transitionCampaign(c.id, "start", by: "loa") }
+            if record.state == .approved {
+                // Another dispatcher on the same store may start it at the same moment.
+                do { _ = try db.transitionCampaign(c.id, "start", by: "loa") } catch {
+                    if try db.campaignRecord(c.id)?.state != .sending { throw error }
+                }
+            }
             policies[c.id] = SendingPolicy(campaignWindows: c.schedule.windows, carrierWindow: nil, quietHours: c.schedule.quietHours,
                                            priority: c.priority, start: c.schedule.start, end: c.schedule.end)
             senders[c.id] = c.sender

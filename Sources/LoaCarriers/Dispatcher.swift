@@ -3,10 +3,15 @@ import LoaCore
 import LoaStore
 
 /// Sends approved campaigns' messages to the carriers. Each carrier gets `workersPerCarrier`
-/// workers (a thread, a SQLite connection and a curl handle each) that share one rate limiter and
+/// workers (a thread, a store connection and a curl handle each) that share one rate limiter and
 /// quota. State is committed before every upload; an interrupted batch is uploaded again with the
 /// same idempotency key, so each message reaches the carrier once (batch-http), or is recorded
 /// as unknown and never resent (Kannel, which has no key).
+///
+/// Several dispatchers may share one store (scale-out on PostgreSQL): each sends only to the
+/// carriers whose lease it holds (`CarrierLeases`), taking a fair share of them, so that every
+/// carrier's rate and quota hold in total; batches are claimed with `FOR UPDATE SKIP LOCKED`.
+/// A node that stops or dies frees its carriers for the others, which resume its batches.
 public final class Dispatcher: @unchecked Sendable {
     public struct Campaigns: Sendable {
         /// When each campaign may send (its windows, priority and dates).
@@ -58,16 +63,16 @@ public final class Dispatcher: @unchecked Sendable {
             func add(_ s: String) { lock.lock(); list.append(s); lock.unlock() }
         }
         let errors = Errors()
+        let store = try SubscriberStore(location: storeLocation)
+        let leases = try SubscriberStore.carrierLeases(location: storeLocation)
+        defer { leases.close() }
         // Each carrier gets `workersPerCarrier` upload workers sharing one rate limiter and quota, so
         // that claiming and recording overlap with uploads.
-        let interrupted = try SubscriberStore(location: storeLocation).reopenInterruptedBatches()
-        if interrupted > 0, let first = gateways.first {
-            onProgress(Progress(carrier: first.carrier, sent: 0, accepted: 0, rejected: 0, retries: 0, pending: 0,
-                                note: "\(interrupted) interrupted batch(es) go again under their idempotency keys"))
-        }
         var threads: [Thread] = []
+        var lanes: [(CarrierGateway, LaneShared)] = []
         for gateway in gateways {
-            let shared = try LaneShared(dispatcher: self, gateway: gateway)
+            let shared = LaneShared(gateway: gateway)
+            lanes.append((gateway, shared))
             for _ in 0..<max(1, workersPerCarrier) {
                 threads.append(Thread { [self] in
                     do { try Lane(dispatcher: self, gateway: gateway, shared: shared).run(untilDrained: untilDrained) }
@@ -75,14 +80,29 @@ public final class Dispatcher: @unchecked Sendable {
                 })
             }
         }
+        let balancer = LeaseBalancer(dispatcher: self, leases: leases, store: store, lanes: lanes)
+        try balancer.balance()
         for t in threads { t.stackSize = 1 << 21; t.start() }
-        while threads.contains(where: { !$0.isFinished }) { usleep(20_000) }
-        let store = try SubscriberStore(location: storeLocation)
+        var lastBalance = clock()
+        while threads.contains(where: { !$0.isFinished }) {
+            usleep(20_000)
+            if clock() - lastBalance >= 0.25 {
+                lastBalance = clock()
+                do { try balancer.balance() } catch {
+                    // Without trustworthy leases this node must not send: its lanes stop claiming.
+                    errors.add("carrier leases: \(error)")
+                    balancer.dropAll()
+                    stop()
+                }
+            }
+        }
+        balancer.dropAll()
         try store.completeFinishedCampaigns()
         if !errors.list.isEmpty { throw StoreError.input(errors.list.joined(separator: "\n")) }
     }
 
-    /// What a carrier's workers share: the rate limiter, the quota, the batch size and progress.
+    /// What a carrier's workers share: the lease state, the rate limiter, the quota, the batch
+    /// size and progress.
     final class LaneShared: @unchecked Sendable {
         let lock = NSLock()
         var limiter: SlidingWindowLimiter
@@ -91,15 +111,41 @@ public final class Dispatcher: @unchecked Sendable {
         var progress: Progress
         /// Serializes re-uploads of open batches, so that two workers never upload the same one.
         let retryLock = NSLock()
+        var lease = LeaseState.none
+        /// Workers between deciding to send and having recorded the outcome.
+        var inFlight = 0
 
-        init(dispatcher: Dispatcher, gateway: CarrierGateway) throws {
+        enum LeaseState: Equatable {
+            /// Another node sends to this carrier (or nobody yet).
+            case none
+            /// This node sends, from `notBefore` on (monotonic clock).
+            case held(notBefore: Double)
+            /// Handing the carrier to another node: no new work; released once nothing is in flight.
+            case releasing
+        }
+
+        init(gateway: CarrierGateway) {
             limiter = SlidingWindowLimiter(perSecond: gateway.tps)
             quota = DailyQuota(limit: gateway.dailyQuota)
             maxBatch = gateway.maxBatch
             progress = Progress(carrier: gateway.carrier, sent: 0, accepted: 0, rejected: 0, retries: 0, pending: 0, note: nil)
-            let store = try SubscriberStore(location: dispatcher.storeLocation)
-            let now = dispatcher.wallClock()
-            quota.restore(used: try store.sentToday(carrier: gateway.carrier, day: Int((now.seconds + Timestamp.vietnamOffset) / 86400)), at: now)
+        }
+
+        enum Entry { case go, wait(until: Double, note: String?) }
+
+        /// A worker may start on the carrier only while this node holds its lease.
+        func enter(at now: Double) -> Entry {
+            with { s in
+                switch s.lease {
+                case .held(let notBefore) where now >= notBefore:
+                    s.inFlight += 1
+                    return .go
+                case .held(let notBefore):
+                    return .wait(until: notBefore, note: "taking over from another dispatcher: waiting for its last second of sends")
+                case .none, .releasing:
+                    return .wait(until: now + 0.25, note: "another dispatcher sends to this carrier")
+                }
+            }
         }
 
         func with<T>(_ body: (LaneShared) throws -> T) rethrows -> T {
@@ -157,7 +203,7 @@ public final class Dispatcher: @unchecked Sendable {
         }
 
         func sleep(until deadline: Double) {
-            while !d.stopping {
+            while !d.stopping && shared.with({ $0.lease != .releasing }) {
                 let left = deadline - d.clock()
                 if left <= 0 { return }
                 usleep(useconds_t(min(left, 0.2) * 1_000_000))
@@ -168,6 +214,14 @@ public final class Dispatcher: @unchecked Sendable {
             var lastReport = 0.0
             while !d.stopping {
                 let now = d.clock()
+                if case .wait(let until, let note) = shared.enter(at: now) {
+                    // Not this node's carrier (now): done when the carrier has nothing left.
+                    if untilDrained, try store.pendingCount(carrier: gateway.carrier) == 0 { report(); return }
+                    if now - lastReport > 0.5 { report(note); lastReport = now }
+                    sleep(until: until)
+                    continue
+                }
+                defer { shared.with { $0.inFlight -= 1 } }
                 if now - lastReport > 0.5 { report(); lastReport = now }
                 let wall = d.wallClock()
                 // 1. Batches interrupted or waiting to retry go first, with their original keys
@@ -374,6 +428,86 @@ public final class Dispatcher: @unchecked Sendable {
             try store.batchRetry(batch.id, at: Date().timeIntervalSince1970 + delay, status: status, reason: reason)
             progress { $0.retries += 1 }
         }
+    }
+}
+
+/// Keeps this node's fair share of carrier leases: ⌈carriers ÷ live nodes⌉, more when a carrier
+/// has been free for a while (nobody else wants it), fewer when a node joins (a carrier is
+/// handed over between batches). Taking a carrier over resumes its interrupted batches and
+/// restores its daily quota from the store before sending.
+final class LeaseBalancer {
+    let d: Dispatcher
+    let leases: any CarrierLeases
+    let store: SubscriberStore
+    let lanes: [(gateway: CarrierGateway, shared: Dispatcher.LaneShared)]
+    /// Consecutive checks that found a carrier free while this node had its share.
+    var freeChecks: [Carrier: Int] = [:]
+
+    init(dispatcher: Dispatcher, leases: any CarrierLeases, store: SubscriberStore, lanes: [(CarrierGateway, Dispatcher.LaneShared)]) {
+        d = dispatcher
+        self.leases = leases
+        self.store = store
+        self.lanes = lanes.map { (gateway: $0.0, shared: $0.1) }
+    }
+
+    func balance() throws {
+        guard leases.stillValid() else { throw StoreError.database("the connection holding this node's carrier leases is gone") }
+        if d.stopping { return }
+        let live = try leases.liveNodes()
+        let share = (lanes.count + live - 1) / max(1, live)
+        var held = lanes.filter { $0.shared.with { $0.lease } != .none }.count
+        // Hand one carrier over when above the share (between batches).
+        for lane in lanes where lane.shared.with({ $0.lease == .releasing && $0.inFlight == 0 }) {
+            try leases.release(lane.gateway.carrier)
+            lane.shared.with { $0.lease = .none }
+            held -= 1
+            report(lane.gateway.carrier, "handed to another dispatcher")
+        }
+        let releasing = lanes.contains { $0.shared.with { $0.lease } == .releasing }
+        if held > share && !releasing, let surplus = lanes.last(where: { lane in lane.shared.with { if case .held = $0.lease { true } else { false } } }) {
+            surplus.shared.with { $0.lease = .releasing }
+        }
+        for lane in lanes where lane.shared.with({ $0.lease }) == .none {
+            let carrier = lane.gateway.carrier
+            if held >= share {
+                // Above the share only for a carrier nobody took for a second.
+                freeChecks[carrier, default: 0] += 1
+                if freeChecks[carrier]! < 4 { continue }
+            }
+            guard try leases.tryAcquire(carrier) else { freeChecks[carrier] = 0; continue }
+            freeChecks[carrier] = 0
+            try takeOver(lane)
+            held += 1
+        }
+    }
+
+    func takeOver(_ lane: (gateway: CarrierGateway, shared: Dispatcher.LaneShared)) throws {
+        let carrier = lane.gateway.carrier
+        let interrupted = try store.reopenInterruptedBatches(carrier: carrier)
+        let wall = d.wallClock()
+        let sent = try store.sentToday(carrier: carrier, day: Int((wall.seconds + Timestamp.vietnamOffset) / 86400))
+        // The previous holder's last uploads must leave the 1-second window first (batch times are whole seconds).
+        let lastActivity = try store.lastBatchActivity(carrier: carrier) ?? 0
+        let wait = max(0, Double(lastActivity + 2) - Date().timeIntervalSince1970)
+        let notBefore = d.clock() + min(wait, 2)
+        lane.shared.with { s in
+            s.quota = DailyQuota(limit: lane.gateway.dailyQuota)
+            s.quota.restore(used: sent, at: wall)
+            s.lease = .held(notBefore: notBefore)
+        }
+        if interrupted > 0 { report(carrier, "\(interrupted) interrupted batch(es) go again under their idempotency keys") }
+    }
+
+    /// Gives every lease back (stopping, or leases no longer trustworthy).
+    func dropAll() {
+        for lane in lanes {
+            lane.shared.with { $0.lease = .none }
+            try? leases.release(lane.gateway.carrier)
+        }
+    }
+
+    func report(_ carrier: Carrier, _ note: String) {
+        d.onProgress(Dispatcher.Progress(carrier: carrier, sent: 0, accepted: 0, rejected: 0, retries: 0, pending: 0, note: note))
     }
 }
 

@@ -17,6 +17,11 @@ extension SubscriberStore {
 
     static func nowSeconds() -> Int64 { Int64(Date().timeIntervalSince1970) }
 
+    /// Inside a transaction: other writers of this campaign wait (SQLite's write lock does it already).
+    func lockCampaign(_ id: String) throws {
+        if db.dialect == .postgres { _ = try db.query("SELECT id FROM campaigns WHERE id = ? FOR UPDATE", [.text(id)]) { _ in () } }
+    }
+
     public func audit(_ actor: String, _ action: String, campaign: String?, _ detail: String = "") throws {
         try db.run("INSERT INTO audit (at, actor, action, campaign, detail) VALUES (?, ?, ?, ?, ?)",
                    [.int(Self.nowSeconds()), .text(actor), .text(action), campaign.map { .text($0) } ?? .null, .text(detail)])
@@ -61,6 +66,7 @@ extension SubscriberStore {
     /// Approval by a second person; the file must be the one submitted.
     public func approveCampaign(_ id: String, sha256: String, by approver: String, unreviewed: [String]) throws -> CampaignRecord {
         try db.transaction {
+            try lockCampaign(id)
             guard let record = try campaignRecord(id) else { throw StoreError.input("campaign \(id) was never submitted (loa campaign submit FILE --as NAME)") }
             guard record.fileSHA256 == sha256 else { throw StoreError.input("campaign \(id): the file changed since it was submitted; submit it again before approval") }
             switch CampaignState.approve(state: record.state, drafter: record.draftedBy, approver: approver, unreviewed: unreviewed) {
@@ -76,6 +82,7 @@ extension SubscriberStore {
     /// start, pause, resume, complete, cancel.
     public func transitionCampaign(_ id: String, _ action: String, by actor: String) throws -> CampaignRecord {
         try db.transaction {
+            try lockCampaign(id)
             guard let record = try campaignRecord(id) else { throw StoreError.input("no campaign \(id)") }
             switch record.state.after(action) {
             case .failure(let e): throw StoreError.input("\(id): \(e.description)")
@@ -353,6 +360,11 @@ extension SubscriberStore {
             SELECT id FROM campaigns c WHERE state = 'sending' AND NOT EXISTS
             (SELECT 1 FROM messages m WHERE m.campaign = c.id AND m.state IN ('planned', 'queued', 'submitted'))
             """) { $0.text(0) }
-        for id in done { _ = try transitionCampaign(id, "complete", by: "loa") }
+        for id in done {
+            // Another dispatcher sharing the store may complete it at the same moment.
+            do { _ = try transitionCampaign(id, "complete", by: "loa") } catch {
+                if try campaignRecord(id)?.state != .completed { throw error }
+            }
+        }
     }
 }

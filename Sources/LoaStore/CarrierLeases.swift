@@ -1,0 +1,140 @@
+import Foundation
+import LoaCore
+
+/// Which dispatcher node sends to which carrier. Only the holder of a carrier's lease uploads to
+/// it, so the carrier's rate (TPS over any second) and daily quota hold in total however many
+/// `loa dispatch` processes share the store. A lease lives as long as its holder: a PostgreSQL
+/// session advisory lock ends with the session, an flock with the process, `kill -9` included.
+///
+/// One carrier is the unit: a single node already sends far faster than any carrier accepts
+/// (the TPS is the bottleneck), so spreading carriers over nodes loses nothing and keeps each
+/// carrier's bucket exact; a node taking over a dead node's carrier resumes its interrupted batches.
+public protocol CarrierLeases: AnyObject {
+    /// Takes the carrier's lease if no live node holds it; true when this node holds it.
+    func tryAcquire(_ carrier: Carrier) throws -> Bool
+    func release(_ carrier: Carrier) throws
+    /// Dispatcher nodes alive on this store, this one included.
+    func liveNodes() throws -> Int
+    /// False once the leases can no longer be trusted (the server connection is gone).
+    func stillValid() -> Bool
+    /// Releases everything (also done when the object goes away).
+    func close()
+}
+
+extension SubscriberStore {
+    /// This process's leases on the store at `location`, registered as one live node.
+    public static func carrierLeases(location: String) throws -> any CarrierLeases {
+        isPostgresURL(location) ? try PostgresLeases(url: location) : try FileLeases(databasePath: location)
+    }
+
+    /// When this carrier's batches last changed (seconds): a node taking over a carrier waits
+    /// until the previous holder's last uploads are outside the rate window.
+    public func lastBatchActivity(carrier: Carrier) throws -> Int64? {
+        try db.scalarInt("SELECT max(updated_at) FROM batches WHERE carrier = ?", [.text(carrier.rawValue)])
+    }
+}
+
+/// PostgreSQL: two-key session advisory locks on a connection of their own, (node class, slot)
+/// for membership and (carrier class, carrier index) for leases.
+final class PostgresLeases: CarrierLeases {
+    let pg: PostgresDatabase
+    let slot: Int
+    private var closed = false
+
+    init(url: String) throws {
+        let pg = try PostgresDatabase(url: url, createIfMissing: true)
+        self.pg = pg
+        for candidate in 0..<1024 where try Self.locked(pg, "SELECT pg_try_advisory_lock(?, ?)", StoreLocks.nodeClass, Int32(candidate)) {
+            slot = candidate
+            return
+        }
+        throw StoreError.database("\(pg.location): 1,024 dispatcher nodes are registered already")
+    }
+
+    deinit { close() }
+
+    private static func locked(_ pg: PostgresDatabase, _ sql: String, _ a: Int32, _ b: Int32) throws -> Bool {
+        try pg.query(sql, [.int(Int64(a)), .int(Int64(b))]) { $0.text(0) == "t" }.first ?? false
+    }
+
+    func tryAcquire(_ carrier: Carrier) throws -> Bool {
+        try Self.locked(pg, "SELECT pg_try_advisory_lock(?, ?)", StoreLocks.carrierClass, Int32(SubscriberStore.carrierIndex[carrier]!))
+    }
+
+    func release(_ carrier: Carrier) throws {
+        _ = try Self.locked(pg, "SELECT pg_advisory_unlock(?, ?)", StoreLocks.carrierClass, Int32(SubscriberStore.carrierIndex[carrier]!))
+    }
+
+    func liveNodes() throws -> Int {
+        Int(try pg.scalarInt("""
+            SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid::bigint = ?
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """, [.int(Int64(StoreLocks.nodeClass))]) ?? 1)
+    }
+
+    func stillValid() -> Bool { !closed && pg.isAlive }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        _ = try? pg.execute("SELECT pg_advisory_unlock_all()")
+    }
+}
+
+/// SQLite: flock on files in `<database>.dispatch/`: `node-N.lock` for membership and
+/// `carrier-NAME.lock` for leases. The kernel drops them when the process ends.
+final class FileLeases: CarrierLeases {
+    let directory: String
+    private var node: Int32 = -1
+    private var carriers: [Carrier: Int32] = [:]
+
+    init(databasePath: String) throws {
+        directory = databasePath + ".dispatch"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for candidate in 0..<1024 {
+            if let fd = try lock("\(directory)/node-\(candidate).lock") { node = fd; return }
+        }
+        throw StoreError.database("\(directory): 1,024 dispatcher nodes are registered already")
+    }
+
+    deinit { close() }
+
+    /// An exclusive, non-blocking flock on `path` (created if needed); nil when someone holds it.
+    private func lock(_ path: String) throws -> Int32? {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StoreError.database("\(path): cannot open: \(String(cString: strerror(errno)))") }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { return fd }
+        let e = errno
+        Foundation.close(fd)
+        if e == EWOULDBLOCK { return nil }
+        throw StoreError.database("\(path): cannot lock: \(String(cString: strerror(e)))")
+    }
+
+    func tryAcquire(_ carrier: Carrier) throws -> Bool {
+        if carriers[carrier] != nil { return true }
+        guard let fd = try lock("\(directory)/carrier-\(carrier.rawValue).lock") else { return false }
+        carriers[carrier] = fd
+        return true
+    }
+
+    func release(_ carrier: Carrier) throws {
+        if let fd = carriers.removeValue(forKey: carrier) { Foundation.close(fd) }
+    }
+
+    func liveNodes() throws -> Int {
+        var live = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory) where name.hasPrefix("node-") {
+            // Our own lock conflicts too (flock is per open file): it counts this node.
+            if let fd = try lock("\(directory)/\(name)") { Foundation.close(fd) } else { live += 1 }
+        }
+        return max(1, live)
+    }
+
+    func stillValid() -> Bool { node >= 0 }
+
+    func close() {
+        for fd in carriers.values { Foundation.close(fd) }
+        carriers.removeAll()
+        if node >= 0 { Foundation.close(node); node = -1 }
+    }
+}
