@@ -3,12 +3,13 @@ import Testing
 import LoaCore
 import LoaStore
 @testable import LoaCarriers
+import LoaTestSupport
 
 @Suite("Carrier answers: 413, permanent rejections, daily quota", .serialized)
 struct CarrierAnswersTests {
-    @Test("413: batches are split and every message still goes once")
-    func tooLargeSplits() async throws {
-        let path = try tempStorePath()
+    @Test("413: batches are split and every message still goes once", arguments: StoreEngine.available)
+    func tooLargeSplits(engine: StoreEngine) async throws {
+        let path = try engine.scratchLocation()
         try storeWithCampaign(path, carriers: [.viettel], count: 500)
         let (sim, server, port) = try await startSimulator(.viettel, tps: 10_000, maxBatch: 40)
         // loa believes 200 per batch; the carrier takes 40.
@@ -23,9 +24,9 @@ struct CarrierAnswersTests {
         await server.stop()
     }
 
-    @Test("a message the carrier rejects is recorded with its reason and never retried")
-    func permanentRejection() async throws {
-        let path = try tempStorePath()
+    @Test("a message the carrier rejects is recorded with its reason and never retried", arguments: StoreEngine.available)
+    func permanentRejection(engine: StoreEngine) async throws {
+        let path = try engine.scratchLocation()
         try storeWithCampaign(path, carriers: [.viettel], count: 20)
         let store = try SubscriberStore(location: path)
         // Two messages to subscribers the carrier cannot map back.
@@ -40,9 +41,9 @@ struct CarrierAnswersTests {
         await server.stop()
     }
 
-    @Test("the daily quota stops a carrier for the day; what is left waits, planned")
-    func dailyQuota() async throws {
-        let path = try tempStorePath()
+    @Test("the daily quota stops a carrier for the day; what is left waits, planned", arguments: StoreEngine.available)
+    func dailyQuota(engine: StoreEngine) async throws {
+        let path = try engine.scratchLocation()
         try storeWithCampaign(path, carriers: [.viettel], count: 300)
         let (sim, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100)
         var g = gateway(.viettel, port: port, tps: 1000)

@@ -4,12 +4,7 @@ import Testing
 import LoaCore
 import LoaStore
 @testable import LoaCarriers
-
-func tempStorePath() throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loa-dispatch-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return "\(dir)/loa.sqlite"
-}
+import LoaTestSupport
 
 /// A store with one approved, sending campaign and `count` planned messages per carrier.
 func storeWithCampaign(_ path: String, carriers: [Carrier], count: Int, priority: Campaign.Priority = .urgent, id: String = "test-campaign") throws {
@@ -61,11 +56,11 @@ func gateway(_ carrier: Carrier, port: Int, tps: Int, maxBatch: Int = 100, timeo
                    client: .init(timeout: timeout, connectTimeout: 1))
 }
 
-@Suite("Dispatch end to end (loopback HTTP, libcurl, SQLite)", .serialized)
+@Suite("Dispatch end to end (loopback HTTP, libcurl; SQLite and PostgreSQL)", .serialized)
 struct DispatchIntegrationTests {
-    @Test("20% faults (503, 500, lost answers, slow): every message accepted exactly once, rate held, receipts recorded")
-    func faultsExactlyOnce() async throws {
-        let path = try tempStorePath()
+    @Test("20% faults (503, 500, lost answers, slow): every message accepted exactly once, rate held, receipts recorded", arguments: StoreEngine.available)
+    func faultsExactlyOnce(engine: StoreEngine) async throws {
+        let path = try engine.scratchLocation()
         let carriers: [Carrier] = [.viettel, .vinaphone, .mobifone]
         try storeWithCampaign(path, carriers: carriers, count: 600)
         let endpoint = try ReceiptEndpoint(storeLocation: path, secrets: Dictionary(uniqueKeysWithValues: carriers.map { ($0, receiptSecret) }))
@@ -117,9 +112,9 @@ struct DispatchIntegrationTests {
         for s in servers { await s.stop() }
     }
 
-    @Test("a carrier slower than configured answers 429: Retry-After is honoured and nothing is lost or doubled")
-    func retryAfterHonoured() async throws {
-        let path = try tempStorePath()
+    @Test("a carrier slower than configured answers 429: Retry-After is honoured and nothing is lost or doubled", arguments: StoreEngine.available)
+    func retryAfterHonoured(engine: StoreEngine) async throws {
+        let path = try engine.scratchLocation()
         try storeWithCampaign(path, carriers: [.gmobile], count: 300)
         let (sim, server, port) = try await startSimulator(.gmobile, tps: 100, maxBatch: 100)
         // loa believes the carrier takes 400/s; the carrier refuses above 100/s.
@@ -133,9 +128,9 @@ struct DispatchIntegrationTests {
         await server.stop()
     }
 
-    @Test("the batch of 1,000 at 200 TPS arrives paced: at most 200 in any second")
-    func pacedAtTheCarrier() async throws {
-        let path = try tempStorePath()
+    @Test("the batch of 1,000 at 200 TPS arrives paced: at most 200 in any second", arguments: StoreEngine.available)
+    func pacedAtTheCarrier(engine: StoreEngine) async throws {
+        let path = try engine.scratchLocation()
         try storeWithCampaign(path, carriers: [.viettel], count: 1000)
         let (sim, server, port) = try await startSimulator(.viettel, tps: 200, maxBatch: 1000)
         let started = Date()
@@ -149,9 +144,9 @@ struct DispatchIntegrationTests {
         await server.stop()
     }
 
-    @Test("a bad receipt signature gets 401 and changes nothing; unknown messages are kept")
-    func receiptSignatures() async throws {
-        let path = try tempStorePath()
+    @Test("a bad receipt signature gets 401 and changes nothing; unknown messages are kept", arguments: StoreEngine.available)
+    func receiptSignatures(engine: StoreEngine) async throws {
+        let path = try engine.scratchLocation()
         try storeWithCampaign(path, carriers: [.viettel], count: 3)
         let endpoint = try ReceiptEndpoint(storeLocation: path, secrets: [.viettel: receiptSecret])
         let router = Router()
@@ -171,5 +166,51 @@ struct DispatchIntegrationTests {
         // m1 was planned, never sent: a receipt cannot move it (planned → delivered is not a transition).
         #expect(try store.db.query("SELECT state FROM messages WHERE id = 1") { $0.text(0) }.first == "planned")
         await server.stop()
+    }
+
+    @Test("two dispatchers on one store share the carriers: each message once, every carrier's rate held in total",
+          arguments: StoreEngine.available)
+    func twoDispatchersShareTheWork(engine: StoreEngine) async throws {
+        let location = try engine.scratchLocation()
+        let carriers: [Carrier] = [.viettel, .vinaphone, .mobifone]
+        try storeWithCampaign(location, carriers: carriers, count: 1500)
+        var sims: [Carrier: CarrierSimulator] = [:]
+        var gateways: [CarrierGateway] = []
+        var servers: [BackgroundServer] = []
+        for carrier in carriers {
+            let (sim, server, port) = try await startSimulator(carrier, tps: 300, maxBatch: 100)
+            sims[carrier] = sim
+            servers.append(server)
+            gateways.append(gateway(carrier, port: port, tps: 300))
+        }
+        // What each node sent, per carrier (its progress reports are cumulative).
+        final class Sent: @unchecked Sendable {
+            let lock = NSLock()
+            var byNode: [[Carrier: Int]] = [[:], [:]]
+            func record(_ node: Int, _ p: Dispatcher.Progress) {
+                lock.lock(); byNode[node][p.carrier] = max(byNode[node][p.carrier] ?? 0, p.sent); lock.unlock()
+            }
+        }
+        let sent = Sent()
+        let first = Dispatcher(storeLocation: location, gateways: gateways, campaigns: policies(["test-campaign"])) { sent.record(0, $0) }
+        let second = Dispatcher(storeLocation: location, gateways: gateways, campaigns: policies(["test-campaign"])) { sent.record(1, $0) }
+        async let a: Void = runDispatcher(first)
+        try await Task.sleep(for: .milliseconds(300))
+        async let b: Void = runDispatcher(second)
+        _ = try await (a, b)
+        for carrier in carriers {
+            let stats = sims[carrier]!.currentStats()
+            #expect(stats.accepted == 1500, "\(carrier)")
+            #expect(stats.duplicateMessages == 0, "\(carrier)")
+            #expect(stats.maxInAnySecond <= 300, "\(carrier): \(stats.maxInAnySecond) in one second")
+        }
+        let totals = sent.byNode.map { $0.values.reduce(0, +) }
+        #expect(totals[0] > 0 && totals[1] > 0, "both nodes sent: \(sent.byNode)")
+        #expect(totals[0] + totals[1] == 4500, "\(sent.byNode)")
+        let store = try SubscriberStore(location: location)
+        let counts = try store.messageCounts(campaign: "test-campaign")
+        #expect(carriers.allSatisfy { counts[$0.rawValue] == [.accepted: 1500] }, "\(counts)")
+        #expect(try store.campaignRecord("test-campaign")?.state == .completed)
+        for s in servers { await s.stop() }
     }
 }

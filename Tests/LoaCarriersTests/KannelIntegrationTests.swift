@@ -4,6 +4,7 @@ import Testing
 import LoaCore
 import LoaStore
 @testable import LoaCarriers
+import LoaTestSupport
 
 let kannelURL = ProcessInfo.processInfo.environment["LOA_KANNEL_SENDSMS"]
 let fakeSMSCLog = ProcessInfo.processInfo.environment["LOA_KANNEL_FAKESMSC_LOG"]
@@ -12,7 +13,7 @@ let fakeSMSCLog = ProcessInfo.processInfo.environment["LOA_KANNEL_FAKESMSC_LOG"]
 struct KannelIntegrationTests {
     @Test("contact-list recipients reach the SMSC once each as UCS-2; area recipients are refused with the reason")
     func kannelEndToEnd() async throws {
-        let path = try tempStorePath()
+        let path = try StoreEngine.sqlite.scratchLocation()
         let store = try SubscriberStore(location: path)
         let key = try KeyedPseudonymizer(key: Array("kannel-test-pseudonym-key-01".utf8))
         try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES ('k', 'x', 'x', 'k', 'urgent', 'draft', 'a', 0)")

@@ -3,6 +3,7 @@ import Testing
 import LoaCore
 import LoaStore
 @testable import LoaCarriers
+import LoaTestSupport
 
 func addCampaign(_ store: SubscriberStore, id: String, priority: Campaign.Priority, carrier: Carrier, count: Int, subscriberOffset: UInt64 = 0) throws {
     try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x.yaml', 'abc', ?, ?, 'draft', 'lan', 0)",
@@ -18,9 +19,9 @@ func addCampaign(_ store: SubscriberStore, id: String, priority: Campaign.Priori
 
 @Suite("Scheduling: priorities, fair share, caps, pause", .serialized)
 struct SchedulingTests {
-    @Test("higher priority first; equal priorities take turns")
-    func priorityAndFairShare() throws {
-        let store = try SubscriberStore(location: try tempStorePath())
+    @Test("higher priority first; equal priorities take turns", arguments: StoreEngine.available)
+    func priorityAndFairShare(engine: StoreEngine) throws {
+        let store = try SubscriberStore(location: try engine.scratchLocation())
         try addCampaign(store, id: "routine-a", priority: .routine, carrier: .viettel, count: 30, subscriberOffset: 0)
         try addCampaign(store, id: "urgent-b", priority: .urgent, carrier: .viettel, count: 30, subscriberOffset: 100)
         try addCampaign(store, id: "urgent-c", priority: .urgent, carrier: .viettel, count: 30, subscriberOffset: 200)
@@ -39,9 +40,9 @@ struct SchedulingTests {
         #expect(try store.claimBatch(carrier: .viettel, limit: 10, allowed: ["routine-e"])?.messages.count == 5)
     }
 
-    @Test("per-subscriber cap across campaigns: one routine message a day, emergencies exempt")
-    func perSubscriberCap() throws {
-        let store = try SubscriberStore(location: try tempStorePath())
+    @Test("per-subscriber cap across campaigns: one routine message a day, emergencies exempt", arguments: StoreEngine.available)
+    func perSubscriberCap(engine: StoreEngine) throws {
+        let store = try SubscriberStore(location: try engine.scratchLocation())
         for (id, p) in [("a", Campaign.Priority.routine), ("b", .routine), ("c", .emergency), ("d", .routine)] {
             try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x', 'x', ?, ?, 'draft', 'x', 0)",
                              [.text(id), .text(id), .text(p.rawValue)])
@@ -58,9 +59,9 @@ struct SchedulingTests {
         #expect(try store.planMessages(campaign: "a", priority: .routine, day: 7, capPerDay: 1, [m]) == (0, 0))
     }
 
-    @Test("pause stops new batches mid-flight; resume finishes; cancel drops what is left")
-    func pauseResumeCancel() async throws {
-        let path = try tempStorePath()
+    @Test("pause stops new batches mid-flight; resume finishes; cancel drops what is left", arguments: StoreEngine.available)
+    func pauseResumeCancel(engine: StoreEngine) async throws {
+        let path = try engine.scratchLocation()
         try storeWithCampaign(path, carriers: [.viettel], count: 400)
         let (sim, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100)
         let store = try SubscriberStore(location: path)
