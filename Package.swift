@@ -68,6 +68,6 @@ let package = Package(
         .target(name: "LoaTestSupport", dependencies: ["LoaStore"], path: "Tests/LoaTestSupport", swiftSettings: settings),
         .testTarget(name: "LoaStoreTests", dependencies: ["LoaStore", "LoaCore", "LoaReference", "LoaTestSupport"], swiftSettings: settings),
         .testTarget(name: "LoaCarriersTests", dependencies: ["LoaCarriers", "LoaStore", "LoaCore", "LoaTestSupport"], swiftSettings: settings),
-        .testTarget(name: "LoaCLITests", dependencies: ["LoaCLI"], swiftSettings: settings),
+        .testTarget(name: "LoaCLITests", dependencies: ["LoaCLI", "LoaTestSupport"], swiftSettings: settings),
     ]
 )

@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$LOA_ROOT"
 
-ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config curl
+ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev libpq-dev pkg-config curl
 ensure_swift
 CONFIG=${LOA_BUILD:-debug}
 log "building loa ($CONFIG)"

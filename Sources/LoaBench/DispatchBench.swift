@@ -5,15 +5,23 @@ import LoaCore
 import LoaStore
 
 /// Dispatch benchmarks: a store with planned messages, in-process carrier simulators on
-/// loopback, the real dispatcher (libcurl, SQLite). Prints figures; asserts nothing.
+/// loopback, the real dispatcher (libcurl; SQLite, or PostgreSQL when LOA_BENCH_POSTGRES names a
+/// server). Prints figures; asserts nothing.
 struct DispatchBench {
     let options: Options
     let signing = Array("bench-signing-secret-0001".utf8)
 
     func store(messages: Int, carriers: [Carrier]) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loa-bench-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let path = "\(dir)/loa.sqlite"
+        let path: String
+        if let server = ProcessInfo.processInfo.environment["LOA_BENCH_POSTGRES"] {
+            // A fresh database on that server (postgres://user:password@host:port/any).
+            path = PostgresDatabase.url(server, database: "loa_bench_\(UInt32.random(in: 0...UInt32.max))")
+        } else {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loa-bench-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            path = "\(dir)/loa.sqlite"
+        }
+        print("store: \(SubscriberStore.isPostgresURL(path) ? "PostgreSQL" : "SQLite")")
         let store = try SubscriberStore(location: path)
         try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES ('bench', 'x', 'x', 'bench', 'emergency', 'draft', 'a', 0)")
         _ = try store.approveCampaign("bench", sha256: "x", by: "b", unreviewed: [])

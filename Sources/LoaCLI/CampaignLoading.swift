@@ -49,7 +49,7 @@ struct LoadedCampaign {
 
 /// Options every store-using command shares.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: "The SQLite store (default: $LOA_DATABASE or ./loa.sqlite).")
+    @Option(name: .long, help: "The store: a SQLite file, or postgres://user:password@host:port/database (default: $LOA_DATABASE or ./loa.sqlite).")
     var database: String?
 
     @Option(name: .long, help: "Directory of carrier files (default: $LOA_CARRIERS or ./carriers).")

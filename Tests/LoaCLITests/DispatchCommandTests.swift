@@ -1,4 +1,5 @@
 import Foundation
+import LoaTestSupport
 import Testing
 
 /// A province, carriers pointing at simulators on free ports, and an approved emergency campaign.
@@ -7,12 +8,19 @@ struct DispatchFixture {
     let env: [String: String]
     let port: Int
     let receiptsPort: Int
+    let carriers: [String]
+    let database: String
 
-    init(tps: Int, subscribers: Int = 60000) throws {
+    /// Carrier `i` listens on `port + 2 i`; loa's receipts on `port + 1`.
+    func port(_ carrier: String) -> Int { port + 2 * carriers.firstIndex(of: carrier)! }
+
+    init(tps: Int, subscribers: Int = 60000, carriers: [String] = ["viettel"], engine: StoreEngine = .sqlite) throws {
         dir = try CLI.temporaryDirectory()
         port = Int.random(in: 20000...29000)
         receiptsPort = port + 1
-        var env = ["LOA_DATABASE": "\(dir)/loa.sqlite", "LOA_CARRIERS": "\(dir)/carriers"]
+        self.carriers = carriers
+        database = engine == .sqlite ? "\(dir)/loa.sqlite" : try engine.scratchLocation()
+        var env = ["LOA_DATABASE": database, "LOA_CARRIERS": "\(dir)/carriers"]
         for c in ["VIETTEL", "VINAPHONE", "MOBIFONE", "VIETNAMOBILE", "GMOBILE"] {
             env["LOA_KEY_\(c)"] = String(repeating: "ab", count: 16)
             env["LOA_SIGNING_\(c)"] = "signing-\(c)-secret-0001"
@@ -20,20 +28,23 @@ struct DispatchFixture {
         }
         self.env = env
         try FileManager.default.createDirectory(atPath: "\(dir)/carriers", withIntermediateDirectories: true)
-        // One carrier only, so that one simulator sees every message.
-        try Data("""
-            name: viettel
-            protocol: batch-http
-            endpoint: http://127.0.0.1:\(port)
-            tps: \(tps)
-            max_batch: 500
-            timeout: 2s
-            retry: {initial: 100ms, multiplier: 2, max: 1s, attempts: 50}
-            signing_secret_env: LOA_SIGNING_VIETTEL
-            receipt_secret_env: LOA_RECEIPT_VIETTEL
-            pseudonym_key: {env: LOA_KEY_VIETTEL}
+        // Only these carriers have files, so that their simulators see every message.
+        for (i, carrier) in carriers.enumerated() {
+            let upper = carrier.uppercased()
+            try Data("""
+                name: \(carrier)
+                protocol: batch-http
+                endpoint: http://127.0.0.1:\(port + 2 * i)
+                tps: \(tps)
+                max_batch: 500
+                timeout: 2s
+                retry: {initial: 1s, multiplier: 2, max: 1s, attempts: 50}
+                signing_secret_env: LOA_SIGNING_\(upper)
+                receipt_secret_env: LOA_RECEIPT_\(upper)
+                pseudonym_key: {env: LOA_KEY_\(upper)}
 
-            """.replacingOccurrences(of: "100ms", with: "1s").utf8).write(to: URL(fileURLWithPath: "\(dir)/carriers/viettel.yaml"))
+                """.utf8).write(to: URL(fileURLWithPath: "\(dir)/carriers/\(carrier).yaml"))
+        }
         let now = Date()
         let f = ISO8601DateFormatter()
         try Data("""
@@ -50,9 +61,9 @@ struct DispatchFixture {
             schedule: {start: \(f.string(from: now.addingTimeInterval(-3600))), end: \(f.string(from: now.addingTimeInterval(86400))), windows: ["00:00-24:00"]}
 
             """.utf8).write(to: URL(fileURLWithPath: "\(dir)/c.yaml"))
+        let imports = carriers.map { ["import", "presence", "\(dir)/data/presence-\($0).csv", "--carrier", $0] }
         for args in [["demo-data", "--subscribers", String(subscribers), "--provinces", "51", "--out", "\(dir)/data"],
-                     ["import", "cells", "\(dir)/data/cells.csv"],
-                     ["import", "presence", "\(dir)/data/presence-viettel.csv", "--carrier", "viettel"],
+                     ["import", "cells", "\(dir)/data/cells.csv"]] + imports + [
                      ["campaign", "submit", "\(dir)/c.yaml", "--as", "lan"],
                      ["campaign", "approve", "\(dir)/c.yaml", "--as", "minh"]] {
             let r = try CLI.run(args, environment: env)
@@ -60,24 +71,28 @@ struct DispatchFixture {
         }
     }
 
-    func simulator(record: String, faultRate: Double = 0) throws -> Process {
-        let p = try CLI.spawn(["carrier-sim", "--carrier", "\(dir)/carriers/viettel.yaml", "--record", record, "--fault-rate", String(faultRate),
-                               "--receipts-to", "http://127.0.0.1:\(receiptsPort)/receipts/viettel"], environment: env, log: "\(dir)/sim.log")
+    func simulator(_ carrier: String = "viettel", record: String, faultRate: Double = 0, receipts: Bool = true) throws -> Process {
+        let log = "\(dir)/sim-\(carrier).log"
+        let p = try CLI.spawn(["carrier-sim", "--carrier", "\(dir)/carriers/\(carrier).yaml", "--record", record, "--fault-rate", String(faultRate)]
+                              + (receipts ? ["--receipts-to", "http://127.0.0.1:\(receiptsPort)/receipts/\(carrier)"] : []), environment: env, log: log)
         for _ in 0..<100 {
-            if (try? String(contentsOfFile: "\(dir)/sim.log", encoding: .utf8))?.contains("simulator on") == true { break }
+            if (try? String(contentsOfFile: log, encoding: .utf8))?.contains("simulator on") == true { break }
             usleep(100_000)
         }
         return p
     }
 
-    func dispatch(log: String) throws -> Process {
-        try CLI.spawn(["dispatch", "\(dir)/c.yaml", "--receipts-port", String(receiptsPort)], environment: env, log: log)
+    func dispatch(log: String, receipts: Bool = true) throws -> Process {
+        try CLI.spawn(["dispatch", "\(dir)/c.yaml"] + (receipts ? ["--receipts-port", String(receiptsPort)] : []), environment: env, log: log)
     }
 
-    func stats() throws -> [String: Int] {
-        let r = try CLI.runCurl("http://127.0.0.1:\(port)/stats")
+    func stats(_ carrier: String = "viettel") throws -> [String: Int] {
+        let r = try CLI.runCurl("http://127.0.0.1:\(port(carrier))/stats")
         return (try JSONSerialization.jsonObject(with: Data(r.utf8)) as? [String: Int]) ?? [:]
     }
+
+    /// One value from the store (sqlite3 or psql, as an operator would look).
+    func sql(_ query: String) throws -> String { try CLI.runSQL(database, query) }
 }
 
 struct CLIError: Error, CustomStringConvertible { var description: String; init(_ d: String) { description = d } }
@@ -98,9 +113,10 @@ extension CLI {
 
 @Suite("loa dispatch: crashes and signals (processes)", .serialized)
 struct DispatchCommandTests {
-    @Test("kill -9 mid-dispatch, then run again: every message reaches the carrier exactly once, none lost")
-    func killNineAndResume() throws {
-        let fx = try DispatchFixture(tps: 400)
+    @Test("kill -9 mid-dispatch, then run again: every message reaches the carrier exactly once, none lost",
+          arguments: StoreEngine.available)
+    func killNineAndResume(engine: StoreEngine) throws {
+        let fx = try DispatchFixture(tps: 400, engine: engine)
         let record = "\(fx.dir)/accepted.txt"
         let sim = try fx.simulator(record: record, faultRate: 0.1)
         defer { sim.terminate() }
@@ -131,11 +147,53 @@ struct DispatchCommandTests {
         // None lost: every planned message was accepted by the carrier.
         let total = try CLI.run(["campaign", "status", "crash-test"], environment: fx.env).stdout
         #expect(total.contains("planned"))
-        let store = fx.env["LOA_DATABASE"]!
-        let count = try CLI.runSQLite(store, "SELECT count(*) FROM messages WHERE campaign = 'crash-test'")
-        let open = try CLI.runSQLite(store, "SELECT count(*) FROM messages WHERE state IN ('planned', 'queued', 'submitted')")
+        let count = try fx.sql("SELECT count(*) FROM messages WHERE campaign = 'crash-test'")
+        let open = try fx.sql("SELECT count(*) FROM messages WHERE state IN ('planned', 'queued', 'submitted')")
         #expect(Int(count) == ids.count)
         #expect(open == "0")
+    }
+
+    @Test("two loa dispatch processes share the carriers; kill -9 one and the other takes its carriers over: each message once, none lost",
+          arguments: StoreEngine.available)
+    func twoDispatchersOneKilled(engine: StoreEngine) throws {
+        let carriers = ["viettel", "vinaphone", "mobifone"]
+        let fx = try DispatchFixture(tps: 300, subscribers: 25000, carriers: carriers, engine: engine)
+        let records = Dictionary(uniqueKeysWithValues: carriers.map { ($0, "\(fx.dir)/accepted-\($0).txt") })
+        let sims = try carriers.map { try fx.simulator($0, record: records[$0]!, faultRate: 0.05, receipts: false) }
+        defer { sims.forEach { $0.terminate() } }
+        func accepted() -> [String: [Substring]] {
+            records.mapValues { ((try? String(contentsOfFile: $0, encoding: .utf8)) ?? "").split(separator: "\n") }
+        }
+        let first = try fx.dispatch(log: "\(fx.dir)/d1.log", receipts: false)
+        usleep(300_000)
+        let second = try fx.dispatch(log: "\(fx.dir)/d2.log", receipts: false)
+        // Once both nodes have been up a while (the second has its share of carriers), kill the first without warning.
+        var killed = false
+        usleep(1_500_000)
+        for _ in 0..<150 {
+            usleep(100_000)
+            if accepted().values.map(\.count).reduce(0, +) > 600 {
+                kill(first.processIdentifier, SIGKILL)
+                killed = true
+                break
+            }
+        }
+        first.waitUntilExit()
+        #expect(killed)
+        second.waitUntilExit()
+        let secondLog = (try? String(contentsOfFile: "\(fx.dir)/d2.log", encoding: .utf8)) ?? ""
+        #expect(second.terminationStatus == 0, "\(secondLog)")
+        #expect(secondLog.contains("crash-test: completed"), "\(secondLog)")
+        let ids = accepted()
+        for carrier in carriers {
+            let stats = try fx.stats(carrier)
+            #expect(Set(ids[carrier]!).count == ids[carrier]!.count, "\(carrier): an id twice")
+            #expect(stats["duplicateMessages"] == 0, "\(carrier)")
+            #expect(stats["accepted"] == ids[carrier]!.count, "\(carrier)")
+            #expect((stats["maxInAnySecond"] ?? 0) <= 300, "\(carrier): \(stats)")
+            #expect(try fx.sql("SELECT count(*) FROM messages WHERE carrier = '\(carrier)'") == String(ids[carrier]!.count), "\(carrier)")
+        }
+        #expect(try fx.sql("SELECT count(*) FROM messages WHERE state <> 'accepted'") == "0")
     }
 
     @Test("SIGTERM finishes the uploads in flight and exits; a second run completes")
@@ -150,21 +208,26 @@ struct DispatchCommandTests {
         first.waitUntilExit()
         #expect(first.terminationStatus == 0)
         #expect(try String(contentsOfFile: "\(fx.dir)/d1.log", encoding: .utf8).contains("stopping: finishing the uploads in flight"))
-        let store = fx.env["LOA_DATABASE"]!
-        #expect(try CLI.runSQLite(store, "SELECT count(*) FROM batches WHERE state = 'uploading'") == "0")
+        #expect(try fx.sql("SELECT count(*) FROM batches WHERE state = 'uploading'") == "0")
         let second = try fx.dispatch(log: "\(fx.dir)/d2.log")
         second.waitUntilExit()
         let ids = try String(contentsOfFile: record, encoding: .utf8).split(separator: "\n")
         #expect(Set(ids).count == ids.count)
-        #expect(try CLI.runSQLite(store, "SELECT count(*) FROM messages WHERE state IN ('planned', 'submitted')") == "0")
+        #expect(try fx.sql("SELECT count(*) FROM messages WHERE state IN ('planned', 'submitted')") == "0")
     }
 }
 
 extension CLI {
-    static func runSQLite(_ db: String, _ sql: String) throws -> String {
+    /// Runs one query with the engine's own client: sqlite3 for a file, psql for a URL.
+    static func runSQL(_ location: String, _ sql: String) throws -> String {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        p.arguments = [db, sql]
+        if location.hasPrefix("postgres") {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+            p.arguments = [location, "-Atc", sql]
+        } else {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            p.arguments = [location, sql]
+        }
         let out = Pipe()
         p.standardOutput = out
         try p.run()

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Benchmark: import + targeting of ~10M presence rows on the embedded store (release build).
+# Benchmark: import + targeting of ~10M presence rows (release build), on the embedded store or,
+# with LOA_BENCH_POSTGRES=postgres://user:password@host:port/any, on a fresh database of that server.
 # Prints figures; asserts nothing. Usage: ops/bench/targeting.sh [SUBSCRIBERS] (default 5,000,000,
-# which makes about 10M presence rows). Needs ~3 GB of free disk in $TMPDIR.
+# which makes about 10M presence rows). Needs ~3 GB of free disk in $TMPDIR (or on the server).
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$LOA_ROOT"
-ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config time sqlite3 bc
+ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev libpq-dev pkg-config time sqlite3 bc
 ensure_swift
 SUBSCRIBERS=${1:-5000000}
 log "building release"
@@ -15,7 +16,16 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/loa-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # Demo keys only: real keys come from the carriers, never from the repository.
 for c in VIETTEL VINAPHONE MOBIFONE VIETNAMOBILE GMOBILE; do export "LOA_KEY_$c=$(printf '%s' "$c" | sha256sum | cut -c1-64)"; done
-export LOA_DATABASE="$work/loa.sqlite"
+if [ -n "${LOA_BENCH_POSTGRES:-}" ]; then
+  export LOA_DATABASE="${LOA_BENCH_POSTGRES%/*}/loa_bench_$(date +%s)"
+  sql() { psql "$LOA_DATABASE" -Atc "$1"; }
+  size() { sql "select pg_size_pretty(pg_database_size(current_database()))"; }
+else
+  export LOA_DATABASE="$work/loa.sqlite"
+  sql() { sqlite3 "$LOA_DATABASE" "$1"; }
+  size() { du -h "$LOA_DATABASE" | cut -f1; }
+fi
+log "store: ${LOA_DATABASE%%://*}"
 NOW=2026-12-01T09:00:00+07:00
 
 log "generating $SUBSCRIBERS subscribers"
@@ -30,11 +40,11 @@ for c in viettel vinaphone mobifone vietnamobile gmobile; do
   kb=${out#PEAK }; [ "$kb" -gt "$peak" ] && peak=$kb
 done
 end=$(date +%s.%N)
-imported=$(sqlite3 "$LOA_DATABASE" "select sum(rows_ok) from imports where kind='presence'" 2>/dev/null || echo "$rows")
+imported=$(sql "select sum(rows_ok) from imports where kind='presence'" 2>/dev/null || echo "$rows")
 awk -v r="$imported" -v s="$(echo "$end - $start" | bc)" -v p="$peak" 'BEGIN { printf "import:    %d rows in %.2f s = %.0f rows/s, peak memory %.0f MiB\n", r, s, r / s, p / 1024 }'
 
 log "targeting: audience of the Kon Tum example campaign over all presence rows"
 for i in 1 2; do
   /usr/bin/time -f "audience:  %e s wall, peak memory %M KB" "$LOA" audience campaigns/kontum-chay-rung-2026.yaml --at "$NOW" --out "$work/recipients.csv" 2>&1 | grep -E "recipients,|audience:"
 done
-echo "database: $(du -h "$LOA_DATABASE" | cut -f1)"
+echo "database: $(size)"
