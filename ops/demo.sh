@@ -3,7 +3,8 @@
 # builds, generates a synthetic province, checks the example campaigns, imports carrier data,
 # selects audiences, then turns an emergency alert into a campaign that two people approve and
 # dispatches it through bundled carrier simulators, with receipts flowing back.
-# Set DEMO_SUBSCRIBERS (default 50000) for a bigger province.
+# Set DEMO_SUBSCRIBERS (default 50000) for a bigger province. DEMO_POSTGRES=postgres://user:pw@host:port/x
+# runs the same job on PostgreSQL instead, in a fresh database (loa_demo_<time>) on that server.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$LOA_ROOT"
@@ -17,7 +18,12 @@ LOA="$(swift build -c "$CONFIG" --show-bin-path)/loa"
 
 work=${DEMO_DIR:-$LOA_ROOT/demo-out}
 rm -rf "$work"; mkdir -p "$work"
-export LOA_DATABASE="$work/loa.sqlite" LOA_CARRIERS="$LOA_ROOT/carriers"
+if [ -n "${DEMO_POSTGRES:-}" ]; then
+  export LOA_DATABASE="${DEMO_POSTGRES%/*}/loa_demo_$(date +%s)"
+else
+  export LOA_DATABASE="$work/loa.sqlite"
+fi
+export LOA_CARRIERS="$LOA_ROOT/carriers"
 # Demo secrets. Real keys are agreed with each carrier and never committed.
 for c in VIETTEL VINAPHONE MOBIFONE VIETNAMOBILE GMOBILE; do
   export "LOA_KEY_$c=$(printf 'demo-%s' "$c" | sha256sum | cut -c1-64)"
@@ -107,4 +113,4 @@ log "12. what the carriers saw (no duplicates, never over their TPS)"
 for p in 18401 18402 18403 18404 18405; do curl -s "http://127.0.0.1:$p/stats"; echo; done
 id=$(sed -n 's/^id: "\(.*\)"$/\1/p' "$work/flash-flood.yaml")
 "$LOA" campaign status "$id"
-log "done: the store is $LOA_DATABASE; recipient lists (pseudonymous) are in $work"
+log "done: the store is $(printf '%s' "$LOA_DATABASE" | sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#'); recipient lists (pseudonymous) are in $work"
