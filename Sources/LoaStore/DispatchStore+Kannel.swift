@@ -5,7 +5,7 @@ extension SubscriberStore {
     /// Clear numbers of contact-list members, by their pseudonym under `key`: what Kannel needs.
     public func contactNumbers(key: KeyedPseudonymizer) throws -> [String: MSISDN] {
         var out: [String: MSISDN] = [:]
-        for number in try db.query("SELECT DISTINCT msisdn FROM contacts") { $0.text(0) } {
+        for number in try db.query("SELECT DISTINCT msisdn FROM contacts", row: { $0.text(0) }) {
             if case .success(let p) = VietnamNumberingPlan.parse(number) { out[key.pseudonym(for: p.msisdn).description] = p.msisdn }
         }
         return out

@@ -58,7 +58,7 @@ extension SQLDatabase {
     }
 }
 
-public enum SQLValue: Sendable, Equatable {
+public enum SQLValue: Sendable, Hashable {
     case int(Int64)
     case double(Double)
     case text(String)

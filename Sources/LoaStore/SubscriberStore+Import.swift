@@ -31,7 +31,8 @@ extension SubscriberStore {
 
     public func importCells(path: String, units: AdministrativeUnits, force: Bool = false) throws -> ImportReport {
         let t0 = monotonicSeconds()
-        let upsert = "INSERT INTO cells (cgi, lat, lon, commune) VALUES (?, ?, ?, ?) ON CONFLICT(cgi) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, commune = excluded.commune"
+        let upsert = BulkWriter(db, "INSERT INTO cells (cgi, lat, lon, commune)", columns: 4,
+                                tail: "ON CONFLICT(cgi) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, commune = excluded.commune") { [$0[0]] }
         return try db.transaction {
             var (id, report) = try beginImport(kind: "cells", carrier: nil, path: path, force: force)
             guard let id else { return report }
@@ -48,9 +49,10 @@ extension SubscriberStore {
                 guard let lon = Double(f[2]), (-180...180).contains(lon) else { report.bad(n, "lon: expected degrees -180..180, found '\(f[2])'"); return }
                 guard let commune = Int(f[3]) else { report.bad(n, "commune_code: expected a number, found '\(f[3])'"); return }
                 if case .failure(let e) = units.commune(commune) { report.bad(n, "commune_code: \(e.description)"); return }
-                try db.run(upsert, [.text(cgi.description), .double(lat), .double(lon), .int(Int64(commune))])
+                try upsert.add([.text(cgi.description), .double(lat), .double(lon), .int(Int64(commune))])
                 report.rowsOK += 1
             }
+            try upsert.flush()
             try finishImport(id, report)
             report.seconds = monotonicSeconds() - t0
             return report
@@ -295,7 +297,8 @@ extension SubscriberStore {
     public func importPreferences(path: String, carrier: Carrier, key: KeyedPseudonymizer?, knownLanguage: (String) -> Bool,
                                   force: Bool = false) throws -> ImportReport {
         let t0 = monotonicSeconds()
-        let upsert = "INSERT INTO preferences (carrier, subscriber, language) VALUES (?, ?, ?) ON CONFLICT (carrier, subscriber) DO UPDATE SET language = excluded.language"
+        let upsert = BulkWriter(db, "INSERT INTO preferences (carrier, subscriber, language)", columns: 3,
+                                tail: "ON CONFLICT (carrier, subscriber) DO UPDATE SET language = excluded.language") { [$0[0], $0[1]] }
         let carrierIndex = Int64(Self.carrierIndex[carrier]!)
         return try db.transaction {
             var (id, report) = try beginImport(kind: "preferences", carrier: carrier, path: path, force: force)
@@ -317,9 +320,10 @@ extension SubscriberStore {
                 }
                 let language = f[1]
                 guard knownLanguage(language) else { report.bad(n, "language: unknown tag '\(language)'"); return }
-                try db.run(upsert, [.int(carrierIndex), .blob(pseudonym.bytes), .text(language)])
+                try upsert.add([.int(carrierIndex), .blob(pseudonym.bytes), .text(language)])
                 report.rowsOK += 1
             }
+            try upsert.flush()
             try finishImport(id, report)
             report.seconds = monotonicSeconds() - t0
             return report
@@ -330,7 +334,7 @@ extension SubscriberStore {
 
     public func importDoNotCall(path: String, force: Bool = false) throws -> ImportReport {
         let t0 = monotonicSeconds()
-        let insert = "INSERT INTO do_not_call (msisdn) VALUES (?) ON CONFLICT DO NOTHING"
+        let insert = BulkWriter(db, "INSERT INTO do_not_call (msisdn)", columns: 1, tail: "ON CONFLICT DO NOTHING", rowsPerStatement: 1024) { $0 }
         return try db.transaction {
             var (id, report) = try beginImport(kind: "do-not-call", carrier: nil, path: path, force: force)
             guard let id else { return report }
@@ -341,10 +345,11 @@ extension SubscriberStore {
                 switch VietnamNumberingPlan.parse(field) {
                 case .failure(let r): report.bad(n, "msisdn: \(r.description)")
                 case .success(let parsed):
-                    try db.run(insert, [.text(parsed.msisdn.national)])
+                    try insert.add([.text(parsed.msisdn.national)])
                     report.rowsOK += 1
                 }
             }
+            try insert.flush()
             try finishImport(id, report)
             report.seconds = monotonicSeconds() - t0
             return report
@@ -356,7 +361,8 @@ extension SubscriberStore {
     public func importContacts(path: String, list: String, units: AdministrativeUnits, routing: CarrierRouting,
                                knownLanguage: (String) -> Bool, replace: Bool = true, force: Bool = false) throws -> ImportReport {
         let t0 = monotonicSeconds()
-        let insert = "INSERT INTO contacts (list, msisdn, carrier, name, language, commune) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(list, msisdn) DO UPDATE SET name = excluded.name, language = excluded.language, commune = excluded.commune, carrier = excluded.carrier"
+        let insert = BulkWriter(db, "INSERT INTO contacts (list, msisdn, carrier, name, language, commune)", columns: 6,
+                                tail: "ON CONFLICT(list, msisdn) DO UPDATE SET name = excluded.name, language = excluded.language, commune = excluded.commune, carrier = excluded.carrier") { [$0[0], $0[1]] }
         return try db.transaction {
             var (id, report) = try beginImport(kind: "contacts:\(list)", carrier: nil, path: path, force: force)
             guard let id else { return report }
@@ -380,10 +386,11 @@ extension SubscriberStore {
                     if case .failure(let e) = units.commune(c) { report.bad(n, "commune_code: \(e.description)"); return }
                     commune = c
                 }
-                try db.run(insert, [.text(list), .text(parsed.msisdn.national), .text(routing.carrier(for: parsed).rawValue), .text(f[1]),
-                                    f[2].isEmpty ? .null : .text(f[2]), commune.map { .int(Int64($0)) } ?? .null])
+                try insert.add([.text(list), .text(parsed.msisdn.national), .text(routing.carrier(for: parsed).rawValue), .text(f[1]),
+                                 f[2].isEmpty ? .null : .text(f[2]), commune.map { .int(Int64($0)) } ?? .null])
                 report.rowsOK += 1
             }
+            try insert.flush()
             try finishImport(id, report)
             report.seconds = monotonicSeconds() - t0
             return report

@@ -164,6 +164,26 @@ struct SubscriberStoreTests {
         #expect(try store.presenceRowCount() == 1)
     }
 
+    @Test("a key repeated in one file: the last row wins (one statement holds many rows)", arguments: StoreEngine.available)
+    func repeatedKeysLastRowWins(engine: StoreEngine) throws {
+        let dir = try temporaryDirectory()
+        let store = try storeWithCells(dir, engine)
+        try write("cgi,lat,lon,commune_code\n452-04-900-1,14.7,107.5,23377\n452-04-900-1,14.8,107.6,23392\n", to: "\(dir)/cells2.csv")
+        #expect(try store.importCells(path: "\(dir)/cells2.csv", units: units).rowsOK == 2)
+        let cell = try store.cells().filter { $0.cgi == "452-04-900-1" }
+        #expect(cell.count == 1)
+        #expect(cell.first?.commune == 23392)
+        #expect(cell.first?.latitude == 14.8)
+        try write("subscriber,language\n0912345678,vi\n0912345678,bdq\n", to: "\(dir)/prefs.csv")
+        _ = try store.importPreferences(path: "\(dir)/prefs.csv", carrier: .viettel, key: key, knownLanguage: { Languages.info($0) != nil })
+        #expect(try store.preferences().values.sorted() == ["bdq"])
+        // More rows than one statement holds, with repeats across statements.
+        let numbers = (0..<700).map { String(format: "0912%06d", $0 % 600) }
+        try write("msisdn\n" + numbers.joined(separator: "\n") + "\n", to: "\(dir)/dnc.csv")
+        #expect(try store.importDoNotCall(path: "\(dir)/dnc.csv").rowsOK == 700)
+        #expect(try store.doNotCallCount() == 600)
+    }
+
     @Test(arguments: StoreEngine.available)
     func doNotCallPreferencesAndContacts(engine: StoreEngine) throws {
         let dir = try temporaryDirectory()
