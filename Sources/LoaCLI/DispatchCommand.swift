@@ -127,6 +127,10 @@ struct Dispatch: AsyncParsableCommand {
         }
         let day = Int((at.timestamp.seconds + Timestamp.vietnamOffset) / 86400)
         let (planned, capped) = try db.planMessages(campaign: c.id, priority: c.priority, day: day, capPerDay: c.limits.perSubscriberPerDay, messages)
+        if planned == 0 && capped == 0 && !messages.isEmpty {
+            print("\(c.id): already planned (by another dispatcher on this store); sending what is left")
+            return
+        }
         print("\(c.id): planned \(formatCount(planned)) messages (\(formatCount(summary.segments)) segments) at \(at.timestamp.iso8601())" +
               (capped > 0 ? "; \(formatCount(capped)) over the per-subscriber daily cap" : ""))
     }

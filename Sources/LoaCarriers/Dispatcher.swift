@@ -308,6 +308,7 @@ public final class Dispatcher: @unchecked Sendable {
                 if admitAll(min(batch.messages.count, gateway.tps), at: now) { admittedTime = now; break }
                 sleep(until: max(now + 0.002, nextAvailable(at: now)))
             }
+            try store.batchAdmitted(batch.id)
             let answer: HTTPAnswer
             do {
                 answer = try client.post(gateway.endpoint + "/batches", headers: headers, body: body)

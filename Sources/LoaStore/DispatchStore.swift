@@ -244,6 +244,12 @@ extension SubscriberStore {
                    [.int(Self.nowSeconds()), .int(batch)])
     }
 
+    /// The rate limiter admitted the batch: it goes now. Recorded so that a node taking the carrier
+    /// over after a crash waits until this upload is outside the rate window.
+    public func batchAdmitted(_ batch: Int64) throws {
+        try db.run("UPDATE batches SET updated_at = ? WHERE id = ?", [.int(Self.nowSeconds()), .int(batch)])
+    }
+
     public func recordAttempt(batch: Int64) throws {
         try db.run("UPDATE batches SET attempts = attempts + 1, updated_at = ? WHERE id = ?", [.int(Self.nowSeconds()), .int(batch)])
     }
