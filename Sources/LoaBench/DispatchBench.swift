@@ -62,7 +62,9 @@ struct DispatchBench {
         let messages = options.int("messages", 300_000)
         let carriers = Array([Carrier.viettel, .vinaphone, .mobifone, .vietnamobile, .gmobile].prefix(options.int("carriers", 3)))
         print("planning \(messages) messages for \(carriers.count) carriers…")
+        let planStart = Date()
         let path = try store(messages: messages, carriers: carriers)
+        print("planned in \(String(format: "%.2f", Date().timeIntervalSince(planStart))) s")
         var sims: [(CarrierSimulator, BackgroundServer)] = []
         var gateways: [CarrierGateway] = []
         for c in carriers {

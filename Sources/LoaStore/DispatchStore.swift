@@ -127,23 +127,42 @@ extension SubscriberStore {
         try db.transaction {
             // Planners on other nodes wait: the cap counts what every campaign planned before.
             if db.dialect == .postgres { try db.run("SELECT pg_advisory_xact_lock(\(StoreLocks.planning))") }
-            let insert = """
-                INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                """
-            let count = "SELECT count(*) FROM messages WHERE subscriber = ? AND day = ? AND state != 'rejected'"
             let now = Self.nowSeconds()
-            for m in messages {
-                var state = "planned"
-                var reason: SQLValue = .null
-                if priority != .emergency, try db.scalarInt(count, [.text(m.subscriber), .int(Int64(day))]) ?? 0 >= Int64(capPerDay) {
-                    state = "rejected"
-                    reason = .text("per-subscriber cap: \(capPerDay) a day across campaigns")
+            let capReason = SQLValue.text("per-subscriber cap: \(capPerDay) a day across campaigns")
+            // 256 messages per statement: one round trip each for the cap counts and the insert.
+            var from = 0
+            while from < messages.count {
+                let chunk = messages[from..<min(from + 256, messages.count)]
+                from = chunk.endIndex
+                var counts: [String: Int] = [:]
+                if priority != .emergency {
+                    let subscribers = Array(Set(chunk.map(\.subscriber)))
+                    let rows = try db.query("""
+                        SELECT subscriber, count(*) FROM messages WHERE day = ? AND state != 'rejected'
+                        AND subscriber IN (\(Array(repeating: "?", count: subscribers.count).joined(separator: ", "))) GROUP BY subscriber
+                        """, [.int(Int64(day))] + subscribers.map { .text($0) }) { ($0.text(0), $0.int(1)) }
+                    for (subscriber, n) in rows { counts[subscriber] = n }
                 }
-                let written = try db.run(insert, [.text(campaign), .text(m.carrier.rawValue), .text(m.subscriber), .text(m.language), m.commune.map { .int(Int64($0)) } ?? .null,
-                                                  .int(Int64(day)), .text(m.text), .text(m.encoding.rawValue), .int(Int64(m.segments)), .text(state), reason, .int(now)])
-                // Planning again adds nothing: only rows written now are counted.
-                if written > 0 { if state == "planned" { planned += 1 } else { capped += 1 } }
+                var values: [SQLValue] = []
+                values.reserveCapacity(chunk.count * 12)
+                for m in chunk {
+                    var state = "planned"
+                    if priority != .emergency {
+                        if counts[m.subscriber, default: 0] >= capPerDay { state = "rejected" } else { counts[m.subscriber, default: 0] += 1 }
+                    }
+                    values += [.text(campaign), .text(m.carrier.rawValue), .text(m.subscriber), .text(m.language), m.commune.map { .int(Int64($0)) } ?? .null,
+                               .int(Int64(day)), .text(m.text), .text(m.encoding.rawValue), .int(Int64(m.segments)), .text(state),
+                               state == "planned" ? .null : capReason, .int(now)]
+                }
+                // Planning again adds nothing: only rows written now come back and are counted.
+                let written = try db.query("""
+                    INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at)
+                    VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
+                    ON CONFLICT DO NOTHING RETURNING state
+                    """, values) { $0.text(0) }
+                let newlyPlanned = written.filter { $0 == "planned" }.count
+                planned += newlyPlanned
+                capped += written.count - newlyPlanned
             }
             try db.run("UPDATE campaigns SET planned_at = ? WHERE id = ?", [.int(now), .text(campaign)])
             try audit("loa", "plan", campaign: campaign, "\(planned) messages planned, \(capped) over the per-subscriber cap")
@@ -211,8 +230,9 @@ extension SubscriberStore {
                 """, [.text(carrier.rawValue), .text(carrier.rawValue)]) { ($0.text(0), Campaign.Priority(rawValue: $0.text(1)) ?? .routine, $0.isNull(2) ? -1 : $0.int64(2)) }
             guard let pick = campaigns.filter({ allowed?.contains($0.0) ?? true }).sorted(by: { a, b in a.1 != b.1 ? a.1 > b.1 : a.2 < b.2 }).first else { return nil }
             let now = Self.nowSeconds()
-            let batchID = try db.insertReturningID("INSERT INTO batches (carrier, campaign, idempotency_key, state, size, created_at, updated_at) VALUES (?, ?, '', 'uploading', 0, ?, ?)",
-                                                   [.text(carrier.rawValue), .text(pick.0), .int(now), .int(now)])
+            // A placeholder key of its own: a shared one would make concurrent claims wait on the unique index.
+            let batchID = try db.insertReturningID("INSERT INTO batches (carrier, campaign, idempotency_key, state, size, created_at, updated_at) VALUES (?, ?, ?, 'uploading', 0, ?, ?)",
+                                                   [.text(carrier.rawValue), .text(pick.0), .text("claiming-\(UUID().uuidString)"), .int(now), .int(now)])
             try db.run("UPDATE batches SET idempotency_key = ? WHERE id = ?", [.text("loa-\(carrier.rawValue)-\(batchID)"), .int(batchID)])
             // PostgreSQL: rows another worker is claiming right now are skipped, not waited for.
             let size = try db.run("""

@@ -128,6 +128,13 @@ enum Migrations {
                 message {int}
             );
             """, ""),
+        // Claiming takes the lowest ids among a carrier's planned messages of a campaign: with id
+        // in the index that is an index range, not a sort of every planned message (PostgreSQL;
+        // SQLite's indexes end with the rowid already).
+        (3, "claim order", """
+            DROP INDEX messages_pending;
+            CREATE INDEX messages_pending ON messages (carrier, state, campaign, id);
+            """, ""),
     ]
 
     static func sql(_ template: String, for dialect: SQLDialect) -> String {
