@@ -31,7 +31,8 @@ struct ImportCells: AsyncParsableCommand {
 
     func run() async throws {
         let db = try SubscriberStore(location: store.databaseLocation)
-        printReport(try db.importCells(path: file, units: try loadUnits(), force: force))
+        let units = try loadUnits()
+        printReport(try withImportProgress { try db.importCells(path: file, units: units, force: force, progress: $0) })
     }
 }
 
@@ -58,15 +59,7 @@ struct ImportPresence: AsyncParsableCommand {
         let configs = try store.carrierConfigs()
         let key = try configs[c]?.pseudonymizer()
         let db = try SubscriberStore(location: store.databaseLocation)
-        let tty = isatty(2) != 0
-        let report = try db.importPresence(path: file, carrier: c, key: key, force: force) { p in
-            let share = p.totalBytes > 0 ? min(100, p.bytesRead * 100 / p.totalBytes) : 0
-            let rate = p.seconds > 0 ? Int(Double(p.rows) / p.seconds) : 0
-            let text = "  \(formatCount(p.rows)) rows · \(share)% of the file · \(formatCount(rate)) rows/s"
-            if tty { FileHandle.standardError.write(Data(("\r" + text + "   ").utf8)) } else { printError(text) }
-        }
-        if tty { FileHandle.standardError.write(Data("\n".utf8)) }
-        printReport(report)
+        printReport(try withImportProgress { try db.importPresence(path: file, carrier: c, key: key, force: force, progress: $0) })
         let cutoff = Timestamp(seconds: Int64(Date().timeIntervalSince1970) - keep)
         let purged = try db.purgePresence(before: cutoff)
         if purged > 0 { print("  purged \(formatCount(purged)) presence rows seen before \(cutoff.iso8601()) (retention \(retention))") }
@@ -84,7 +77,7 @@ struct ImportPreferences: AsyncParsableCommand {
         guard let c = Carrier(name: carrier) else { throw ValidationError("unknown carrier '\(carrier)'") }
         let key = try store.carrierConfigs()[c]?.pseudonymizer()
         let db = try SubscriberStore(location: store.databaseLocation)
-        printReport(try db.importPreferences(path: file, carrier: c, key: key, knownLanguage: { Languages.info($0) != nil }, force: force))
+        printReport(try withImportProgress { try db.importPreferences(path: file, carrier: c, key: key, knownLanguage: { Languages.info($0) != nil }, force: force, progress: $0) })
     }
 }
 
@@ -96,7 +89,7 @@ struct ImportDoNotCall: AsyncParsableCommand {
 
     func run() async throws {
         let db = try SubscriberStore(location: store.databaseLocation)
-        printReport(try db.importDoNotCall(path: file, force: force))
+        printReport(try withImportProgress { try db.importDoNotCall(path: file, force: force, progress: $0) })
     }
 }
 
@@ -116,8 +109,10 @@ struct ImportContacts: AsyncParsableCommand {
         var routingList = CarrierRouting()
         if let routing { routingList = try InspectMSISDN.parseRouting(routing) }
         let db = try SubscriberStore(location: store.databaseLocation)
-        printReport(try db.importContacts(path: file, list: list, units: try loadUnits(), routing: routingList,
-                                          knownLanguage: { Languages.info($0) != nil }, force: force))
+        let units = try loadUnits()
+        printReport(try withImportProgress {
+            try db.importContacts(path: file, list: list, units: units, routing: routingList, knownLanguage: { Languages.info($0) != nil }, force: force, progress: $0)
+        })
     }
 }
 
@@ -131,5 +126,21 @@ struct Purge: AsyncParsableCommand {
         let cutoff = Timestamp(seconds: Int64(Date().timeIntervalSince1970) - keep)
         let n = try SubscriberStore(location: store.databaseLocation).purgePresence(before: cutoff)
         print("purged \(formatCount(n)) presence rows seen before \(cutoff.iso8601())")
+    }
+}
+
+/// Runs an import with a progress line on stderr (rows, share of the file, rows/s): redrawn in
+/// place on a terminal, one line per report otherwise.
+func withImportProgress(_ body: (@escaping (ImportProgress) -> Void) throws -> ImportReport) throws -> ImportReport {
+    let tty = isatty(2) != 0
+    final class Drawn: @unchecked Sendable { var any = false }
+    let drawn = Drawn()
+    defer { if tty && drawn.any { FileHandle.standardError.write(Data("\n".utf8)) } }
+    return try body { p in
+        drawn.any = true
+        let share = p.totalBytes > 0 ? min(100, p.bytesRead * 100 / p.totalBytes) : 0
+        let rate = p.seconds > 0 ? Int(Double(p.rows) / p.seconds) : 0
+        let text = "  \(formatCount(p.rows)) rows · \(share)% of the file · \(formatCount(rate)) rows/s"
+        if tty { FileHandle.standardError.write(Data(("\r" + text + "   ").utf8)) } else { printError(text) }
     }
 }

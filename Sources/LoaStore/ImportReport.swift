@@ -37,14 +37,38 @@ public struct ImportProgress: Sendable {
     public var seconds: Double
 }
 
+/// Reports an import's progress every `every` good rows (and how far through the file it is).
+final class ImportTicker {
+    let progress: ((ImportProgress) -> Void)?
+    let totalBytes: Int
+    let started: Double
+    let every: Int
+    var bytesRead = 0
+
+    init(path: String, started: Double, every: Int = 100_000, progress: ((ImportProgress) -> Void)?) {
+        self.progress = progress
+        self.started = started
+        self.every = every
+        totalBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    }
+
+    func read(_ bytes: Int) { bytesRead = bytes }
+
+    func row(_ rows: Int) {
+        guard let progress, rows % every == 0 else { return }
+        progress(ImportProgress(rows: rows, bytesRead: bytesRead, totalBytes: totalBytes, seconds: monotonicSeconds() - started))
+    }
+}
+
 /// Reads a file in large chunks and hands out its lines as byte buffers (no String per line).
 struct LineReader {
     let path: String
     let chunkSize = 4 << 20
 
-    /// Calls `body(lineNumber, bytes)` for each line, without the line ending. Returns total bytes.
-    func forEachLine(_ body: (Int, UnsafeBufferPointer<UInt8>) throws -> Void, progress: ((Int) -> Void)? = nil,
-                     chunk: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> Int {
+    /// Calls `body(lineNumber, bytes)` for each line, without the line ending; `progress` gets the
+    /// bytes consumed so far every few thousand lines. Returns total bytes.
+    func forEachLine(progress: ((Int) -> Void)? = nil, chunk: ((UnsafeRawBufferPointer) -> Void)? = nil,
+                     _ body: (Int, UnsafeBufferPointer<UInt8>) throws -> Void) throws -> Int {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
@@ -65,6 +89,7 @@ struct LineReader {
             var buffer = carry
             buffer.append(contentsOf: data)
             carry.removeAll(keepingCapacity: true)
+            let base = total - buffer.count   // file offset of buffer[0]
             try buffer.withUnsafeBufferPointer { all in
                 var start = 0
                 if first, all.count >= 3, all[0] == 0xEF, all[1] == 0xBB, all[2] == 0xBF { start = 3 }   // UTF-8 BOM
@@ -77,6 +102,7 @@ struct LineReader {
                         if end > start && all[end - 1] == 0x0D { end -= 1 }
                         try body(lineNumber, UnsafeBufferPointer(rebasing: all[start..<end]))
                         start = i + 1
+                        if lineNumber & 4095 == 0 { progress?(base + start) }
                     }
                     i += 1
                 }

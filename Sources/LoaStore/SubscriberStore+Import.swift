@@ -29,14 +29,16 @@ extension SubscriberStore {
 
     // MARK: Cells: cgi,lat,lon,commune_code
 
-    public func importCells(path: String, units: AdministrativeUnits, force: Bool = false) throws -> ImportReport {
+    public func importCells(path: String, units: AdministrativeUnits, force: Bool = false,
+                            progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
         let t0 = monotonicSeconds()
         let upsert = BulkWriter(db, "INSERT INTO cells (cgi, lat, lon, commune)", columns: 4,
                                 tail: "ON CONFLICT(cgi) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, commune = excluded.commune") { [$0[0]] }
         return try db.transaction {
             var (id, report) = try beginImport(kind: "cells", carrier: nil, path: path, force: force)
             guard let id else { return report }
-            _ = try LineReader(path: path).forEachLine { n, bytes in
+            let ticker = ImportTicker(path: path, started: t0, progress: progress)
+            _ = try LineReader(path: path).forEachLine(progress: ticker.read) { n, bytes in
                 let line = String(decoding: bytes, as: UTF8.self)
                 if line.trimmingCharacters(in: .whitespaces).isEmpty { return }
                 if n == 1 && line.lowercased().hasPrefix("cgi") { return }
@@ -51,6 +53,7 @@ extension SubscriberStore {
                 if case .failure(let e) = units.commune(commune) { report.bad(n, "commune_code: \(e.description)"); return }
                 try upsert.add([.text(cgi.description), .double(lat), .double(lon), .int(Int64(commune))])
                 report.rowsOK += 1
+                ticker.row(report.rowsOK)
             }
             try upsert.flush()
             try finishImport(id, report)
@@ -104,7 +107,7 @@ extension SubscriberStore {
             var e164 = [UInt8](repeating: 0, count: 12)
             e164[0] = 0x2B; e164[1] = 0x38; e164[2] = 0x34
             do {
-                _ = try LineReader(path: path).forEachLine({ n, line in
+                _ = try LineReader(path: path).forEachLine(progress: { state.bytesRead = $0 }, chunk: { fileHash.update($0) }) { n, line in
                     if line.isEmpty { return }
                     splitFields(line, into: &fields, max: 3)
                     if n == 1, fields.count >= 1, line.count >= 10, line[0] == 0x73 || line[0] == 0x53 {
@@ -157,7 +160,7 @@ extension SubscriberStore {
                         queue.put(batch)
                         batch = PresenceBatch(capacity: batchSize)
                     }
-                }, progress: { state.bytesRead = $0 }, chunk: { fileHash.update($0) })
+                }
                 if batch.count > 0 { queue.put(batch) }
             } catch {
                 state.error = error
@@ -295,7 +298,7 @@ extension SubscriberStore {
     // MARK: Preferences: subscriber,language
 
     public func importPreferences(path: String, carrier: Carrier, key: KeyedPseudonymizer?, knownLanguage: (String) -> Bool,
-                                  force: Bool = false) throws -> ImportReport {
+                                  force: Bool = false, progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
         let t0 = monotonicSeconds()
         let upsert = BulkWriter(db, "INSERT INTO preferences (carrier, subscriber, language)", columns: 3,
                                 tail: "ON CONFLICT (carrier, subscriber) DO UPDATE SET language = excluded.language") { [$0[0], $0[1]] }
@@ -303,7 +306,8 @@ extension SubscriberStore {
         return try db.transaction {
             var (id, report) = try beginImport(kind: "preferences", carrier: carrier, path: path, force: force)
             guard let id else { return report }
-            _ = try LineReader(path: path).forEachLine { n, bytes in
+            let ticker = ImportTicker(path: path, started: t0, progress: progress)
+            _ = try LineReader(path: path).forEachLine(progress: ticker.read) { n, bytes in
                 let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
                 if line.isEmpty || (n == 1 && line.lowercased().hasPrefix("subscriber")) { return }
                 let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -322,6 +326,7 @@ extension SubscriberStore {
                 guard knownLanguage(language) else { report.bad(n, "language: unknown tag '\(language)'"); return }
                 try upsert.add([.int(carrierIndex), .blob(pseudonym.bytes), .text(language)])
                 report.rowsOK += 1
+                ticker.row(report.rowsOK)
             }
             try upsert.flush()
             try finishImport(id, report)
@@ -332,13 +337,14 @@ extension SubscriberStore {
 
     // MARK: Do-not-call: msisdn
 
-    public func importDoNotCall(path: String, force: Bool = false) throws -> ImportReport {
+    public func importDoNotCall(path: String, force: Bool = false, progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
         let t0 = monotonicSeconds()
         let insert = BulkWriter(db, "INSERT INTO do_not_call (msisdn)", columns: 1, tail: "ON CONFLICT DO NOTHING", rowsPerStatement: 1024) { $0 }
         return try db.transaction {
             var (id, report) = try beginImport(kind: "do-not-call", carrier: nil, path: path, force: force)
             guard let id else { return report }
-            _ = try LineReader(path: path).forEachLine { n, bytes in
+            let ticker = ImportTicker(path: path, started: t0, progress: progress)
+            _ = try LineReader(path: path).forEachLine(progress: ticker.read) { n, bytes in
                 let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
                 if line.isEmpty || (n == 1 && line.lowercased().hasPrefix("msisdn")) { return }
                 let field = String(line.split(separator: ",", omittingEmptySubsequences: false)[0])
@@ -347,6 +353,7 @@ extension SubscriberStore {
                 case .success(let parsed):
                     try insert.add([.text(parsed.msisdn.national)])
                     report.rowsOK += 1
+                    ticker.row(report.rowsOK)
                 }
             }
             try insert.flush()
@@ -359,7 +366,8 @@ extension SubscriberStore {
     // MARK: Contact lists: msisdn,name,language,commune_code
 
     public func importContacts(path: String, list: String, units: AdministrativeUnits, routing: CarrierRouting,
-                               knownLanguage: (String) -> Bool, replace: Bool = true, force: Bool = false) throws -> ImportReport {
+                               knownLanguage: (String) -> Bool, replace: Bool = true, force: Bool = false,
+                               progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
         let t0 = monotonicSeconds()
         let insert = BulkWriter(db, "INSERT INTO contacts (list, msisdn, carrier, name, language, commune)", columns: 6,
                                 tail: "ON CONFLICT(list, msisdn) DO UPDATE SET name = excluded.name, language = excluded.language, commune = excluded.commune, carrier = excluded.carrier") { [$0[0], $0[1]] }
@@ -367,7 +375,8 @@ extension SubscriberStore {
             var (id, report) = try beginImport(kind: "contacts:\(list)", carrier: nil, path: path, force: force)
             guard let id else { return report }
             if replace { try db.run("DELETE FROM contacts WHERE list = ?", [.text(list)]) }
-            _ = try LineReader(path: path).forEachLine { n, bytes in
+            let ticker = ImportTicker(path: path, started: t0, progress: progress)
+            _ = try LineReader(path: path).forEachLine(progress: ticker.read) { n, bytes in
                 let line = NFC.normalize(String(decoding: bytes, as: UTF8.self))
                 if line.trimmingCharacters(in: .whitespaces).isEmpty || (n == 1 && line.lowercased().hasPrefix("msisdn")) { return }
                 let f: [String]
@@ -389,6 +398,7 @@ extension SubscriberStore {
                 try insert.add([.text(list), .text(parsed.msisdn.national), .text(routing.carrier(for: parsed).rawValue), .text(f[1]),
                                  f[2].isEmpty ? .null : .text(f[2]), commune.map { .int(Int64($0)) } ?? .null])
                 report.rowsOK += 1
+                ticker.row(report.rowsOK)
             }
             try insert.flush()
             try finishImport(id, report)
