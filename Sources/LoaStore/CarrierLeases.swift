@@ -40,9 +40,12 @@ final class PostgresLeases: CarrierLeases {
     let pg: PostgresDatabase
     let slot: Int
     private var closed = false
+    /// Advisory locks count re-entries: each carrier is locked once and unlocked once.
+    private var held: Set<Carrier> = []
 
     init(url: String) throws {
         let pg = try PostgresDatabase(url: url, createIfMissing: true)
+        pg.reconnects = false   // the locks live and die with this session
         self.pg = pg
         for candidate in 0..<1024 where try Self.locked(pg, "SELECT pg_try_advisory_lock(?, ?)", StoreLocks.nodeClass, Int32(candidate)) {
             slot = candidate
@@ -58,10 +61,14 @@ final class PostgresLeases: CarrierLeases {
     }
 
     func tryAcquire(_ carrier: Carrier) throws -> Bool {
-        try Self.locked(pg, "SELECT pg_try_advisory_lock(?, ?)", StoreLocks.carrierClass, Int32(SubscriberStore.carrierIndex[carrier]!))
+        if held.contains(carrier) { return true }
+        guard try Self.locked(pg, "SELECT pg_try_advisory_lock(?, ?)", StoreLocks.carrierClass, Int32(SubscriberStore.carrierIndex[carrier]!)) else { return false }
+        held.insert(carrier)
+        return true
     }
 
     func release(_ carrier: Carrier) throws {
+        guard held.remove(carrier) != nil else { return }
         _ = try Self.locked(pg, "SELECT pg_advisory_unlock(?, ?)", StoreLocks.carrierClass, Int32(SubscriberStore.carrierIndex[carrier]!))
     }
 
@@ -77,6 +84,7 @@ final class PostgresLeases: CarrierLeases {
     func close() {
         guard !closed else { return }
         closed = true
+        held.removeAll()
         _ = try? pg.execute("SELECT pg_advisory_unlock_all()")
     }
 }

@@ -11,6 +11,11 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     public var dialect: SQLDialect { .postgres }
     /// Prepared statement names by SQL text.
     private var prepared: [String: String] = [:]
+    private var inTransaction = false
+    /// Reconnect when the connection was found broken before a statement (a server restart while
+    /// idle): that statement was never sent, so running it on the new session is safe. Off for
+    /// sessions whose advisory locks matter (leases): a new session would not hold them.
+    public var reconnects = true
 
     /// `url`: `postgres://user:password@host:port/database` (libpq's URI form; `?sslmode=…` etc. allowed).
     /// `createIfMissing`: create the database named in the URL when the server says it does not exist.
@@ -123,8 +128,20 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         return out
     }
 
+    /// Outside a transaction, a connection found broken is re-established once.
+    private func reconnectIfBroken() {
+        guard reconnects, !inTransaction, PQstatus(conn) != CONNECTION_OK else { return }
+        PQreset(conn)
+        prepared.removeAll()
+        if PQstatus(conn) == CONNECTION_OK {
+            clibpq_silence_notices(conn)
+            _ = try? execute("SET client_encoding = 'UTF8'")
+        }
+    }
+
     /// Executes with parameters; the caller clears the result.
     private func exec(_ sql: String, _ bindings: [SQLValue]) throws(StoreError) -> OpaquePointer {
+        reconnectIfBroken()
         var name = prepared[sql]
         if name == nil && prepared.count < 512 {
             let newName = "loa_\(prepared.count + 1)"
@@ -187,7 +204,10 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     }
 
     public func transaction<T>(_ body: () throws -> T) throws -> T {
+        reconnectIfBroken()
         try execute("BEGIN")
+        inTransaction = true
+        defer { inTransaction = false }
         do {
             let value = try body()
             try execute("COMMIT")

@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+import LoaCore
+@testable import LoaStore
+import LoaTestSupport
+
+@Suite("Carrier leases and connections (SQLite and PostgreSQL)")
+struct CarrierLeasesTests {
+    @Test("a carrier has one holder at a time; nodes are counted; a closed node frees its carriers", arguments: StoreEngine.available)
+    func oneHolderAtATime(engine: StoreEngine) throws {
+        let location = try engine.scratchLocation()
+        _ = try SubscriberStore(location: location)
+        let a = try SubscriberStore.carrierLeases(location: location)
+        let b = try SubscriberStore.carrierLeases(location: location)
+        #expect(try a.liveNodes() == 2)
+        #expect(try a.tryAcquire(.viettel))
+        #expect(try a.tryAcquire(.viettel))          // holding it already
+        #expect(try !b.tryAcquire(.viettel))
+        #expect(try b.tryAcquire(.mobifone))
+        #expect(try !a.tryAcquire(.mobifone))
+        try a.release(.viettel)
+        #expect(try b.tryAcquire(.viettel))
+        #expect(try !a.tryAcquire(.viettel))
+        b.close()
+        #expect(try a.liveNodes() == 1)
+        #expect(try a.tryAcquire(.viettel))
+        #expect(try a.tryAcquire(.mobifone))
+        #expect(a.stillValid())
+        a.close()
+    }
+
+    @Test("PostgreSQL: a lease ends with its session; the store's own connection comes back after a server-side kill")
+    func sessionsEnd() throws {
+        guard StoreEngine.available.contains(.postgres) else { return }
+        let location = try StoreEngine.postgres.scratchLocation()
+        let store = try SubscriberStore(location: location)
+        let a = try SubscriberStore.carrierLeases(location: location)
+        let b = try SubscriberStore.carrierLeases(location: location)
+        #expect(try a.tryAcquire(.gmobile))
+        #expect(try !b.tryAcquire(.gmobile))
+        // The server ends every other session on this database (as a restart or a network cut would).
+        let admin = try PostgresDatabase(url: location)
+        try admin.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        usleep(200_000)
+        #expect(!a.stillValid())
+        // b's session ended too: a fresh node takes the carrier.
+        let c = try SubscriberStore.carrierLeases(location: location)
+        #expect(try c.tryAcquire(.gmobile))
+        // The store's connection failed once, then reconnected by itself.
+        #expect(throws: StoreError.self) { try store.presenceRowCount() }
+        #expect(try store.presenceRowCount() == 0)
+    }
+}
