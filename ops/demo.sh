@@ -97,7 +97,7 @@ log "9. approval by a second person (the drafter cannot approve; unreviewed tran
 "$LOA" campaign approve campaigns/kontum-chay-rung-2026.yaml --as minh.tran || true
 "$LOA" campaign approve "$work/flash-flood.yaml" --as minh.tran
 
-log "10. carrier simulators for five carriers (10% injected faults: 503, 500, lost answers, slow answers)"
+log "10. carrier simulators for five carriers (10% injected faults: 503, 500, lost answers, slow answers, connections cut)"
 for c in viettel vinaphone mobifone vietnamobile gmobile; do
   "$LOA" carrier-sim --carrier "carriers/$c.yaml" --fault-rate 0.1 --receipts-to "http://127.0.0.1:18480/receipts/$c" >"$work/sim-$c.log" 2>&1 &
   sims+=($!)

@@ -47,7 +47,12 @@ public final class CarrierSimulator: @unchecked Sendable {
         case lostAnswer
         /// A slow but successful answer.
         case slow
+        /// The batch is accepted, then the connection is cut in the middle of the answer: the
+        /// client sees a network error at once, not knowing whether the carrier has the batch.
+        case reset
     }
+
+    struct ConnectionCut: Error {}
 
     public struct Stats: Sendable, Codable {
         public var batches = 0
@@ -144,6 +149,15 @@ public final class CarrierSimulator: @unchecked Sendable {
             if fault == .lostAnswer {
                 // Accepted and remembered, but the client never hears back.
                 try await Task.sleep(for: .seconds(options.stallSeconds))
+            }
+            if fault == .reset {
+                // A promised length, a first piece, then the connection goes.
+                let bytes = Array(answer.utf8)
+                return Response(status: .accepted, headers: [.contentType: "application/json"],
+                                body: ResponseBody(contentLength: bytes.count) { writer in
+                                    try await writer.write(ByteBuffer(bytes: bytes.prefix(bytes.count / 2)))
+                                    throw ConnectionCut()
+                                })
             }
             return json(202, answer)
         }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import LoaCore
-import LoaStore
+@testable import LoaStore
 @testable import LoaCarriers
 import LoaTestSupport
 
@@ -20,6 +20,37 @@ struct CarrierAnswersTests {
         #expect(stats.duplicateMessages == 0)
         let store = try SubscriberStore(location: path)
         #expect(try store.db.scalarInt("SELECT count(*) FROM batches WHERE http_status = 413") ?? 0 >= 1)
+        #expect(try store.db.scalarInt("SELECT count(*) FROM messages WHERE state != 'accepted'") == 0)
+        await server.stop()
+    }
+
+    @Test("connections cut in the middle of the answer: the upload fails at once, goes again under its key, each message once")
+    func connectionCutMidAnswer() async throws {
+        let path = try StoreEngine.sqlite.scratchLocation()
+        try storeWithCampaign(path, carriers: [.mobifone], count: 400)
+        let (sim, server, port) = try await startSimulator(.mobifone, tps: 10_000, maxBatch: 50) { o in
+            o.faults = [.reset]
+            o.faultRate = 0.5
+            o.seed = 7
+        }
+        // What a client sees: a network error, not an answer.
+        let direct = CurlClient(.init(timeout: 2, connectTimeout: 1))
+        var sawCut = false, probes = 0
+        for i in 0..<8 where !sawCut {
+            probes += 1
+            let body = BatchHTTP.body([.init(id: Int64(90_000 + i), campaign: "x", subscriber: "h:" + String(repeating: "0", count: 64), text: "t", encoding: "ucs2", segments: 1, sender: "")]) { _ in "LOA" }
+            let headers = BatchHTTP.headers(idempotencyKey: "probe-\(i)", body: body, signer: try HMACSigner(secret: signing), token: nil, now: Int64(Date().timeIntervalSince1970))
+            do { _ = try direct.post("http://127.0.0.1:\(port)/batches", headers: headers, body: body) } catch { sawCut = error.mayHaveReachedServer }
+        }
+        #expect(sawCut)
+        let d = Dispatcher(storeLocation: path, gateways: [gateway(.mobifone, port: port, tps: 10_000, maxBatch: 50)], campaigns: policies(["test-campaign"])) { _ in }
+        try await runDispatcher(d)
+        let stats = sim.currentStats()
+        #expect(stats.faults > 2)
+        #expect(stats.replays > 0)
+        #expect(stats.accepted == 400 + probes)   // a cut batch was accepted all the same
+        #expect(stats.duplicateMessages == 0)
+        let store = try SubscriberStore(location: path)
         #expect(try store.db.scalarInt("SELECT count(*) FROM messages WHERE state != 'accepted'") == 0)
         await server.stop()
     }

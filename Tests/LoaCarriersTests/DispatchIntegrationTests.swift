@@ -58,7 +58,7 @@ func gateway(_ carrier: Carrier, port: Int, tps: Int, maxBatch: Int = 100, timeo
 
 @Suite("Dispatch end to end (loopback HTTP, libcurl; SQLite and PostgreSQL)", .serialized)
 struct DispatchIntegrationTests {
-    @Test("20% faults (503, 500, lost answers, slow): every message accepted exactly once, rate held, receipts recorded", arguments: StoreEngine.available)
+    @Test("20% faults (503, 500, lost answers, slow, connections cut): every message accepted exactly once, rate held, receipts recorded", arguments: StoreEngine.available)
     func faultsExactlyOnce(engine: StoreEngine) async throws {
         let path = try engine.scratchLocation()
         let carriers: [Carrier] = [.viettel, .vinaphone, .mobifone]
