@@ -21,15 +21,15 @@ struct DispatchBench {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             path = "\(dir)/loa.sqlite"
         }
-        print("store: \(SubscriberStore.isPostgresURL(path) ? "PostgreSQL" : "SQLite")")
-        let store = try SubscriberStore(location: path)
+        print("store: \(Store.isPostgresURL(path) ? "PostgreSQL" : "SQLite")")
+        let store = try Store(location: path)
         try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES ('bench', 'x', 'x', 'bench', 'emergency', 'draft', 'a', 0)")
         _ = try store.approveCampaign("bench", sha256: "x", by: "b", unreviewed: [])
         _ = try store.transitionCampaign("bench", "start", by: "b")
         for (k, carrier) in carriers.enumerated() {
             let n = messages / carriers.count
             let planned = (0..<n).map { i in
-                SubscriberStore.PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i), w1: UInt64(k), w2: 3, w3: 4).description, language: "vi",
+                Store.PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i), w1: UInt64(k), w2: 3, w3: 4).description, language: "vi",
                                                commune: 23377, text: "Xã Bờ Y: cảnh báo lũ quét, di chuyển lên vùng cao ngay.", encoding: .ucs2, segments: 1)
             }
             _ = try store.planMessages(campaign: "bench", priority: .emergency, day: 1, capPerDay: 1, planned)

@@ -17,7 +17,7 @@ struct AudienceRun {
 
     /// Runs the selection; `render` receives the selector to render texts per recipient.
     func run(sink: ((Recipient) throws -> Void)?, render: ((RecipientSelector, Recipient) throws -> Void)?) throws -> AudienceSummary {
-        let db = try SubscriberStore(location: store.databaseLocation)
+        let db = try Store(location: store.databaseLocation)
         let cells = try db.cells()
         let configs = try store.carrierConfigs()
         let keys = try CarrierConfig.keys(configs)
@@ -34,7 +34,7 @@ struct AudienceRun {
         let contactKeys = contacts.map { c in
             (contact: c, pseudonyms: keys.map { CarrierPseudonym(carrier: $0.key, subscriber: $0.value.pseudonym(for: c.msisdn)) })
         }
-        var selector = RecipientSelector(campaign: campaign, units: units, carriers: SubscriberStore.carriers, cells: cells,
+        var selector = RecipientSelector(campaign: campaign, units: units, carriers: Store.carriers, cells: cells,
                                          audienceCells: area.cellMask(cells), optOuts: optOuts, preferences: try db.preferences())
         let frozen = selector
         return try selector.select(latest: latest, contacts: contactKeys) { r in

@@ -23,7 +23,7 @@ struct CampaignSubmit: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try checkedCampaign(file, units: try loadUnits())
-        let record = try SubscriberStore(location: store.databaseLocation).submitCampaign(loaded.campaign!, file: file, sha256: try fileSHA(file), by: actor)
+        let record = try Store(location: store.databaseLocation).submitCampaign(loaded.campaign!, file: file, sha256: try fileSHA(file), by: actor)
         print("\(record.id): \(record.state.rawValue), drafted by \(record.draftedBy); a second person approves it with: loa campaign approve \(file) --as NAME")
     }
 }
@@ -43,7 +43,7 @@ struct CampaignApprove: AsyncParsableCommand {
         let campaign = loaded.campaign!
         let unreviewed = campaign.variants.filter { $0.value.review == .needsNativeReview }.keys.sorted()
         do {
-            let record = try SubscriberStore(location: store.databaseLocation).approveCampaign(campaign.id, sha256: try fileSHA(file), by: actor, unreviewed: unreviewed)
+            let record = try Store(location: store.databaseLocation).approveCampaign(campaign.id, sha256: try fileSHA(file), by: actor, unreviewed: unreviewed)
             print("\(record.id): approved by \(actor) (drafted by \(record.draftedBy)); send it with: loa dispatch \(file)")
         } catch let e as StoreError { throw CLIError(e.description) }
     }
@@ -62,7 +62,7 @@ struct CampaignControl: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let record = try SubscriberStore(location: store.databaseLocation).transitionCampaign(id, action, by: actor)
+            let record = try Store(location: store.databaseLocation).transitionCampaign(id, action, by: actor)
             print("\(record.id): \(record.state.rawValue)")
         } catch let e as StoreError { throw CLIError(e.description) }
     }
@@ -74,7 +74,7 @@ struct CampaignStatus: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let db = try SubscriberStore(location: store.databaseLocation)
+        let db = try Store(location: store.databaseLocation)
         guard let record = try db.campaignRecord(id) else { throw CLIError("no campaign \(id) in \(db.db.location)") }
         print("\(record.id): \(record.title)")
         print("  state \(record.state.rawValue), priority \(record.priority.rawValue), drafted by \(record.draftedBy), approved by \(record.approvedBy ?? "nobody yet")")

@@ -27,7 +27,7 @@ struct Dispatch: AsyncParsableCommand {
 
     func run() async throws {
         let units = try loadUnits()
-        let db = try SubscriberStore(location: store.databaseLocation)
+        let db = try Store(location: store.databaseLocation)
         var policies: [String: SendingPolicy] = [:], senders: [String: String] = [:]
         for file in files {
             let loaded = try checkedCampaign(file, units: units)
@@ -112,8 +112,8 @@ struct Dispatch: AsyncParsableCommand {
     }
 
     /// The campaign's audience at --at, rendered per recipient and written as planned messages.
-    func plan(_ c: Campaign, loaded: LoadedCampaign, units: AdministrativeUnits, db: SubscriberStore) throws {
-        var messages: [SubscriberStore.PlannedMessage] = []
+    func plan(_ c: Campaign, loaded: LoadedCampaign, units: AdministrativeUnits, db: Store) throws {
+        var messages: [Store.PlannedMessage] = []
         var textCache: [String: (String, TextMeasure)] = [:]
         let summary = try AudienceRun(campaign: c, area: loaded.area!, units: units, store: store, at: at.timestamp).run(sink: nil) { selector, r in
             let key = "\(r.language)|\(r.commune ?? -1)"

@@ -30,7 +30,7 @@ struct ImportCells: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let db = try SubscriberStore(location: store.databaseLocation)
+        let db = try Store(location: store.databaseLocation)
         let units = try loadUnits()
         printReport(try withImportProgress { try db.importCells(path: file, units: units, force: force, progress: $0) })
     }
@@ -58,7 +58,7 @@ struct ImportPresence: AsyncParsableCommand {
         guard let keep = Duration8601.parseSeconds(retention), keep > 0 else { throw ValidationError("--retention: expected a duration such as 7d") }
         let configs = try store.carrierConfigs()
         let key = try configs[c]?.pseudonymizer()
-        let db = try SubscriberStore(location: store.databaseLocation)
+        let db = try Store(location: store.databaseLocation)
         printReport(try withImportProgress { try db.importPresence(path: file, carrier: c, key: key, force: force, progress: $0) })
         let cutoff = Timestamp(seconds: Int64(Date().timeIntervalSince1970) - keep)
         let purged = try db.purgePresence(before: cutoff)
@@ -76,7 +76,7 @@ struct ImportPreferences: AsyncParsableCommand {
     func run() async throws {
         guard let c = Carrier(name: carrier) else { throw ValidationError("unknown carrier '\(carrier)'") }
         let key = try store.carrierConfigs()[c]?.pseudonymizer()
-        let db = try SubscriberStore(location: store.databaseLocation)
+        let db = try Store(location: store.databaseLocation)
         printReport(try withImportProgress { try db.importPreferences(path: file, carrier: c, key: key, knownLanguage: { Languages.info($0) != nil }, force: force, progress: $0) })
     }
 }
@@ -88,7 +88,7 @@ struct ImportDoNotCall: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let db = try SubscriberStore(location: store.databaseLocation)
+        let db = try Store(location: store.databaseLocation)
         printReport(try withImportProgress { try db.importDoNotCall(path: file, force: force, progress: $0) })
     }
 }
@@ -108,7 +108,7 @@ struct ImportContacts: AsyncParsableCommand {
     func run() async throws {
         var routingList = CarrierRouting()
         if let routing { routingList = try InspectMSISDN.parseRouting(routing) }
-        let db = try SubscriberStore(location: store.databaseLocation)
+        let db = try Store(location: store.databaseLocation)
         let units = try loadUnits()
         printReport(try withImportProgress {
             try db.importContacts(path: file, list: list, units: units, routing: routingList, knownLanguage: { Languages.info($0) != nil }, force: force, progress: $0)
@@ -124,7 +124,7 @@ struct Purge: AsyncParsableCommand {
     func run() async throws {
         guard let keep = Duration8601.parseSeconds(olderThan) else { throw ValidationError("--older-than: expected a duration such as 7d") }
         let cutoff = Timestamp(seconds: Int64(Date().timeIntervalSince1970) - keep)
-        let n = try SubscriberStore(location: store.databaseLocation).purgePresence(before: cutoff)
+        let n = try Store(location: store.databaseLocation).purgePresence(before: cutoff)
         print("purged \(formatCount(n)) presence rows seen before \(cutoff.iso8601())")
     }
 }

@@ -8,7 +8,7 @@ public enum BatchHTTP {
 
     /// One NDJSON line per message: message_id, msisdn (a pseudonym h:… or a number), sender,
     /// encoding, text, segments.
-    public static func body(_ messages: [SubscriberStore.OutboundMessage], sender: (String) -> String) -> [UInt8] {
+    public static func body(_ messages: [Store.OutboundMessage], sender: (String) -> String) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(messages.count * 240)
         var senders: [String: String] = [:]
@@ -71,8 +71,8 @@ public enum BatchHTTP {
 
     /// Receipts (POST /receipts/{carrier}): NDJSON lines {"message_id","status","at","reason"},
     /// signed X-Loa-Signature = HMAC-SHA256(receipt secret, body).
-    public static func parseReceipts(_ body: [UInt8]) throws -> [SubscriberStore.ReceiptRecord] {
-        var out: [SubscriberStore.ReceiptRecord] = []
+    public static func parseReceipts(_ body: [UInt8]) throws -> [Store.ReceiptRecord] {
+        var out: [Store.ReceiptRecord] = []
         for (i, line) in body.split(separator: 0x0A).enumerated() where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) {
             guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let ref = o["message_id"] as? String,
                   let s = o["status"] as? String, let status = ReceiptStatus(rawValue: s) else {

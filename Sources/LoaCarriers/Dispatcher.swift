@@ -63,8 +63,8 @@ public final class Dispatcher: @unchecked Sendable {
             func add(_ s: String) { lock.lock(); list.append(s); lock.unlock() }
         }
         let errors = Errors()
-        let store = try SubscriberStore(location: storeLocation)
-        let leases = try SubscriberStore.carrierLeases(location: storeLocation)
+        let store = try Store(location: storeLocation)
+        let leases = try Store.carrierLeases(location: storeLocation)
         defer { leases.close() }
         // Each carrier gets `workersPerCarrier` upload workers sharing one rate limiter and quota, so
         // that claiming and recording overlap with uploads.
@@ -158,7 +158,7 @@ public final class Dispatcher: @unchecked Sendable {
     final class Lane {
         let d: Dispatcher
         let gateway: CarrierGateway
-        let store: SubscriberStore
+        let store: Store
         let client: CurlClient
         let signer: HMACSigner?
         let shared: LaneShared
@@ -168,7 +168,7 @@ public final class Dispatcher: @unchecked Sendable {
             d = dispatcher
             self.gateway = gateway
             self.shared = shared
-            store = try SubscriberStore(location: dispatcher.storeLocation)
+            store = try Store(location: dispatcher.storeLocation)
             client = CurlClient(gateway.client)
             signer = try gateway.signingSecret.map { try HMACSigner(secret: $0) }
         }
@@ -285,7 +285,7 @@ public final class Dispatcher: @unchecked Sendable {
         /// One upload attempt of a batch; its outcome is committed before returning. Everything is
         /// prepared and recorded first; the rate limiter admits the batch immediately before the
         /// POST, so that what the carrier counts per second is what loa counted.
-        func send(_ batch: SubscriberStore.Batch, isRetry: Bool) throws {
+        func send(_ batch: Store.Batch, isRetry: Bool) throws {
             if gateway.protocolKind == .kannel { return try sendThroughKannel(batch, isRetry: isRetry) }
             if isRetry {
                 try store.batchUploading(batch.id)
@@ -345,7 +345,7 @@ public final class Dispatcher: @unchecked Sendable {
         }
 
         /// Kannel: one request per message, each admitted by the rate limiter right before it goes.
-        func sendThroughKannel(_ batch: SubscriberStore.Batch, isRetry: Bool) throws {
+        func sendThroughKannel(_ batch: Store.Batch, isRetry: Bool) throws {
             if isRetry {
                 // An open Kannel batch was interrupted mid-way: at most once, never again.
                 try store.markInterruptedUnknown(batch: batch.id)
@@ -416,7 +416,7 @@ public final class Dispatcher: @unchecked Sendable {
             return n
         }
 
-        func retry(_ batch: SubscriberStore.Batch, attempt: Int, status: Int?, retryAfter: Double?, reason: String, admittedAt: Double?, carrierSawIt: Bool) throws {
+        func retry(_ batch: Store.Batch, attempt: Int, status: Int?, retryAfter: Double?, reason: String, admittedAt: Double?, carrierSawIt: Bool) throws {
             // A refusal (429/503) or a failed connection did not reach the carrier's count.
             if !carrierSawIt, let t = admittedAt { giveBack(batch.messages.count, at: t) }
             if !gateway.retry.shouldRetry(afterAttempt: attempt) {
@@ -439,12 +439,12 @@ public final class Dispatcher: @unchecked Sendable {
 final class LeaseBalancer {
     let d: Dispatcher
     let leases: any CarrierLeases
-    let store: SubscriberStore
+    let store: Store
     let lanes: [(gateway: CarrierGateway, shared: Dispatcher.LaneShared)]
     /// Consecutive checks that found a carrier free while this node had its share.
     var freeChecks: [Carrier: Int] = [:]
 
-    init(dispatcher: Dispatcher, leases: any CarrierLeases, store: SubscriberStore, lanes: [(CarrierGateway, Dispatcher.LaneShared)]) {
+    init(dispatcher: Dispatcher, leases: any CarrierLeases, store: Store, lanes: [(CarrierGateway, Dispatcher.LaneShared)]) {
         d = dispatcher
         self.leases = leases
         self.store = store

@@ -11,14 +11,14 @@ import NIOCore
 /// (X-Loa-Signature = HMAC-SHA256 hex of the body). A bad signature gets 401 and changes nothing;
 /// a receipt for an unknown message is kept, never dropped.
 public final class ReceiptEndpoint: @unchecked Sendable {
-    private let store: SubscriberStore
+    private let store: Store
     private let secrets: [Carrier: HMACSigner]
     private let queue = DispatchQueue(label: "loa.receipts")
     private let lock = NSLock()
     private var counts = (received: 0, matched: 0, unmatched: 0, rejected: 0)
 
     public init(storeLocation: String, secrets: [Carrier: [UInt8]]) throws {
-        store = try SubscriberStore(location: storeLocation)
+        store = try Store(location: storeLocation)
         self.secrets = try secrets.mapValues { try HMACSigner(secret: $0) }
     }
 
@@ -47,7 +47,7 @@ public final class ReceiptEndpoint: @unchecked Sendable {
             record { $0.rejected += 1 }
             return Self.text(.unauthorized, "bad signature")
         }
-        let receipts: [SubscriberStore.ReceiptRecord]
+        let receipts: [Store.ReceiptRecord]
         do { receipts = try BatchHTTP.parseReceipts(body) } catch { return Self.text(.badRequest, "\(error)") }
         let (matched, unmatched) = try await withCheckedThrowingContinuation { (c: CheckedContinuation<(Int, Int), any Error>) in
             queue.async {
@@ -66,7 +66,7 @@ public final class ReceiptEndpoint: @unchecked Sendable {
             return Self.text(.unauthorized, "bad signature")
         }
         guard let status = KannelProtocol.status(dlrType: type) else { return Self.text(.ok, "noted") }   // 4 buffered, 8 SMSC accepted
-        let receipt = SubscriberStore.ReceiptRecord(messageRef: id, status: status, at: nil, reason: type == 16 ? "SMSC rejected" : nil)
+        let receipt = Store.ReceiptRecord(messageRef: id, status: status, at: nil, reason: type == 16 ? "SMSC rejected" : nil)
         let (matched, unmatched) = try await withCheckedThrowingContinuation { (c: CheckedContinuation<(Int, Int), any Error>) in
             queue.async { c.resume(with: Result { try self.store.recordReceipts(carrier: carrier, [receipt]) }) }
         }

@@ -21,7 +21,7 @@ public protocol CarrierLeases: AnyObject {
     func close()
 }
 
-extension SubscriberStore {
+extension Store {
     /// This process's leases on the store at `location`, registered as one live node.
     public static func carrierLeases(location: String) throws -> any CarrierLeases {
         isPostgresURL(location) ? try PostgresLeases(url: location) : try FileLeases(databasePath: location)
@@ -62,14 +62,14 @@ final class PostgresLeases: CarrierLeases {
 
     func tryAcquire(_ carrier: Carrier) throws -> Bool {
         if held.contains(carrier) { return true }
-        guard try Self.locked(pg, "SELECT pg_try_advisory_lock(?, ?)", StoreLocks.carrierClass, Int32(SubscriberStore.carrierIndex[carrier]!)) else { return false }
+        guard try Self.locked(pg, "SELECT pg_try_advisory_lock(?, ?)", StoreLocks.carrierClass, Int32(Store.carrierIndex[carrier]!)) else { return false }
         held.insert(carrier)
         return true
     }
 
     func release(_ carrier: Carrier) throws {
         guard held.remove(carrier) != nil else { return }
-        _ = try Self.locked(pg, "SELECT pg_advisory_unlock(?, ?)", StoreLocks.carrierClass, Int32(SubscriberStore.carrierIndex[carrier]!))
+        _ = try Self.locked(pg, "SELECT pg_advisory_unlock(?, ?)", StoreLocks.carrierClass, Int32(Store.carrierIndex[carrier]!))
     }
 
     func liveNodes() throws -> Int {

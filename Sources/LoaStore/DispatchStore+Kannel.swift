@@ -1,7 +1,7 @@
 import LoaCore
 
 /// Store operations for carriers without idempotency (Kannel): per-message outcomes, at most once.
-extension SubscriberStore {
+extension Store {
     /// Clear numbers of contact-list members, by their pseudonym under `key`: what Kannel needs.
     public func contactNumbers(key: KeyedPseudonymizer) throws -> [String: MSISDN] {
         var out: [String: MSISDN] = [:]

@@ -3,7 +3,7 @@ import LoaCore
 
 /// Durable dispatch state in the store (SQLite or PostgreSQL): campaigns and approvals, messages, batches and
 /// receipts. Every state a network call depends on is committed before the call.
-extension SubscriberStore {
+extension Store {
     public struct CampaignRecord: Sendable, Equatable {
         public var id: String
         public var title: String

@@ -18,7 +18,7 @@ struct CarrierAnswersTests {
         let stats = sim.currentStats()
         #expect(stats.accepted == 500)
         #expect(stats.duplicateMessages == 0)
-        let store = try SubscriberStore(location: path)
+        let store = try Store(location: path)
         #expect(try store.db.scalarInt("SELECT count(*) FROM batches WHERE http_status = 413") ?? 0 >= 1)
         #expect(try store.db.scalarInt("SELECT count(*) FROM messages WHERE state != 'accepted'") == 0)
         await server.stop()
@@ -50,7 +50,7 @@ struct CarrierAnswersTests {
         #expect(stats.replays > 0)
         #expect(stats.accepted == 400 + probes)   // a cut batch was accepted all the same
         #expect(stats.duplicateMessages == 0)
-        let store = try SubscriberStore(location: path)
+        let store = try Store(location: path)
         #expect(try store.db.scalarInt("SELECT count(*) FROM messages WHERE state != 'accepted'") == 0)
         await server.stop()
     }
@@ -59,7 +59,7 @@ struct CarrierAnswersTests {
     func permanentRejection(engine: StoreEngine) async throws {
         let path = try engine.scratchLocation()
         try storeWithCampaign(path, carriers: [.viettel], count: 20)
-        let store = try SubscriberStore(location: path)
+        let store = try Store(location: path)
         // Two messages to subscribers the carrier cannot map back.
         try store.db.run("UPDATE messages SET subscriber = 'x:' || id WHERE id IN (3, 7)")
         let (sim, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100)
@@ -82,7 +82,7 @@ struct CarrierAnswersTests {
         let d = Dispatcher(storeLocation: path, gateways: [g], campaigns: policies(["test-campaign"])) { _ in }
         try await runDispatcher(d)
         #expect(sim.currentStats().accepted == 120)
-        let store = try SubscriberStore(location: path)
+        let store = try Store(location: path)
         #expect(try store.db.scalarInt("SELECT count(*) FROM messages WHERE state = 'planned'") == 180)
         #expect(try store.campaignRecord("test-campaign")?.state == .sending)
         await server.stop()

@@ -8,14 +8,14 @@ import LoaTestSupport
 
 /// A store with one approved, sending campaign and `count` planned messages per carrier.
 func storeWithCampaign(_ path: String, carriers: [Carrier], count: Int, priority: Campaign.Priority = .urgent, id: String = "test-campaign") throws {
-    let store = try SubscriberStore(location: path)
+    let store = try Store(location: path)
     try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x.yaml', 'abc', 'Thử', ?, 'draft', 'lan', 0)",
                      [.text(id), .text(priority.rawValue)])
     _ = try store.approveCampaign(id, sha256: "abc", by: "minh", unreviewed: [])
     _ = try store.transitionCampaign(id, "start", by: "minh")
     for carrier in carriers {
         let messages = (0..<count).map { i in
-            SubscriberStore.PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i), w1: 1, w2: 2, w3: UInt64(carrier.hashValue & 0xFF)).description,
+            Store.PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i), w1: 1, w2: 2, w3: UInt64(carrier.hashValue & 0xFF)).description,
                                            language: "vi", commune: 23377, text: "Thông báo \(i)", encoding: .ucs2, segments: 1)
         }
         _ = try store.planMessages(campaign: id, priority: .emergency, day: 20_000, capPerDay: 1, messages)
@@ -95,7 +95,7 @@ struct DispatchIntegrationTests {
             sims[carrier]!.drainReceipts(timeout: 10)
         }
         try await Task.sleep(for: .milliseconds(500))
-        let store = try SubscriberStore(location: path)
+        let store = try Store(location: path)
         let counts = try store.messageCounts(campaign: "test-campaign")
         for carrier in carriers {
             let c = counts[carrier.rawValue] ?? [:]
@@ -157,7 +157,7 @@ struct DispatchIntegrationTests {
         let client = CurlClient()
         let bad = try client.post("http://127.0.0.1:\(port)/receipts/viettel", headers: [("X-Loa-Signature", String(repeating: "0", count: 64))], body: body)
         #expect(bad.status == 401)
-        let store = try SubscriberStore(location: path)
+        let store = try Store(location: path)
         #expect(try store.db.scalarInt("SELECT count(*) FROM receipts") == 0)
         let good = try client.post("http://127.0.0.1:\(port)/receipts/viettel", headers: [("X-Loa-Signature", try HMACSigner(secret: receiptSecret).sign(body))], body: body)
         #expect(good.status == 200)
@@ -207,7 +207,7 @@ struct DispatchIntegrationTests {
         let totals = sent.byNode.map { $0.values.reduce(0, +) }
         #expect(totals[0] > 0 && totals[1] > 0, "both nodes sent: \(sent.byNode)")
         #expect(totals[0] + totals[1] == 4500, "\(sent.byNode)")
-        let store = try SubscriberStore(location: location)
+        let store = try Store(location: location)
         let counts = try store.messageCounts(campaign: "test-campaign")
         #expect(carriers.allSatisfy { counts[$0.rawValue] == [.accepted: 1500] }, "\(counts)")
         #expect(try store.campaignRecord("test-campaign")?.state == .completed)

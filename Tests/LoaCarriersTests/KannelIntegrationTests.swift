@@ -14,14 +14,14 @@ struct KannelIntegrationTests {
     @Test("contact-list recipients reach the SMSC once each as UCS-2; area recipients are refused with the reason")
     func kannelEndToEnd() async throws {
         let path = try StoreEngine.sqlite.scratchLocation()
-        let store = try SubscriberStore(location: path)
+        let store = try Store(location: path)
         let key = try KeyedPseudonymizer(key: Array("kannel-test-pseudonym-key-01".utf8))
         try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES ('k', 'x', 'x', 'k', 'urgent', 'draft', 'a', 0)")
         _ = try store.approveCampaign("k", sha256: "x", by: "b", unreviewed: [])
         _ = try store.transitionCampaign("k", "start", by: "b")
         // Unique numbers for this run, so the shared fake SMSC log can be read safely.
         let base = Int.random(in: 100_000...899_000)
-        var messages: [SubscriberStore.PlannedMessage] = []
+        var messages: [Store.PlannedMessage] = []
         for i in 0..<15 {
             let number = "0961\(base + i)"
             guard case .success(let p) = VietnamNumberingPlan.parse(String(number)) else { continue }

@@ -5,13 +5,13 @@ import LoaStore
 @testable import LoaCarriers
 import LoaTestSupport
 
-func addCampaign(_ store: SubscriberStore, id: String, priority: Campaign.Priority, carrier: Carrier, count: Int, subscriberOffset: UInt64 = 0) throws {
+func addCampaign(_ store: Store, id: String, priority: Campaign.Priority, carrier: Carrier, count: Int, subscriberOffset: UInt64 = 0) throws {
     try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x.yaml', 'abc', ?, ?, 'draft', 'lan', 0)",
                      [.text(id), .text(id), .text(priority.rawValue)])
     _ = try store.approveCampaign(id, sha256: "abc", by: "minh", unreviewed: [])
     _ = try store.transitionCampaign(id, "start", by: "minh")
     let messages = (0..<count).map { i in
-        SubscriberStore.PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i) + subscriberOffset, w1: 9, w2: 9, w3: 9).description,
+        Store.PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i) + subscriberOffset, w1: 9, w2: 9, w3: 9).description,
                                        language: "vi", commune: 23377, text: "\(id) \(i)", encoding: .gsm7, segments: 1)
     }
     _ = try store.planMessages(campaign: id, priority: .emergency, day: 1, capPerDay: 1, messages)
@@ -21,7 +21,7 @@ func addCampaign(_ store: SubscriberStore, id: String, priority: Campaign.Priori
 struct SchedulingTests {
     @Test("higher priority first; equal priorities take turns", arguments: StoreEngine.available)
     func priorityAndFairShare(engine: StoreEngine) throws {
-        let store = try SubscriberStore(location: try engine.scratchLocation())
+        let store = try Store(location: try engine.scratchLocation())
         try addCampaign(store, id: "routine-a", priority: .routine, carrier: .viettel, count: 30, subscriberOffset: 0)
         try addCampaign(store, id: "urgent-b", priority: .urgent, carrier: .viettel, count: 30, subscriberOffset: 100)
         try addCampaign(store, id: "urgent-c", priority: .urgent, carrier: .viettel, count: 30, subscriberOffset: 200)
@@ -42,12 +42,12 @@ struct SchedulingTests {
 
     @Test("per-subscriber cap across campaigns: one routine message a day, emergencies exempt", arguments: StoreEngine.available)
     func perSubscriberCap(engine: StoreEngine) throws {
-        let store = try SubscriberStore(location: try engine.scratchLocation())
+        let store = try Store(location: try engine.scratchLocation())
         for (id, p) in [("a", Campaign.Priority.routine), ("b", .routine), ("c", .emergency), ("d", .routine)] {
             try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x', 'x', ?, ?, 'draft', 'x', 0)",
                              [.text(id), .text(id), .text(p.rawValue)])
         }
-        let m = SubscriberStore.PlannedMessage(carrier: .viettel, subscriber: "h:" + String(repeating: "ab", count: 32), language: "vi",
+        let m = Store.PlannedMessage(carrier: .viettel, subscriber: "h:" + String(repeating: "ab", count: 32), language: "vi",
                                                commune: nil, text: "t", encoding: .gsm7, segments: 1)
         #expect(try store.planMessages(campaign: "a", priority: .routine, day: 7, capPerDay: 1, [m]) == (1, 0))
         #expect(try store.planMessages(campaign: "b", priority: .routine, day: 7, capPerDay: 1, [m]) == (0, 1))
@@ -64,7 +64,7 @@ struct SchedulingTests {
         let path = try engine.scratchLocation()
         try storeWithCampaign(path, carriers: [.viettel], count: 400)
         let (sim, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100)
-        let store = try SubscriberStore(location: path)
+        let store = try Store(location: path)
         let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: 100)], campaigns: policies(["test-campaign"])) { _ in }
         Thread { try? await_(d) }.start()
         try await Task.sleep(for: .milliseconds(1200))

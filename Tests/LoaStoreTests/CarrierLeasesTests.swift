@@ -9,9 +9,9 @@ struct CarrierLeasesTests {
     @Test("a carrier has one holder at a time; nodes are counted; a closed node frees its carriers", arguments: StoreEngine.available)
     func oneHolderAtATime(engine: StoreEngine) throws {
         let location = try engine.scratchLocation()
-        _ = try SubscriberStore(location: location)
-        let a = try SubscriberStore.carrierLeases(location: location)
-        let b = try SubscriberStore.carrierLeases(location: location)
+        _ = try Store(location: location)
+        let a = try Store.carrierLeases(location: location)
+        let b = try Store.carrierLeases(location: location)
         #expect(try a.liveNodes() == 2)
         #expect(try a.tryAcquire(.viettel))
         #expect(try a.tryAcquire(.viettel))          // holding it already
@@ -33,9 +33,9 @@ struct CarrierLeasesTests {
     func sessionsEnd() throws {
         guard StoreEngine.available.contains(.postgres) else { return }
         let location = try StoreEngine.postgres.scratchLocation()
-        let store = try SubscriberStore(location: location)
-        let a = try SubscriberStore.carrierLeases(location: location)
-        let b = try SubscriberStore.carrierLeases(location: location)
+        let store = try Store(location: location)
+        let a = try Store.carrierLeases(location: location)
+        let b = try Store.carrierLeases(location: location)
         #expect(try a.tryAcquire(.gmobile))
         #expect(try !b.tryAcquire(.gmobile))
         // The server ends every other session on this database (as a restart or a network cut would).
@@ -44,7 +44,7 @@ struct CarrierLeasesTests {
         usleep(200_000)
         #expect(!a.stillValid())
         // b's session ended too: a fresh node takes the carrier.
-        let c = try SubscriberStore.carrierLeases(location: location)
+        let c = try Store.carrierLeases(location: location)
         #expect(try c.tryAcquire(.gmobile))
         // The store's connection failed once, then reconnected by itself.
         #expect(throws: StoreError.self) { try store.presenceRowCount() }

@@ -1,7 +1,7 @@
 import Foundation
 import LoaCore
 
-extension SubscriberStore {
+extension Store {
     /// Starts an import record, or reports that this exact file was imported already.
     /// - Parameter hash: the file's SHA-256, or nil when the caller hashes while streaming.
     func beginImport(kind: String, carrier: Carrier?, path: String, force: Bool, hash: String? = nil) throws -> (id: Int64?, report: ImportReport) {

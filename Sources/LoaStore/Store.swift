@@ -8,7 +8,7 @@ import LoaCore
 ///
 /// Privacy by design: presence rows carry a carrier's keyed pseudonym, never a clear MSISDN.
 /// Clear numbers exist only where no location is attached (do-not-call list, contact lists).
-public final class SubscriberStore: @unchecked Sendable {
+public final class Store: @unchecked Sendable {
     public let db: any SQLDatabase
     let engine: Engine
 

@@ -17,7 +17,7 @@ let key = try! KeyedPseudonymizer(key: Array("0123456789abcdef0123456789abcdef".
 
 /// The store contract: every test runs on SQLite and on PostgreSQL.
 @Suite("Store (SQLite and PostgreSQL)")
-struct SubscriberStoreTests {
+struct StoreTests {
     let units = try! ReferenceData.administrativeUnits()
 
     @Test func referenceData() throws {
@@ -37,8 +37,8 @@ struct SubscriberStoreTests {
         #expect(throws: StoreError.self) { try KeyedPseudonymizer(key: [1, 2, 3]) }
     }
 
-    func storeWithCells(_ dir: String, _ engine: StoreEngine, location: String? = nil) throws -> SubscriberStore {
-        let store = try SubscriberStore(location: location ?? engine.scratchLocation())
+    func storeWithCells(_ dir: String, _ engine: StoreEngine, location: String? = nil) throws -> Store {
+        let store = try Store(location: location ?? engine.scratchLocation())
         try write("""
             cgi,lat,lon,commune_code
             452-04-100-1,14.72,107.56,23377
@@ -149,7 +149,7 @@ struct SubscriberStoreTests {
             try store.db.run("INSERT INTO presence VALUES (0, ?, 1, 5, 99)", [.blob([UInt8](repeating: 0, count: 32))])
             #expect(try store.presenceRowCount() == 1)
         }
-        let reopened = try SubscriberStore(location: location)
+        let reopened = try Store(location: location)
         #expect(try reopened.presenceRowCount() == 0)
         #expect(try reopened.db.scalarInt("SELECT count(*) FROM imports WHERE id = 99") == 0)
     }
@@ -221,7 +221,7 @@ extension Result {
 }
 
 /// Everything the store holds, as bytes to search: the SQLite files, or each PostgreSQL table as text.
-func storedBytes(_ store: SubscriberStore) throws -> [(String, Data)] {
+func storedBytes(_ store: Store) throws -> [(String, Data)] {
     switch store.db.dialect {
     case .sqlite:
         let dir = (store.db.location as NSString).deletingLastPathComponent
