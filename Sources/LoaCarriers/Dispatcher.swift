@@ -114,6 +114,7 @@ public final class Dispatcher: @unchecked Sendable {
         var lease = LeaseState.none
         /// Workers between deciding to send and having recorded the outcome.
         var inFlight = 0
+        var pendingCountedAt = -Double.infinity
 
         enum LeaseState: Equatable {
             /// Another node sends to this carrier (or nobody yet).
@@ -183,8 +184,15 @@ public final class Dispatcher: @unchecked Sendable {
         func nextAvailable(at now: Double) -> Double { shared.with { $0.limiter.nextAvailable(at: now) } }
         func progress(_ change: (inout Progress) -> Void) { shared.with { change(&$0.progress) } }
 
-        func report(_ note: String? = nil) {
-            let pending = (try? store.pendingCount(carrier: gateway.carrier))
+        func report(_ note: String? = nil, force: Bool = false) {
+            // Counting what is left is a scan of the carrier's planned messages: at most every 2 s per carrier.
+            let now = d.clock()
+            let due = shared.with { s in
+                if !force && now - s.pendingCountedAt < 2 { return false }
+                s.pendingCountedAt = now
+                return true
+            }
+            let pending = due ? (try? store.pendingCount(carrier: gateway.carrier)) : nil
             let p: Progress = shared.with { s in
                 if let pending { s.progress.pending = pending }
                 s.progress.note = note
@@ -202,8 +210,9 @@ public final class Dispatcher: @unchecked Sendable {
             })
         }
 
-        func sleep(until deadline: Double) {
-            while !d.stopping && shared.with({ $0.lease != .releasing }) {
+        /// Sleeps until `deadline` or a stop; long waits (`yieldingLease`) also end when the carrier is being handed over.
+        func sleep(until deadline: Double, yieldingLease: Bool = false) {
+            while !d.stopping && !(yieldingLease && shared.with({ $0.lease == .releasing })) {
                 let left = deadline - d.clock()
                 if left <= 0 { return }
                 usleep(useconds_t(min(left, 0.2) * 1_000_000))
@@ -211,13 +220,16 @@ public final class Dispatcher: @unchecked Sendable {
         }
 
         func run(untilDrained: Bool) throws {
-            var lastReport = 0.0
+            var lastReport = 0.0, lastWorkCheck = 0.0
             while !d.stopping {
                 let now = d.clock()
                 if case .wait(let until, let note) = shared.enter(at: now) {
                     // Not this node's carrier (now): done when the carrier has nothing left.
-                    if untilDrained, try store.pendingCount(carrier: gateway.carrier) == 0 { report(); return }
-                    if now - lastReport > 0.5 { report(note); lastReport = now }
+                    if untilDrained && now - lastWorkCheck >= 1 {
+                        lastWorkCheck = now
+                        if try !store.hasWork(carrier: gateway.carrier) { report(force: true); return }
+                    }
+                    if now - lastReport > 2 { report(note); lastReport = now }
                     sleep(until: until)
                     continue
                 }
@@ -239,9 +251,9 @@ public final class Dispatcher: @unchecked Sendable {
                 // 2. Quota, windows, then the rate.
                 let remaining = shared.with { $0.quota.remaining(at: wall) }
                 if remaining == 0 {
-                    report("daily quota of \(gateway.dailyQuota) reached; waiting for midnight")
+                    report("daily quota of \(gateway.dailyQuota) reached; waiting for midnight", force: true)
                     if untilDrained { return }
-                    sleep(until: now + Double(DailyQuota.nextReset(after: wall).seconds - wall.seconds))
+                    sleep(until: now + Double(DailyQuota.nextReset(after: wall).seconds - wall.seconds), yieldingLease: true)
                     continue
                 }
                 let allowed = allowedCampaigns(at: wall)
@@ -250,13 +262,13 @@ public final class Dispatcher: @unchecked Sendable {
                 let readyAt = nextAvailable(at: now)
                 if allowed.isEmpty || readyAt > now {
                     if allowed.isEmpty {
-                        if try store.pendingCount(carrier: gateway.carrier) == 0 && untilDrained { report(); return }
-                        if let retry = try store.nextRetryTime(carrier: gateway.carrier) { sleep(until: now + max(0.05, retry - Date().timeIntervalSince1970)); continue }
+                        if try store.pendingCount(carrier: gateway.carrier) == 0 && untilDrained { report(force: true); return }
+                        if let retry = try store.nextRetryTime(carrier: gateway.carrier) { sleep(until: now + max(0.05, retry - Date().timeIntervalSince1970), yieldingLease: true); continue }
                         let opensSoon = d.campaigns.policies.values.contains { ($0.nextOpening(from: wall) ?? Timestamp(seconds: .max)) <= wall + 5 }
                         if untilDrained && !opensSoon {
-                            report("outside every campaign's sending window"); return
+                            report("outside every campaign's sending window", force: true); return
                         }
-                        sleep(until: now + 1)
+                        sleep(until: now + 1, yieldingLease: true)
                     } else {
                         sleep(until: readyAt)
                     }
@@ -269,17 +281,17 @@ public final class Dispatcher: @unchecked Sendable {
                 shared.with { $0.quota.release(chunk - (claimed?.messages.count ?? 0), at: wall) }
                 guard let batch = claimed else {
                     if let retry = try store.nextRetryTime(carrier: gateway.carrier) {
-                        sleep(until: now + max(0.05, retry - Date().timeIntervalSince1970))
+                        sleep(until: now + max(0.05, retry - Date().timeIntervalSince1970), yieldingLease: true)
                         continue
                     }
                     let pending = try store.pendingCount(carrier: gateway.carrier)
-                    if untilDrained && pending == 0 { report(); return }
+                    if untilDrained && pending == 0 { report(force: true); return }
                     sleep(until: now + 0.2)
                     continue
                 }
                 try send(batch, isRetry: false)
             }
-            report("stopped")
+            report("stopped", force: true)
         }
 
         /// One upload attempt of a batch; its outcome is committed before returning. Everything is

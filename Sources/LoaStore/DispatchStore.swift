@@ -375,6 +375,14 @@ extension Store {
             + Int(try db.scalarInt("SELECT count(*) FROM batches WHERE carrier = ? AND state IN ('uploading', 'retry-at')", [.text(carrier.rawValue)]) ?? 0)
     }
 
+    /// Whether anything is left for a carrier (cheaper than counting it).
+    public func hasWork(carrier: Carrier) throws -> Bool {
+        try db.scalarInt("""
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND c.state = 'sending')
+            OR EXISTS (SELECT 1 FROM batches WHERE carrier = ? AND state IN ('uploading', 'retry-at')) THEN 1 ELSE 0 END
+            """, [.text(carrier.rawValue), .text(carrier.rawValue)]) == 1
+    }
+
     /// Messages sent to a carrier today (restores the daily quota after a restart).
     public func sentToday(carrier: Carrier, day: Int) throws -> Int {
         Int(try db.scalarInt("SELECT count(*) FROM messages WHERE carrier = ? AND day = ? AND state NOT IN ('planned', 'rejected')", [.text(carrier.rawValue), .int(Int64(day))]) ?? 0)
