@@ -111,10 +111,20 @@ struct Dispatch: AsyncParsableCommand {
         }
     }
 
-    /// The campaign's audience at --at, rendered per recipient and written as planned messages.
+    /// The campaign's audience at --at, rendered per recipient and written as planned messages,
+    /// in parts of 50,000 (a national audience never sits in memory whole).
     func plan(_ c: Campaign, loaded: LoadedCampaign, units: AdministrativeUnits, db: Store) throws {
-        var messages: [Store.PlannedMessage] = []
+        var part: [Store.PlannedMessage] = []
+        part.reserveCapacity(50_000)
+        var written = (planned: 0, capped: 0), recipients = 0
         var textCache: [String: (String, TextMeasure)] = [:]
+        let day = Int((at.timestamp.seconds + Timestamp.vietnamOffset) / 86400)
+        func flush() throws {
+            let w = try db.planMessages(campaign: c.id, priority: c.priority, day: day, capPerDay: c.limits.perSubscriberPerDay, part: part)
+            written.planned += w.planned
+            written.capped += w.capped
+            part.removeAll(keepingCapacity: true)
+        }
         let summary = try AudienceRun(campaign: c, area: loaded.area!, units: units, store: store, at: at.timestamp).run(sink: nil) { selector, r in
             let key = "\(r.language)|\(r.commune ?? -1)"
             if textCache[key] == nil {
@@ -122,17 +132,19 @@ struct Dispatch: AsyncParsableCommand {
                 textCache[key] = (text, SMSEncoder.measure(text))
             }
             let (text, m) = textCache[key]!
-            messages.append(.init(carrier: r.carrier, subscriber: r.subscriber.description, language: r.language, commune: r.commune,
-                                  text: text, encoding: m.encoding, segments: m.segments))
+            part.append(.init(carrier: r.carrier, subscriber: r.subscriber.description, language: r.language, commune: r.commune,
+                              text: text, encoding: m.encoding, segments: m.segments))
+            recipients += 1
+            if part.count == 50_000 { try flush() }
         }
-        let day = Int((at.timestamp.seconds + Timestamp.vietnamOffset) / 86400)
-        let (planned, capped) = try db.planMessages(campaign: c.id, priority: c.priority, day: day, capPerDay: c.limits.perSubscriberPerDay, messages)
-        if planned == 0 && capped == 0 && !messages.isEmpty {
+        try flush()
+        try db.finishPlanning(campaign: c.id, written: written)
+        if written.planned == 0 && written.capped == 0 && recipients > 0 {
             print("\(c.id): already planned (by another dispatcher on this store); sending what is left")
             return
         }
-        print("\(c.id): planned \(formatCount(planned)) messages (\(formatCount(summary.segments)) segments) at \(at.timestamp.iso8601())" +
-              (capped > 0 ? "; \(formatCount(capped)) over the per-subscriber daily cap" : ""))
+        print("\(c.id): planned \(formatCount(written.planned)) messages (\(formatCount(summary.segments)) segments) at \(at.timestamp.iso8601())" +
+              (written.capped > 0 ? "; \(formatCount(written.capped)) over the per-subscriber daily cap" : ""))
     }
 }
 

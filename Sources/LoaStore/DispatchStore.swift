@@ -118,54 +118,81 @@ extension Store {
         }
     }
 
-    /// Writes a campaign's messages once (idempotent per campaign/carrier/subscriber). A routine or
-    /// urgent message to a subscriber who already has `capPerDay` messages planned that local day,
-    /// across campaigns, is recorded as rejected with the reason.
+    /// Writes a campaign's messages once (idempotent per campaign/carrier/subscriber) and marks the
+    /// campaign planned. A routine or urgent message to a subscriber who already has `capPerDay`
+    /// messages planned that local day, across campaigns, is recorded as rejected with the reason.
     public func planMessages(campaign: String, priority: Campaign.Priority, day: Int, capPerDay: Int,
                              _ messages: [PlannedMessage]) throws -> (planned: Int, capped: Int) {
-        var planned = 0, capped = 0
         try db.transaction {
-            // Planners on other nodes wait: the cap counts what every campaign planned before.
-            if db.dialect == .postgres { try db.run("SELECT pg_advisory_xact_lock(\(StoreLocks.planning))") }
-            let now = Self.nowSeconds()
-            let capReason = SQLValue.text("per-subscriber cap: \(capPerDay) a day across campaigns")
-            // 256 messages per statement: one round trip each for the cap counts and the insert.
-            var from = 0
-            while from < messages.count {
-                let chunk = messages[from..<min(from + 256, messages.count)]
-                from = chunk.endIndex
-                var counts: [String: Int] = [:]
-                if priority != .emergency {
-                    let subscribers = Array(Set(chunk.map(\.subscriber)))
-                    let rows = try db.query("""
-                        SELECT subscriber, count(*) FROM messages WHERE day = ? AND state != 'rejected'
-                        AND subscriber IN (\(Array(repeating: "?", count: subscribers.count).joined(separator: ", "))) GROUP BY subscriber
-                        """, [.int(Int64(day))] + subscribers.map { .text($0) }) { ($0.text(0), $0.int(1)) }
-                    for (subscriber, n) in rows { counts[subscriber] = n }
-                }
-                var values: [SQLValue] = []
-                values.reserveCapacity(chunk.count * 12)
-                for m in chunk {
-                    var state = "planned"
-                    if priority != .emergency {
-                        if counts[m.subscriber, default: 0] >= capPerDay { state = "rejected" } else { counts[m.subscriber, default: 0] += 1 }
-                    }
-                    values += [.text(campaign), .text(m.carrier.rawValue), .text(m.subscriber), .text(m.language), m.commune.map { .int(Int64($0)) } ?? .null,
-                               .int(Int64(day)), .text(m.text), .text(m.encoding.rawValue), .int(Int64(m.segments)), .text(state),
-                               state == "planned" ? .null : capReason, .int(now)]
-                }
-                // Planning again adds nothing: only rows written now come back and are counted.
-                let written = try db.query("""
-                    INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at)
-                    VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
-                    ON CONFLICT DO NOTHING RETURNING state
-                    """, values) { $0.text(0) }
-                let newlyPlanned = written.filter { $0 == "planned" }.count
-                planned += newlyPlanned
-                capped += written.count - newlyPlanned
+            let written = try planChunk(campaign: campaign, priority: priority, day: day, capPerDay: capPerDay, messages)
+            try recordPlanned(campaign: campaign, written: written)
+            return written
+        }
+    }
+
+    /// Plans a part of a campaign in its own transaction: a national audience goes in parts, so
+    /// that it never has to sit in memory whole. `finishPlanning` marks the campaign planned once
+    /// every part is in; a part repeated after a crash adds nothing.
+    public func planMessages(campaign: String, priority: Campaign.Priority, day: Int, capPerDay: Int,
+                             part messages: [PlannedMessage]) throws -> (planned: Int, capped: Int) {
+        try db.transaction { try planChunk(campaign: campaign, priority: priority, day: day, capPerDay: capPerDay, messages) }
+    }
+
+    /// The campaign is planned: what the store holds for it (all parts, earlier attempts included)
+    /// goes into the audit trail.
+    public func finishPlanning(campaign: String, written: (planned: Int, capped: Int)) throws {
+        try db.transaction { try recordPlanned(campaign: campaign, written: written) }
+    }
+
+    func recordPlanned(campaign: String, written: (planned: Int, capped: Int)) throws {
+        let total = Int(try db.scalarInt("SELECT count(*) FROM messages WHERE campaign = ?", [.text(campaign)]) ?? 0)
+        let capped = Int(try db.scalarInt("SELECT count(*) FROM messages WHERE campaign = ? AND reason LIKE 'per-subscriber cap:%'", [.text(campaign)]) ?? 0)
+        try db.run("UPDATE campaigns SET planned_at = ? WHERE id = ?", [.int(Self.nowSeconds()), .text(campaign)])
+        try audit("loa", "plan", campaign: campaign, "\(total - capped) messages planned, \(capped) over the per-subscriber cap"
+                  + (written.planned + written.capped < total ? " (\(total - written.planned - written.capped) of them before this run)" : ""))
+    }
+
+    func planChunk(campaign: String, priority: Campaign.Priority, day: Int, capPerDay: Int,
+                   _ messages: [PlannedMessage]) throws -> (planned: Int, capped: Int) {
+        var planned = 0, capped = 0
+        // Planners on other nodes wait: the cap counts what every campaign planned before.
+        if db.dialect == .postgres { try db.run("SELECT pg_advisory_xact_lock(\(StoreLocks.planning))") }
+        let now = Self.nowSeconds()
+        let capReason = SQLValue.text("per-subscriber cap: \(capPerDay) a day across campaigns")
+        // 256 messages per statement: one round trip each for the cap counts and the insert.
+        var from = 0
+        while from < messages.count {
+            let chunk = messages[from..<min(from + 256, messages.count)]
+            from = chunk.endIndex
+            var counts: [String: Int] = [:]
+            if priority != .emergency {
+                let subscribers = Array(Set(chunk.map(\.subscriber)))
+                let rows = try db.query("""
+                    SELECT subscriber, count(*) FROM messages WHERE day = ? AND state != 'rejected'
+                    AND subscriber IN (\(Array(repeating: "?", count: subscribers.count).joined(separator: ", "))) GROUP BY subscriber
+                    """, [.int(Int64(day))] + subscribers.map { .text($0) }) { ($0.text(0), $0.int(1)) }
+                for (subscriber, n) in rows { counts[subscriber] = n }
             }
-            try db.run("UPDATE campaigns SET planned_at = ? WHERE id = ?", [.int(now), .text(campaign)])
-            try audit("loa", "plan", campaign: campaign, "\(planned) messages planned, \(capped) over the per-subscriber cap")
+            var values: [SQLValue] = []
+            values.reserveCapacity(chunk.count * 12)
+            for m in chunk {
+                var state = "planned"
+                if priority != .emergency {
+                    if counts[m.subscriber, default: 0] >= capPerDay { state = "rejected" } else { counts[m.subscriber, default: 0] += 1 }
+                }
+                values += [.text(campaign), .text(m.carrier.rawValue), .text(m.subscriber), .text(m.language), m.commune.map { .int(Int64($0)) } ?? .null,
+                           .int(Int64(day)), .text(m.text), .text(m.encoding.rawValue), .int(Int64(m.segments)), .text(state),
+                           state == "planned" ? .null : capReason, .int(now)]
+            }
+            // Planning again adds nothing: only rows written now come back and are counted.
+            let written = try db.query("""
+                INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at)
+                VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
+                ON CONFLICT DO NOTHING RETURNING state
+                """, values) { $0.text(0) }
+            let newlyPlanned = written.filter { $0 == "planned" }.count
+            planned += newlyPlanned
+            capped += written.count - newlyPlanned
         }
         return (planned, capped)
     }

@@ -59,6 +59,32 @@ struct SchedulingTests {
         #expect(try store.planMessages(campaign: "a", priority: .routine, day: 7, capPerDay: 1, [m]) == (0, 0))
     }
 
+    @Test("planning in parts: a part repeated after a crash adds nothing; the cap holds across parts; the audit has the totals",
+          arguments: StoreEngine.available)
+    func planningInParts(engine: StoreEngine) throws {
+        let store = try Store(location: try engine.scratchLocation())
+        for id in ["early", "big"] {
+            try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x', 'x', ?, 'routine', 'draft', 'x', 0)",
+                             [.text(id), .text(id)])
+        }
+        func messages(_ range: Range<Int>) -> [Store.PlannedMessage] {
+            range.map { Store.PlannedMessage(carrier: .vinaphone, subscriber: Pseudonym(w0: UInt64($0), w1: 5, w2: 5, w3: 5).description, language: "vi",
+                                             commune: nil, text: "t", encoding: .gsm7, segments: 1) }
+        }
+        // Another campaign already reached subscribers 0..<100 today.
+        #expect(try store.planMessages(campaign: "early", priority: .routine, day: 3, capPerDay: 1, messages(0..<100)) == (100, 0))
+        // First attempt: one part of 600 goes in, then the process dies before the rest.
+        #expect(try store.planMessages(campaign: "big", priority: .routine, day: 3, capPerDay: 1, part: messages(0..<600)) == (500, 100))
+        #expect(try store.campaignRecord("big")?.planned == false)
+        // Second attempt: every part again.
+        #expect(try store.planMessages(campaign: "big", priority: .routine, day: 3, capPerDay: 1, part: messages(0..<600)) == (0, 0))
+        #expect(try store.planMessages(campaign: "big", priority: .routine, day: 3, capPerDay: 1, part: messages(600..<1000)) == (400, 0))
+        try store.finishPlanning(campaign: "big", written: (400, 0))
+        #expect(try store.campaignRecord("big")?.planned == true)
+        #expect(try store.messageCounts(campaign: "big")["vinaphone"] == [.planned: 900, .rejected: 100])
+        #expect(try store.auditTrail(campaign: "big").last?.detail == "900 messages planned, 100 over the per-subscriber cap (600 of them before this run)")
+    }
+
     @Test("pause stops new batches mid-flight; resume finishes; cancel drops what is left", arguments: StoreEngine.available)
     func pauseResumeCancel(engine: StoreEngine) async throws {
         let path = try engine.scratchLocation()
