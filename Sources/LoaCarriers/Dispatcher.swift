@@ -114,6 +114,11 @@ public final class Dispatcher: @unchecked Sendable {
         var lease = LeaseState.none
         /// Workers between deciding to send and having recorded the outcome.
         var inFlight = 0
+        /// When the lease was last confirmed with the database. A lease not confirmed for
+        /// `leaseValidity` seconds is treated as lost: the server ends an unreachable node's session
+        /// (and its leases) only later, so another node cannot have taken over yet.
+        var confirmedAt = -Double.infinity
+        static let leaseValidity = 5.0
         var pendingCountedAt = -Double.infinity
 
         enum LeaseState: Equatable {
@@ -138,6 +143,8 @@ public final class Dispatcher: @unchecked Sendable {
         func enter(at now: Double) -> Entry {
             with { s in
                 switch s.lease {
+                case .held where now - s.confirmedAt >= Self.leaseValidity:
+                    return .wait(until: now + 0.25, note: "lease not confirmed for \(Int(Self.leaseValidity)) s (database unreachable?): not sending")
                 case .held(let notBefore) where now >= notBefore:
                     s.inFlight += 1
                     return .go
@@ -464,7 +471,9 @@ final class LeaseBalancer {
     }
 
     func balance() throws {
+        let checkedAt = d.clock()
         guard leases.stillValid() else { throw StoreError.database("the connection holding this node's carrier leases is gone") }
+        for lane in lanes { lane.shared.with { $0.confirmedAt = checkedAt } }
         if d.stopping { return }
         let live = try leases.liveNodes()
         let share = (lanes.count + live - 1) / max(1, live)

@@ -44,8 +44,15 @@ final class PostgresLeases: CarrierLeases {
     private var held: Set<Carrier> = []
 
     init(url: String) throws {
-        let pg = try PostgresDatabase(url: url, createIfMissing: true)
+        // A dead server or network shows up within seconds on this side (the node stops sending
+        // after 5 s without a confirmed lease, see Dispatcher) …
+        let pg = try PostgresDatabase(url: PostgresDatabase.url(url, adding: ["keepalives_idle": "5", "keepalives_interval": "2",
+                                                                             "keepalives_count": "3", "tcp_user_timeout": "8000"]),
+                                      createIfMissing: true)
         pg.reconnects = false   // the locks live and die with this session
+        // … and the server ends an unreachable node's session (freeing its carriers) after
+        // 5 + 3 × 3 s of silence, later than that.
+        try pg.execute("SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 3; SET tcp_keepalives_count = 3")
         self.pg = pg
         for candidate in 0..<1024 where try Self.locked(pg, "SELECT pg_try_advisory_lock(?, ?)", StoreLocks.nodeClass, Int32(candidate)) {
             slot = candidate

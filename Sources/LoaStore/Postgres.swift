@@ -49,6 +49,14 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         return String(url[..<scheme.upperBound]) + authority + "/" + database + query
     }
 
+    /// `url` with connection parameters added (kept when the URL sets them already).
+    public static func url(_ url: String, adding parameters: [String: String]) -> String {
+        let existing = url.firstIndex(of: "?").map { url[url.index(after: $0)...].split(separator: "&").map { String($0.split(separator: "=")[0]) } } ?? []
+        let extra = parameters.sorted { $0.key < $1.key }.filter { !existing.contains($0.key) }.map { "\($0.key)=\($0.value)" }
+        if extra.isEmpty { return url }
+        return url + (url.contains("?") ? "&" : "?") + extra.joined(separator: "&")
+    }
+
     /// The database name in `url` (libpq's default, the user name, when there is none).
     static func databaseName(_ url: String) -> String? {
         guard let scheme = url.range(of: "://") else { return nil }
