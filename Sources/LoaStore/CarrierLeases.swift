@@ -21,7 +21,50 @@ public protocol CarrierLeases: AnyObject {
     func close()
 }
 
+/// Who dispatches from a store right now, seen from outside (without registering as a node).
+public struct DispatchStatus: Sendable, Equatable {
+    public var liveNodes: Int
+    public var heldCarriers: Set<Carrier>
+}
+
 extension Store {
+    /// Live dispatcher nodes and the carriers they hold, for operators.
+    public static func dispatchStatus(location: String) throws -> DispatchStatus {
+        if isPostgresURL(location) {
+            let pg = try PostgresDatabase(url: location)
+            let rows = try pg.query("""
+                SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """) { ($0.int64(0), $0.int(1)) }
+            return DispatchStatus(liveNodes: rows.filter { $0.0 == Int64(StoreLocks.nodeClass) }.count,
+                                  heldCarriers: Set(rows.filter { $0.0 == Int64(StoreLocks.carrierClass) && $0.1 < carriers.count }.map { carriers[$0.1] }))
+        }
+        let directory = location + ".dispatch"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        func held(_ name: String) -> Bool {
+            let fd = open("\(directory)/\(name)", O_RDWR | O_CLOEXEC)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { flock(fd, LOCK_UN); return false }
+            return errno == EWOULDBLOCK
+        }
+        return DispatchStatus(liveNodes: names.filter { $0.hasPrefix("node-") && held($0) }.count,
+                              heldCarriers: Set(carriers.filter { held("carrier-\($0.rawValue).lock") }))
+    }
+
+    /// The schema version and the name of its last migration.
+    public func schemaVersion() throws -> (version: Int, name: String) {
+        try db.query("SELECT version, name FROM schema_migrations ORDER BY version DESC LIMIT 1") { ($0.int(0), $0.text(1)) }.first ?? (0, "")
+    }
+
+    /// Rows per table, for operators (an estimate on PostgreSQL for the big ones would be faster;
+    /// exact counts keep reports honest).
+    public func tableCounts() throws -> [(table: String, rows: Int)] {
+        try ["cells", "presence", "preferences", "do_not_call", "contacts", "campaigns", "messages", "batches", "receipts", "audit"].map {
+            ($0, Int(try db.scalarInt("SELECT count(*) FROM \($0)") ?? 0))
+        }
+    }
+
     /// This process's leases on the store at `location`, registered as one live node.
     public static func carrierLeases(location: String) throws -> any CarrierLeases {
         isPostgresURL(location) ? try PostgresLeases(url: location) : try FileLeases(databasePath: location)

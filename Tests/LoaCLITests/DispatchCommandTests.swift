@@ -170,6 +170,11 @@ struct DispatchCommandTests {
         // Once both nodes have been up a while (the second has its share of carriers), kill the first without warning.
         var killed = false
         usleep(1_500_000)
+        // What an operator sees meanwhile.
+        let info = try CLI.run(["store", "info"], environment: fx.env)
+        #expect(info.stdout.contains("dispatchers: 2 running"), "\(info.stdout)\(info.stderr)")
+        #expect(info.stdout.contains("schema: version 3"))
+        if engine == .postgres { #expect(!info.stdout.contains("loa-test@") && info.stdout.contains(":***@")) }
         for _ in 0..<150 {
             usleep(100_000)
             if accepted().values.map(\.count).reduce(0, +) > 600 {
