@@ -51,3 +51,25 @@ struct CarrierLeasesTests {
         #expect(try store.presenceRowCount() == 0)
     }
 }
+
+@Suite("Schema migrations (SQLite and PostgreSQL)")
+struct MigrationTests {
+    @Test("a store written by an earlier version is brought up to date when opened, its data kept", arguments: StoreEngine.available)
+    func upgradeOnOpen(engine: StoreEngine) throws {
+        let location = try engine.scratchLocation()
+        do {
+            let old: any SQLDatabase = engine == .sqlite ? try SQLiteDatabase(path: location) : try PostgresDatabase(url: location)
+            try Migrations.run(on: old, through: 2)
+            try old.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES ('c', 'x', 'x', 't', 'routine', 'sending', 'a', 0)")
+            try old.run("INSERT INTO messages (campaign, carrier, subscriber, language, day, text, encoding, segments, state, updated_at) VALUES ('c', 'viettel', 'h:1', 'vi', 1, 't', 'gsm7', 1, 'planned', 0)")
+        }
+        let store = try Store(location: location)
+        #expect(try store.schemaVersion().version == Migrations.latestVersion)
+        #expect(try store.db.query("SELECT version FROM schema_migrations ORDER BY version") { $0.int(0) } == Array(1...Migrations.latestVersion))
+        #expect(try store.pendingCount(carrier: .viettel) == 1)
+        #expect(try store.claimBatch(carrier: .viettel, limit: 10)?.messages.count == 1)
+        // Opening again applies nothing twice.
+        _ = try Store(location: location)
+        #expect(try store.db.scalarInt("SELECT count(*) FROM schema_migrations") == Int64(Migrations.latestVersion))
+    }
+}
