@@ -9,11 +9,12 @@ import LoaTestSupport
 let kannelURL = ProcessInfo.processInfo.environment["LOA_KANNEL_SENDSMS"]
 let fakeSMSCLog = ProcessInfo.processInfo.environment["LOA_KANNEL_FAKESMSC_LOG"]
 
-@Suite("Kannel path end to end (real bearerbox, smsbox and fake SMSC)", .enabled(if: kannelURL != nil && fakeSMSCLog != nil))
+@Suite("Kannel path end to end (real bearerbox, smsbox and fake SMSC)", .enabled(if: kannelURL != nil && fakeSMSCLog != nil), .serialized)
 struct KannelIntegrationTests {
-    @Test("contact-list recipients reach the SMSC once each as UCS-2; area recipients are refused with the reason")
-    func kannelEndToEnd() async throws {
-        let path = try StoreEngine.sqlite.scratchLocation()
+    @Test("contact-list recipients reach the SMSC once each as UCS-2; area recipients are refused with the reason",
+          arguments: StoreEngine.available)
+    func kannelEndToEnd(engine: StoreEngine) async throws {
+        let path = try engine.scratchLocation()
         let store = try Store(location: path)
         let key = try KeyedPseudonymizer(key: Array("kannel-test-pseudonym-key-01".utf8))
         try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES ('k', 'x', 'x', 'k', 'urgent', 'draft', 'a', 0)")
