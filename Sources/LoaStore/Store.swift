@@ -41,8 +41,11 @@ public final class Store: @unchecked Sendable {
         try Migrations.run(on: db)
         // An import cut off by a crash left rows tagged with an unfinished import: drop them.
         // (Imports commit as one transaction, so on PostgreSQL another node's import in progress is invisible here.)
-        try db.run("DELETE FROM presence WHERE import_id IN (SELECT id FROM imports WHERE completed = 0 AND kind = 'presence')")
-        try db.run("DELETE FROM imports WHERE completed = 0")
+        // (Checked first: the delete would scan the presence table of a SQLite store on every open.)
+        if try db.scalarInt("SELECT count(*) FROM imports WHERE completed = 0") ?? 0 > 0 {
+            try db.run("DELETE FROM presence WHERE import_id IN (SELECT id FROM imports WHERE completed = 0 AND kind = 'presence')")
+            try db.run("DELETE FROM imports WHERE completed = 0")
+        }
     }
 
     // MARK: Cells
