@@ -11,7 +11,7 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     public var dialect: SQLDialect { .postgres }
     /// Prepared statement names by SQL text.
     private var prepared: [String: String] = [:]
-    private var inTransaction = false
+    private var insideTransaction = false
     /// Reconnect when the connection was found broken before a statement (a server restart while
     /// idle): that statement was never sent, so running it on the new session is safe. Off for
     /// sessions whose advisory locks matter (leases): a new session would not hold them.
@@ -138,7 +138,7 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
 
     /// Outside a transaction, a connection found broken is re-established once.
     private func reconnectIfBroken() {
-        guard reconnects, !inTransaction, PQstatus(conn) != CONNECTION_OK else { return }
+        guard reconnects, !insideTransaction, PQstatus(conn) != CONNECTION_OK else { return }
         PQreset(conn)
         prepared.removeAll()
         if PQstatus(conn) == CONNECTION_OK {
@@ -213,17 +213,9 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
 
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         reconnectIfBroken()
-        try execute("BEGIN")
-        inTransaction = true
-        defer { inTransaction = false }
-        do {
-            let value = try body()
-            try execute("COMMIT")
-            return value
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
-        }
+        insideTransaction = true
+        defer { insideTransaction = false }
+        return try inTransaction(begin: "BEGIN", body)
     }
 
     // MARK: COPY (bulk presence)
@@ -243,13 +235,19 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
             }
         } catch { failure = error }
         PQputCopyEnd(conn, failure == nil ? nil : "loa: import failed")
-        var finalError: StoreError? = nil
+        try finishCopy(sql, failure: failure)
+    }
+
+    /// Reads the COPY's outcome (the connection is usable again after it); the caller's own failure
+    /// wins over the server's.
+    private func finishCopy(_ sql: String, failure: (any Error)?) throws {
+        var serverError: StoreError? = nil
         while let res = PQgetResult(conn) {
-            if PQresultStatus(res) != PGRES_COMMAND_OK && finalError == nil { finalError = error(String(sql.prefix(100)), res) }
+            if PQresultStatus(res) != PGRES_COMMAND_OK && serverError == nil { serverError = error(String(sql.prefix(100)), res) }
             PQclear(res)
         }
         if let failure { throw failure }
-        if let finalError { throw finalError }
+        if let serverError { throw serverError }
     }
 
     /// `COPY … TO STDOUT`: `read` gets each chunk (a row, for binary format) as it arrives.
@@ -273,13 +271,7 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
                 throw error("COPY out", nil)
             }
         }
-        var finalError: StoreError? = nil
-        while let res = PQgetResult(conn) {
-            if PQresultStatus(res) != PGRES_COMMAND_OK && finalError == nil { finalError = error(String(sql.prefix(100)), res) }
-            PQclear(res)
-        }
-        if let failure { throw failure }
-        if let finalError { throw finalError }
+        try finishCopy(sql, failure: failure)
     }
 }
 

@@ -49,6 +49,20 @@ extension SQLDatabase {
         try query(sql, bindings) { $0.isNull(0) ? nil : $0.int64(0) }.first ?? nil
     }
 
+    /// `begin`, then `body`, committed when it returns, rolled back when it throws: the engines'
+    /// `transaction` differ only in how they begin.
+    func inTransaction<T>(begin: String, _ body: () throws -> T) throws -> T {
+        try execute(begin)
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
     /// Inserts one row and returns its generated `id` (`INSERT … RETURNING id` on both engines).
     public func insertReturningID(_ sql: String, _ bindings: [SQLValue]) throws -> Int64 {
         guard let id = try query(sql + " RETURNING id", bindings, row: { $0.int64(0) }).first else {

@@ -55,16 +55,9 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         return Statement(stmt!, db: self)
     }
 
+    /// Takes the write lock at once, so that two writers never deadlock upgrading a read.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
-        do {
-            let value = try body()
-            try execute("COMMIT")
-            return value
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
-        }
+        try inTransaction(begin: "BEGIN IMMEDIATE", body)
     }
 
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }

@@ -27,38 +27,51 @@ extension Store {
                    [.int(Int64(report.rowsOK)), .int(Int64(report.rowsBad))] + bindings + [.int(id)])
     }
 
+    /// A CSV import whose rows go through `writer`, in one transaction with its import record (an
+    /// error leaves nothing behind): `row` turns line `n` into one row's values, or nil for a line
+    /// that is skipped (a header, a blank) or bad (noted in `report` with the reason).
+    func importRows(kind: String, carrier: Carrier?, path: String, force: Bool, into writer: BulkWriter,
+                    progress: ((ImportProgress) -> Void)?, before: () throws -> Void = {},
+                    _ row: (Int, UnsafeBufferPointer<UInt8>, inout ImportReport) throws -> [SQLValue]?) throws -> ImportReport {
+        let t0 = monotonicSeconds()
+        return try db.transaction {
+            var (id, report) = try beginImport(kind: kind, carrier: carrier, path: path, force: force)
+            guard let id else { return report }
+            try before()
+            let ticker = ImportTicker(path: path, started: t0, progress: progress)
+            _ = try LineReader(path: path).forEachLine(progress: ticker.read) { n, bytes in
+                guard let values = try row(n, bytes, &report) else { return }
+                try writer.add(values)
+                report.rowsOK += 1
+                ticker.row(report.rowsOK)
+            }
+            try writer.flush()
+            try finishImport(id, report)
+            report.seconds = monotonicSeconds() - t0
+            return report
+        }
+    }
+
     // MARK: Cells: cgi,lat,lon,commune_code
 
     public func importCells(path: String, units: AdministrativeUnits, force: Bool = false,
                             progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
-        let t0 = monotonicSeconds()
         let upsert = BulkWriter(db, "INSERT INTO cells (cgi, lat, lon, commune)", columns: 4,
                                 tail: "ON CONFLICT(cgi) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, commune = excluded.commune") { [$0[0]] }
-        return try db.transaction {
-            var (id, report) = try beginImport(kind: "cells", carrier: nil, path: path, force: force)
-            guard let id else { return report }
-            let ticker = ImportTicker(path: path, started: t0, progress: progress)
-            _ = try LineReader(path: path).forEachLine(progress: ticker.read) { n, bytes in
-                let line = String(decoding: bytes, as: UTF8.self)
-                if line.trimmingCharacters(in: .whitespaces).isEmpty { return }
-                if n == 1 && line.lowercased().hasPrefix("cgi") { return }
-                let f: [String]
-                do { f = try CSVLine.split(Substring(line)).map { $0.trimmingCharacters(in: .whitespaces) } }
-                catch { report.bad(n, "\(error)"); return }
-                guard f.count == 4 else { report.bad(n, "expected 4 fields cgi,lat,lon,commune_code, found \(f.count)"); return }
-                guard let cgi = CellGlobalIdentity(f[0]) else { report.bad(n, "cgi: '\(f[0])' is not MCC-MNC-LAC-CI (e.g. 452-04-12345-678)"); return }
-                guard let lat = Double(f[1]), (-90...90).contains(lat) else { report.bad(n, "lat: expected degrees -90..90, found '\(f[1])'"); return }
-                guard let lon = Double(f[2]), (-180...180).contains(lon) else { report.bad(n, "lon: expected degrees -180..180, found '\(f[2])'"); return }
-                guard let commune = Int(f[3]) else { report.bad(n, "commune_code: expected a number, found '\(f[3])'"); return }
-                if case .failure(let e) = units.commune(commune) { report.bad(n, "commune_code: \(e.description)"); return }
-                try upsert.add([.text(cgi.description), .double(lat), .double(lon), .int(Int64(commune))])
-                report.rowsOK += 1
-                ticker.row(report.rowsOK)
-            }
-            try upsert.flush()
-            try finishImport(id, report)
-            report.seconds = monotonicSeconds() - t0
-            return report
+        return try importRows(kind: "cells", carrier: nil, path: path, force: force, into: upsert, progress: progress) { n, bytes, report in
+            let line = String(decoding: bytes, as: UTF8.self)
+            if line.trimmingCharacters(in: .whitespaces).isEmpty { return nil }
+            if n == 1 && line.lowercased().hasPrefix("cgi") { return nil }
+            let f: [String]
+            do { f = try CSVLine.split(Substring(line)).map { $0.trimmingCharacters(in: .whitespaces) } }
+            catch { report.bad(n, "\(error)"); return nil }
+            guard f.count == 4 else { report.bad(n, "expected 4 fields cgi,lat,lon,commune_code, found \(f.count)"); return nil }
+            guard let cgi = CellGlobalIdentity(f[0]) else { report.bad(n, "cgi: '\(f[0])' is not MCC-MNC-LAC-CI (e.g. 452-04-12345-678)"); return nil }
+            guard let lat = Double(f[1]), (-90...90).contains(lat) else { report.bad(n, "lat: expected degrees -90..90, found '\(f[1])'"); return nil }
+            guard let lon = Double(f[2]), (-180...180).contains(lon) else { report.bad(n, "lon: expected degrees -180..180, found '\(f[2])'"); return nil }
+            guard let commune = Int(f[3]) else { report.bad(n, "commune_code: expected a number, found '\(f[3])'"); return nil }
+            if case .failure(let e) = units.commune(commune) { report.bad(n, "commune_code: \(e.description)"); return nil }
+            return [.text(cgi.description), .double(lat), .double(lon), .int(Int64(commune))]
         }
     }
 
@@ -299,67 +312,42 @@ extension Store {
 
     public func importPreferences(path: String, carrier: Carrier, key: KeyedPseudonymizer?, knownLanguage: (String) -> Bool,
                                   force: Bool = false, progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
-        let t0 = monotonicSeconds()
         let upsert = BulkWriter(db, "INSERT INTO preferences (carrier, subscriber, language)", columns: 3,
                                 tail: "ON CONFLICT (carrier, subscriber) DO UPDATE SET language = excluded.language") { [$0[0], $0[1]] }
         let carrierIndex = Int64(Self.carrierIndex[carrier]!)
-        return try db.transaction {
-            var (id, report) = try beginImport(kind: "preferences", carrier: carrier, path: path, force: force)
-            guard let id else { return report }
-            let ticker = ImportTicker(path: path, started: t0, progress: progress)
-            _ = try LineReader(path: path).forEachLine(progress: ticker.read) { n, bytes in
-                let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-                if line.isEmpty || (n == 1 && line.lowercased().hasPrefix("subscriber")) { return }
-                let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-                guard f.count == 2 else { report.bad(n, "expected 2 fields subscriber,language, found \(f.count)"); return }
-                let pseudonym: Pseudonym
-                if let p = Pseudonym(f[0]) { pseudonym = p }
-                else {
-                    switch VietnamNumberingPlan.parse(f[0]) {
-                    case .failure(let r): report.bad(n, "subscriber: \(r.description)"); return
-                    case .success(let parsed):
-                        guard let key else { report.bad(n, "subscriber: a clear number, but no pseudonym key is configured for \(carrier.rawValue)"); return }
-                        pseudonym = key.pseudonym(for: parsed.msisdn)
-                    }
+        return try importRows(kind: "preferences", carrier: carrier, path: path, force: force, into: upsert, progress: progress) { n, bytes, report in
+            let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || (n == 1 && line.lowercased().hasPrefix("subscriber")) { return nil }
+            let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard f.count == 2 else { report.bad(n, "expected 2 fields subscriber,language, found \(f.count)"); return nil }
+            let pseudonym: Pseudonym
+            if let p = Pseudonym(f[0]) { pseudonym = p }
+            else {
+                switch VietnamNumberingPlan.parse(f[0]) {
+                case .failure(let r): report.bad(n, "subscriber: \(r.description)"); return nil
+                case .success(let parsed):
+                    guard let key else { report.bad(n, "subscriber: a clear number, but no pseudonym key is configured for \(carrier.rawValue)"); return nil }
+                    pseudonym = key.pseudonym(for: parsed.msisdn)
                 }
-                let language = f[1]
-                guard knownLanguage(language) else { report.bad(n, "language: unknown tag '\(language)'"); return }
-                try upsert.add([.int(carrierIndex), .blob(pseudonym.bytes), .text(language)])
-                report.rowsOK += 1
-                ticker.row(report.rowsOK)
             }
-            try upsert.flush()
-            try finishImport(id, report)
-            report.seconds = monotonicSeconds() - t0
-            return report
+            let language = f[1]
+            guard knownLanguage(language) else { report.bad(n, "language: unknown tag '\(language)'"); return nil }
+            return [.int(carrierIndex), .blob(pseudonym.bytes), .text(language)]
         }
     }
 
     // MARK: Do-not-call: msisdn
 
     public func importDoNotCall(path: String, force: Bool = false, progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
-        let t0 = monotonicSeconds()
         let insert = BulkWriter(db, "INSERT INTO do_not_call (msisdn)", columns: 1, tail: "ON CONFLICT DO NOTHING", rowsPerStatement: 1024) { $0 }
-        return try db.transaction {
-            var (id, report) = try beginImport(kind: "do-not-call", carrier: nil, path: path, force: force)
-            guard let id else { return report }
-            let ticker = ImportTicker(path: path, started: t0, progress: progress)
-            _ = try LineReader(path: path).forEachLine(progress: ticker.read) { n, bytes in
-                let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-                if line.isEmpty || (n == 1 && line.lowercased().hasPrefix("msisdn")) { return }
-                let field = String(line.split(separator: ",", omittingEmptySubsequences: false)[0])
-                switch VietnamNumberingPlan.parse(field) {
-                case .failure(let r): report.bad(n, "msisdn: \(r.description)")
-                case .success(let parsed):
-                    try insert.add([.text(parsed.msisdn.national)])
-                    report.rowsOK += 1
-                    ticker.row(report.rowsOK)
-                }
+        return try importRows(kind: "do-not-call", carrier: nil, path: path, force: force, into: insert, progress: progress) { n, bytes, report in
+            let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || (n == 1 && line.lowercased().hasPrefix("msisdn")) { return nil }
+            let field = String(line.split(separator: ",", omittingEmptySubsequences: false)[0])
+            switch VietnamNumberingPlan.parse(field) {
+            case .failure(let r): report.bad(n, "msisdn: \(r.description)"); return nil
+            case .success(let parsed): return [.text(parsed.msisdn.national)]
             }
-            try insert.flush()
-            try finishImport(id, report)
-            report.seconds = monotonicSeconds() - t0
-            return report
         }
     }
 
@@ -368,42 +356,30 @@ extension Store {
     public func importContacts(path: String, list: String, units: AdministrativeUnits, routing: CarrierRouting,
                                knownLanguage: (String) -> Bool, replace: Bool = true, force: Bool = false,
                                progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
-        let t0 = monotonicSeconds()
         let insert = BulkWriter(db, "INSERT INTO contacts (list, msisdn, carrier, name, language, commune)", columns: 6,
                                 tail: "ON CONFLICT(list, msisdn) DO UPDATE SET name = excluded.name, language = excluded.language, commune = excluded.commune, carrier = excluded.carrier") { [$0[0], $0[1]] }
-        return try db.transaction {
-            var (id, report) = try beginImport(kind: "contacts:\(list)", carrier: nil, path: path, force: force)
-            guard let id else { return report }
-            if replace { try db.run("DELETE FROM contacts WHERE list = ?", [.text(list)]) }
-            let ticker = ImportTicker(path: path, started: t0, progress: progress)
-            _ = try LineReader(path: path).forEachLine(progress: ticker.read) { n, bytes in
-                let line = NFC.normalize(String(decoding: bytes, as: UTF8.self))
-                if line.trimmingCharacters(in: .whitespaces).isEmpty || (n == 1 && line.lowercased().hasPrefix("msisdn")) { return }
-                let f: [String]
-                do { f = try CSVLine.split(Substring(line)).map { $0.trimmingCharacters(in: .whitespaces) } }
-                catch { report.bad(n, "\(error)"); return }
-                guard f.count == 4 else { report.bad(n, "expected 4 fields msisdn,name,language,commune_code, found \(f.count)"); return }
-                guard case .success(let parsed) = VietnamNumberingPlan.parse(f[0]) else {
-                    if case .failure(let r) = VietnamNumberingPlan.parse(f[0]) { report.bad(n, "msisdn: \(r.description)") }
-                    return
-                }
-                guard !f[1].isEmpty else { report.bad(n, "name: must not be empty"); return }
-                if !f[2].isEmpty && !knownLanguage(f[2]) { report.bad(n, "language: unknown tag '\(f[2])'"); return }
-                var commune: Int? = nil
-                if !f[3].isEmpty {
-                    guard let c = Int(f[3]) else { report.bad(n, "commune_code: expected a number, found '\(f[3])'"); return }
-                    if case .failure(let e) = units.commune(c) { report.bad(n, "commune_code: \(e.description)"); return }
-                    commune = c
-                }
-                try insert.add([.text(list), .text(parsed.msisdn.national), .text(routing.carrier(for: parsed).rawValue), .text(f[1]),
-                                 f[2].isEmpty ? .null : .text(f[2]), commune.map { .int(Int64($0)) } ?? .null])
-                report.rowsOK += 1
-                ticker.row(report.rowsOK)
+        return try importRows(kind: "contacts:\(list)", carrier: nil, path: path, force: force, into: insert, progress: progress,
+                              before: { if replace { try self.db.run("DELETE FROM contacts WHERE list = ?", [.text(list)]) } }) { n, bytes, report in
+            let line = NFC.normalize(String(decoding: bytes, as: UTF8.self))
+            if line.trimmingCharacters(in: .whitespaces).isEmpty || (n == 1 && line.lowercased().hasPrefix("msisdn")) { return nil }
+            let f: [String]
+            do { f = try CSVLine.split(Substring(line)).map { $0.trimmingCharacters(in: .whitespaces) } }
+            catch { report.bad(n, "\(error)"); return nil }
+            guard f.count == 4 else { report.bad(n, "expected 4 fields msisdn,name,language,commune_code, found \(f.count)"); return nil }
+            guard case .success(let parsed) = VietnamNumberingPlan.parse(f[0]) else {
+                if case .failure(let r) = VietnamNumberingPlan.parse(f[0]) { report.bad(n, "msisdn: \(r.description)") }
+                return nil
             }
-            try insert.flush()
-            try finishImport(id, report)
-            report.seconds = monotonicSeconds() - t0
-            return report
+            guard !f[1].isEmpty else { report.bad(n, "name: must not be empty"); return nil }
+            if !f[2].isEmpty && !knownLanguage(f[2]) { report.bad(n, "language: unknown tag '\(f[2])'"); return nil }
+            var commune: Int? = nil
+            if !f[3].isEmpty {
+                guard let c = Int(f[3]) else { report.bad(n, "commune_code: expected a number, found '\(f[3])'"); return nil }
+                if case .failure(let e) = units.commune(c) { report.bad(n, "commune_code: \(e.description)"); return nil }
+                commune = c
+            }
+            return [.text(list), .text(parsed.msisdn.national), .text(routing.carrier(for: parsed).rawValue), .text(f[1]),
+                    f[2].isEmpty ? .null : .text(f[2]), commune.map { .int(Int64($0)) } ?? .null]
         }
     }
 }
