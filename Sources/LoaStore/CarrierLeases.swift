@@ -81,7 +81,6 @@ extension Store {
 /// for membership and (carrier class, carrier index) for leases.
 final class PostgresLeases: CarrierLeases {
     let pg: PostgresDatabase
-    let slot: Int
     private var closed = false
     /// Advisory locks count re-entries: each carrier is locked once and unlocked once.
     private var held: Set<Carrier> = []
@@ -97,8 +96,8 @@ final class PostgresLeases: CarrierLeases {
         // 5 + 3 × 3 s of silence, later than that.
         try pg.execute("SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 3; SET tcp_keepalives_count = 3")
         self.pg = pg
+        // Membership: the first free slot, held for the life of the session.
         for candidate in 0..<1024 where try Self.locked(pg, "SELECT pg_try_advisory_lock(?, ?)", StoreLocks.nodeClass, Int32(candidate)) {
-            slot = candidate
             return
         }
         throw StoreError.database("\(pg.location): 1,024 dispatcher nodes are registered already")

@@ -141,7 +141,6 @@ public final class Statement: SQLRow {
     }
 
     public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(stmt, column) }
-    public func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(stmt, column)) }
     public func double(_ column: Int32) -> Double { sqlite3_column_double(stmt, column) }
     public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(stmt, column) == SQLITE_NULL }
     public func text(_ column: Int32) -> String {
