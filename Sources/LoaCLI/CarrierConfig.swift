@@ -100,9 +100,11 @@ struct CarrierConfig {
         var retry = RetryPolicy()
         if let retryNode {
             retry.initialDelay = try seconds(retryNode["initial"], "retry.initial", default: 1)
-            retry.maxDelay = try seconds(retryNode["max"], "retry.max", default: 300)
+            retry.maxDelay = try seconds(retryNode["max"], "retry.max", default: 60)
             if let m = scalar(retryNode["multiplier"]) { guard let v = Double(m), v >= 1 else { throw fail(retryNode["multiplier"], "retry.multiplier", "expected a number ≥ 1") }; retry.multiplier = v }
-            if let a = scalar(retryNode["attempts"]) { guard let v = Int(a), v > 0 else { throw fail(retryNode["attempts"], "retry.attempts", "expected a positive whole number") }; retry.maxAttempts = v }
+            if retryNode["attempts"] != nil {
+                throw fail(retryNode["attempts"], "retry.attempts", "no longer used: loa never gives up on a transient failure; it retries until the campaign ends (remove this field)")
+            }
         }
         let timeout = try seconds(root["timeout"], "timeout", default: 10)
         var token: String? = nil

@@ -14,7 +14,17 @@ struct Dispatch: AsyncParsableCommand {
             quiet hours 21:00–07:00 for all but emergency campaigns, higher priority first. \
             Everything is recorded before each upload: after a crash, run the same command again; \
             interrupted batches go again under their idempotency keys. SIGTERM or Ctrl-C finishes \
-            the uploads in flight and stops.
+            the uploads in flight and stops (a second one stops at once, which is as safe as a crash).
+
+            A transient failure (429, 503, 5xx, timeouts, resets) never makes a message final: it \
+            is retried until its campaign ends, and what is unsent then is recorded as expired. A \
+            carrier that keeps failing is offered no new work until one small probe batch gets \
+            through. A wrong secret or address (401, 403, 404) or an answer loa does not \
+            understand stops sending to that carrier; its messages stay open for the next run.
+
+            Exit status: 0 when done; 3 when a carrier's sending stopped on a fault, the carrier \
+            refused batches for good, or rejected every message (the summary says which); 143 or \
+            130 after SIGTERM or SIGINT (run again to continue); 1 on other errors.
             """
     )
 
@@ -26,6 +36,12 @@ struct Dispatch: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
+        // Before anything else: a stop request during planning ends it between two parts.
+        let stopper = DispatcherSlot()
+        ShutdownSignals.install { signo in
+            printError("\nstopping (\(ShutdownSignals.name(signo))): finishing the uploads in flight… (again to stop at once)")
+            stopper.stop()
+        }
         let units = try loadUnits()
         let db = try Store(location: store.databaseLocation)
         var policies: [String: SendingPolicy] = [:], senders: [String: String] = [:]
@@ -80,20 +96,14 @@ struct Dispatch: AsyncParsableCommand {
         }
         let board = ProgressBoard(carriers: gateways.map(\.carrier))
         let dispatcher = Dispatcher(storeLocation: store.databaseLocation, gateways: gateways, campaigns: .init(policies: policies, senders: senders)) { board.update($0) }
-        let signals = [SIGTERM, SIGINT].map { sig -> any DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { printError("\nstopping: finishing the uploads in flight…"); dispatcher.stop() }
-            source.resume()
-            return source
-        }
+        stopper.set(dispatcher)
         board.start()
         let forever = self.forever
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+        let lanes = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[Dispatcher.Progress], any Error>) in
             Thread { c.resume(with: Result { try dispatcher.run(untilDrained: !forever) }) }.start()
         }
         board.stop()
-        if let wait = Duration8601.parseSeconds(waitReceipts), wait > 0, !dispatcher.stopping {
+        if let wait = Duration8601.parseSeconds(waitReceipts), wait > 0, !dispatcher.stopping && !lanes.contains(where: { $0.fault != nil }) {
             let deadline = Date().addingTimeInterval(Double(wait))
             while Date() < deadline {
                 let c = try db.messageCounts(campaign: nil).values.reduce(0) { $0 + ($1[.accepted] ?? 0) + ($1[.submitted] ?? 0) }
@@ -102,12 +112,22 @@ struct Dispatch: AsyncParsableCommand {
                 try await Task.sleep(for: .seconds(1))
             }
         }
-        _ = signals
         await receiptServer?.stop()
         try db.completeFinishedCampaigns()
         for id in policies.keys.sorted() {
             print("\n\(id): \(try db.campaignRecord(id)?.state.rawValue ?? "?")")
             printDeliverySummary(try db.messageCounts(campaign: id))
+        }
+        let problems = lanes.compactMap { lane in lane.problem.map { "  \(lane.carrier.rawValue): \($0)" } }
+        let expired = lanes.reduce(0) { $0 + $1.expired }
+        if expired > 0 { print("\n\(formatCount(expired)) message(s) expired: their campaign ended before the carrier accepted them (loa campaign status shows the reasons)") }
+        if ShutdownSignals.requested {
+            printError("\nstopped by \(ShutdownSignals.name(ShutdownSignals.signal)): what was not sent waits, planned; run the same command again to continue")
+            throw ExitCode(ShutdownSignals.exitStatus)
+        }
+        if !problems.isEmpty {
+            printError("\nneeds attention:\n" + problems.joined(separator: "\n"))
+            throw ExitCode(3)
         }
     }
 
@@ -120,6 +140,9 @@ struct Dispatch: AsyncParsableCommand {
         var textCache: [String: (String, TextMeasure)] = [:]
         let day = Int((at.timestamp.seconds + Timestamp.vietnamOffset) / 86400)
         func flush() throws {
+            if ShutdownSignals.requested {
+                throw CLIError("stopped while planning \(c.id) (\(formatCount(written.planned)) messages planned so far): run the same command again to continue")
+            }
             let w = try db.planMessages(campaign: c.id, priority: c.priority, day: day, capPerDay: c.limits.perSubscriberPerDay, part: part)
             written.planned += w.planned
             written.capped += w.capped
@@ -145,6 +168,25 @@ struct Dispatch: AsyncParsableCommand {
         }
         print("\(c.id): planned \(formatCount(written.planned)) messages (\(formatCount(summary.segments)) segments) at \(at.timestamp.iso8601())" +
               (written.capped > 0 ? "; \(formatCount(written.capped)) over the per-subscriber daily cap" : ""))
+    }
+}
+
+/// The dispatcher a stop request goes to, once there is one (a signal may come while planning).
+final class DispatcherSlot: @unchecked Sendable {
+    private let lock = NSLock()
+    private var dispatcher: Dispatcher?
+    private var stopped = false
+
+    func set(_ d: Dispatcher) {
+        lock.lock(); defer { lock.unlock() }
+        dispatcher = d
+        if stopped { d.stop() }
+    }
+
+    func stop() {
+        lock.lock(); defer { lock.unlock() }
+        stopped = true
+        dispatcher?.stop()
     }
 }
 

@@ -6,15 +6,15 @@ import LoaStore
 public enum BatchHTTP {
     public static let contentType = "application/x-ndjson"
 
-    /// One NDJSON line per message: message_id, msisdn (a pseudonym h:… or a number), sender,
-    /// encoding, text, segments.
-    public static func body(_ messages: [Store.OutboundMessage], sender: (String) -> String) -> [UInt8] {
+    /// One NDJSON line per message: message_id (`m<id>-<store>`, see `MessageRef`), msisdn (a
+    /// pseudonym h:… or a number), sender, encoding, text, segments.
+    public static func body(_ messages: [Store.OutboundMessage], identity: StoreIdentity?, sender: (String) -> String) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(messages.count * 240)
+        out.reserveCapacity(messages.count * 260)
         var senders: [String: String] = [:]
         for m in messages {
-            out.append(contentsOf: #"{"message_id":"m"#.utf8)
-            out.append(contentsOf: String(m.id).utf8)
+            out.append(contentsOf: #"{"message_id":""#.utf8)
+            MessageRef(id: m.id, store: identity).append(to: &out)
             out.append(contentsOf: #"","msisdn":"#.utf8)
             JSONString.append(m.subscriber, to: &out)
             out.append(contentsOf: #","sender":"#.utf8)
@@ -52,21 +52,6 @@ public enum BatchHTTP {
         if let signer { h.append(("X-Loa-Signature", signer.sign(Array("\(now)\n\(hash)".utf8)))) }
         if let token { h.append(("Authorization", "Bearer \(token)")) }
         return h
-    }
-
-    /// The 202 answer: {"batch_id": "...", "results": [{"message_id": "m1", "status": "accepted"|"rejected", "reason": "..."}]}.
-    public static func results(_ body: [UInt8]) throws -> [Int64: (accepted: Bool, reason: String?)] {
-        // An answer without any rejection needs no parse: every message of the batch is accepted.
-        if body.firstRange(of: Array("rejected".utf8)) == nil && body.firstRange(of: Array("\"results\"".utf8)) != nil { return [:] }
-        guard let o = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], let list = o["results"] as? [[String: Any]] else {
-            throw StoreError.input("carrier answer is not {\"results\": [...]}")
-        }
-        var out: [Int64: (Bool, String?)] = [:]
-        for r in list {
-            guard let ref = r["message_id"] as? String, ref.hasPrefix("m"), let id = Int64(ref.dropFirst()), let status = r["status"] as? String else { continue }
-            out[id] = (status == "accepted", r["reason"] as? String)
-        }
-        return out
     }
 
     /// Receipts (POST /receipts/{carrier}): NDJSON lines {"message_id","status","at","reason"},

@@ -29,6 +29,12 @@ public final class CarrierSimulator: @unchecked Sendable {
         public var duplicateReceiptRate: Double = 0.02
         public var recordPath: String?
         public var seed: UInt64 = 42
+        /// Seconds after start during which every upload gets 503 with `outageRetryAfter` (a carrier outage).
+        public var outage: Range<Double>?
+        /// The outage's Retry-After: seconds ("1") or an HTTP-date.
+        public var outageRetryAfter = "1"
+        /// A carrier that answers outside the contract (to test that loa never takes it as acceptance).
+        public var misbehaviour: Misbehaviour?
 
         public init(carrier: Carrier, tps: Int, maxBatch: Int) {
             self.carrier = carrier
@@ -52,6 +58,20 @@ public final class CarrierSimulator: @unchecked Sendable {
         case reset
     }
 
+    /// Answers a carrier should not give; loa must not take any of them as acceptance.
+    public enum Misbehaviour: Sendable, Equatable {
+        /// Every message's status is this word instead of "accepted".
+        case statusWord(String)
+        /// 202 with a body that is not the JSON answer.
+        case notJSON
+        /// 202 without the results list.
+        case noResults
+        /// 202 with one more result, for a message that was not in the batch.
+        case foreignMessage
+        /// 202 without the result for the batch's last message.
+        case missingMessage
+    }
+
     struct ConnectionCut: Error {}
 
     public struct Stats: Sendable, Codable {
@@ -64,6 +84,8 @@ public final class CarrierSimulator: @unchecked Sendable {
         public var maxInAnySecond = 0
         public var receiptsSent = 0
         public var badSignatures = 0
+        /// Uploads answered 503 because of the outage window.
+        public var outageRefusals = 0
     }
 
     let options: Options
@@ -75,6 +97,7 @@ public final class CarrierSimulator: @unchecked Sendable {
     private var rng: SplitMix64
     private let receiptQueue = ReceiptSender()
     private let recorder: FileHandle?
+    private let started = CarrierSimulator.now()
 
     public init(_ options: Options) throws {
         self.options = options
@@ -125,6 +148,10 @@ public final class CarrierSimulator: @unchecked Sendable {
             }
         }
         guard !key.isEmpty else { return text(.badRequest, "Idempotency-Key is required") }
+        if let outage = options.outage, outage.contains(Self.now() - started) {
+            withLock { stats.outageRefusals += 1 }
+            return Response(status: .serviceUnavailable, headers: [.retryAfter: options.outageRetryAfter], body: .init(byteBuffer: ByteBuffer(string: "down for maintenance")))
+        }
         // A repeated key gets the original answer and changes nothing.
         let (previous, fault) = replayOrFault(key: key)
         if let previous { return json(previous.status, previous.body) }
@@ -229,7 +256,15 @@ public final class CarrierSimulator: @unchecked Sendable {
                 stats.accepted += 1
                 results.append("{\"message_id\":\"\(id)\",\"status\":\"accepted\"}")
             }
-            let answer = "{\"batch_id\":\"\(key)\",\"results\":[\(results.joined(separator: ","))]}"
+            var answer = "{\"batch_id\":\"\(key)\",\"results\":[\(results.joined(separator: ","))]}"
+            switch options.misbehaviour {
+            case .statusWord(let word)?: answer = answer.replacingOccurrences(of: "\"status\":\"accepted\"", with: "\"status\":\"\(word)\"")
+            case .notJSON?: answer = "OK"
+            case .noResults?: answer = "{\"batch_id\":\"\(key)\"}"
+            case .foreignMessage?: answer = "{\"batch_id\":\"\(key)\",\"results\":[\((results + ["{\"message_id\":\"m999999999\",\"status\":\"accepted\"}"]).joined(separator: ","))]}"
+            case .missingMessage?: answer = "{\"batch_id\":\"\(key)\",\"results\":[\(results.dropLast().joined(separator: ","))]}"
+            case nil: break
+            }
             answers[key] = (202, answer)
             var receipts: [(delay: Double, line: String)] = []
             for id in accepted {

@@ -6,10 +6,6 @@ public struct HTTPAnswer: Sendable {
     public var status: Int
     public var headers: [String: String]
     public var body: [UInt8]
-    /// Retry-After in seconds, when the carrier sent one.
-    public var retryAfter: Double? {
-        headers["retry-after"].flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-    }
 }
 
 /// A libcurl failure; the only place that interprets a CURLcode.
@@ -111,16 +107,10 @@ public final class CurlClient: @unchecked Sendable {
         if let ca = configuration.caFile { try curl(ccurl_setopt_ptr(h, CURLOPT_CAINFO, ca)) }
         if let cert = configuration.clientCertificate { try curl(ccurl_setopt_ptr(h, CURLOPT_SSLCERT, cert)) }
         if let key = configuration.clientKey { try curl(ccurl_setopt_ptr(h, CURLOPT_SSLKEY, key)) }
+        // The body is handed over as a buffer, not through a read callback: curl can then rewind it
+        // and send it again on a new connection after a reset (a read callback without a seek
+        // callback fails with curl error 65).
         try curl(ccurl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
-        let read: ccurl_data_cb = { buffer, size, count, userdata in
-            let x = Unmanaged<Exchange>.fromOpaque(userdata!).takeUnretainedValue()
-            let n = min(size * count, x.body.count - x.sent)
-            x.body.withUnsafeBytes { src in
-                UnsafeMutableRawPointer(buffer!).copyMemory(from: src.baseAddress! + x.sent, byteCount: n)
-            }
-            x.sent += n
-            return n
-        }
         let write: ccurl_data_cb = { buffer, size, count, userdata in
             let x = Unmanaged<Exchange>.fromOpaque(userdata!).takeUnretainedValue()
             x.received.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: size * count))
@@ -129,18 +119,23 @@ public final class CurlClient: @unchecked Sendable {
         let header: ccurl_data_cb = { buffer, size, count, userdata in
             let x = Unmanaged<Exchange>.fromOpaque(userdata!).takeUnretainedValue()
             let line = String(decoding: UnsafeRawBufferPointer(start: buffer, count: size * count), as: UTF8.self)
+            if line.hasPrefix("HTTP/") { x.headers.removeAll() }   // a new response (after 100 Continue): its own headers only
             if let colon = line.firstIndex(of: ":") {
                 x.headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
             }
             return size * count
         }
-        try curl(ccurl_setopt_datacb(h, CURLOPT_READFUNCTION, read))
-        try curl(ccurl_setopt_ptr(h, CURLOPT_READDATA, context))
         try curl(ccurl_setopt_datacb(h, CURLOPT_WRITEFUNCTION, write))
         try curl(ccurl_setopt_ptr(h, CURLOPT_WRITEDATA, context))
         try curl(ccurl_setopt_datacb(h, CURLOPT_HEADERFUNCTION, header))
         try curl(ccurl_setopt_ptr(h, CURLOPT_HEADERDATA, context))
-        try curl(curl_easy_perform(h), function: "curl_easy_perform")
+        let performed: CURLcode = exchange.body.withUnsafeBytes { bytes in
+            // An empty body still needs a valid pointer: curl would otherwise read from stdin.
+            let pointer = bytes.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)
+            guard ccurl_setopt_ptr(h, CURLOPT_POSTFIELDS, pointer) == CURLE_OK else { return CURLE_FAILED_INIT }
+            return curl_easy_perform(h)
+        }
+        try curl(performed, function: "curl_easy_perform")
         var status = 0
         try curl(ccurl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status))
         return HTTPAnswer(status: status, headers: exchange.headers, body: exchange.received)

@@ -23,7 +23,7 @@ public final class Dispatcher: @unchecked Sendable {
         }
     }
 
-    /// What a lane reports as it goes.
+    /// What a lane reports as it goes (cumulative), and what `run` returns per carrier.
     public struct Progress: Sendable {
         public var carrier: Carrier
         public var sent: Int
@@ -32,6 +32,32 @@ public final class Dispatcher: @unchecked Sendable {
         public var retries: Int
         public var pending: Int
         public var note: String?
+        /// Messages whose campaign ended before the carrier accepted them.
+        public var expired = 0
+        /// Batches the carrier refused for good with a 4xx.
+        public var refusedBatches = 0
+        /// Why this node stopped sending to the carrier (a configuration fault, an answer not
+        /// understood); nil while it sends. The messages stay open for the next run.
+        public var fault: String?
+
+        public init(carrier: Carrier, sent: Int = 0, accepted: Int = 0, rejected: Int = 0, retries: Int = 0, pending: Int = 0, note: String? = nil) {
+            self.carrier = carrier
+            self.sent = sent
+            self.accepted = accepted
+            self.rejected = rejected
+            self.retries = retries
+            self.pending = pending
+            self.note = note
+        }
+
+        /// What an operator must look at: a stopped lane, batches refused for good, or every
+        /// message the carrier answered for rejected (a wrong pseudonym key looks like that).
+        public var problem: String? {
+            if let fault { return "stopped: \(fault)" }
+            if refusedBatches > 0 { return "\(refusedBatches) batch(es) refused by the carrier for good" }
+            if sent > 0 && accepted == 0 && rejected == sent { return "the carrier rejected every message it was sent: check the pseudonym key and sender name agreed with it" }
+            return nil
+        }
     }
 
     let storeLocation: String
@@ -41,6 +67,10 @@ public final class Dispatcher: @unchecked Sendable {
     private let stopFlag = StopFlag()
     /// Concurrent uploads per carrier (the carrier's TPS is shared by them).
     public var workersPerCarrier = 2
+    /// Transient failures in a row that stop new work for a carrier until a probe gets through.
+    public var circuitThreshold = 3
+    /// Messages in the one batch that probes a failing carrier.
+    public var probeSize = 10
     public var clock: @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
     public var wallClock: @Sendable () -> Timestamp = { Timestamp(seconds: Int64(Date().timeIntervalSince1970)) }
 
@@ -56,7 +86,9 @@ public final class Dispatcher: @unchecked Sendable {
     public var stopping: Bool { stopFlag.isSet }
 
     /// Runs every lane until there is nothing left to send (`untilDrained`) or until `stop()`.
-    public func run(untilDrained: Bool) throws {
+    /// Returns what each carrier's lane did; a lane that stopped on a fault says why (`fault`).
+    @discardableResult
+    public func run(untilDrained: Bool) throws -> [Progress] {
         final class Errors: @unchecked Sendable {
             let lock = NSLock()
             var list: [String] = []
@@ -71,7 +103,7 @@ public final class Dispatcher: @unchecked Sendable {
         var threads: [Thread] = []
         var lanes: [(CarrierGateway, LaneShared)] = []
         for gateway in gateways {
-            let shared = LaneShared(gateway: gateway)
+            let shared = LaneShared(gateway: gateway, circuitThreshold: circuitThreshold)
             lanes.append((gateway, shared))
             for _ in 0..<max(1, workersPerCarrier) {
                 threads.append(Thread { [self] in
@@ -99,14 +131,16 @@ public final class Dispatcher: @unchecked Sendable {
         balancer.dropAll()
         try store.completeFinishedCampaigns()
         if !errors.list.isEmpty { throw StoreError.input(errors.list.joined(separator: "\n")) }
+        return lanes.map { lane in lane.1.with { $0.progress } }
     }
 
-    /// What a carrier's workers share: the lease state, the rate limiter, the quota, the batch
-    /// size and progress.
+    /// What a carrier's workers share: the lease state, the rate limiter, the quota, the circuit,
+    /// the batch size and progress.
     final class LaneShared: @unchecked Sendable {
         let lock = NSLock()
         var limiter: SlidingWindowLimiter
         var quota: DailyQuota
+        var circuit: CarrierCircuit
         var maxBatch: Int
         var progress: Progress
         /// Serializes re-uploads of open batches, so that two workers never upload the same one.
@@ -120,6 +154,7 @@ public final class Dispatcher: @unchecked Sendable {
         var confirmedAt = -Double.infinity
         static let leaseValidity = 5.0
         var pendingCountedAt = -Double.infinity
+        var sweptAt = -Double.infinity
 
         enum LeaseState: Equatable {
             /// Another node sends to this carrier (or nobody yet).
@@ -130,12 +165,16 @@ public final class Dispatcher: @unchecked Sendable {
             case releasing
         }
 
-        init(gateway: CarrierGateway) {
+        init(gateway: CarrierGateway, circuitThreshold: Int) {
             limiter = SlidingWindowLimiter(perSecond: gateway.tps)
             quota = DailyQuota(limit: gateway.dailyQuota)
+            circuit = CarrierCircuit(threshold: circuitThreshold, backoff: gateway.retry)
             maxBatch = gateway.maxBatch
-            progress = Progress(carrier: gateway.carrier, sent: 0, accepted: 0, rejected: 0, retries: 0, pending: 0, note: nil)
+            progress = Progress(carrier: gateway.carrier)
         }
+
+        /// The lane stopped on a fault: no worker of this node sends to the carrier again.
+        var faulted: Bool { progress.fault != nil }
 
         enum Entry { case go, wait(until: Double, note: String?) }
 
@@ -190,6 +229,7 @@ public final class Dispatcher: @unchecked Sendable {
         func giveBack(_ n: Int, at t: Double) { shared.with { $0.limiter.giveBack(n, admittedAt: t) } }
         func nextAvailable(at now: Double) -> Double { shared.with { $0.limiter.nextAvailable(at: now) } }
         func progress(_ change: (inout Progress) -> Void) { shared.with { change(&$0.progress) } }
+        var wallSeconds: Double { Double(d.wallClock().seconds) }
 
         func report(_ note: String? = nil, force: Bool = false) {
             // Counting what is left is a scan of the carrier's planned messages: at most every 2 s per carrier.
@@ -208,6 +248,13 @@ public final class Dispatcher: @unchecked Sendable {
             d.onProgress(p)
         }
 
+        /// Stops this node's lane for the carrier: every worker leaves, the lease is given back,
+        /// nothing is made final. The operator is told why.
+        func fault(_ reason: String) {
+            shared.with { if $0.progress.fault == nil { $0.progress.fault = reason } }
+            report("STOPPED: \(reason)", force: true)
+        }
+
         /// Campaigns that may send to this carrier now.
         func allowedCampaigns(at t: Timestamp) -> Set<String> {
             Set(d.campaigns.policies.compactMap { id, policy in
@@ -217,18 +264,46 @@ public final class Dispatcher: @unchecked Sendable {
             })
         }
 
+        /// Campaigns that have ended: what they still have for this carrier expires (once a second).
+        func expireEndedCampaigns(at wall: Timestamp) throws {
+            let now = d.clock()
+            let due = shared.with { s in
+                if now - s.sweptAt < 1 { return false }
+                s.sweptAt = now
+                return true
+            }
+            guard due else { return }
+            for (id, policy) in d.campaigns.policies where policy.end <= wall {
+                let n = try store.expireUnsent(campaign: id, carrier: gateway.carrier, reason: "campaign ended at \(policy.end.iso8601()) before the carrier accepted it")
+                if n > 0 {
+                    progress { $0.expired += n }
+                    report("\(n) message(s) of \(id) expired: the campaign ended at \(policy.end.iso8601())", force: true)
+                }
+            }
+        }
+
         /// Sleeps until `deadline` or a stop; long waits (`yieldingLease`) also end when the carrier is being handed over.
         func sleep(until deadline: Double, yieldingLease: Bool = false) {
-            while !d.stopping && !(yieldingLease && shared.with({ $0.lease == .releasing })) {
+            while !d.stopping && !shared.faulted && !(yieldingLease && shared.with({ $0.lease == .releasing })) {
                 let left = deadline - d.clock()
                 if left <= 0 { return }
-                usleep(useconds_t(min(left, 0.2) * 1_000_000))
+                usleep(useconds_t(min(left, 0.1) * 1_000_000))
             }
+        }
+
+        /// Reserves the quota, then claims up to `limit` planned messages of the allowed campaigns.
+        func claimNew(limit: Int, allowed: Set<String>, wall: Timestamp) throws -> Store.Batch? {
+            // Reserve the quota before claiming, so that workers cannot both spend the same remainder.
+            let chunk = shared.with { $0.quota.reserve(limit, at: wall) }
+            if chunk == 0 { return nil }
+            let claimed = try store.claimBatch(carrier: gateway.carrier, limit: chunk, allowed: allowed)
+            shared.with { $0.quota.release(chunk - (claimed?.messages.count ?? 0), at: wall) }
+            return claimed
         }
 
         func run(untilDrained: Bool) throws {
             var lastReport = 0.0, lastWorkCheck = 0.0
-            while !d.stopping {
+            while !d.stopping && !shared.faulted {
                 let now = d.clock()
                 if case .wait(let until, let note) = shared.enter(at: now) {
                     // Not this node's carrier (now): done when the carrier has nothing left.
@@ -243,12 +318,26 @@ public final class Dispatcher: @unchecked Sendable {
                 defer { shared.with { $0.inFlight -= 1 } }
                 if now - lastReport > 0.5 { report(); lastReport = now }
                 let wall = d.wallClock()
+                try expireEndedCampaigns(at: wall)
+                let allowed = allowedCampaigns(at: wall)
+                // 0. A failing carrier is offered nothing until the backoff has passed; then one small batch probes.
+                switch shared.with({ $0.circuit.permission(at: now) }) {
+                case .wait(let until):
+                    if untilDrained, try !store.hasWork(carrier: gateway.carrier) { report(force: true); return }
+                    if shared.with({ $0.circuit.isOpen }) { report("carrier failing: next probe in \(String(format: "%.0f", max(0, until - now))) s") }
+                    sleep(until: until, yieldingLease: true)
+                    continue
+                case .probe:
+                    try probe(allowed: allowed, wall: wall)
+                    continue
+                case .send:
+                    break
+                }
                 // 1. Batches interrupted or waiting to retry go first, with their original keys
                 //    (one worker at a time takes them, so a batch is never uploaded twice at once).
                 if shared.retryLock.try() {
                     // (a batch that waits for the rate inside send() keeps the lock: one re-upload at a time)
-                    let open = try store.openBatches(carrier: gateway.carrier, dueAt: Date().timeIntervalSince1970).first
-                    if let batch = open {
+                    if let batch = try store.openBatches(carrier: gateway.carrier, dueAt: wallSeconds, allowed: allowed).first {
                         defer { shared.retryLock.unlock() }
                         try send(batch, isRetry: true)
                         continue
@@ -263,14 +352,13 @@ public final class Dispatcher: @unchecked Sendable {
                     sleep(until: now + Double(DailyQuota.nextReset(after: wall).seconds - wall.seconds), yieldingLease: true)
                     continue
                 }
-                let allowed = allowedCampaigns(at: wall)
                 let paced = pacedChunk(tps: gateway.tps, maxBatch: maxBatch)
                 // Claim only when the rate has room; admission itself happens right before the POST.
                 let readyAt = nextAvailable(at: now)
                 if allowed.isEmpty || readyAt > now {
                     if allowed.isEmpty {
                         if try store.pendingCount(carrier: gateway.carrier) == 0 && untilDrained { report(force: true); return }
-                        if let retry = try store.nextRetryTime(carrier: gateway.carrier) { sleep(until: now + max(0.05, retry - Date().timeIntervalSince1970), yieldingLease: true); continue }
+                        if let retry = try store.nextRetryTime(carrier: gateway.carrier), retry - wallSeconds < 5 { sleep(until: now + max(0.05, retry - wallSeconds), yieldingLease: true); continue }
                         let opensSoon = d.campaigns.policies.values.contains { ($0.nextOpening(from: wall) ?? Timestamp(seconds: .max)) <= wall + 5 }
                         if untilDrained && !opensSoon {
                             report("outside every campaign's sending window", force: true); return
@@ -281,14 +369,9 @@ public final class Dispatcher: @unchecked Sendable {
                     }
                     continue
                 }
-                // Reserve the quota before claiming, so that workers cannot both spend the same remainder.
-                let chunk = shared.with { $0.quota.reserve(paced, at: wall) }
-                if chunk == 0 { continue }
-                let claimed = try store.claimBatch(carrier: gateway.carrier, limit: chunk, allowed: allowed)
-                shared.with { $0.quota.release(chunk - (claimed?.messages.count ?? 0), at: wall) }
-                guard let batch = claimed else {
+                guard let batch = try claimNew(limit: paced, allowed: allowed, wall: wall) else {
                     if let retry = try store.nextRetryTime(carrier: gateway.carrier) {
-                        sleep(until: now + max(0.05, retry - Date().timeIntervalSince1970), yieldingLease: true)
+                        sleep(until: now + max(0.05, retry - wallSeconds), yieldingLease: true)
                         continue
                     }
                     let pending = try store.pendingCount(carrier: gateway.carrier)
@@ -298,7 +381,32 @@ public final class Dispatcher: @unchecked Sendable {
                 }
                 try send(batch, isRetry: false)
             }
-            report("stopped", force: true)
+            report(shared.faulted ? "STOPPED: \(shared.with { $0.progress.fault ?? "" })" : "stopped", force: true)
+        }
+
+        /// The carrier has been failing: one small batch finds out whether it is back. A new
+        /// claim of `probeSize` messages when there are any, else the oldest batch waiting to go again.
+        func probe(allowed: Set<String>, wall: Timestamp) throws {
+            var probed = false
+            defer { if !probed { shared.with { $0.circuit.probeAbandoned(at: d.clock()) } } }
+            if !allowed.isEmpty, let batch = try claimNew(limit: min(d.probeSize, maxBatch), allowed: allowed, wall: wall) {
+                report("probing the carrier with \(batch.messages.count) message(s)", force: true)
+                probed = true
+                try send(batch, isRetry: false)
+                return
+            }
+            shared.retryLock.lock()
+            defer { shared.retryLock.unlock() }
+            if let batch = try store.openBatches(carrier: gateway.carrier, dueAt: .infinity, allowed: allowed).first {
+                report("probing the carrier with batch \(batch.id) (\(batch.messages.count) message(s))", force: true)
+                probed = true
+                try send(batch, isRetry: true)
+                return
+            }
+            // Nothing to probe with: nothing is owed to the carrier either.
+            probed = true
+            shared.with { $0.circuit.succeeded() }
+            sleep(until: d.clock() + 0.2)
         }
 
         /// One upload attempt of a batch; its outcome is committed before returning. Everything is
@@ -312,13 +420,13 @@ public final class Dispatcher: @unchecked Sendable {
             }
             try store.recordAttempt(batch: batch.id)
             let attempt = batch.attempts + 1
-            let body = BatchHTTP.body(batch.messages) { d.campaigns.senders[$0] ?? "LOA" }
+            let body = BatchHTTP.body(batch.messages, identity: batch.wireIdentity) { d.campaigns.senders[$0] ?? "LOA" }
             let headers = BatchHTTP.headers(idempotencyKey: batch.idempotencyKey, body: body, signer: signer, token: gateway.token,
-                                            now: Int64(Date().timeIntervalSince1970))
+                                            now: d.wallClock().seconds)
             // Admission last, immediately before the POST, so that the carrier counts what loa counted.
             var admittedTime: Double? = nil
             while admittedTime == nil {
-                if d.stopping {
+                if d.stopping || shared.faulted {
                     // Stopped before this upload went: undo the attempt, leave nothing half-done.
                     if isRetry { try store.batchNotAttempted(batch.id) } else { try store.releaseUnsent(batch: batch.id) }
                     return
@@ -327,39 +435,80 @@ public final class Dispatcher: @unchecked Sendable {
                 if admitAll(min(batch.messages.count, gateway.tps), at: now) { admittedTime = now; break }
                 sleep(until: max(now + 0.002, nextAvailable(at: now)))
             }
-            try store.batchAdmitted(batch.id)
-            let answer: HTTPAnswer
+            let response: CarrierResponse
             do {
-                answer = try client.post(gateway.endpoint + "/batches", headers: headers, body: body)
+                let answer = try client.post(gateway.endpoint + "/batches", headers: headers, body: body)
+                response = .answer(status: answer.status, headers: answer.headers, body: answer.body)
             } catch {
-                // Unknown whether the carrier got it: retry with the same key.
-                try retry(batch, attempt: attempt, status: nil, retryAfter: nil, reason: error.description, admittedAt: admittedTime, carrierSawIt: error.mayHaveReachedServer)
-                return
+                response = .noAnswer(reason: error.description, mayHaveReachedCarrier: error.mayHaveReachedServer)
             }
-            switch answer.status {
-            case 200, 201, 202:
-                let results = (try? BatchHTTP.results(answer.body)) ?? [:]
-                try store.batchAccepted(batch.id, status: answer.status, results: results)
-                let rejected = results.values.filter { !$0.accepted }.count
+            let verdict = CarrierAnswer.judge(response, key: batch.idempotencyKey, refs: batch.refs, now: d.wallClock())
+            let status: Int? = if case .answer(let s, _, _) = response { s } else { nil }
+            // Nothing reached the carrier's count: give the rate back.
+            func notCounted() { if let t = admittedTime { giveBack(batch.messages.count, at: t) } }
+            switch verdict {
+            case .taken(let rejected):
+                shared.with { $0.circuit.succeeded() }
+                try store.batchAccepted(batch.id, status: status ?? 202, rejected: rejected)
                 progress { p in
                     p.sent += batch.messages.count
-                    p.accepted += batch.messages.count - rejected
-                    p.rejected += rejected
+                    p.accepted += batch.messages.count - rejected.count
+                    p.rejected += rejected.count
                 }
-            case 413:
-                maxBatch = max(1, batch.messages.count / 2)
+            case .tooLarge(let carrierMaximum):
+                shared.with { $0.circuit.succeeded() }
+                maxBatch = max(1, min(carrierMaximum ?? batch.messages.count / 2, batch.messages.count - 1))
+                notCounted()
+                // The carrier did not take the batch under this key (it would answer a stored 2xx
+                // again): its messages may go in smaller batches under new keys.
                 try store.batchTooLarge(batch.id)
-                if let t = admittedTime { giveBack(batch.messages.count, at: t) }
                 report("carrier said 413: batches are now at most \(maxBatch)")
-            case 429, 503:
-                try retry(batch, attempt: attempt, status: answer.status, retryAfter: answer.retryAfter, reason: "HTTP \(answer.status)", admittedAt: admittedTime, carrierSawIt: false)
-            case 500...599, 408:
-                try retry(batch, attempt: attempt, status: answer.status, retryAfter: answer.retryAfter, reason: "HTTP \(answer.status)", admittedAt: admittedTime, carrierSawIt: true)
-            default:
-                let reason = "HTTP \(answer.status): " + String(decoding: answer.body.prefix(200), as: UTF8.self)
-                try store.batchRejected(batch.id, status: answer.status, reason: reason)
-                progress { $0.rejected += batch.messages.count }
-                report("carrier rejected batch \(batch.id): \(reason)")
+            case .throttled(let retryAfter):
+                notCounted()
+                shared.with { $0.circuit.throttled(at: d.clock(), retryAfter: retryAfter) }
+                try retryLater(batch, attempt: attempt, status: status, retryAfter: retryAfter ?? 1, reason: "HTTP 429 (over the carrier's rate)")
+            case .transient(let reason, let retryAfter, let reached):
+                if !reached { notCounted() }
+                let reopens = shared.with { $0.circuit.failed(at: d.clock(), retryAfter: retryAfter, random: &rng) }
+                if reopens > d.clock() {
+                    report("carrier failing (\(reason)): no new work until a probe gets through in \(String(format: "%.0f", reopens - d.clock())) s", force: true)
+                }
+                try retryLater(batch, attempt: attempt, status: status, retryAfter: retryAfter, reason: reason)
+            case .configurationFault(let reason):
+                notCounted()
+                // Every batch would meet the same answer: the messages stay planned (a batch the
+                // carrier may have seen before keeps its key), and this node stops sending to it.
+                if isRetry { try store.batchNotAttempted(batch.id) } else { try store.releaseUnsent(batch: batch.id) }
+                fault("the carrier answered \(reason): check the credentials (signing secret, token) and the endpoint in its carrier file")
+            case .notUnderstood(let reason):
+                // The carrier may have the batch: it stays open under its key, nothing is made final.
+                try store.batchRetry(batch.id, at: 0, status: status, reason: "answer not understood: \(reason)")
+                fault("batch \(batch.id) (key \(batch.idempotencyKey)): \(reason). Its messages stay open and go again under the same key on the next run; ask the carrier to answer as carriers/README.md says")
+            case .refused(let status, let reason):
+                shared.with { $0.circuit.succeeded() }
+                try store.batchRejected(batch.id, status: status, reason: reason)
+                progress { $0.rejected += batch.messages.count; $0.sent += batch.messages.count; $0.refusedBatches += 1 }
+                report("carrier refused batch \(batch.id) for good: \(reason)", force: true)
+            }
+        }
+
+        /// A transient outcome: the batch goes again under its key after the backoff, but never
+        /// after its campaign's end; what cannot go before the end expires, with the last answer.
+        func retryLater(_ batch: Store.Batch, attempt: Int, status: Int?, retryAfter: Double?, reason: String) throws {
+            let now = wallSeconds
+            let delay = gateway.retry.delay(afterAttempt: attempt, retryAfter: retryAfter, random: &rng)
+            if let end = d.campaigns.policies[batch.campaign]?.end {
+                let lastChance = Double(end.seconds) - 1
+                if now >= lastChance {
+                    let why = "campaign ended at \(end.iso8601()) before the carrier accepted it (last answer: \(reason))"
+                    try store.batchExpired(batch.id, reason: why)
+                    progress { $0.expired += batch.messages.count }
+                    report("batch \(batch.id) expired: \(why)", force: true)
+                    return
+                }
+                try store.batchRetry(batch.id, at: min(now + delay, lastChance), status: status, reason: reason)
+            } else {
+                try store.batchRetry(batch.id, at: now + delay, status: status, reason: reason)
             }
         }
 
@@ -372,17 +521,19 @@ public final class Dispatcher: @unchecked Sendable {
                 return
             }
             guard let settings = gateway.kannel, let key = gateway.pseudonymKey else {
-                try store.batchRejected(batch.id, status: nil, reason: "Kannel settings or pseudonym key missing for \(gateway.carrier.rawValue)")
+                try store.returnToPlanned(batch: batch.id)
+                try store.finishBatch(batch.id)
+                fault("Kannel settings or pseudonym key missing for \(gateway.carrier.rawValue)")
                 return
             }
             let numbers = try kannelNumbers(key)
             let dlrSigner = try gateway.receiptSecret.map { try HMACSigner(secret: $0) }
-            var failures = 0
+            var failure: String? = nil
             for m in batch.messages {
-                if d.stopping { break }
+                if d.stopping || shared.faulted { break }
                 guard let msisdn = numbers[m.subscriber] else {
                     try store.messageSubmitted(m.id, accepted: false, reason: "Kannel needs a clear number: only contact-list recipients can go through Kannel")
-                    progress { $0.rejected += 1 }
+                    progress { $0.rejected += 1; $0.sent += 1 }
                     continue
                 }
                 while true {
@@ -392,38 +543,42 @@ public final class Dispatcher: @unchecked Sendable {
                     sleep(until: max(now + 0.001, nextAvailable(at: now)))
                 }
                 if d.stopping { break }
-                let url = KannelProtocol.url(settings, carrier: gateway.carrier, messageID: m.id, to: msisdn.e164,
+                let url = KannelProtocol.url(settings, carrier: gateway.carrier, ref: MessageRef(id: m.id, store: store.identity), to: msisdn.e164,
                                              from: d.campaigns.senders[m.campaign] ?? "LOA", text: m.text, encoding: m.encoding, dlrSigner: dlrSigner)
                 let answer: HTTPAnswer
                 do {
                     answer = try client.get(url)
                 } catch {
+                    // At most once: a request that may have reached Kannel is never sent again.
                     if error.mayHaveReachedServer {
-                        try store.messageSubmitted(m.id, accepted: false, reason: "unknown: \(error.description)")
+                        try store.messageSubmitted(m.id, state: .unknown, reason: "Kannel's answer was lost (\(error.description)); not sent again to avoid a duplicate")
                     }
-                    failures += 1
+                    failure = error.description
                     break
                 }
-                do {
-                    let body = String(decoding: answer.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                    if (200...299).contains(answer.status) {
-                        try store.messageSubmitted(m.id, accepted: true, reason: nil)
-                        progress { $0.sent += 1; $0.accepted += 1 }
-                    } else if answer.status == 503 || answer.status >= 500 {
-                        failures += 1
-                        break   // Kannel is struggling: the rest go back to planned
-                    } else {
-                        try store.messageSubmitted(m.id, accepted: false, reason: "Kannel: HTTP \(answer.status) \(body)")
-                        progress { $0.rejected += 1 }
-                    }
+                let body = String(decoding: answer.body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                switch answer.status {
+                case 200...299:
+                    try store.messageSubmitted(m.id, accepted: true, reason: nil)
+                    progress { $0.sent += 1; $0.accepted += 1 }
+                case 401, 403, 404, 405:
+                    fault("Kannel answered HTTP \(answer.status) \(body): check the sendsms user, password and URL in the carrier file")
+                case 408, 429, 500...599:
+                    failure = "HTTP \(answer.status) \(body)"
+                default:
+                    try store.messageSubmitted(m.id, accepted: false, reason: "Kannel: HTTP \(answer.status) \(body)")
+                    progress { $0.rejected += 1; $0.sent += 1 }
                 }
+                if failure != nil || shared.faulted { break }
             }
+            // What did not go goes back to planned (Kannel refused or could not be reached before it went).
             try store.returnToPlanned(batch: batch.id)
             try store.finishBatch(batch.id)
-            if failures > 0 {
-                let delay = gateway.retry.delay(afterAttempt: 1, retryAfter: nil, random: &rng)
-                report("Kannel unavailable; retrying in \(String(format: "%.1f", delay)) s")
-                sleep(until: d.clock() + delay)
+            if let failure {
+                let reopens = shared.with { $0.circuit.failed(at: d.clock(), retryAfter: nil, random: &rng) }
+                report("Kannel unavailable (\(failure)); " + (reopens > d.clock() ? "next probe in \(String(format: "%.1f", reopens - d.clock())) s" : "trying again"))
+            } else if !shared.faulted {
+                shared.with { $0.circuit.succeeded() }
             }
         }
 
@@ -433,20 +588,6 @@ public final class Dispatcher: @unchecked Sendable {
             let n = try store.contactNumbers(key: key)
             kannelNumberCache = n
             return n
-        }
-
-        func retry(_ batch: Store.Batch, attempt: Int, status: Int?, retryAfter: Double?, reason: String, admittedAt: Double?, carrierSawIt: Bool) throws {
-            // A refusal (429/503) or a failed connection did not reach the carrier's count.
-            if !carrierSawIt, let t = admittedAt { giveBack(batch.messages.count, at: t) }
-            if !gateway.retry.shouldRetry(afterAttempt: attempt) {
-                try store.batchRejected(batch.id, status: status, reason: "gave up after \(attempt) attempts; last: \(reason)")
-                progress { $0.rejected += batch.messages.count }
-                report("batch \(batch.id) failed \(attempt) times: \(reason)")
-                return
-            }
-            let delay = gateway.retry.delay(afterAttempt: attempt, retryAfter: retryAfter, random: &rng)
-            try store.batchRetry(batch.id, at: Date().timeIntervalSince1970 + delay, status: status, reason: reason)
-            progress { $0.retries += 1 }
         }
     }
 }
@@ -475,6 +616,11 @@ final class LeaseBalancer {
         guard leases.stillValid() else { throw StoreError.database("the connection holding this node's carrier leases is gone") }
         for lane in lanes { lane.shared.with { $0.confirmedAt = checkedAt } }
         if d.stopping { return }
+        // A lane stopped on a fault gives its carrier back (another node, perhaps better configured, may take it).
+        for lane in lanes where lane.shared.faulted && lane.shared.with({ $0.lease != .none && $0.inFlight == 0 }) {
+            try leases.release(lane.gateway.carrier)
+            lane.shared.with { $0.lease = .none }
+        }
         let live = try leases.liveNodes()
         let share = (lanes.count + live - 1) / max(1, live)
         var held = lanes.filter { $0.shared.with { $0.lease } != .none }.count
@@ -489,7 +635,7 @@ final class LeaseBalancer {
         if held > share && !releasing, let surplus = lanes.last(where: { lane in lane.shared.with { if case .held = $0.lease { true } else { false } } }) {
             surplus.shared.with { $0.lease = .releasing }
         }
-        for lane in lanes where lane.shared.with({ $0.lease }) == .none {
+        for lane in lanes where lane.shared.with({ $0.lease }) == .none && !lane.shared.faulted {
             let carrier = lane.gateway.carrier
             if held >= share {
                 // Above the share only for a carrier nobody took for a second.
@@ -503,15 +649,23 @@ final class LeaseBalancer {
         }
     }
 
+    static let takeoverWait = 1.5
+
     func takeOver(_ lane: (gateway: CarrierGateway, shared: Dispatcher.LaneShared)) throws {
         let carrier = lane.gateway.carrier
         let interrupted = try store.reopenInterruptedBatches(carrier: carrier)
         let wall = d.wallClock()
         let sent = try store.sentToday(carrier: carrier, day: Int((wall.seconds + Timestamp.vietnamOffset) / 86400))
-        // The previous holder's last uploads must leave the 1-second window first (batch times are whole seconds).
-        let lastActivity = try store.lastBatchActivity(carrier: carrier) ?? 0
-        let wait = max(0, Double(lastActivity + 2) - Date().timeIntervalSince1970)
-        let notBefore = d.clock() + min(wait, 2)
+        // The previous holder's last uploads must leave the carrier's 1-second window first. Whatever
+        // it sent, it admitted before this lease was free: it handed the carrier over with nothing in
+        // flight, or it died (its session ended with it), or it lost touch and stopped itself 5 s
+        // after its last confirmation, well before the server freed its session. So one window
+        // (with room for a lease loss noticed up to 0.25 s late and for jitter) after taking the
+        // lease is enough, and nothing needs to be written between admitting a batch and posting
+        // it. A batch is admitted at most about a second after its attempt is recorded: when no
+        // batch of the carrier changed in the last 3 s, nothing can still be in the window.
+        let recent = try store.lastBatchActivity(carrier: carrier).map { $0 >= wall.seconds - 3 } ?? false
+        let notBefore = d.clock() + (recent ? Self.takeoverWait : 0)
         lane.shared.with { s in
             s.quota = DailyQuota(limit: lane.gateway.dailyQuota)
             s.quota.restore(used: sent, at: wall)
@@ -529,7 +683,7 @@ final class LeaseBalancer {
     }
 
     func report(_ carrier: Carrier, _ note: String) {
-        d.onProgress(Dispatcher.Progress(carrier: carrier, sent: 0, accepted: 0, rejected: 0, retries: 0, pending: 0, note: note))
+        d.onProgress(Dispatcher.Progress(carrier: carrier, note: note))
     }
 }
 

@@ -28,12 +28,12 @@ public enum KannelProtocol {
     static func encode(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "" }
 
     /// The sendsms URL for one message. UCS-2 text goes as UTF-8 with coding=2, charset=UTF-8.
-    public static func url(_ settings: Settings, carrier: Carrier, messageID: Int64, to e164: String, from sender: String,
+    public static func url(_ settings: Settings, carrier: Carrier, ref messageRef: MessageRef, to e164: String, from sender: String,
                            text: String, encoding: String, dlrSigner: HMACSigner?) -> String {
         var q = [("username", settings.username), ("password", settings.password), ("from", sender), ("to", e164), ("text", text), ("charset", "UTF-8")]
         q.append(("coding", encoding == "ucs2" ? "2" : "0"))
         if let base = settings.dlrBase {
-            let ref = "m\(messageID)"
+            let ref = messageRef.description
             let sig = dlrSigner.map { $0.sign(Array(ref.utf8)) } ?? ""
             // Kannel replaces %d with the report type; the rest is loa's own query.
             q.append(("dlr-mask", "27"))   // 1 delivered + 2 failed + 8 SMSC accepted + 16 SMSC rejected

@@ -70,11 +70,11 @@ extension Store {
         isPostgresURL(location) ? try PostgresLeases(url: location) : try FileLeases(databasePath: location)
     }
 
-    /// When this carrier's batches last changed (seconds): a node taking over a carrier waits
-    /// until the previous holder's last uploads are outside the rate window.
+    /// When this carrier's batches last changed (whole seconds): claimed, attempted or answered.
     public func lastBatchActivity(carrier: Carrier) throws -> Int64? {
         try db.scalarInt("SELECT max(updated_at) FROM batches WHERE carrier = ?", [.text(carrier.rawValue)])
     }
+
 }
 
 /// PostgreSQL: two-key session advisory locks on a connection of their own, (node class, slot)

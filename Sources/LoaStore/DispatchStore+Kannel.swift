@@ -11,14 +11,16 @@ extension Store {
         return out
     }
 
-    /// One message's outcome; its batch's time moves too (a node taking the carrier over waits
-    /// until the last message sent is outside the rate window).
+    /// One message's outcome.
     public func messageSubmitted(_ id: Int64, accepted: Bool, reason: String?) throws {
+        try messageSubmitted(id, state: accepted ? .accepted : .rejected, reason: reason)
+    }
+
+    public func messageSubmitted(_ id: Int64, state: MessageState, reason: String?) throws {
         let now = Self.nowSeconds()
         try db.transaction {
             try db.run("UPDATE messages SET state = ?, reason = ?, updated_at = ? WHERE id = ? AND state = 'submitted'",
-                       [.text(accepted ? "accepted" : "rejected"), reason.map { .text($0) } ?? .null, .int(now), .int(id)])
-            try db.run("UPDATE batches SET updated_at = ? WHERE id = (SELECT batch FROM messages WHERE id = ?) AND updated_at < ?", [.int(now), .int(id), .int(now)])
+                       [.text(state.rawValue), reason.map { .text($0) } ?? .null, .int(now), .int(id)])
         }
     }
 

@@ -201,9 +201,16 @@ extension Store {
     public struct Batch: Sendable, Equatable {
         public var id: Int64
         public var carrier: Carrier
+        public var campaign: String
         public var idempotencyKey: String
         public var attempts: Int
         public var messages: [OutboundMessage]
+        /// The identity its message ids carry on the wire; nil for a batch keyed before stores had
+        /// one (it goes again exactly as it went first, ids `m<id>`).
+        public var wireIdentity: StoreIdentity?
+
+        /// The messages' ids as the carrier sees them.
+        public var refs: [MessageRef] { messages.map { MessageRef(id: $0.id, store: wireIdentity) } }
     }
 
     public struct OutboundMessage: Sendable, Equatable {
@@ -218,10 +225,11 @@ extension Store {
 
     /// Batches that were uploading or waiting to retry when the process stopped, due at `now`.
     /// They go again with the same idempotency key, so the carrier sees each message once.
-    public func openBatches(carrier: Carrier, dueAt now: Double) throws -> [Batch] {
-        let ids = try db.query("SELECT id FROM batches WHERE carrier = ? AND state = 'retry-at' AND retry_at <= ? ORDER BY id",
-                               [.text(carrier.rawValue), .double(now)]) { $0.int64(0) }
-        return try ids.compactMap(batch)
+    /// Only batches of `allowed` campaigns (those that may send now), when given.
+    public func openBatches(carrier: Carrier, dueAt now: Double, allowed: Set<String>? = nil) throws -> [Batch] {
+        let due = try db.query("SELECT id, campaign FROM batches WHERE carrier = ? AND state = 'retry-at' AND retry_at <= ? ORDER BY retry_at, id",
+                               [.text(carrier.rawValue), .double(now.isFinite ? now : Double(Int64.max))]) { ($0.int64(0), $0.text(1)) }
+        return try due.filter { allowed?.contains($0.1) ?? true }.map(\.0).compactMap(batch)
     }
 
     /// Batches left `uploading` by a stopped or crashed process are due again at once (with their
@@ -239,12 +247,13 @@ extension Store {
     }
 
     func batch(_ id: Int64) throws -> Batch? {
-        guard let head = try db.query("SELECT carrier, idempotency_key, attempts FROM batches WHERE id = ?", [.int(id)], row: { ($0.text(0), $0.text(1), $0.int(2)) }).first,
+        guard let head = try db.query("SELECT carrier, idempotency_key, attempts, campaign FROM batches WHERE id = ?", [.int(id)], row: { ($0.text(0), $0.text(1), $0.int(2), $0.text(3)) }).first,
               let carrier = Carrier(rawValue: head.0) else { return nil }
         let messages = try db.query("""
             SELECT m.id, m.campaign, m.subscriber, m.text, m.encoding, m.segments FROM messages m WHERE m.batch = ? ORDER BY m.id
             """, [.int(id)]) { OutboundMessage(id: $0.int64(0), campaign: $0.text(1), subscriber: $0.text(2), text: $0.text(3), encoding: $0.text(4), segments: $0.int(5), sender: "") }
-        return Batch(id: id, carrier: carrier, idempotencyKey: head.1, attempts: head.2, messages: messages)
+        let current = head.1.hasPrefix("loa-\(identity.hex)-")
+        return Batch(id: id, carrier: carrier, campaign: head.3, idempotencyKey: head.1, attempts: head.2, messages: messages, wireIdentity: current ? identity : nil)
     }
 
     /// Takes up to `limit` planned messages for a carrier into a new batch: highest priority
@@ -260,7 +269,7 @@ extension Store {
             // A placeholder key of its own: a shared one would make concurrent claims wait on the unique index.
             let batchID = try db.insertReturningID("INSERT INTO batches (carrier, campaign, idempotency_key, state, size, created_at, updated_at) VALUES (?, ?, ?, 'uploading', 0, ?, ?)",
                                                    [.text(carrier.rawValue), .text(pick.0), .text("claiming-\(UUID().uuidString)"), .int(now), .int(now)])
-            try db.run("UPDATE batches SET idempotency_key = ? WHERE id = ?", [.text("loa-\(carrier.rawValue)-\(batchID)"), .int(batchID)])
+            try db.run("UPDATE batches SET idempotency_key = ? WHERE id = ?", [.text(identity.idempotencyKey(carrier: carrier, batch: batchID)), .int(batchID)])
             // PostgreSQL: rows another worker is claiming right now are skipped, not waited for.
             let size = try db.run("""
                 UPDATE messages SET state = 'submitted', batch = ?, updated_at = ? WHERE id IN
@@ -291,27 +300,52 @@ extension Store {
                    [.int(Self.nowSeconds()), .int(batch)])
     }
 
-    /// The rate limiter admitted the batch: it goes now. Recorded so that a node taking the carrier
-    /// over after a crash waits until this upload is outside the rate window.
-    public func batchAdmitted(_ batch: Int64) throws {
-        try db.run("UPDATE batches SET updated_at = ? WHERE id = ?", [.int(Self.nowSeconds()), .int(batch)])
-    }
-
     public func recordAttempt(batch: Int64) throws {
         try db.run("UPDATE batches SET attempts = attempts + 1, updated_at = ? WHERE id = ?", [.int(Self.nowSeconds()), .int(batch)])
     }
 
-    /// The carrier accepted the upload: per-message accept/reject.
-    public func batchAccepted(_ batch: Int64, status: Int, results: [Int64: (accepted: Bool, reason: String?)]) throws {
+    /// The carrier took the upload and accounted for every message: all accepted but `rejected`
+    /// (message id → the carrier's reason).
+    public func batchAccepted(_ batch: Int64, status: Int, rejected: [Int64: String]) throws {
         try db.transaction {
             let now = Self.nowSeconds()
             try db.run("UPDATE batches SET state = 'accepted', http_status = ?, updated_at = ? WHERE id = ?", [.int(Int64(status)), .int(now), .int(batch)])
-            for (id, r) in results where !r.accepted {
+            for (id, reason) in rejected {
                 try db.run("UPDATE messages SET state = 'rejected', reason = ?, updated_at = ? WHERE id = ? AND batch = ? AND state = 'submitted'",
-                           [.text(r.reason ?? "rejected by the carrier"), .int(now), .int(id), .int(batch)])
+                           [.text(reason), .int(now), .int(id), .int(batch)])
             }
-            // The rest were accepted (or not mentioned: the carrier has the batch), in one statement.
+            // The answer named every other message as accepted: one statement for them all.
             try db.run("UPDATE messages SET state = 'accepted', updated_at = ? WHERE batch = ? AND state = 'submitted'", [.int(now), .int(batch)])
+        }
+    }
+
+    /// The campaign ended before the carrier accepted this batch: its messages become `expired`
+    /// with the reason (never sent again).
+    public func batchExpired(_ batch: Int64, reason: String) throws {
+        try db.transaction {
+            let now = Self.nowSeconds()
+            try db.run("UPDATE batches SET state = 'expired', reason = ?, updated_at = ? WHERE id = ?", [.text(reason), .int(now), .int(batch)])
+            try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE batch = ? AND state = 'submitted'", [.text(reason), .int(now), .int(batch)])
+        }
+    }
+
+    /// A campaign has ended: what it still has for `carrier` (planned messages, batches waiting to
+    /// be uploaded again) becomes `expired` with the reason. Batches being uploaded right now are
+    /// left to their answer. Returns the messages expired.
+    @discardableResult
+    public func expireUnsent(campaign: String, carrier: Carrier, reason: String) throws -> Int {
+        try db.transaction {
+            let now = Self.nowSeconds()
+            var n = try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE carrier = ? AND campaign = ? AND state = 'planned'",
+                               [.text(reason), .int(now), .text(carrier.rawValue), .text(campaign)])
+            let open = try db.query("SELECT id FROM batches WHERE carrier = ? AND campaign = ? AND state = 'retry-at'",
+                                    [.text(carrier.rawValue), .text(campaign)]) { $0.int64(0) }
+            for id in open {
+                try db.run("UPDATE batches SET state = 'expired', reason = ?, updated_at = ? WHERE id = ?", [.text(reason), .int(now), .int(id)])
+                n += try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE batch = ? AND state = 'submitted'",
+                                [.text(reason), .int(now), .int(id)])
+            }
+            return n
         }
     }
 
@@ -364,11 +398,18 @@ extension Store {
         var matched = 0, unmatched = 0
         try db.transaction {
             let now = Self.nowSeconds()
+            let currentKeys = "loa-\(identity.hex)-%"
             for r in receipts {
                 var messageID: Int64? = nil
-                if r.messageRef.hasPrefix("m"), let id = Int64(r.messageRef.dropFirst()),
-                   let found = try db.query("SELECT state FROM messages WHERE id = ? AND carrier = ?", [.int(id), .text(carrier.rawValue)], row: { $0.text(0) }).first,
-                   let state = MessageState(rawValue: found) {
+                // Only this store's ids match; the old form `m<id>` only a message sent under an old key.
+                if let ref = MessageRef(r.messageRef), ref.store == nil || ref.store == identity,
+                   let found = try db.query("""
+                        SELECT m.state, CASE WHEN b.idempotency_key LIKE ? THEN 1 ELSE 0 END FROM messages m LEFT JOIN batches b ON b.id = m.batch
+                        WHERE m.id = ? AND m.carrier = ?
+                        """, [.text(currentKeys), .int(ref.id), .text(carrier.rawValue)], row: { ($0.text(0), $0.int(1) == 1) }).first,
+                   ref.store != nil || !found.1,
+                   let state = MessageState(rawValue: found.0) {
+                    let id = ref.id
                     messageID = id
                     if state.canMove(to: r.status.messageState) {
                         try db.run("UPDATE messages SET state = ?, reason = coalesce(?, reason), updated_at = ? WHERE id = ?",

@@ -141,6 +141,15 @@ enum Migrations {
             DROP INDEX messages_pending;
             CREATE INDEX messages_planned ON messages (carrier, campaign, id) WHERE state = 'planned';
             """, ""),
+        // A random identity per store, chosen once (Store.init writes it): idempotency keys and
+        // message ids on the wire carry it, so that two stores never present the same ones.
+        (5, "store identity", """
+            CREATE TABLE store_identity (
+                singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                id TEXT NOT NULL,
+                created_at {int} NOT NULL
+            );
+            """, ""),
     ]
 
     static func sql(_ template: String, for dialect: SQLDialect) -> String {

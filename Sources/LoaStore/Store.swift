@@ -11,6 +11,8 @@ import LoaCore
 public final class Store: @unchecked Sendable {
     public let db: any SQLDatabase
     let engine: Engine
+    /// This store's identity, carried by every idempotency key and message id it puts on the wire.
+    public let identity: StoreIdentity
 
     enum Engine {
         case sqlite(SQLiteDatabase)
@@ -39,6 +41,7 @@ public final class Store: @unchecked Sendable {
             engine = .sqlite(file)
         }
         try Migrations.run(on: db)
+        identity = try Self.identity(of: db)
         // An import cut off by a crash left rows tagged with an unfinished import: drop them.
         // (Imports commit as one transaction, so on PostgreSQL another node's import in progress is invisible here.)
         // (Checked first: the delete would scan the presence table of a SQLite store on every open.)
@@ -46,6 +49,18 @@ public final class Store: @unchecked Sendable {
             try db.run("DELETE FROM presence WHERE import_id IN (SELECT id FROM imports WHERE completed = 0 AND kind = 'presence')")
             try db.run("DELETE FROM imports WHERE completed = 0")
         }
+    }
+
+    /// The store's identity, created on first open (processes opening a new store together agree
+    /// on one: the first insert wins).
+    static func identity(of db: any SQLDatabase) throws -> StoreIdentity {
+        let read = { try db.query("SELECT id FROM store_identity WHERE singleton = 1") { StoreIdentity($0.text(0)) }.first ?? nil }
+        if let id = try read() { return id }
+        var rng = SystemRandomNumberGenerator()
+        try db.run("INSERT INTO store_identity (singleton, id, created_at) VALUES (1, ?, ?) ON CONFLICT DO NOTHING",
+                   [.text(StoreIdentity.random(using: &rng).hex), .int(Int64(Date().timeIntervalSince1970))])
+        guard let id = try read() else { throw StoreError.database("the store's identity is missing or not 16 hex digits") }
+        return id
     }
 
     // MARK: Cells

@@ -38,7 +38,7 @@ struct DispatchFixture {
                 tps: \(tps)
                 max_batch: 500
                 timeout: 2s
-                retry: {initial: 1s, multiplier: 2, max: 1s, attempts: 50}
+                retry: {initial: 1s, multiplier: 2, max: 1s}
                 signing_secret_env: LOA_SIGNING_\(upper)
                 receipt_secret_env: LOA_RECEIPT_\(upper)
                 pseudonym_key: {env: LOA_KEY_\(upper)}
@@ -71,10 +71,11 @@ struct DispatchFixture {
         }
     }
 
-    func simulator(_ carrier: String = "viettel", record: String, faultRate: Double = 0, receipts: Bool = true) throws -> Process {
+    func simulator(_ carrier: String = "viettel", record: String, faultRate: Double = 0, receipts: Bool = true, environment: [String: String] = [:]) throws -> Process {
         let log = "\(dir)/sim-\(carrier).log"
         let p = try CLI.spawn(["carrier-sim", "--carrier", "\(dir)/carriers/\(carrier).yaml", "--record", record, "--fault-rate", String(faultRate)]
-                              + (receipts ? ["--receipts-to", "http://127.0.0.1:\(receiptsPort)/receipts/\(carrier)"] : []), environment: env, log: log)
+                              + (receipts ? ["--receipts-to", "http://127.0.0.1:\(receiptsPort)/receipts/\(carrier)"] : []),
+                              environment: env.merging(environment) { $1 }, log: log)
         for _ in 0..<100 {
             if (try? String(contentsOfFile: log, encoding: .utf8))?.contains("simulator on") == true { break }
             usleep(100_000)
@@ -201,24 +202,60 @@ struct DispatchCommandTests {
         #expect(try fx.sql("SELECT count(*) FROM messages WHERE state <> 'accepted'") == "0")
     }
 
-    @Test("SIGTERM finishes the uploads in flight and exits; a second run completes")
-    func sigtermDrains() throws {
-        let fx = try DispatchFixture(tps: 300)
+    @Test("SIGTERM in a run that cannot finish for a minute: only the uploads in flight go, the process exits within seconds (143), nothing is left half-done")
+    func sigtermStopsALongRun() throws {
+        // About 2,600 messages at 50 a second: nearly a minute of sending.
+        let fx = try DispatchFixture(tps: 50)
         let record = "\(fx.dir)/accepted.txt"
         let sim = try fx.simulator(record: record)
         defer { sim.terminate() }
         let first = try fx.dispatch(log: "\(fx.dir)/d1.log")
-        usleep(2_500_000)
+        func accepted() -> Int { ((try? String(contentsOfFile: record, encoding: .utf8)) ?? "").split(separator: "\n").count }
+        for _ in 0..<200 where accepted() < 100 { usleep(100_000) }
+        let atSignal: Int = accepted()
+        #expect(atSignal >= 100)
         kill(first.processIdentifier, SIGTERM)
+        let signalled = Date()
+        while first.isRunning && Date().timeIntervalSince(signalled) < 15 { usleep(50_000) }
+        let took: Double = Date().timeIntervalSince(signalled)
+        if first.isRunning { kill(first.processIdentifier, SIGKILL) }
         first.waitUntilExit()
-        #expect(first.terminationStatus == 0)
-        #expect(try String(contentsOfFile: "\(fx.dir)/d1.log", encoding: .utf8).contains("stopping: finishing the uploads in flight"))
-        #expect(try fx.sql("SELECT count(*) FROM batches WHERE state = 'uploading'") == "0")
-        let second = try fx.dispatch(log: "\(fx.dir)/d2.log")
-        second.waitUntilExit()
-        let ids = try String(contentsOfFile: record, encoding: .utf8).split(separator: "\n")
-        #expect(Set(ids).count == ids.count)
-        #expect(try fx.sql("SELECT count(*) FROM messages WHERE state IN ('planned', 'submitted')") == "0")
+        let log: String = (try? String(contentsOfFile: "\(fx.dir)/d1.log", encoding: .utf8)) ?? ""
+        #expect(took < 5, "still running \(took) s after SIGTERM")
+        let status: Int32 = first.terminationStatus
+        #expect(first.terminationReason == .exit)
+        #expect(status == 143, "\(log)")
+        #expect(log.contains("stopping (SIGTERM): finishing the uploads in flight"), "\(log)")
+        #expect(log.contains("run the same command again to continue"))
+        // At most what was in flight (two workers, paced batches of 5 at 50/s) went after the signal.
+        let after: Int = accepted() - atSignal
+        #expect(after <= 60, "\(after) messages accepted after SIGTERM")
+        let uploading: String = try fx.sql("SELECT count(*) FROM batches WHERE state = 'uploading'")
+        #expect(uploading == "0")
+        let acceptedNow: Int = accepted()
+        let acceptedInStore: String = try fx.sql("SELECT count(*) FROM messages WHERE state NOT IN ('planned', 'submitted', 'rejected')")   // accepted, some delivered since
+        #expect(acceptedInStore == String(acceptedNow))
+        let planned: Int = Int(try fx.sql("SELECT count(*) FROM messages WHERE state = 'planned'")) ?? 0
+        #expect(planned > 1000)
+        let stats: [String: Int] = try fx.stats()
+        #expect(stats["accepted"] == acceptedNow)
+    }
+
+    @Test("a wrong signing secret: loa dispatch stops that carrier at once, keeps every message planned and exits 3 with the reason")
+    func wrongSecretExitsNonZero() throws {
+        let fx = try DispatchFixture(tps: 400, subscribers: 20000)
+        let sim = try fx.simulator(record: "\(fx.dir)/accepted.txt", environment: ["LOA_SIGNING_VIETTEL": "what-the-carrier-was-given-0002"])
+        defer { sim.terminate() }
+        let started = Date()
+        let run: CLIResult = try CLI.run(["dispatch", "\(fx.dir)/c.yaml"], environment: fx.env)
+        let took: Double = Date().timeIntervalSince(started)
+        #expect(took < 30)
+        #expect(run.status == 3, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stderr.contains("needs attention:\n  viettel: stopped: the carrier answered HTTP 401"), "\(run.stderr)")
+        let notPlanned: String = try fx.sql("SELECT count(*) FROM messages WHERE state <> 'planned'")
+        #expect(notPlanned == "0")
+        let state: String = try fx.sql("SELECT state FROM campaigns")
+        #expect(state == "sending")
     }
 }
 

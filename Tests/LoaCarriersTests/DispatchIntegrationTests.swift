@@ -51,7 +51,7 @@ let receiptSecret: [UInt8] = Array("receipt-secret-for-tests-0001".utf8)
 
 func gateway(_ carrier: Carrier, port: Int, tps: Int, maxBatch: Int = 100, timeout: Double = 1) -> CarrierGateway {
     CarrierGateway(carrier: carrier, displayName: carrier.rawValue, protocolKind: .batchHTTP, endpoint: "http://127.0.0.1:\(port)", tps: tps,
-                   maxBatch: maxBatch, dailyQuota: 1_000_000, window: nil, retry: RetryPolicy(initialDelay: 0.05, multiplier: 2, maxDelay: 1, maxAttempts: 30),
+                   maxBatch: maxBatch, dailyQuota: 1_000_000, window: nil, retry: RetryPolicy(initialDelay: 0.05, multiplier: 2, maxDelay: 1),
                    timeout: timeout, token: nil, signingSecret: signing, receiptSecret: receiptSecret,
                    client: .init(timeout: timeout, connectTimeout: 1))
 }

@@ -76,12 +76,12 @@ struct KannelIntegrationTests {
         #expect(KannelProtocol.status(dlrType: 16) == .failed)
         #expect(KannelProtocol.status(dlrType: 8) == nil)
         let url = KannelProtocol.url(.init(sendsmsURL: "http://k/cgi-bin/sendsms", username: "u", password: "p", dlrBase: "http://loa:8080"),
-                                     carrier: .viettel, messageID: 7, to: "+84912345678", from: "LOA", text: "Việt & Nam", encoding: "ucs2", dlrSigner: nil)
+                                     carrier: .viettel, ref: MessageRef(id: 7, store: StoreIdentity("00112233445566ff")!), to: "+84912345678", from: "LOA", text: "Việt & Nam", encoding: "ucs2", dlrSigner: nil)
         #expect(url.contains("to=%2B84912345678"))
         #expect(url.contains("text=Vi%E1%BB%87t%20%26%20Nam"))
         #expect(url.contains("coding=2"))
         #expect(url.contains("charset=UTF-8"))
         #expect(url.contains("dlr-mask=27"))
-        #expect(url.contains("dlr-url=http%3A%2F%2Floa%3A8080%2Freceipts%2Fviettel%2Fdlr%3Fid%3Dm7%26sig%3D%26type%3D%25d"))
+        #expect(url.contains("dlr-url=http%3A%2F%2Floa%3A8080%2Freceipts%2Fviettel%2Fdlr%3Fid%3Dm7-00112233445566ff%26sig%3D%26type%3D%25d"))
     }
 }

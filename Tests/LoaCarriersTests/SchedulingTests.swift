@@ -29,7 +29,7 @@ struct SchedulingTests {
         var order: [String] = []
         while let batch = try store.claimBatch(carrier: .viettel, limit: 10) {
             order.append(batch.messages[0].campaign)
-            try store.batchAccepted(batch.id, status: 202, results: [:])
+            try store.batchAccepted(batch.id, status: 202, rejected: [:])
         }
         #expect(order == ["emergency-d", "emergency-d",
                           "urgent-b", "urgent-c", "urgent-b", "urgent-c", "urgent-b", "urgent-c",
@@ -122,7 +122,7 @@ func await_(_ d: Dispatcher) throws { try d.run(untilDrained: false) }
 struct LeaseUseTests {
     @Test("a node sends only while its lease is confirmed: after 5 s without a word from the database it stops")
     func unconfirmedLeaseStopsSending() {
-        let shared = Dispatcher.LaneShared(gateway: gateway(.viettel, port: 1, tps: 10))
+        let shared = Dispatcher.LaneShared(gateway: gateway(.viettel, port: 1, tps: 10), circuitThreshold: 3)
         func goes(at t: Double) -> Bool { if case .go = shared.enter(at: t) { return true } else { return false } }
         #expect(!goes(at: 100))                       // no lease
         shared.with { $0.lease = .held(notBefore: 102); $0.confirmedAt = 100 }

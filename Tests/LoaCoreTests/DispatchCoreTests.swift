@@ -36,7 +36,7 @@ struct DispatchCoreTests {
         #expect(limiter.nextAvailable(at: 1.2) == 1.5)
         limiter.giveBack(2, admittedAt: 1.0)
         #expect(limiter.used(at: 1.2) == 8)
-        #expect(SlidingWindowLimiter(perSecond: 100).window == 1.005)
+        #expect(SlidingWindowLimiter(perSecond: 100).window == 1.025)
     }
 
     @Test func dailyQuota() {
@@ -73,7 +73,7 @@ struct DispatchCoreTests {
     }
 
     @Test func backoff() {
-        let policy = RetryPolicy(initialDelay: 1, multiplier: 2, maxDelay: 10, maxAttempts: 4)
+        let policy = RetryPolicy(initialDelay: 1, multiplier: 2, maxDelay: 10)
         var rng = SplitMix64(seed: 1)
         let delays = (1...6).map { policy.delay(afterAttempt: $0, retryAfter: nil, random: &rng) }
         for (attempt, d) in delays.enumerated() {
@@ -81,8 +81,6 @@ struct DispatchCoreTests {
             #expect(d >= full / 2 && d <= full, "attempt \(attempt + 1): \(d)")
         }
         #expect(policy.delay(afterAttempt: 1, retryAfter: 30, random: &rng) == 30)
-        #expect(policy.shouldRetry(afterAttempt: 3))
-        #expect(!policy.shouldRetry(afterAttempt: 4))
     }
 
     @Test func messageStates() {

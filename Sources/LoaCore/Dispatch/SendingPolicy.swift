@@ -42,18 +42,18 @@ public struct SendingPolicy: Sendable {
     }
 }
 
-/// Retries: exponential backoff with jitter, `Retry-After` honoured, a cap on attempts.
+/// Backoff for transient failures: exponential with jitter, capped, `Retry-After` honoured.
+/// There is no limit on attempts: a transient answer never makes a message final. A message is
+/// retried until its campaign ends, and what is still unsent then becomes `expired`.
 public struct RetryPolicy: Sendable, Equatable {
     public var initialDelay: Double = 1
     public var multiplier: Double = 2
-    public var maxDelay: Double = 300
-    public var maxAttempts: Int = 8
+    public var maxDelay: Double = 60
 
-    public init(initialDelay: Double = 1, multiplier: Double = 2, maxDelay: Double = 300, maxAttempts: Int = 8) {
+    public init(initialDelay: Double = 1, multiplier: Double = 2, maxDelay: Double = 60) {
         self.initialDelay = initialDelay
         self.multiplier = multiplier
         self.maxDelay = maxDelay
-        self.maxAttempts = maxAttempts
     }
 
     /// Delay before attempt `attempt + 1` (attempt counts from 1): half fixed, half random ("equal
@@ -65,6 +65,4 @@ public struct RetryPolicy: Sendable, Equatable {
         let jittered = d / 2 + Double.random(in: 0...(d / 2), using: &random)
         return max(jittered, retryAfter ?? 0)
     }
-
-    public func shouldRetry(afterAttempt attempt: Int) -> Bool { attempt < maxAttempts }
 }
