@@ -33,11 +33,13 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // libcurl through non-variadic static inline wrappers (curl_easy_setopt is variadic).
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // Keyed pseudonyms, signatures, hashes and sealed contact numbers over libcrypto.
+        .target(name: "LoaCrypto", dependencies: ["LoaCore", "COpenSSL"], swiftSettings: settings),
         // Carrier gateways: batch-http wire format, libcurl transport, dispatcher, simulator, receipts.
         .target(
             name: "LoaCarriers",
             dependencies: [
-                "LoaCore", "LoaStore", "CCurl",
+                "LoaCore", "LoaCrypto", "LoaStore", "CCurl",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -48,11 +50,11 @@ let package = Package(
         // Reference data shipped with loa: administrative units after the 2025 reform.
         .target(name: "LoaReference", dependencies: ["LoaCore"], resources: [.copy("Resources")], swiftSettings: settings),
         // Storage: one store over SQLite (embedded) or PostgreSQL; imports, presence, dispatch state, leases.
-        .target(name: "LoaStore", dependencies: ["LoaCore", "CSQLite3", "CLibPQ", "COpenSSL"], swiftSettings: settings),
+        .target(name: "LoaStore", dependencies: ["LoaCore", "LoaCrypto", "CSQLite3", "CLibPQ"], swiftSettings: settings),
         .executableTarget(
             name: "LoaCLI",
             dependencies: [
-                "LoaCore", "LoaReference", "LoaStore", "LoaCarriers",
+                "LoaCore", "LoaCrypto", "LoaReference", "LoaStore", "LoaCarriers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -60,14 +62,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "LoaBench",
-            dependencies: ["LoaCore", "LoaStore", "LoaReference", "LoaCarriers", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["LoaCore", "LoaCrypto", "LoaStore", "LoaReference", "LoaCarriers", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: settings
         ),
         .testTarget(name: "LoaCoreTests", dependencies: ["LoaCore"], swiftSettings: settings),
         // Scratch stores for the contract tests: a SQLite file or a fresh PostgreSQL database.
         .target(name: "LoaTestSupport", dependencies: ["LoaStore"], path: "Tests/LoaTestSupport", swiftSettings: settings),
-        .testTarget(name: "LoaStoreTests", dependencies: ["LoaStore", "LoaCore", "LoaReference", "LoaTestSupport"], swiftSettings: settings),
-        .testTarget(name: "LoaCarriersTests", dependencies: ["LoaCarriers", "LoaStore", "LoaCore", "LoaTestSupport"], swiftSettings: settings),
+        .testTarget(name: "LoaStoreTests", dependencies: ["LoaStore", "LoaCore", "LoaCrypto", "LoaReference", "LoaTestSupport"], swiftSettings: settings),
+        .testTarget(name: "LoaCarriersTests", dependencies: ["LoaCarriers", "LoaStore", "LoaCore", "LoaCrypto", "LoaTestSupport"], swiftSettings: settings),
         .testTarget(name: "LoaCLITests", dependencies: ["LoaCLI", "LoaTestSupport"], swiftSettings: settings),
     ]
 )

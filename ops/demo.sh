@@ -25,6 +25,8 @@ else
 fi
 export LOA_CARRIERS="$LOA_ROOT/carriers"
 # Demo secrets. Real keys are agreed with each carrier and never committed.
+# The contact key seals contact-list and do-not-call numbers in the store.
+export LOA_CONTACT_KEY=$(printf 'demo-contact-key' | sha256sum | cut -c1-64)
 for c in VIETTEL VINAPHONE MOBIFONE VIETNAMOBILE GMOBILE; do
   export "LOA_KEY_$c=$(printf 'demo-%s' "$c" | sha256sum | cut -c1-64)"
   export "LOA_SIGNING_$c=demo-signing-$c-secret" "LOA_RECEIPT_$c=demo-receipt-$c-secret"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoaCore
+import LoaCrypto
 import LoaStore
 
 /// Selects a campaign's recipients from the store (rules 1–5).
@@ -17,23 +18,50 @@ struct AudienceRun {
 
     /// Runs the selection; `render` receives the selector to render texts per recipient.
     func run(sink: ((Recipient) throws -> Void)?, render: ((RecipientSelector, Recipient) throws -> Void)?) throws -> AudienceSummary {
-        let db = try Store(location: store.databaseLocation)
+        let db = try store.open()
         let cells = try db.cells()
         let configs = try store.carrierConfigs()
         let keys = try CarrierConfig.keys(configs)
-        let latest = try db.latestPresence(at: at, seenWithin: campaign.audience.seenWithin)
-        let optOuts = campaign.limits.respectDoNotCall ? try db.optOuts(keys: keys) : []
-        let contacts = try db.contacts(lists: campaign.audience.contactLists)
+        func missingKey(_ carrier: Carrier) -> String {
+            configs[carrier].map { "\(carrier.rawValue) (its pseudonym key: \($0.keyDescription))" }
+                ?? "\(carrier.rawValue) (no carrier file in \(store.carriersDirectory))"
+        }
+        let clear = try db.clearNumbers()
+        if clear.optOuts + clear.contacts > 0 {
+            _ = try store.requireContactVault(for: "this store still holds \(formatCount(clear.optOuts + clear.contacts)) clear numbers from an earlier loa (do-not-call list, contact lists); sealing and using them")
+        }
+        // Opt-outs are matched through the carriers' keys: without a carrier's key loa cannot tell
+        // who of its subscribers opted out, so it refuses to select rather than message them.
+        var optOuts = Set<CarrierPseudonym>()
+        let optedOut = try db.doNotCallCount()
+        if campaign.limits.respectDoNotCall && optedOut > 0 {
+            let vault = try store.requireContactVault(for: "applying the do-not-call list (\(formatCount(optedOut)) numbers)")
+            let reachable = try db.presenceCarriers(seenFrom: at - campaign.audience.seenWithin, to: at)
+            let missing = reachable.filter { keys[$0] == nil }.sorted { $0.rawValue < $1.rawValue }
+            if !missing.isEmpty {
+                throw CLIError("""
+                    the do-not-call list (\(formatCount(optedOut)) numbers) cannot be applied to \(missing.map(missingKey).joined(separator: "; ")): \
+                    loa refuses to select recipients rather than message someone who opted out. Set the key, or remove that carrier's presence data
+                    """)
+            }
+            optOuts = try db.optOuts(keys: keys, vault: vault)
+        }
         let known = try db.contactListNames()
         for list in campaign.audience.contactLists where known[list] == nil {
             throw CLIError("contact list '\(list)' is not in the store (import it with: loa import contacts FILE --list \(list))")
         }
-        if !contacts.isEmpty && keys.isEmpty {
-            throw CLIError("contact lists need the carriers' pseudonym keys to avoid sending twice; none is configured in \(store.carriersDirectory)")
+        var contactKeys: [ContactKeys] = []
+        if !campaign.audience.contactLists.isEmpty {
+            let vault = try store.requireContactVault(for: "reading contact lists")
+            for c in try db.contacts(lists: campaign.audience.contactLists, vault: vault) {
+                let pseudonyms = keys.map { CarrierPseudonym(carrier: $0.key, subscriber: $0.value.pseudonym(for: c.msisdn)) }
+                guard let entry = ContactKeys(contact: c, pseudonyms: pseudonyms) else {
+                    throw CLIError("contact list '\(c.list)' has members on \(missingKey(c.carrier)): without that key loa can neither send to them nor apply their opt-outs")
+                }
+                contactKeys.append(entry)
+            }
         }
-        let contactKeys = contacts.map { c in
-            (contact: c, pseudonyms: keys.map { CarrierPseudonym(carrier: $0.key, subscriber: $0.value.pseudonym(for: c.msisdn)) })
-        }
+        let latest = try db.latestPresence(at: at, seenWithin: campaign.audience.seenWithin)
         var selector = RecipientSelector(campaign: campaign, units: units, carriers: Store.carriers, cells: cells,
                                          audienceCells: area.cellMask(cells), optOuts: optOuts, preferences: try db.preferences())
         let frozen = selector
@@ -71,6 +99,9 @@ struct Audience: AsyncParsableCommand {
     @Option(name: .long, help: "Write the recipients to this CSV file.")
     var out: String?
 
+    @Flag(name: .long, help: "Replace the --out file if it exists.")
+    var force = false
+
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
@@ -81,7 +112,7 @@ struct Audience: AsyncParsableCommand {
         let t0 = Date()
         var writer: CSVWriter? = nil
         if let out {
-            writer = try CSVWriter(path: out)
+            writer = try CSVWriter(path: out, force: force, inputs: [campaign])
             writer!.row(["subscriber", "carrier", "language", "commune_code", "cgi"])
         }
         let summary = try AudienceRun(campaign: c, area: loaded.area!, units: units, store: store, at: at.timestamp).run { r in
@@ -134,11 +165,8 @@ final class CSVWriter {
     private var buffer: [UInt8] = [0xEF, 0xBB, 0xBF]
     let path: String
 
-    init(path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
-            throw CLIError("\(path): cannot create the file")
-        }
-        handle = h
+    init(path: String, force: Bool, inputs: [String]) throws {
+        handle = try OutputFile.open(path, force: force, inputs: inputs)
         self.path = path
     }
 

@@ -4,6 +4,7 @@ import Foundation
 import FoundationXML
 #endif
 import LoaCore
+import Yams
 
 struct CampaignFromCAP: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,20 +20,34 @@ struct CampaignFromCAP: AsyncParsableCommand {
     @Argument(help: "The CAP XML file.") var alert: String
     @Option(name: [.short, .long], help: "Write the campaign here (default: campaigns/<id>.yaml).") var output: String?
     @Option(name: .long, help: "The registered brandname to send from (≤ 11 characters).") var sender = "CANHBAO"
+    @Flag(name: .long, help: "Turn an Exercise or Test alert into a campaign whose every text says it is one.") var allowExercise = false
+    @Flag(name: .long, help: "Replace the output files if they exist.") var force = false
 
     func run() async throws {
         let cap = try CAPReader.read(alert)
         let id = "cap-" + String(cap.identifier.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" }).prefix(56)
         let path = output ?? "campaigns/\(id).yaml"
         let geoName = ((path as NSString).lastPathComponent as NSString).deletingPathExtension + "-area.geojson"
-        let file: (yaml: String, geojson: String?)
-        do { file = try cap.campaignFile(sender: sender, geojsonName: geoName) }
+        let file: (document: DocumentNode, notes: [String], geojson: String?)
+        do { file = try cap.campaignDocument(sender: sender, geojsonName: geoName, allowExercise: allowExercise) }
         catch { throw CLIError("\(alert): \(error.description)") }
-        try Data(file.yaml.utf8).write(to: URL(fileURLWithPath: path))
+        // The YAML library writes every value quoted: nothing from the alert can become syntax.
+        let yaml = file.notes.map { "# \($0)\n" }.joined() + (try Yams.serialize(node: Self.yamlNode(file.document), width: -1, allowUnicode: true))
+        try OutputFile.write(Array(yaml.utf8), to: path, force: force, inputs: [alert])
         if let g = file.geojson {
-            try Data(g.utf8).write(to: URL(fileURLWithPath: ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(geoName)))
+            try OutputFile.write(Array(g.utf8), to: ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(geoName), force: force, inputs: [alert])
         }
         print("wrote \(path)\(file.geojson != nil ? " and \(geoName)" : ""); review it, then: loa campaign check \(path)")
+    }
+
+    static func yamlNode(_ d: DocumentNode) -> Node {
+        switch d {
+        case .text(let s): .scalar(.init(s, .implicit, .doubleQuoted))
+        case .number(let n): .scalar(.init(String(n), .implicit, .plain))
+        case .list(let items):
+            .sequence(.init(items.map(yamlNode), .implicit, items.allSatisfy({ if case .number = $0 { true } else { false } }) ? .flow : .block))
+        case .map(let pairs): .mapping(.init(pairs.map { (.scalar(.init($0.0, .implicit, .plain)), yamlNode($0.1)) }, .implicit, .block))
+        }
     }
 }
 
@@ -46,14 +61,20 @@ final class CAPReader: NSObject, XMLParserDelegate {
     private var problems: [String] = []
     private var parser: XMLParser?
 
+    static let namespace = "urn:oasis:names:tc:emergency:cap:1.2"
+
     static func read(_ path: String) throws -> CAPAlert {
-        let data = Data(try readFileBytes(path))
+        let bytes = try readFileBytes(path)
+        guard bytes.count <= 4 << 20 else { throw CLIError("\(path): error: \(bytes.count / 1024) KiB is too large for a CAP alert (at most 4 MiB)") }
+        try checkEntities(bytes, path: path)
+        let data = Data(bytes)
         let reader = CAPReader()
         let parser = XMLParser(data: data)
         parser.shouldProcessNamespaces = true
         parser.delegate = reader
         reader.parser = parser
         guard parser.parse() else {
+            if !reader.problems.isEmpty { throw CLIError(reader.problems.map { "\(path):\($0)" }.joined(separator: "\n")) }
             throw CLIError("\(path):\(parser.lineNumber):\(parser.columnNumber): error: not well-formed XML: \(parser.parserError?.localizedDescription ?? "unknown")")
         }
         if !reader.problems.isEmpty { throw CLIError(reader.problems.map { "\(path):\($0)" }.joined(separator: "\n")) }
@@ -61,7 +82,42 @@ final class CAPReader: NSObject, XMLParserDelegate {
         return reader.alert
     }
 
+    /// A CAP alert has no document type and no entities of its own: a DTD (external entities,
+    /// entity expansion bombs) is refused, and so is a reference to an entity XML does not
+    /// define (it would otherwise read as empty text).
+    static func checkEntities(_ bytes: [UInt8], path: String) throws {
+        let text = String(decoding: bytes, as: UTF8.self)
+        if text.range(of: "<!DOCTYPE", options: .caseInsensitive) != nil || text.range(of: "<!ENTITY", options: .caseInsensitive) != nil {
+            throw CLIError("\(path): error: a CAP alert must not have a DOCTYPE or entity declarations")
+        }
+        let predefined: Set<Substring> = ["amp", "lt", "gt", "quot", "apos"]
+        var line = 1
+        var i = text.startIndex
+        while i < text.endIndex {
+            let ch = text[i]
+            if ch == "\n" { line += 1 }
+            if ch == "&" {
+                let rest = text[text.index(after: i)...]
+                guard let semicolon = rest.prefix(40).firstIndex(of: ";") else { throw CLIError("\(path):\(line): error: a '&' that starts no entity reference (write &amp;)") }
+                let name = rest[rest.startIndex..<semicolon]
+                let numeric = name.hasPrefix("#x") ? name.dropFirst(2).allSatisfy(\.isHexDigit) && name.count > 2 : name.hasPrefix("#") && name.count > 1 && name.dropFirst().allSatisfy(\.isNumber)
+                if !numeric && !predefined.contains(name) {
+                    throw CLIError("\(path):\(line): error: the entity &\(Escaped(String(name)));  is not defined (CAP uses only &amp; &lt; &gt; &quot; &apos; and character references)")
+                }
+            }
+            i = text.index(after: i)
+        }
+    }
+
+    private var depth = 0
+
     func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        defer { depth += 1 }
+        if depth == 0 && (name != "alert" || namespaceURI != Self.namespace) {
+            problems.append("\(parser.lineNumber): error: not a CAP 1.2 alert: the root element must be <alert xmlns=\"\(Self.namespace)\">, found <\(Escaped(qualifiedName ?? name))> in namespace \(Escaped(namespaceURI ?? "(none)"))")
+            parser.abortParsing()
+            return
+        }
         text = ""
         switch name {
         case "info": info = CAPAlert.Info()
@@ -73,15 +129,16 @@ final class CAPReader: NSObject, XMLParserDelegate {
     func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
 
     func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+        depth -= 1
         let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
         let line = parser.lineNumber
         if var a = area {
             switch name {
             case "areaDesc": a.description = value
             case "polygon":
-                if let p = CAPAlert.parsePolygon(value) { a.polygons.append(p) } else { problems.append("\(line): error: <polygon> must be at least 4 'lat,lon' pairs separated by spaces") }
+                if let p = CAPAlert.parsePolygon(value) { a.polygons.append(p) } else { problems.append("\(line): error: <polygon> must be at least 4 'lat,lon' pairs separated by spaces, the first repeated last, latitudes -90..90, longitudes -180..180") }
             case "circle":
-                if let c = CAPAlert.parseCircle(value) { a.circles.append((c.0, c.1)) } else { problems.append("\(line): error: <circle> must be 'lat,lon radius_km'") }
+                if let c = CAPAlert.parseCircle(value) { a.circles.append((c.0, c.1)) } else { problems.append("\(line): error: <circle> must be 'lat,lon radius_km' with a valid point and a radius above 0 and at most 500 km") }
             case "valueName": geocodeName = value
             case "value": a.geocodes.append((geocodeName, value))
             case "area": info?.areas.append(a); area = nil; return

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoaCore
+import LoaCrypto
 import LoaStore
 
 func fileSHA(_ path: String) throws -> String {
@@ -21,9 +22,11 @@ struct CampaignSubmit: AsyncParsableCommand {
     @Option(name: .customLong("as"), help: "Who drafted it (recorded in the audit trail).") var actor: String
     @OptionGroup var store: StoreOptions
 
+    func validate() throws { _ = try personName(actor) }
+
     func run() async throws {
         let loaded = try checkedCampaign(file, units: try loadUnits())
-        let record = try Store(location: store.databaseLocation).submitCampaign(loaded.campaign!, file: file, sha256: try fileSHA(file), by: actor)
+        let record = try store.open(create: true).submitCampaign(loaded.campaign!, file: file, sha256: try fileSHA(file), by: try personName(actor).text)
         print("\(record.id): \(record.state.rawValue), drafted by \(record.draftedBy); a second person approves it with: loa campaign approve \(file) --as NAME")
     }
 }
@@ -38,13 +41,15 @@ struct CampaignApprove: AsyncParsableCommand {
     @Option(name: .customLong("as"), help: "Who approves it.") var actor: String
     @OptionGroup var store: StoreOptions
 
+    func validate() throws { _ = try personName(actor) }
+
     func run() async throws {
         let loaded = try checkedCampaign(file, units: try loadUnits())
         let campaign = loaded.campaign!
         let unreviewed = campaign.variants.filter { $0.value.review == .needsNativeReview }.keys.sorted()
         do {
-            let record = try Store(location: store.databaseLocation).approveCampaign(campaign.id, sha256: try fileSHA(file), by: actor, unreviewed: unreviewed)
-            print("\(record.id): approved by \(actor) (drafted by \(record.draftedBy)); send it with: loa dispatch \(file)")
+            let record = try store.open().approveCampaign(campaign.id, sha256: try fileSHA(file), by: try personName(actor).text, unreviewed: unreviewed)
+            print("\(record.id): approved by \(record.approvedBy ?? actor) (drafted by \(record.draftedBy)); send it with: loa dispatch \(file)")
         } catch let e as StoreError { throw CLIError(e.description) }
     }
 }
@@ -58,11 +63,12 @@ struct CampaignControl: AsyncParsableCommand {
 
     func validate() throws {
         guard ["pause", "resume", "cancel"].contains(action) else { throw ValidationError("action: pause, resume or cancel") }
+        _ = try personName(actor)
     }
 
     func run() async throws {
         do {
-            let record = try Store(location: store.databaseLocation).transitionCampaign(id, action, by: actor)
+            let record = try store.open().transitionCampaign(id, action, by: try personName(actor).text)
             print("\(record.id): \(record.state.rawValue)")
         } catch let e as StoreError { throw CLIError(e.description) }
     }
@@ -74,7 +80,7 @@ struct CampaignStatus: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let db = try Store(location: store.databaseLocation)
+        let db = try store.open()
         guard let record = try db.campaignRecord(id) else { throw CLIError("no campaign \(id) in \(db.db.location)") }
         print("\(record.id): \(record.title)")
         print("  state \(record.state.rawValue), priority \(record.priority.rawValue), drafted by \(record.draftedBy), approved by \(record.approvedBy ?? "nobody yet")")
@@ -99,4 +105,10 @@ func printDeliverySummary(_ counts: [String: [MessageState: Int]]) {
         let delivered = totals[.delivered] ?? 0
         print("  delivered \(formatCount(delivered)) of \(formatCount(all)) (\(String(format: "%.1f", Double(delivered) * 100 / Double(all)))%)")
     }
+}
+
+
+/// `--as NAME` as a person: normalized, or refused with the reason.
+func personName(_ raw: String) throws -> PersonName {
+    do { return try PersonName(raw) } catch { throw ValidationError("--as: \(error) (found '\(Escaped(raw))')") }
 }

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import LoaCore
+import LoaCrypto
 import LoaReference
+import LoaStore
 
 /// A campaign file read and checked, with its referenced geometry loaded.
 struct LoadedCampaign {
@@ -59,6 +61,47 @@ struct StoreOptions: ParsableArguments {
     var carriersDirectory: String { carriers ?? ProcessInfo.processInfo.environment["LOA_CARRIERS"] ?? "carriers" }
 
     func carrierConfigs() throws -> [Carrier: CarrierConfig] { try CarrierConfig.loadAll(directory: carriersDirectory) }
+
+    /// Opens the store. Commands that only read pass `create: false`: a mistyped path must not
+    /// look like an empty province. With the contact key at hand, clear numbers an older loa left
+    /// are sealed at once.
+    func open(create: Bool = false) throws -> Store {
+        let db = try Store(location: databaseLocation, create: create)
+        if let vault = try contactVault() {
+            let sealed = try db.sealClearNumbers(vault: vault)
+            if sealed > 0 { printError("note: \(formatCount(sealed)) clear phone numbers from an earlier loa were sealed under the contact key") }
+        }
+        return db
+    }
+
+    /// The operator's contact key, which seals the numbers of contact lists and the do-not-call
+    /// list: hex (64 digits or more) in $LOA_CONTACT_KEY, or in the file $LOA_CONTACT_KEY_FILE
+    /// (outside the repository and the store). nil when neither is set.
+    func contactVault() throws -> ContactVault? {
+        let env = ProcessInfo.processInfo.environment
+        var text: String
+        var source: String
+        if let v = env["LOA_CONTACT_KEY"], !v.isEmpty {
+            (text, source) = (v, "LOA_CONTACT_KEY")
+        } else if let file = env["LOA_CONTACT_KEY_FILE"], !file.isEmpty {
+            guard let data = FileManager.default.contents(atPath: file) else { throw CLIError("LOA_CONTACT_KEY_FILE: \(file) cannot be read") }
+            (text, source) = (String(decoding: data, as: UTF8.self), "the file \(file)")
+        } else {
+            return nil
+        }
+        text = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        do { return try ContactVault(hex: text) } catch {
+            throw CLIError("the contact key in \(source): \(error) (generate one with: openssl rand -hex 32)")
+        }
+    }
+
+    /// The contact key, or an error that says what needs it and how to set it.
+    func requireContactVault(for what: String) throws -> ContactVault {
+        guard let vault = try contactVault() else {
+            throw CLIError("\(what) needs the contact key, which seals phone numbers in the store: set LOA_CONTACT_KEY (64 hex digits, e.g. from openssl rand -hex 32) or LOA_CONTACT_KEY_FILE; keep it outside the repository and the store")
+        }
+        return vault
+    }
 }
 
 /// A timestamp option: ISO 8601 with offset, or "now".

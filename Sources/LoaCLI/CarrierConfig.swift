@@ -1,5 +1,6 @@
 import Foundation
 import LoaCore
+import LoaCrypto
 import LoaCarriers
 import LoaStore
 
@@ -39,6 +40,15 @@ struct CarrierConfig {
                              mccMnc: scalar(root["mcc_mnc"]) ?? "", keySource: source, path: path, root: root)
     }
 
+    /// Where the pseudonym key should come from, for messages ("the environment variable LOA_KEY_VIETTEL").
+    var keyDescription: String {
+        switch keySource {
+        case .environment(let name)?: "the environment variable \(name) (named in \(path)), which is not set"
+        case .file(let file)?: "the key file \(file) (named in \(path))"
+        case nil: "\(path) names no pseudonym_key"
+        }
+    }
+
     /// The carrier's pseudonym key: hex (at least 32 digits) from the environment or a file.
     func pseudonymizer() throws -> KeyedPseudonymizer? {
         guard let keySource else { return nil }
@@ -65,17 +75,21 @@ struct CarrierConfig {
         func fail(_ node: SourceNode?, _ field: String, _ message: String) -> CLIError {
             CLIError("\(path):\(node?.position ?? root.position): error: \(field): \(message)")
         }
-        func int(_ field: String, default value: Int? = nil) throws -> Int {
+        func int(_ field: String, _ range: ClosedRange<Int>, default value: Int? = nil) throws -> Int {
             guard let s = scalar(root[field]) else {
                 if let value { return value }
                 throw fail(root, field, "missing (required)")
             }
-            guard let v = Int(s), v > 0 else { throw fail(root[field], field, "expected a positive whole number, found '\(s)'") }
+            guard let v = Int(s), range.contains(v) else {
+                throw fail(root[field], field, "expected a whole number from \(formatCount(range.lowerBound)) to \(formatCount(range.upperBound)), found '\(Escaped(s))'")
+            }
             return v
         }
-        func seconds(_ node: SourceNode?, _ field: String, default value: Double) throws -> Double {
+        func seconds(_ node: SourceNode?, _ field: String, default value: Double, _ range: ClosedRange<Int64> = 1...3600) throws -> Double {
             guard let s = scalar(node) else { return value }
-            guard let v = Duration8601.parseSeconds(s), v > 0 else { throw fail(node, field, "expected a duration such as 10s or 5m, found '\(s)'") }
+            guard let v = Duration8601.parseSeconds(s), range.contains(v) else {
+                throw fail(node, field, "expected a duration from \(Duration8601.format(range.lowerBound)) to \(Duration8601.format(range.upperBound)) such as 10s or 5m, found '\(Escaped(s))'")
+            }
             return Double(v)
         }
         func secret(_ field: String) throws -> [UInt8]? {
@@ -99,14 +113,17 @@ struct CarrierConfig {
         let retryNode = root["retry"]
         var retry = RetryPolicy()
         if let retryNode {
-            retry.initialDelay = try seconds(retryNode["initial"], "retry.initial", default: 1)
-            retry.maxDelay = try seconds(retryNode["max"], "retry.max", default: 60)
-            if let m = scalar(retryNode["multiplier"]) { guard let v = Double(m), v >= 1 else { throw fail(retryNode["multiplier"], "retry.multiplier", "expected a number ≥ 1") }; retry.multiplier = v }
+            retry.initialDelay = try seconds(retryNode["initial"], "retry.initial", default: 1, 1...600)
+            retry.maxDelay = try seconds(retryNode["max"], "retry.max", default: 60, 1...3600)
+            if let m = scalar(retryNode["multiplier"]) {
+                guard let v = Double(m), (1...10).contains(v) else { throw fail(retryNode["multiplier"], "retry.multiplier", "expected a number from 1 to 10, found '\(Escaped(m))'") }
+                retry.multiplier = v
+            }
             if retryNode["attempts"] != nil {
                 throw fail(retryNode["attempts"], "retry.attempts", "no longer used: loa never gives up on a transient failure; it retries until the campaign ends (remove this field)")
             }
         }
-        let timeout = try seconds(root["timeout"], "timeout", default: 10)
+        let timeout = try seconds(root["timeout"], "timeout", default: 10, 1...300)
         var token: String? = nil
         if let env = scalar(root["credentials"]?["token_env"]), let v = ProcessInfo.processInfo.environment[env], !v.isEmpty { token = v }
         let tls = root["tls"]
@@ -123,7 +140,8 @@ struct CarrierConfig {
             kannel = KannelProtocol.Settings(sendsmsURL: endpoint, username: try env("username_env"), password: try env("password_env"), dlrBase: scalar(root["dlr_base"]))
         }
         var gateway = CarrierGateway(carrier: carrier, displayName: displayName, protocolKind: wire, endpoint: endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint,
-                              tps: try int("tps"), maxBatch: try int("max_batch"), dailyQuota: try int("daily_quota", default: 10_000_000),
+                              tps: try int("tps", 1...100_000), maxBatch: try int("max_batch", 1...100_000),
+                              dailyQuota: try int("daily_quota", 1...1_000_000_000, default: 10_000_000),
                               window: window, retry: retry, timeout: timeout, token: token,
                               signingSecret: try secret("signing_secret_env"), receiptSecret: try secret("receipt_secret_env"),
                               client: .init(timeout: timeout, connectTimeout: min(timeout, 5), caFile: scalar(tls?["ca_file"]),

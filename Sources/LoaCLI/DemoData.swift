@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoaCore
+import LoaCrypto
 import LoaStore
 
 /// `loa demo-data`: a realistic synthetic province for demos and benchmarks.
@@ -27,6 +28,10 @@ struct DemoData: AsyncParsableCommand {
 
     func validate() throws {
         guard (1_000...20_000_000).contains(subscribers) else { throw ValidationError("--subscribers: between 1,000 and 20,000,000") }
+        let codes = provinces.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !codes.isEmpty, codes.allSatisfy({ !$0.isEmpty && Int($0) != nil }) else {
+            throw ValidationError("--provinces: expected 2025 province codes separated by commas, e.g. 51,38,20; found '\(Escaped(provinces))'")
+        }
     }
 
     /// Market shares of mobile subscriptions, roughly.

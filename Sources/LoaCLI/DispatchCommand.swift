@@ -35,6 +35,11 @@ struct Dispatch: AsyncParsableCommand {
     @Flag(name: .long, help: "Keep running (waiting for windows and new work) instead of stopping when done.") var forever = false
     @OptionGroup var store: StoreOptions
 
+    func validate() throws {
+        if let p = receiptsPort, !(1...65535).contains(p) { throw ValidationError("--receipts-port: expected a port from 1 to 65535, found \(p)") }
+        _ = try durationOption(waitReceipts, "--wait-receipts", 0...86400)
+    }
+
     func run() async throws {
         // Before anything else: a stop request during planning ends it between two parts.
         let stopper = DispatcherSlot()
@@ -43,30 +48,28 @@ struct Dispatch: AsyncParsableCommand {
             stopper.stop()
         }
         let units = try loadUnits()
-        let db = try Store(location: store.databaseLocation)
+        let db = try store.open()
         var policies: [String: SendingPolicy] = [:], senders: [String: String] = [:]
+        // One bad campaign never stops the others: each is checked, planned and started on its
+        // own; what was refused is listed at the end and makes the exit status non-zero.
+        var refused: [String] = []
         for file in files {
-            let loaded = try checkedCampaign(file, units: units)
-            let c = loaded.campaign!
-            guard let record = try db.campaignRecord(c.id) else { throw CLIError("\(c.id) was never submitted: loa campaign submit \(file) --as NAME") }
-            guard record.fileSHA256 == (try fileSHA(file)) else { throw CLIError("\(file) changed since it was approved; submit it again") }
-            switch record.state {
-            case .draft: throw CLIError("\(c.id) is not approved yet: a second person runs loa campaign approve \(file) --as NAME")
-            case .cancelled, .completed: print("\(c.id) is \(record.state.rawValue): skipped"); continue
-            default: break
+            do {
+                guard let c = try prepare(file, units: units, db: db) else { continue }
+                policies[c.id] = SendingPolicy(campaignWindows: c.schedule.windows, carrierWindow: nil, quietHours: c.schedule.quietHours,
+                                               priority: c.priority, start: c.schedule.start, end: c.schedule.end)
+                senders[c.id] = c.sender
+            } catch {
+                if ShutdownSignals.requested { throw ExitCode(ShutdownSignals.exitStatus) }
+                printError("\(file): not sent: \(error)")
+                refused.append(file)
             }
-            if !record.planned { try plan(c, loaded: loaded, units: units, db: db) }
-            if record.state == .approved {
-                // Another dispatcher on the same store may start it at the same moment.
-                do { _ = try db.transitionCampaign(c.id, "start", by: "loa") } catch {
-                    if try db.campaignRecord(c.id)?.state != .sending { throw error }
-                }
-            }
-            policies[c.id] = SendingPolicy(campaignWindows: c.schedule.windows, carrierWindow: nil, quietHours: c.schedule.quietHours,
-                                           priority: c.priority, start: c.schedule.start, end: c.schedule.end)
-            senders[c.id] = c.sender
         }
-        if policies.isEmpty { return }
+        defer { if !refused.isEmpty { printError("\n\(refused.count) campaign file(s) refused: \(refused.joined(separator: ", ")) (see above)") } }
+        if policies.isEmpty {
+            if !refused.isEmpty { throw ExitCode(3) }
+            return
+        }
         let configs = try store.carrierConfigs()
         let counts = try db.messageCounts(campaign: nil)
         var gateways: [CarrierGateway] = []
@@ -76,6 +79,7 @@ struct Dispatch: AsyncParsableCommand {
             var g = try config.gateway()
             if g.protocolKind == .kannel {
                 if g.pseudonymKey == nil { throw CLIError("\(config.path): Kannel sends to contact-list numbers, found through the pseudonym key: set pseudonym_key") }
+                g.contactVault = try store.requireContactVault(for: "\(config.path): Kannel (it sends to contact-list numbers)")
                 if g.kannel?.dlrBase == nil, let receiptsPort { g.kannel?.dlrBase = "http://127.0.0.1:\(receiptsPort)" }
             }
             gateways.append(g)
@@ -129,6 +133,33 @@ struct Dispatch: AsyncParsableCommand {
             printError("\nneeds attention:\n" + problems.joined(separator: "\n"))
             throw ExitCode(3)
         }
+        if !refused.isEmpty { throw ExitCode(3) }
+    }
+
+    /// Checks, plans (the first time) and starts one campaign; nil when there is nothing to send.
+    func prepare(_ file: String, units: AdministrativeUnits, db: Store) throws -> Campaign? {
+        let loaded = try checkedCampaign(file, units: units)
+        let c = loaded.campaign!
+        guard let record = try db.campaignRecord(c.id) else { throw CLIError("\(c.id) was never submitted: loa campaign submit \(file) --as NAME") }
+        guard record.fileSHA256 == (try fileSHA(file)) else { throw CLIError("\(file) changed since it was approved; submit it again") }
+        switch record.state {
+        case .draft: throw CLIError("\(c.id) is not approved yet: a second person runs loa campaign approve \(file) --as NAME")
+        case .cancelled, .completed: print("\(c.id) is \(record.state.rawValue): skipped"); return nil
+        default: break
+        }
+        if !record.planned {
+            if c.schedule.end <= at.timestamp {
+                throw CLIError("\(c.id) ended at \(c.schedule.end.iso8601()): nothing planned or sent")
+            }
+            try plan(c, loaded: loaded, units: units, db: db)
+        }
+        if record.state == .approved {
+            // Another dispatcher on the same store may start it at the same moment.
+            do { _ = try db.transitionCampaign(c.id, "start", by: "loa") } catch {
+                if try db.campaignRecord(c.id)?.state != .sending { throw error }
+            }
+        }
+        return c
     }
 
     /// The campaign's audience at --at, rendered per recipient and written as planned messages,
@@ -258,6 +289,11 @@ struct CarrierSim: AsyncParsableCommand {
     @Option(name: .long, help: "Record accepted message ids to this file.") var record: String?
     @Option(name: .long, help: "Random seed.") var seed: UInt64 = 42
 
+    func validate() throws {
+        if let p = port, !(1...65535).contains(p) { throw ValidationError("--port: expected a port from 1 to 65535, found \(p)") }
+        guard (0...1).contains(faultRate) else { throw ValidationError("--fault-rate: expected a share from 0 to 1, found \(faultRate)") }
+    }
+
     func run() async throws {
         let config = try CarrierConfig.load(carrier)
         let g = try config.gateway(requireSecrets: false)
@@ -282,6 +318,10 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Accept delivery receipts: POST /receipts/{carrier} (NDJSON, HMAC-signed).")
     @Option(name: .long, help: "Port on 127.0.0.1.") var port = 8080
     @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port: expected a port from 1 to 65535, found \(port)") }
+    }
 
     func run() async throws {
         var secrets: [Carrier: [UInt8]] = [:]

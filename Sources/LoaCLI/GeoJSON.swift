@@ -19,24 +19,42 @@ enum GeoJSON {
         }
     }
 
-    static func points(_ any: Any?) -> [GeoPoint]? {
-        guard let list = any as? [Any] else { return nil }
+    /// A list of [longitude, latitude] positions; a problem says which position is wrong.
+    static func points(_ any: Any?, _ what: String) throws -> [GeoPoint] {
+        guard let list = any as? [Any] else { throw CLIError("\(what): expected a list of [longitude, latitude] positions") }
         var out: [GeoPoint] = []
-        for p in list {
-            guard let pair = p as? [Any], pair.count >= 2, let lon = (pair[0] as? NSNumber)?.doubleValue, let lat = (pair[1] as? NSNumber)?.doubleValue,
-                  (-180...180).contains(lon), (-90...90).contains(lat) else { return nil }
+        for (i, p) in list.enumerated() {
+            guard let pair = p as? [Any], pair.count >= 2, let lon = (pair[0] as? NSNumber)?.doubleValue, let lat = (pair[1] as? NSNumber)?.doubleValue else {
+                throw CLIError("\(what), position \(i + 1): expected [longitude, latitude] numbers")
+            }
+            guard (-180...180).contains(lon), (-90...90).contains(lat) else {
+                throw CLIError("\(what), position \(i + 1): [\(lon), \(lat)] is off the Earth (longitude -180..180, latitude -90..90; GeoJSON puts longitude first)")
+            }
             out.append(GeoPoint(latitude: lat, longitude: lon))
         }
         return out
     }
 
+    /// A polygon ring (RFC 7946 §3.1.6): at least four positions, the first repeated last.
+    static func ring(_ any: Any?, _ what: String) throws -> [GeoPoint] {
+        let ring = try points(any, what)
+        guard ring.count >= 4 else { throw CLIError("\(what): a ring needs at least 4 positions (the first repeated last), found \(ring.count)") }
+        guard ring.first == ring.last else { throw CLIError("\(what): a ring must end where it starts (repeat the first position last)") }
+        return ring
+    }
+
     /// LineString and MultiLineString geometries (polygon outlines count as lines too).
     static func lines(_ path: String) throws -> [[GeoPoint]] {
         var out: [[GeoPoint]] = []
-        for g in geometries(try object(path)) {
+        for (n, g) in geometries(try object(path)).enumerated() {
+            let what = "\(path): geometry \(n + 1)"
             switch g["type"] as? String {
-            case "LineString": if let l = points(g["coordinates"]) { out.append(l) }
-            case "MultiLineString", "Polygon": for l in g["coordinates"] as? [Any] ?? [] { if let p = points(l) { out.append(p) } }
+            case "LineString":
+                let l = try points(g["coordinates"], what)
+                guard l.count >= 2 else { throw CLIError("\(what): a line needs at least 2 positions") }
+                out.append(l)
+            case "MultiLineString", "Polygon":
+                for (i, l) in (g["coordinates"] as? [Any] ?? []).enumerated() { out.append(try points(l, "\(what), line \(i + 1)")) }
             default: continue
             }
         }
@@ -46,10 +64,17 @@ enum GeoJSON {
 
     static func polygons(_ path: String) throws -> [[[GeoPoint]]] {
         var out: [[[GeoPoint]]] = []
-        for g in geometries(try object(path)) {
+        for (n, g) in geometries(try object(path)).enumerated() {
+            let what = "\(path): geometry \(n + 1)"
+            func polygon(_ rings: Any?, _ what: String) throws -> [[GeoPoint]] {
+                let list = rings as? [Any] ?? []
+                guard !list.isEmpty else { throw CLIError("\(what): a polygon needs at least its outer ring") }
+                return try list.enumerated().map { try ring($0.element, "\(what), ring \($0.offset + 1)") }
+            }
             switch g["type"] as? String {
-            case "Polygon": out.append((g["coordinates"] as? [Any] ?? []).compactMap(points))
-            case "MultiPolygon": for poly in g["coordinates"] as? [Any] ?? [] { out.append((poly as? [Any] ?? []).compactMap(points)) }
+            case "Polygon": out.append(try polygon(g["coordinates"], what))
+            case "MultiPolygon":
+                for (i, poly) in (g["coordinates"] as? [Any] ?? []).enumerated() { out.append(try polygon(poly, "\(what), polygon \(i + 1)")) }
             default: continue
             }
         }

@@ -30,7 +30,7 @@ struct ImportCells: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let db = try Store(location: store.databaseLocation)
+        let db = try store.open(create: true)
         let units = try loadUnits()
         printReport(try withImportProgress { try db.importCells(path: file, units: units, force: force, progress: $0) })
     }
@@ -44,25 +44,30 @@ struct ImportPresence: AsyncParsableCommand {
             subscriber is an MSISDN, pseudonymized at once with the carrier's key (carriers/X.yaml \
             pseudonym_key), or a pseudonym h:<64 hex> = HMAC-SHA256 of the E.164 number under that \
             key. seen_at is ISO 8601 with an offset. The carrier that supplied the file is the \
-            subscriber's carrier. Presence older than --retention is purged after the import.
+            subscriber's carrier. After the import, this carrier's presence older than --retention \
+            (by when it was seen, or by when it was imported) is purged. Rows seen more than \
+            --future-tolerance after now are refused (a wrong clock or date).
             """
     )
     @Argument var file: String
     @Option(name: .long, help: "The carrier that supplied the file.") var carrier: String
-    @Option(name: .long, help: "Keep presence this long (default 7d).") var retention = "7d"
+    @Option(name: .long, help: "Keep this carrier's presence this long (default 7d, at least 1h).") var retention = "7d"
+    @Option(name: .long, help: "Refuse rows seen more than this after now (default 5m).") var futureTolerance = "5m"
     @Flag(name: .long, help: "Import even if this exact file was imported before.") var force = false
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
         guard let c = Carrier(name: carrier) else { throw ValidationError("unknown carrier '\(carrier)' (expected one of \(Carrier.allCases.map(\.rawValue).joined(separator: ", ")))") }
-        guard let keep = Duration8601.parseSeconds(retention), keep > 0 else { throw ValidationError("--retention: expected a duration such as 7d") }
+        let keep = try durationOption(retention, "--retention", 3600...Duration8601.maxSeconds)
+        let ahead = try durationOption(futureTolerance, "--future-tolerance", 0...86400)
         let configs = try store.carrierConfigs()
         let key = try configs[c]?.pseudonymizer()
-        let db = try Store(location: store.databaseLocation)
-        printReport(try withImportProgress { try db.importPresence(path: file, carrier: c, key: key, force: force, progress: $0) })
-        let cutoff = Timestamp(seconds: Int64(Date().timeIntervalSince1970) - keep)
-        let purged = try db.purgePresence(before: cutoff)
-        if purged > 0 { print("  purged \(formatCount(purged)) presence rows seen before \(cutoff.iso8601()) (retention \(retention))") }
+        let db = try store.open(create: true)
+        let now = Int64(Date().timeIntervalSince1970)
+        printReport(try withImportProgress { try db.importPresence(path: file, carrier: c, key: key, notAfter: Timestamp(seconds: now + ahead), force: force, progress: $0) })
+        let cutoff = Timestamp(seconds: now - keep)
+        let purged = try db.purgePresence(before: cutoff, carrier: c)
+        if purged > 0 { print("  purged \(formatCount(purged)) \(c.rawValue) presence rows seen or imported before \(cutoff.iso8601()) (retention \(retention))") }
     }
 }
 
@@ -76,20 +81,25 @@ struct ImportPreferences: AsyncParsableCommand {
     func run() async throws {
         guard let c = Carrier(name: carrier) else { throw ValidationError("unknown carrier '\(carrier)'") }
         let key = try store.carrierConfigs()[c]?.pseudonymizer()
-        let db = try Store(location: store.databaseLocation)
+        let db = try store.open(create: true)
         printReport(try withImportProgress { try db.importPreferences(path: file, carrier: c, key: key, knownLanguage: { Languages.info($0) != nil }, force: force, progress: $0) })
     }
 }
 
 struct ImportDoNotCall: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "do-not-call", abstract: "The do-not-call (opt-out) list: msisdn.")
+    static let configuration = CommandConfiguration(
+        commandName: "do-not-call",
+        abstract: "The do-not-call (opt-out) list: msisdn.",
+        discussion: "Numbers are added to the list, each sealed under the contact key (LOA_CONTACT_KEY): the store never holds them in clear."
+    )
     @Argument var file: String
     @Flag(name: .long) var force = false
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let db = try Store(location: store.databaseLocation)
-        printReport(try withImportProgress { try db.importDoNotCall(path: file, force: force, progress: $0) })
+        let vault = try store.requireContactVault(for: "importing the do-not-call list")
+        let db = try store.open(create: true)
+        printReport(try withImportProgress { try db.importDoNotCall(path: file, vault: vault, force: force, progress: $0) })
     }
 }
 
@@ -97,22 +107,33 @@ struct ImportContacts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "contacts",
         abstract: "A named contact list: msisdn,name,language,commune_code (people who agreed to receive messages).",
-        discussion: "The list replaces any earlier list of the same name. language and commune_code may be empty."
+        discussion: """
+            The file replaces the list of the same name, but only when it has at least one good row: \
+            an empty file or one with the wrong columns leaves the list as it was (--replace empties \
+            it all the same). Importing an earlier file again restores the list it held. language \
+            and commune_code may be empty. Numbers are sealed under the contact key \
+            (LOA_CONTACT_KEY); a person on the do-not-call list is not messaged through a list.
+            """
     )
     @Argument var file: String
     @Option(name: .long, help: "The list's name, used by campaigns under audience.contact_lists.") var list: String
     @Option(name: .long, help: "A carrier routing (porting) list, CSV msisdn,carrier.") var routing: String?
+    @Flag(name: .long, help: "Replace the list even when the file has no good row (empties it).") var replace = false
     @Flag(name: .long) var force = false
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
         var routingList = CarrierRouting()
         if let routing { routingList = try InspectMSISDN.parseRouting(routing) }
-        let db = try Store(location: store.databaseLocation)
+        let vault = try store.requireContactVault(for: "importing a contact list")
+        let db = try store.open(create: true)
         let units = try loadUnits()
-        printReport(try withImportProgress {
-            try db.importContacts(path: file, list: list, units: units, routing: routingList, knownLanguage: { Languages.info($0) != nil }, force: force, progress: $0)
-        })
+        let report = try withImportProgress {
+            try db.importContacts(path: file, list: list, units: units, routing: routingList, knownLanguage: { Languages.info($0) != nil },
+                                  vault: vault, replaceEvenIfEmpty: replace, force: force, progress: $0)
+        }
+        printReport(report)
+        if report.listKept { throw ExitCode(1) }
     }
 }
 
@@ -122,11 +143,19 @@ struct Purge: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        guard let keep = Duration8601.parseSeconds(olderThan) else { throw ValidationError("--older-than: expected a duration such as 7d") }
+        let keep = try durationOption(olderThan, "--older-than", 3600...Duration8601.maxSeconds)
         let cutoff = Timestamp(seconds: Int64(Date().timeIntervalSince1970) - keep)
-        let n = try Store(location: store.databaseLocation).purgePresence(before: cutoff)
-        print("purged \(formatCount(n)) presence rows seen before \(cutoff.iso8601())")
+        let n = try store.open().purgePresence(before: cutoff)
+        print("purged \(formatCount(n)) presence rows seen or imported before \(cutoff.iso8601())")
     }
+}
+
+/// A duration option checked against its allowed range, with the range in the message.
+func durationOption(_ text: String, _ name: String, _ range: ClosedRange<Int64>) throws -> Int64 {
+    guard let v = Duration8601.parseSeconds(text), range.contains(v) else {
+        throw ValidationError("\(name): expected a duration from \(Duration8601.format(range.lowerBound)) to \(Duration8601.format(range.upperBound)) such as 7d, 12h or 30m, found '\(Escaped(text))'")
+    }
+    return v
 }
 
 /// Runs an import with a progress line on stderr (rows, share of the file, rows/s): redrawn in

@@ -55,7 +55,8 @@ struct InspectText: AsyncParsableCommand {
         if batch && (text != nil || file != nil) { throw ValidationError("--batch reads stdin: drop the text argument and --file") }
         if !batch && text == nil && file == nil { throw ValidationError("give the message text, --file PATH, or --batch") }
         if text != nil && file != nil { throw ValidationError("give either the text or --file, not both") }
-        if let p = pricePerSegment, p < 0 { throw ValidationError("--price-per-segment must be 0 or more") }
+        if let p = pricePerSegment, !(0...1_000_000).contains(p) { throw ValidationError("--price-per-segment: expected 0 to 1,000,000 VND per segment, found \(p)") }
+        if let text, let problem = messageTextProblem(text) { throw ValidationError("the message \(problem)") }
     }
 
     func run() async throws {
@@ -70,11 +71,15 @@ struct InspectText: AsyncParsableCommand {
                 throw CLIError("\(file): not UTF-8 (a legacy TCVN3/VNI or Windows-1252 file?); run `loa text convert \(file)` first")
             }
             message = decoded.hasSuffix("\n") ? String(decoded.dropLast()) : decoded
+            if let problem = messageTextProblem(message) { throw CLIError("\(file): the message \(problem)") }
         } else {
             message = text!
         }
         let report = TextReport(message, reference: reference, pricePerSegment: pricePerSegment,
                                 alternatives: alternatives ?? true, withBytes: parts)
+        if report.encoded.parts.count > 255 {
+            throw CLIError("the message needs \(report.encoded.parts.count) parts; a concatenated SMS has at most 255 (its UDH counts parts in one byte)")
+        }
         if json {
             print(report.json(includePartText: true))
         } else {
@@ -87,18 +92,21 @@ struct InspectText: AsyncParsableCommand {
         var lineNumber = 0
         var bad = 0
         let withAlternatives = alternatives ?? false
-        while let line = readLine(strippingNewline: true) {
+        while let raw = readRawLine() {
             lineNumber += 1
             do {
+                guard let line = String(validating: raw, as: UTF8.self) else { throw BatchLineError("not UTF-8 (the line's bytes are not valid UTF-8 text)") }
                 let message = try JSONText.decodeString(Substring(line))
+                if let problem = messageTextProblem(message) { throw BatchLineError("the message \(problem)") }
                 let report = TextReport(message, reference: reference, pricePerSegment: pricePerSegment,
                                         alternatives: withAlternatives, withBytes: parts)
+                if report.encoded.parts.count > 255 { throw BatchLineError("the message needs \(report.encoded.parts.count) parts; at most 255") }
                 out.line(report.json(includePartText: parts))
             } catch {
                 bad += 1
                 var o = JSONObject()
                 o.add("line", lineNumber)
-                o.add("error", error.description)
+                o.add("error", "\(error)")
                 out.line(o.finished)
             }
         }
@@ -108,6 +116,33 @@ struct InspectText: AsyncParsableCommand {
             throw ExitCode(1)
         }
     }
+}
+
+struct BatchLineError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// One line of stdin as raw bytes, without its line end (nil at the end of input).
+func readRawLine() -> [UInt8]? {
+    var bytes: [UInt8] = []
+    while true {
+        let c = getchar()
+        if c == EOF { return bytes.isEmpty ? nil : bytes }
+        if c == 0x0A { if bytes.last == 0x0D { bytes.removeLast() }; return bytes }
+        bytes.append(UInt8(truncatingIfNeeded: c))
+    }
+}
+
+/// A message text may hold line ends, never other control characters (a NUL or an escape
+/// would reach the phone, or cut the message short on some networks).
+func messageTextProblem(_ text: String) -> String? {
+    guard let bad = text.unicodeScalars.first(where: { ($0.value < 0x20 && $0 != "\n" && $0 != "\r") || (0x7F...0x9F).contains($0.value) }) else { return nil }
+    return "holds the control character U+\(String(bad.value, radix: 16, uppercase: true).leftPadded(4)) (only line ends are allowed)"
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }
 
 /// Everything `inspect text` says about one message.

@@ -1,8 +1,14 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Entry {
-    static func main() async { await Loa.main() }
+    static func main() async {
+        // Everything loa creates (the store, its WAL and lock files, exports) holds personal data:
+        // readable by its owner only.
+        umask(0o077)
+        await Loa.main()
+    }
 }
 
 struct Loa: AsyncParsableCommand {

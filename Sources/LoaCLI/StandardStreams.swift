@@ -49,3 +49,35 @@ struct CLIError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
+
+/// A file a command writes (`--out`, `-o`). loa never replaces a file it was not told to
+/// replace (`--force`), never writes over a file it reads in the same command, and never writes
+/// through a symbolic link (a link in a shared directory could point anywhere). The file is
+/// created readable by its owner only: exports hold personal data.
+enum OutputFile {
+    /// Checks `path` and opens it for writing (truncated). `inputs` are the files the command reads.
+    static func open(_ path: String, force: Bool, inputs: [String] = []) throws -> FileHandle {
+        var st = stat()
+        if lstat(path, &st) == 0 {
+            if (st.st_mode & S_IFMT) == S_IFLNK { throw CLIError("\(path): is a symbolic link; loa does not write through links (give the real path)") }
+            if (st.st_mode & S_IFMT) == S_IFDIR { throw CLIError("\(path): is a directory, expected a file name") }
+            for input in inputs {
+                var other = stat()
+                if stat(input, &other) == 0 && other.st_dev == st.st_dev && other.st_ino == st.st_ino {
+                    throw CLIError("\(path): is \(input), which this command reads; write to another file")
+                }
+            }
+            if !force { throw CLIError("\(path): exists; loa does not replace it unless told to (--force)") }
+        }
+        let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | (force ? 0 : O_EXCL), 0o600)
+        guard fd >= 0 else { throw CLIError("\(path): cannot create: \(String(cString: strerror(errno)))") }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    }
+
+    /// Writes `bytes` to `path` under the same rules.
+    static func write(_ bytes: [UInt8], to path: String, force: Bool, inputs: [String] = []) throws {
+        let handle = try open(path, force: force, inputs: inputs)
+        handle.write(Data(bytes))
+        try handle.close()
+    }
+}

@@ -19,7 +19,7 @@ struct StoreInfo: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let db = try Store(location: store.databaseLocation)
+        let db = try store.open()
         let schema = try db.schemaVersion()
         print("store: \(db.db.dialect == .postgres ? "PostgreSQL" : "SQLite") \(db.db.location)")
         print("schema: version \(schema.version) (\(schema.name))")

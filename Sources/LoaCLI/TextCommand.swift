@@ -32,6 +32,9 @@ struct ConvertText: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Write the converted text here instead of stdout.")
     var output: String?
 
+    @Flag(name: .long, help: "Replace the --output file if it exists.")
+    var force = false
+
     enum Source: String, ExpressibleByArgument, CaseIterable {
         case auto, tcvn3, vni
     }
@@ -64,8 +67,7 @@ struct ConvertText: AsyncParsableCommand {
 
     private func emit(_ text: String) throws {
         if let output {
-            do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) }
-            catch { throw CLIError("\(output): cannot write: \(error.localizedDescription)") }
+            try OutputFile.write(Array(text.utf8), to: output, force: force, inputs: [file])
         } else {
             FileHandle.standardOutput.write(Data(text.utf8))
         }

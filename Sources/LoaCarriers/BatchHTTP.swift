@@ -1,5 +1,6 @@
 import Foundation
 import LoaCore
+import LoaCrypto
 import LoaStore
 
 /// The `batch-http` protocol that loa offers carriers (carriers/README.md is the contract).

@@ -1,4 +1,5 @@
 import LoaCore
+import LoaCrypto
 import LoaStore
 
 /// A carrier's gateway as configured in carriers/*.yaml.
@@ -25,6 +26,8 @@ public struct CarrierGateway: Sendable {
     public var kannel: KannelProtocol.Settings?
     /// For protocol kannel: the key that turns contact numbers into this carrier's pseudonyms.
     public var pseudonymKey: KeyedPseudonymizer?
+    /// For protocol kannel: the operator's contact key, which opens the sealed contact numbers.
+    public var contactVault: ContactVault?
 
     public init(carrier: Carrier, displayName: String, protocolKind: WireProtocol, endpoint: String, tps: Int, maxBatch: Int, dailyQuota: Int,
                 window: DailyWindow?, retry: RetryPolicy, timeout: Double, token: String?, signingSecret: [UInt8]?, receiptSecret: [UInt8]?,

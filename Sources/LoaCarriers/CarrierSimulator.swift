@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import LoaCore
+import LoaCrypto
 import LoaStore
 import NIOCore
 

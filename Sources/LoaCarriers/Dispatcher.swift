@@ -1,5 +1,6 @@
 import Foundation
 import LoaCore
+import LoaCrypto
 import LoaStore
 
 /// Sends approved campaigns' messages to the carriers. Each carrier gets `workersPerCarrier`
@@ -95,7 +96,7 @@ public final class Dispatcher: @unchecked Sendable {
             func add(_ s: String) { lock.lock(); list.append(s); lock.unlock() }
         }
         let errors = Errors()
-        let store = try Store(location: storeLocation)
+        let store = try Store(location: storeLocation, create: false)
         let leases = try Store.carrierLeases(location: storeLocation)
         defer { leases.close() }
         // Each carrier gets `workersPerCarrier` upload workers sharing one rate limiter and quota, so
@@ -215,7 +216,7 @@ public final class Dispatcher: @unchecked Sendable {
             d = dispatcher
             self.gateway = gateway
             self.shared = shared
-            store = try Store(location: dispatcher.storeLocation)
+            store = try Store(location: dispatcher.storeLocation, create: false)
             client = CurlClient(gateway.client)
             signer = try gateway.signingSecret.map { try HMACSigner(secret: $0) }
         }
@@ -520,13 +521,13 @@ public final class Dispatcher: @unchecked Sendable {
                 report("batch \(batch.id) was interrupted: its unsent messages are recorded as unknown (Kannel cannot dedupe)")
                 return
             }
-            guard let settings = gateway.kannel, let key = gateway.pseudonymKey else {
+            guard let settings = gateway.kannel, let key = gateway.pseudonymKey, let vault = gateway.contactVault else {
                 try store.returnToPlanned(batch: batch.id)
                 try store.finishBatch(batch.id)
-                fault("Kannel settings or pseudonym key missing for \(gateway.carrier.rawValue)")
+                fault("Kannel needs its settings, the carrier's pseudonym key and the contact key (LOA_CONTACT_KEY) for \(gateway.carrier.rawValue)")
                 return
             }
-            let numbers = try kannelNumbers(key)
+            let numbers = try kannelNumbers(key, vault)
             let dlrSigner = try gateway.receiptSecret.map { try HMACSigner(secret: $0) }
             var failure: String? = nil
             for m in batch.messages {
@@ -583,9 +584,9 @@ public final class Dispatcher: @unchecked Sendable {
         }
 
         private var kannelNumberCache: [String: MSISDN]?
-        func kannelNumbers(_ key: KeyedPseudonymizer) throws -> [String: MSISDN] {
+        func kannelNumbers(_ key: KeyedPseudonymizer, _ vault: ContactVault) throws -> [String: MSISDN] {
             if let c = kannelNumberCache { return c }
-            let n = try store.contactNumbers(key: key)
+            let n = try store.contactNumbers(key: key, vault: vault)
             kannelNumberCache = n
             return n
         }

@@ -1,5 +1,6 @@
 import Foundation
 import LoaCore
+import LoaCrypto
 import LoaStore
 
 /// Kannel's smsbox `sendsms` interface: one HTTP request per message. Kannel has no idempotency

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import LoaCore
+import LoaCrypto
 import Logging
 import ServiceLifecycle
 import LoaStore
@@ -18,7 +19,7 @@ public final class ReceiptEndpoint: @unchecked Sendable {
     private var counts = (received: 0, matched: 0, unmatched: 0, rejected: 0)
 
     public init(storeLocation: String, secrets: [Carrier: [UInt8]]) throws {
-        store = try Store(location: storeLocation)
+        store = try Store(location: storeLocation, create: false)
         self.secrets = try secrets.mapValues { try HMACSigner(secret: $0) }
     }
 

@@ -147,7 +147,7 @@ final class FileLeases: CarrierLeases {
 
     init(databasePath: String) throws {
         directory = databasePath + ".dispatch"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         for candidate in 0..<1024 {
             if let fd = try lock("\(directory)/node-\(candidate).lock") { node = fd; return }
         }
@@ -158,7 +158,7 @@ final class FileLeases: CarrierLeases {
 
     /// An exclusive, non-blocking flock on `path` (created if needed); nil when someone holds it.
     private func lock(_ path: String) throws -> Int32? {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StoreError.database("\(path): cannot open: \(String(cString: strerror(errno)))") }
         if flock(fd, LOCK_EX | LOCK_NB) == 0 { return fd }
         let e = errno

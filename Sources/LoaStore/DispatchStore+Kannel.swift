@@ -1,12 +1,17 @@
 import LoaCore
+import LoaCrypto
 
 /// Store operations for carriers without idempotency (Kannel): per-message outcomes, at most once.
 extension Store {
-    /// Clear numbers of contact-list members, by their pseudonym under `key`: what Kannel needs.
-    public func contactNumbers(key: KeyedPseudonymizer) throws -> [String: MSISDN] {
+    /// Numbers of contact-list members by their pseudonym under the carrier's `key`: what Kannel
+    /// needs, opened with the contact key in memory at send time, never stored with a message.
+    public func contactNumbers(key: KeyedPseudonymizer, vault: ContactVault) throws -> [String: MSISDN] {
+        try checkVault(vault)
         var out: [String: MSISDN] = [:]
-        for number in try db.query("SELECT DISTINCT msisdn FROM contacts", row: { $0.text(0) }) {
-            if case .success(let p) = VietnamNumberingPlan.parse(number) { out[key.pseudonym(for: p.msisdn).description] = p.msisdn }
+        for (subscriber, sealed) in try db.query("SELECT DISTINCT subscriber, sealed FROM contact_entries", row: { ($0.pseudonym(0), $0.blob(1)) }) {
+            guard let subscriber else { continue }
+            let msisdn = try vault.open(sealed, pseudonym: subscriber)
+            out[key.pseudonym(for: msisdn).description] = msisdn
         }
         return out
     }

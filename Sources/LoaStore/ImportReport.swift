@@ -1,5 +1,6 @@
 import Foundation
 import LoaCore
+import LoaCrypto
 
 /// What an import did: counts, the first bad lines with their reasons, and how long it took.
 public struct ImportReport: Sendable {
@@ -12,6 +13,8 @@ public struct ImportReport: Sendable {
     public var seconds = 0.0
     /// The same file (by SHA-256) was imported before; nothing was done.
     public var alreadyImported = false
+    /// A contact list import found no good row and left the list as it was.
+    public var listKept = false
     public var notes: [String] = []
 
     public static let keptProblems = 20
@@ -61,13 +64,18 @@ final class ImportTicker {
 }
 
 /// Reads a file in large chunks and hands out its lines as byte buffers (no String per line).
+/// A line longer than `maxLineLength` is not handed out: `overlong(lineNumber)` is called for it
+/// and reading goes on after its end (a file with no line end at all costs one pass, not a
+/// growing buffer copied again for every chunk).
 struct LineReader {
     let path: String
     let chunkSize = 4 << 20
+    static let maxLineLength = 64 << 10
 
     /// Calls `body(lineNumber, bytes)` for each line, without the line ending; `progress` gets the
     /// bytes consumed so far every few thousand lines. Returns total bytes.
     func forEachLine(progress: ((Int) -> Void)? = nil, chunk: ((UnsafeRawBufferPointer) -> Void)? = nil,
+                     overlong: (Int) -> Void = { _ in },
                      _ body: (Int, UnsafeBufferPointer<UInt8>) throws -> Void) throws -> Int {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             var isDir: ObjCBool = false
@@ -81,6 +89,8 @@ struct LineReader {
         var lineNumber = 0
         var total = 0
         var first = true
+        // Inside a line already longer than the limit: skip to its end.
+        var skipping = false
         while true {
             let data = try handle.read(upToCount: chunkSize) ?? Data()
             if data.isEmpty { break }
@@ -98,46 +108,35 @@ struct LineReader {
                 while i < all.count {
                     if all[i] == 0x0A {
                         lineNumber += 1
-                        var end = i
-                        if end > start && all[end - 1] == 0x0D { end -= 1 }
-                        try body(lineNumber, UnsafeBufferPointer(rebasing: all[start..<end]))
+                        if skipping || i - start > Self.maxLineLength {
+                            skipping = false
+                            overlong(lineNumber)
+                        } else {
+                            var end = i
+                            if end > start && all[end - 1] == 0x0D { end -= 1 }
+                            try body(lineNumber, UnsafeBufferPointer(rebasing: all[start..<end]))
+                        }
                         start = i + 1
                         if lineNumber & 4095 == 0 { progress?(base + start) }
                     }
                     i += 1
                 }
-                if start < all.count { carry.append(contentsOf: all[start...]) }
+                if start < all.count {
+                    if skipping || all.count - start > Self.maxLineLength { skipping = true }
+                    else { carry.append(contentsOf: all[start...]) }
+                }
             }
             progress?(total)
         }
-        if !carry.isEmpty {
+        if skipping {
+            overlong(lineNumber + 1)
+        } else if !carry.isEmpty {
             lineNumber += 1
             var end = carry.count
             if carry[end - 1] == 0x0D { end -= 1 }
             try carry.withUnsafeBufferPointer { try body(lineNumber, UnsafeBufferPointer(rebasing: $0[0..<end])) }
         }
         return total
-    }
-}
-
-/// Splits a line on commas into at most `max` fields (byte ranges), stripping surrounding
-/// spaces and double quotes. Machine-written carrier files need no more than this.
-@inline(__always)
-func splitFields(_ line: UnsafeBufferPointer<UInt8>, into fields: inout [Range<Int>], max: Int) {
-    fields.removeAll(keepingCapacity: true)
-    var start = 0
-    var i = 0
-    while i <= line.count {
-        if i == line.count || line[i] == 0x2C {
-            var a = start, b = i
-            while a < b && (line[a] == 0x20 || line[a] == 0x09) { a += 1 }
-            while b > a && (line[b - 1] == 0x20 || line[b - 1] == 0x09) { b -= 1 }
-            if b - a >= 2 && line[a] == 0x22 && line[b - 1] == 0x22 { a += 1; b -= 1 }
-            fields.append(a..<b)
-            start = i + 1
-            if fields.count > max { return }
-        }
-        i += 1
     }
 }
 

@@ -150,6 +150,31 @@ enum Migrations {
                 created_at {int} NOT NULL
             );
             """, ""),
+        // Law 91/2025: no clear number beside a location. Opt-outs and contact lists keep each number
+        // sealed (AES-256-GCM) under the operator's contact key, found by its keyed pseudonym. The
+        // clear tables of versions 1–5 stay until a command with the key seals their rows into
+        // these and drops them (Store.sealClearNumbers).
+        (6, "sealed opt-outs and contact lists", """
+            CREATE TABLE opt_outs (
+                subscriber {blob} PRIMARY KEY,
+                sealed {blob} NOT NULL,
+                added_at {int} NOT NULL
+            ) {without_rowid};
+            CREATE TABLE contact_entries (
+                list TEXT NOT NULL,
+                subscriber {blob} NOT NULL,
+                sealed {blob} NOT NULL,
+                carrier TEXT NOT NULL,
+                name TEXT NOT NULL,
+                language TEXT,
+                commune INTEGER,
+                PRIMARY KEY (list, subscriber)
+            );
+            CREATE TABLE vault (
+                singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                fingerprint TEXT NOT NULL
+            );
+            """, ""),
     ]
 
     static func sql(_ template: String, for dialect: SQLDialect) -> String {

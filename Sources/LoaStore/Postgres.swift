@@ -19,7 +19,8 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
 
     /// `url`: `postgres://user:password@host:port/database` (libpq's URI form; `?sslmode=…` etc. allowed).
     /// `createIfMissing`: create the database named in the URL when the server says it does not exist.
-    public init(url: String, createIfMissing: Bool = false) throws(StoreError) {
+    public init(url given: String, createIfMissing: Bool = false) throws(StoreError) {
+        let url = Self.lowercasedScheme(given)
         location = Self.maskPassword(url)
         guard var c = PQconnectdb(url) else { throw .database("\(location): out of memory") }
         if PQstatus(c) != CONNECTION_OK && createIfMissing && String(cString: PQerrorMessage(c)).contains("does not exist") {
@@ -89,11 +90,25 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         return PQresultStatus(r) == PGRES_TUPLES_OK
     }
 
-    static func maskPassword(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
-        let userinfo = url[scheme.upperBound..<at]
-        guard let colon = userinfo.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at...])
+    /// libpq reads `postgres://` and `postgresql://` in lower case only.
+    static func lowercasedScheme(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        return url[..<scheme.lowerBound].lowercased() + url[scheme.lowerBound...]
+    }
+
+    /// The URL with its password hidden, wherever it is: `user:***@host`, `?password=***`.
+    public static func maskPassword(_ url: String) -> String {
+        var out = url
+        if let scheme = out.range(of: "://"), let at = out[scheme.upperBound...].firstIndex(of: "@"),
+           let colon = out[scheme.upperBound..<at].firstIndex(of: ":") {
+            out = String(out[..<colon]) + ":***" + String(out[at...])
+        }
+        guard let q = out.firstIndex(of: "?") else { return out }
+        let parameters = out[out.index(after: q)...].split(separator: "&", omittingEmptySubsequences: false).map { p -> String in
+            let key = p.split(separator: "=", maxSplits: 1).first.map { String($0).lowercased() } ?? ""
+            return key == "password" || key == "sslpassword" ? "\(p.split(separator: "=", maxSplits: 1).first ?? "")=***" : String(p)
+        }
+        return String(out[...q]) + parameters.joined(separator: "&")
     }
 
     func error(_ what: String, _ result: OpaquePointer?) -> StoreError {
@@ -305,6 +320,16 @@ struct PostgresRow: SQLRow {
         return negative ? -v : v
     }
     func double(_ column: Int32) -> Double { Double(text(column)) ?? 0 }
+    /// bytea in text form: `\x` and hex digits.
+    func blob(_ column: Int32) -> [UInt8] {
+        let hex = Array(text(column).utf8.dropFirst(2))
+        var out: [UInt8] = []
+        out.reserveCapacity(hex.count / 2)
+        func v(_ c: UInt8) -> UInt8 { c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x61 + 10 }
+        var i = 0
+        while i + 1 < hex.count { out.append(v(hex[i]) << 4 | v(hex[i + 1])); i += 2 }
+        return out
+    }
     /// bytea in text form: `\x` and 64 hex digits.
     func pseudonym(_ column: Int32) -> Pseudonym? {
         guard PQgetlength(result, row, column) == 66 else { return nil }

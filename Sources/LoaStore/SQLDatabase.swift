@@ -15,6 +15,8 @@ public protocol SQLRow {
     func isNull(_ column: Int32) -> Bool
     /// A 32-byte binary column read as a pseudonym (nil when it is not 32 bytes).
     func pseudonym(_ column: Int32) -> Pseudonym?
+    /// A binary column's bytes.
+    func blob(_ column: Int32) -> [UInt8]
 }
 
 extension SQLRow {

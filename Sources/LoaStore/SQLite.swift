@@ -1,4 +1,5 @@
 import CSQLite3
+import Foundation
 import LoaCore
 
 /// A thin, typed wrapper over the SQLite C API. Every SQLite return code goes through `check`.
@@ -10,9 +11,15 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     /// Statements of `run` and `query`, prepared once per connection.
     private var cache: [String: Statement] = [:]
 
-    public init(path: String) throws(StoreError) {
+    /// Opens the database file, creating it (mode 0600: it holds personal data) when `create`.
+    /// SQLite gives its -wal and -shm files the same mode as the database file.
+    public init(path: String, create: Bool = true) throws(StoreError) {
+        if create {
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd >= 0 { close(fd) } else if errno != EEXIST { throw .database("\(path): cannot create: \(String(cString: strerror(errno)))") }
+        }
         var db: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
+        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { sqlite3_close(db) }
@@ -23,6 +30,9 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         sqlite3_busy_timeout(db, 10_000)
         try execute("PRAGMA journal_mode = WAL")
         try execute("PRAGMA synchronous = NORMAL")
+        // Deleted rows are overwritten, not left in free pages: purged locations and the clear
+        // numbers of older stores must be gone, not merely unlinked.
+        try execute("PRAGMA secure_delete = ON")
         try execute("PRAGMA foreign_keys = ON")
         try execute("PRAGMA temp_store = MEMORY")
         try execute("PRAGMA cache_size = -65536")
@@ -146,6 +156,11 @@ public final class Statement: SQLRow {
     public func text(_ column: Int32) -> String {
         guard let p = sqlite3_column_text(stmt, column) else { return "" }
         return String(cString: p)
+    }
+    public func blob(_ column: Int32) -> [UInt8] {
+        let n = Int(sqlite3_column_bytes(stmt, column))
+        guard n > 0, let p = sqlite3_column_blob(stmt, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: n))
     }
     /// A 32-byte blob column read as a pseudonym without copying into an Array.
     @inline(__always)

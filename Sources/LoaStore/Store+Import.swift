@@ -1,13 +1,16 @@
 import Foundation
 import LoaCore
+import LoaCrypto
 
 extension Store {
     /// Starts an import record, or reports that this exact file was imported already.
     /// - Parameter hash: the file's SHA-256, or nil when the caller hashes while streaming.
-    func beginImport(kind: String, carrier: Carrier?, path: String, force: Bool, hash: String? = nil) throws -> (id: Int64?, report: ImportReport) {
+    /// - Parameter onlyLatestCounts: a file is a repeat only of the latest import of its kind (a
+    ///   contact list: importing an earlier file again restores the list it held).
+    func beginImport(kind: String, carrier: Carrier?, path: String, force: Bool, hash: String? = nil, onlyLatestCounts: Bool = false) throws -> (id: Int64?, report: ImportReport) {
         var report = ImportReport(kind: kind, file: path)
         let hash = try hash ?? fileSHA256(path)
-        if !force, let previous = try previousImport(kind: kind, carrier: carrier, hash: hash) {
+        if !force, let previous = try previousImport(kind: kind, carrier: carrier, hash: hash, onlyLatest: onlyLatestCounts) {
             report.alreadyImported = true
             report.notes.append("this file was imported before (import #\(previous), same SHA-256); nothing done (use --force to import it again)")
             return (nil, report)
@@ -17,9 +20,14 @@ extension Store {
         return (id, report)
     }
 
-    func previousImport(kind: String, carrier: Carrier?, hash: String) throws -> Int64? {
-        try db.scalarInt("SELECT id FROM imports WHERE sha256 = ? AND kind = ? AND completed = 1 AND coalesce(carrier, '') = ?",
-                         [.text(hash), .text(kind), .text(carrier?.rawValue ?? "")])
+    func previousImport(kind: String, carrier: Carrier?, hash: String, onlyLatest: Bool = false) throws -> Int64? {
+        if onlyLatest {
+            let latest = try db.query("SELECT id, sha256 FROM imports WHERE kind = ? AND completed = 1 AND coalesce(carrier, '') = ? ORDER BY id DESC LIMIT 1",
+                                      [.text(kind), .text(carrier?.rawValue ?? "")]) { ($0.int64(0), $0.text(1)) }.first
+            return latest.flatMap { $0.1 == hash ? $0.0 : nil }
+        }
+        return try db.scalarInt("SELECT id FROM imports WHERE sha256 = ? AND kind = ? AND completed = 1 AND coalesce(carrier, '') = ?",
+                                [.text(hash), .text(kind), .text(carrier?.rawValue ?? "")])
     }
 
     func finishImport(_ id: Int64, _ report: ImportReport, extra: String = "", _ bindings: [SQLValue] = []) throws {
@@ -30,26 +38,46 @@ extension Store {
     /// A CSV import whose rows go through `writer`, in one transaction with its import record (an
     /// error leaves nothing behind): `row` turns line `n` into one row's values, or nil for a line
     /// that is skipped (a header, a blank) or bad (noted in `report` with the reason).
-    func importRows(kind: String, carrier: Carrier?, path: String, force: Bool, into writer: BulkWriter,
-                    progress: ((ImportProgress) -> Void)?, before: () throws -> Void = {},
+    func importRows(kind: String, carrier: Carrier?, path: String, force: Bool, onlyLatestCounts: Bool = false, into writer: BulkWriter,
+                    progress: ((ImportProgress) -> Void)?, before: () throws -> Void = {}, after: (ImportReport) throws -> Void = { _ in },
                     _ row: (Int, UnsafeBufferPointer<UInt8>, inout ImportReport) throws -> [SQLValue]?) throws -> ImportReport {
         let t0 = monotonicSeconds()
         return try db.transaction {
-            var (id, report) = try beginImport(kind: kind, carrier: carrier, path: path, force: force)
+            var (id, report) = try beginImport(kind: kind, carrier: carrier, path: path, force: force, onlyLatestCounts: onlyLatestCounts)
             guard let id else { return report }
             try before()
             let ticker = ImportTicker(path: path, started: t0, progress: progress)
-            _ = try LineReader(path: path).forEachLine(progress: ticker.read) { n, bytes in
+            _ = try LineReader(path: path).forEachLine(progress: ticker.read, overlong: { report.bad($0, Self.overlongLine) }) { n, bytes in
                 guard let values = try row(n, bytes, &report) else { return }
                 try writer.add(values)
                 report.rowsOK += 1
                 ticker.row(report.rowsOK)
             }
             try writer.flush()
+            try after(report)
             try finishImport(id, report)
             report.seconds = monotonicSeconds() - t0
             return report
         }
+    }
+
+    static let overlongLine = "longer than \(LineReader.maxLineLength / 1024) KiB: not a line of this file's kind (skipped)"
+
+    /// One line of a CSV file as fields, read by the one set of rules every import uses: UTF-8
+    /// (a line that is not is bad), NFC, RFC 4180 quoting, no control characters. nil for a blank
+    /// line, the header (line 1 starting with `header`), or a bad line (noted in `report`).
+    func csvFields(_ n: Int, _ bytes: UnsafeBufferPointer<UInt8>, _ report: inout ImportReport, header: String) throws -> [String]? {
+        guard let text = String(validating: bytes, as: UTF8.self) else { report.bad(n, "not UTF-8 text (save the file as UTF-8)"); return nil }
+        let line = NFC.normalize(text)
+        if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { return nil }
+        let fields: [String]
+        do { fields = try CSVLine.split(Substring(line)) } catch { report.bad(n, "\(error)"); return nil }
+        if n == 1 && fields[0].lowercased() == header { return nil }
+        if let bad = fields.first(where: { $0.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } }) {
+            report.bad(n, "a control character in '\(Escaped(bad))'")
+            return nil
+        }
+        return fields
     }
 
     // MARK: Cells: cgi,lat,lon,commune_code
@@ -59,17 +87,12 @@ extension Store {
         let upsert = BulkWriter(db, "INSERT INTO cells (cgi, lat, lon, commune)", columns: 4,
                                 tail: "ON CONFLICT(cgi) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, commune = excluded.commune") { [$0[0]] }
         return try importRows(kind: "cells", carrier: nil, path: path, force: force, into: upsert, progress: progress) { n, bytes, report in
-            let line = String(decoding: bytes, as: UTF8.self)
-            if line.trimmingCharacters(in: .whitespaces).isEmpty { return nil }
-            if n == 1 && line.lowercased().hasPrefix("cgi") { return nil }
-            let f: [String]
-            do { f = try CSVLine.split(Substring(line)).map { $0.trimmingCharacters(in: .whitespaces) } }
-            catch { report.bad(n, "\(error)"); return nil }
+            guard let f = try csvFields(n, bytes, &report, header: "cgi") else { return nil }
             guard f.count == 4 else { report.bad(n, "expected 4 fields cgi,lat,lon,commune_code, found \(f.count)"); return nil }
-            guard let cgi = CellGlobalIdentity(f[0]) else { report.bad(n, "cgi: '\(f[0])' is not MCC-MNC-LAC-CI (e.g. 452-04-12345-678)"); return nil }
-            guard let lat = Double(f[1]), (-90...90).contains(lat) else { report.bad(n, "lat: expected degrees -90..90, found '\(f[1])'"); return nil }
-            guard let lon = Double(f[2]), (-180...180).contains(lon) else { report.bad(n, "lon: expected degrees -180..180, found '\(f[2])'"); return nil }
-            guard let commune = Int(f[3]) else { report.bad(n, "commune_code: expected a number, found '\(f[3])'"); return nil }
+            guard let cgi = CellGlobalIdentity(f[0]) else { report.bad(n, "cgi: '\(Escaped(f[0]))' is not MCC-MNC-LAC-CI (e.g. 452-04-12345-678)"); return nil }
+            guard let lat = Double(f[1]), (-90...90).contains(lat) else { report.bad(n, "lat: expected degrees -90..90, found '\(Escaped(f[1]))'"); return nil }
+            guard let lon = Double(f[2]), (-180...180).contains(lon) else { report.bad(n, "lon: expected degrees -180..180, found '\(Escaped(f[2]))'"); return nil }
+            guard let commune = Int(f[3]) else { report.bad(n, "commune_code: expected a number, found '\(Escaped(f[3]))'"); return nil }
             if case .failure(let e) = units.commune(commune) { report.bad(n, "commune_code: \(e.description)"); return nil }
             return [.text(cgi.description), .double(lat), .double(lon), .int(Int64(commune))]
         }
@@ -93,8 +116,11 @@ extension Store {
     /// Streams a carrier's presence snapshot into the store. MSISDNs are pseudonymized with the
     /// carrier's key as they are read; `h:<hex>` pseudonyms are taken as they are. The carrier
     /// that supplied the file is the subscriber's carrier (this handles ported numbers).
-    public func importPresence(path: String, carrier: Carrier, key: KeyedPseudonymizer?, force: Bool = false,
+    /// - Parameter notAfter: rows seen after this are refused (a carrier's clock or a date in the
+    ///   file is wrong; such rows would never be purged by age). Default: 5 minutes from now.
+    public func importPresence(path: String, carrier: Carrier, key: KeyedPseudonymizer?, notAfter: Timestamp? = nil, force: Bool = false,
                                progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
+        let notAfter = notAfter ?? Timestamp(seconds: Self.nowSeconds() + 300)
         let t0 = monotonicSeconds()
         let fileHash = SHA256Stream()
         let cellIDs = try cellIDsByPackedCGI()
@@ -115,19 +141,24 @@ extension Store {
         let state = ParseState(ImportReport(kind: "presence", file: path))
         let parser = Thread {
             var batch = PresenceBatch(capacity: batchSize)
+            var csv: [CSVLine.Field] = []
             var fields: [Range<Int>] = []
             fields.reserveCapacity(4)
+            csv.reserveCapacity(4)
             var e164 = [UInt8](repeating: 0, count: 12)
             e164[0] = 0x2B; e164[1] = 0x38; e164[2] = 0x34
             do {
-                _ = try LineReader(path: path).forEachLine(progress: { state.bytesRead = $0 }, chunk: { fileHash.update($0) }) { n, line in
+                _ = try LineReader(path: path).forEachLine(progress: { state.bytesRead = $0 }, chunk: { fileHash.update($0) },
+                                                           overlong: { state.report.bad($0, Self.overlongLine) }) { n, line in
                     if line.isEmpty { return }
-                    splitFields(line, into: &fields, max: 3)
+                    do { try CSVLine.split(line, into: &csv) } catch { state.report.bad(n, "\(error)"); return }
+                    fields.removeAll(keepingCapacity: true)
+                    for f in csv { fields.append(f.range) }
                     if n == 1, fields.count >= 1, line.count >= 10, line[0] == 0x73 || line[0] == 0x53 {
                         return   // header: subscriber,cgi,seen_at
                     }
                     guard fields.count == 3 else {
-                        state.report.bad(n, "expected 3 fields subscriber,cgi,seen_at, found \(fields.count > 3 ? "more" : String(fields.count))")
+                        state.report.bad(n, "expected 3 fields subscriber,cgi,seen_at, found \(fields.count)")
                         return
                     }
                     let subscriberField = UnsafeBufferPointer(rebasing: line[fields[0]])
@@ -151,16 +182,21 @@ extension Store {
                             pseudonym = e164.withUnsafeBytes { key.pseudonym(e164: UnsafeRawBufferPointer(rebasing: $0[0..<k])) }
                         }
                     }
+                    func quoted(_ i: Int) -> Escaped { Escaped(String(decoding: UnsafeBufferPointer(rebasing: line[fields[i]]), as: UTF8.self)) }
                     guard let packed = CellGlobalIdentity.packed(utf8: UnsafeBufferPointer(rebasing: line[fields[1]])) else {
-                        state.report.bad(n, "cgi: '\(String(decoding: UnsafeBufferPointer(rebasing: line[fields[1]]), as: UTF8.self))' is not MCC-MNC-LAC-CI")
+                        state.report.bad(n, "cgi: '\(quoted(1))' is not MCC-MNC-LAC-CI")
                         return
                     }
                     guard let cell = cellIDs[packed] else {
-                        state.report.bad(n, "cgi: \(String(decoding: UnsafeBufferPointer(rebasing: line[fields[1]]), as: UTF8.self)) is not in the cell list (import it with loa import cells)")
+                        state.report.bad(n, "cgi: \(quoted(1)) is not in the cell list (import it with loa import cells)")
                         return
                     }
                     guard let seen = Timestamp.parse(UnsafeBufferPointer(rebasing: line[fields[2]])) else {
-                        state.report.bad(n, "seen_at: expected ISO 8601 with an offset (2026-11-24T08:15:00+07:00), found '\(String(decoding: UnsafeBufferPointer(rebasing: line[fields[2]]), as: UTF8.self))'")
+                        state.report.bad(n, "seen_at: expected ISO 8601 with an offset (2026-11-24T08:15:00+07:00), found '\(quoted(2))'")
+                        return
+                    }
+                    guard seen <= notAfter else {
+                        state.report.bad(n, "seen_at: \(seen.iso8601()) is after the import (\(notAfter.iso8601()) at the latest): a wrong clock or date in the file")
                         return
                     }
                     withUnsafeBytes(of: pseudonym.w0.bigEndian) { batch.keys.append(contentsOf: $0) }
@@ -316,9 +352,7 @@ extension Store {
                                 tail: "ON CONFLICT (carrier, subscriber) DO UPDATE SET language = excluded.language") { [$0[0], $0[1]] }
         let carrierIndex = Int64(Self.carrierIndex[carrier]!)
         return try importRows(kind: "preferences", carrier: carrier, path: path, force: force, into: upsert, progress: progress) { n, bytes, report in
-            let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || (n == 1 && line.lowercased().hasPrefix("subscriber")) { return nil }
-            let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let f = try csvFields(n, bytes, &report, header: "subscriber") else { return nil }
             guard f.count == 2 else { report.bad(n, "expected 2 fields subscriber,language, found \(f.count)"); return nil }
             let pseudonym: Pseudonym
             if let p = Pseudonym(f[0]) { pseudonym = p }
@@ -331,55 +365,66 @@ extension Store {
                 }
             }
             let language = f[1]
-            guard knownLanguage(language) else { report.bad(n, "language: unknown tag '\(language)'"); return nil }
+            guard knownLanguage(language) else { report.bad(n, "language: unknown tag '\(Escaped(language))'"); return nil }
             return [.int(carrierIndex), .blob(pseudonym.bytes), .text(language)]
         }
     }
 
     // MARK: Do-not-call: msisdn
 
-    public func importDoNotCall(path: String, force: Bool = false, progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
-        let insert = BulkWriter(db, "INSERT INTO do_not_call (msisdn)", columns: 1, tail: "ON CONFLICT DO NOTHING", rowsPerStatement: 1024) { $0 }
+    /// Adds numbers to the do-not-call list, each sealed under the contact key (never stored clear).
+    public func importDoNotCall(path: String, vault: ContactVault, force: Bool = false, progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
+        try checkVault(vault)
+        let insert = BulkWriter(db, "INSERT INTO opt_outs (subscriber, sealed, added_at)", columns: 3, tail: "ON CONFLICT DO NOTHING", rowsPerStatement: 512) { [$0[0]] }
+        let now = Self.nowSeconds()
         return try importRows(kind: "do-not-call", carrier: nil, path: path, force: force, into: insert, progress: progress) { n, bytes, report in
-            let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || (n == 1 && line.lowercased().hasPrefix("msisdn")) { return nil }
-            let field = String(line.split(separator: ",", omittingEmptySubsequences: false)[0])
-            switch VietnamNumberingPlan.parse(field) {
+            guard let fields = try csvFields(n, bytes, &report, header: "msisdn") else { return nil }
+            switch VietnamNumberingPlan.parse(fields[0]) {
             case .failure(let r): report.bad(n, "msisdn: \(r.description)"); return nil
-            case .success(let parsed): return [.text(parsed.msisdn.national)]
+            case .success(let parsed): return [.blob(vault.pseudonym(for: parsed.msisdn).bytes), .blob(try vault.seal(parsed.msisdn)), .int(now)]
             }
         }
     }
 
     // MARK: Contact lists: msisdn,name,language,commune_code
 
+    /// Imports a named contact list; numbers are sealed under the contact key. The list is replaced
+    /// as a whole, but only by a file with at least one good row: an empty file or one with the
+    /// wrong columns leaves the list as it was (unless `replaceEvenIfEmpty`).
     public func importContacts(path: String, list: String, units: AdministrativeUnits, routing: CarrierRouting,
-                               knownLanguage: (String) -> Bool, replace: Bool = true, force: Bool = false,
+                               knownLanguage: (String) -> Bool, vault: ContactVault, replaceEvenIfEmpty: Bool = false, force: Bool = false,
                                progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
-        let insert = BulkWriter(db, "INSERT INTO contacts (list, msisdn, carrier, name, language, commune)", columns: 6,
-                                tail: "ON CONFLICT(list, msisdn) DO UPDATE SET name = excluded.name, language = excluded.language, commune = excluded.commune, carrier = excluded.carrier") { [$0[0], $0[1]] }
-        return try importRows(kind: "contacts:\(list)", carrier: nil, path: path, force: force, into: insert, progress: progress,
-                              before: { if replace { try self.db.run("DELETE FROM contacts WHERE list = ?", [.text(list)]) } }) { n, bytes, report in
-            let line = NFC.normalize(String(decoding: bytes, as: UTF8.self))
-            if line.trimmingCharacters(in: .whitespaces).isEmpty || (n == 1 && line.lowercased().hasPrefix("msisdn")) { return nil }
-            let f: [String]
-            do { f = try CSVLine.split(Substring(line)).map { $0.trimmingCharacters(in: .whitespaces) } }
-            catch { report.bad(n, "\(error)"); return nil }
-            guard f.count == 4 else { report.bad(n, "expected 4 fields msisdn,name,language,commune_code, found \(f.count)"); return nil }
-            guard case .success(let parsed) = VietnamNumberingPlan.parse(f[0]) else {
-                if case .failure(let r) = VietnamNumberingPlan.parse(f[0]) { report.bad(n, "msisdn: \(r.description)") }
-                return nil
+        try checkVault(vault)
+        let insert = BulkWriter(db, "INSERT INTO contact_entries (list, subscriber, sealed, carrier, name, language, commune)", columns: 7,
+                                tail: "ON CONFLICT (list, subscriber) DO UPDATE SET sealed = excluded.sealed, name = excluded.name, language = excluded.language, commune = excluded.commune, carrier = excluded.carrier") { [$0[0], $0[1]] }
+        struct NothingImported: Error { var report: ImportReport }
+        do {
+            return try importRows(kind: "contacts:\(list)", carrier: nil, path: path, force: force, onlyLatestCounts: true, into: insert, progress: progress,
+                                  before: { try self.db.run("DELETE FROM contact_entries WHERE list = ?", [.text(list)]) },
+                                  after: { report in if report.rowsOK == 0 && !replaceEvenIfEmpty { throw NothingImported(report: report) } }) { n, bytes, report in
+                guard let f = try csvFields(n, bytes, &report, header: "msisdn") else { return nil }
+                guard f.count == 4 else { report.bad(n, "expected 4 fields msisdn,name,language,commune_code, found \(f.count)"); return nil }
+                let parsed: VietnamNumberingPlan.Parsed
+                switch VietnamNumberingPlan.parse(f[0]) {
+                case .failure(let r): report.bad(n, "msisdn: \(r.description)"); return nil
+                case .success(let p): parsed = p
+                }
+                guard !f[1].isEmpty else { report.bad(n, "name: must not be empty"); return nil }
+                if !f[2].isEmpty && !knownLanguage(f[2]) { report.bad(n, "language: unknown tag '\(Escaped(f[2]))'"); return nil }
+                var commune: Int? = nil
+                if !f[3].isEmpty {
+                    guard let c = Int(f[3]) else { report.bad(n, "commune_code: expected a number, found '\(Escaped(f[3]))'"); return nil }
+                    if case .failure(let e) = units.commune(c) { report.bad(n, "commune_code: \(e.description)"); return nil }
+                    commune = c
+                }
+                return [.text(list), .blob(vault.pseudonym(for: parsed.msisdn).bytes), .blob(try vault.seal(parsed.msisdn)),
+                        .text(routing.carrier(for: parsed).rawValue), .text(f[1]), f[2].isEmpty ? .null : .text(f[2]), commune.map { .int(Int64($0)) } ?? .null]
             }
-            guard !f[1].isEmpty else { report.bad(n, "name: must not be empty"); return nil }
-            if !f[2].isEmpty && !knownLanguage(f[2]) { report.bad(n, "language: unknown tag '\(f[2])'"); return nil }
-            var commune: Int? = nil
-            if !f[3].isEmpty {
-                guard let c = Int(f[3]) else { report.bad(n, "commune_code: expected a number, found '\(f[3])'"); return nil }
-                if case .failure(let e) = units.commune(c) { report.bad(n, "commune_code: \(e.description)"); return nil }
-                commune = c
-            }
-            return [.text(list), .text(parsed.msisdn.national), .text(routing.carrier(for: parsed).rawValue), .text(f[1]),
-                    f[2].isEmpty ? .null : .text(f[2]), commune.map { .int(Int64($0)) } ?? .null]
+        } catch let nothing as NothingImported {
+            var report = nothing.report
+            report.notes.append("no good rows: the list '\(list)' was left as it was (to empty it, import with --replace)")
+            report.listKept = true
+            return report
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LoaCore
+import LoaCrypto
 
 /// The store: cells, presence (pseudonyms only), stated language preferences, the do-not-call
 /// list, contact lists, and the dispatch state (campaigns, messages, batches, receipts, audit).
@@ -23,20 +24,40 @@ public final class Store: @unchecked Sendable {
     public static let carrierIndex: [Carrier: UInt8] = Dictionary(uniqueKeysWithValues: Carrier.allCases.enumerated().map { ($1, UInt8($0)) })
     public static let carriers: [Carrier] = Carrier.allCases
 
-    /// True for `postgres://…` and `postgresql://…`; anything else is a SQLite file path.
+    /// True for `postgres://…` and `postgresql://…` (any case); anything else is a SQLite file path.
     public static func isPostgresURL(_ location: String) -> Bool {
-        location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
+        let l = location.lowercased()
+        return l.hasPrefix("postgres://") || l.hasPrefix("postgresql://")
     }
 
-    /// Opens (creating if needed) the store at `location`: a SQLite file path or a PostgreSQL URL
-    /// (its database is created when missing and the role may). Pending schema migrations run first.
-    public init(location: String) throws {
+    /// Why `location` is no place for a store, or nil when it is one.
+    static func notPersistent(_ location: String) -> String? {
+        let trimmed = location.trimmingCharacters(in: .whitespaces)
+        if trimmed.isEmpty { return "the store location is empty (is LOA_DATABASE set to nothing?): give --database PATH or a postgres:// URL" }
+        let l = trimmed.lowercased()
+        if l == ":memory:" || (l.hasPrefix("file:") && (l.contains("mode=memory") || l.contains(":memory:"))) {
+            return "\(location): an in-memory database would vanish when this command ends; give a file path or a postgres:// URL"
+        }
+        if l.hasPrefix("file:") { return "\(location): give the store as a plain file path, not a file: URI" }
+        return nil
+    }
+
+    /// Opens the store at `location`: a SQLite file path or a PostgreSQL URL. With `create`, a
+    /// missing store is created (a SQLite file with mode 0600; a PostgreSQL database when the role
+    /// may); without, a missing store is an error (a mistyped path must not read as "nobody").
+    /// A store that would not outlive the process (`:memory:`, an in-memory URI, an empty
+    /// location) is refused. Pending schema migrations run first.
+    public init(location: String, create: Bool = true) throws {
+        if let why = Self.notPersistent(location) { throw StoreError.input(why) }
         if Self.isPostgresURL(location) {
-            let pg = try PostgresDatabase(url: location, createIfMissing: true)
+            let pg = try PostgresDatabase(url: location, createIfMissing: create)
             db = pg
             engine = .postgres(pg)
         } else {
-            let file = try SQLiteDatabase(path: location)
+            if !create && !FileManager.default.fileExists(atPath: location) {
+                throw StoreError.input("\(location): no store here (a mistyped path or --database?). Import data first (loa import …), which creates it")
+            }
+            let file = try SQLiteDatabase(path: location, create: create)
             db = file
             engine = .sqlite(file)
         }
@@ -117,25 +138,42 @@ public final class Store: @unchecked Sendable {
         return table
     }
 
+    /// Carriers with presence rows seen in [from, to]: those whose subscribers a campaign at that
+    /// time may reach.
+    public func presenceCarriers(seenFrom from: Timestamp, to: Timestamp) throws -> Set<Carrier> {
+        Set(try db.query("""
+            SELECT DISTINCT carrier FROM imports WHERE kind = 'presence' AND completed = 1 AND rows_ok > 0 AND purged_at IS NULL
+            AND max_seen >= ? AND min_seen <= ?
+            """, [.int(from.seconds), .int(to.seconds)]) { Carrier(rawValue: $0.text(0)) }.compactMap { $0 })
+    }
+
     public func presenceRowCount() throws -> Int { Int(try db.scalarInt("SELECT count(*) FROM presence") ?? 0) }
 
-    /// Deletes presence seen before `cutoff` (Law 91/2025: keep location data no longer than needed).
+    /// Deletes presence seen before `cutoff` (Law 91/2025: keep location data no longer than
+    /// needed), and every row of an import made before `cutoff`, whatever its `seen_at` says (a
+    /// date in the future must not keep a row forever). Only `carrier`'s presence when given.
     @discardableResult
-    public func purgePresence(before cutoff: Timestamp) throws -> Int {
+    public func purgePresence(before cutoff: Timestamp, carrier: Carrier? = nil) throws -> Int {
+        let carrierFilter = carrier == nil ? "" : " AND carrier = ?"
+        let carrierBinding: [SQLValue] = carrier.map { [.text($0.rawValue)] } ?? []
         // Only imports that hold rows older than the cutoff are scanned (SQLite: by their rowid range).
         let ranges = try db.query("""
-            SELECT id, first_rowid, last_rowid FROM imports
-            WHERE kind = 'presence' AND completed = 1 AND rows_ok > 0 AND min_seen < ? AND purged_at IS NULL
-            """, [.int(cutoff.seconds)]) { ($0.int64(0), $0.int64(1), $0.int64(2)) }
+            SELECT id, first_rowid, last_rowid, CASE WHEN started_at < ? THEN 1 ELSE 0 END FROM imports
+            WHERE kind = 'presence' AND completed = 1 AND rows_ok > 0 AND (min_seen < ? OR started_at < ?) AND purged_at IS NULL\(carrierFilter)
+            """, [.int(cutoff.seconds), .int(cutoff.seconds), .int(cutoff.seconds)] + carrierBinding) { ($0.int64(0), $0.int64(1), $0.int64(2), $0.int(3) == 1) }
         var removed = 0
-        for (id, first, last) in ranges {
+        for (id, first, last, whole) in ranges {
+            let seenFilter = whole ? "" : " AND seen_at < ?"
+            let seenBinding: [SQLValue] = whole ? [] : [.int(cutoff.seconds)]
             switch engine {
-            case .sqlite: removed += try db.run("DELETE FROM presence WHERE rowid BETWEEN ? AND ? AND seen_at < ?", [.int(first), .int(last), .int(cutoff.seconds)])
-            case .postgres: removed += try db.run("DELETE FROM presence WHERE import_id = ? AND seen_at < ?", [.int(id), .int(cutoff.seconds)])
+            case .sqlite: removed += try db.run("DELETE FROM presence WHERE rowid BETWEEN ? AND ?\(seenFilter)", [.int(first), .int(last)] + seenBinding)
+            case .postgres: removed += try db.run("DELETE FROM presence WHERE import_id = ?\(seenFilter)", [.int(id)] + seenBinding)
             }
+            if whole { try db.run("UPDATE imports SET purged_at = ? WHERE id = ?", [.int(cutoff.seconds), .int(id)]) }
         }
-        try db.run("UPDATE imports SET purged_at = ? WHERE kind = 'presence' AND max_seen < ?", [.int(cutoff.seconds), .int(cutoff.seconds)])
-        try db.run("UPDATE imports SET min_seen = ? WHERE kind = 'presence' AND min_seen < ? AND max_seen >= ?", [.int(cutoff.seconds), .int(cutoff.seconds), .int(cutoff.seconds)])
+        try db.run("UPDATE imports SET purged_at = ? WHERE kind = 'presence' AND max_seen < ?\(carrierFilter)", [.int(cutoff.seconds), .int(cutoff.seconds)] + carrierBinding)
+        try db.run("UPDATE imports SET min_seen = ? WHERE kind = 'presence' AND min_seen < ? AND max_seen >= ?\(carrierFilter)",
+                   [.int(cutoff.seconds), .int(cutoff.seconds), .int(cutoff.seconds)] + carrierBinding)
         return removed
     }
 
@@ -150,33 +188,120 @@ public final class Store: @unchecked Sendable {
         return out
     }
 
-    /// The do-not-call list as pseudonyms under each carrier's key, to match presence rows.
-    public func optOuts(keys: [Carrier: KeyedPseudonymizer]) throws -> Set<CarrierPseudonym> {
+    /// The do-not-call list as pseudonyms under each carrier's key, to match presence rows. The
+    /// sealed numbers are opened in memory for this, never written anywhere.
+    public func optOuts(keys: [Carrier: KeyedPseudonymizer], vault: ContactVault) throws -> Set<CarrierPseudonym> {
+        try checkVault(vault)
         var out = Set<CarrierPseudonym>()
-        let numbers = try db.query("SELECT msisdn FROM do_not_call") { $0.text(0) }
-        for number in numbers {
-            guard case .success(let parsed) = VietnamNumberingPlan.parse(number) else { continue }
-            for (carrier, key) in keys { out.insert(CarrierPseudonym(carrier: carrier, subscriber: key.pseudonym(for: parsed.msisdn))) }
+        for (subscriber, sealed) in try db.query("SELECT subscriber, sealed FROM opt_outs", row: { ($0.pseudonym(0), $0.blob(1)) }) {
+            guard let subscriber else { continue }
+            let msisdn = try vault.open(sealed, pseudonym: subscriber)
+            for (carrier, key) in keys { out.insert(CarrierPseudonym(carrier: carrier, subscriber: key.pseudonym(for: msisdn))) }
         }
         return out
     }
 
-    public func doNotCallCount() throws -> Int { Int(try db.scalarInt("SELECT count(*) FROM do_not_call") ?? 0) }
+    public func doNotCallCount() throws -> Int {
+        Int(try db.scalarInt("SELECT count(*) FROM opt_outs") ?? 0) + (try clearNumbers().optOuts)
+    }
 
-    public func contacts(lists: [String]) throws -> [Contact] {
+    /// Members of contact lists, their numbers opened with the contact key; `optedOut` when the
+    /// number is also on the do-not-call list.
+    public func contacts(lists: [String], vault: ContactVault) throws -> [Contact] {
+        try checkVault(vault)
         var out: [Contact] = []
         for list in lists {
-            out += try db.query("SELECT msisdn, carrier, name, language, commune FROM contacts WHERE list = ? ORDER BY msisdn", [.text(list)]) { row in
-                guard case .success(let p) = VietnamNumberingPlan.parse(row.text(0)) else { return nil }
-                return Contact(list: list, msisdn: p.msisdn, carrier: Carrier(rawValue: row.text(1)) ?? p.carrierOfOrigin, name: row.text(2),
-                               language: row.isNull(3) ? nil : row.text(3), commune: row.isNull(4) ? nil : row.int(4))
-            }.compactMap { $0 }
+            let rows = try db.query("""
+                SELECT c.subscriber, c.sealed, c.carrier, c.name, c.language, c.commune,
+                       CASE WHEN EXISTS (SELECT 1 FROM opt_outs o WHERE o.subscriber = c.subscriber) THEN 1 ELSE 0 END
+                FROM contact_entries c WHERE c.list = ? ORDER BY c.subscriber
+                """, [.text(list)]) { row in
+                (row.pseudonym(0), row.blob(1), row.text(2), row.text(3), row.isNull(4) ? nil : row.text(4), row.isNull(5) ? nil : row.int(5), row.int(6) == 1)
+            }
+            for (subscriber, sealed, carrier, name, language, commune, optedOut) in rows {
+                guard let subscriber else { continue }
+                let msisdn = try vault.open(sealed, pseudonym: subscriber)
+                out.append(Contact(list: list, msisdn: msisdn, carrier: Carrier(rawValue: carrier) ?? .viettel, name: name,
+                                   language: language, commune: commune, optedOut: optedOut))
+            }
         }
         return out
     }
 
     public func contactListNames() throws -> [String: Int] {
-        Dictionary(uniqueKeysWithValues: try db.query("SELECT list, count(*) FROM contacts GROUP BY list") { ($0.text(0), $0.int(1)) })
+        Dictionary(uniqueKeysWithValues: try db.query("SELECT list, count(*) FROM contact_entries GROUP BY list") { ($0.text(0), $0.int(1)) })
+    }
+
+    // MARK: The contact key
+
+    /// The contact key must be the one that sealed the store's numbers (the first key used is
+    /// recorded by its fingerprint): another key would open nothing.
+    func checkVault(_ vault: ContactVault) throws {
+        let recorded = try db.query("SELECT fingerprint FROM vault WHERE singleton = 1") { $0.text(0) }.first
+        if let recorded {
+            guard recorded == vault.fingerprint else {
+                throw StoreError.input("the contact key (fingerprint \(vault.fingerprint)) is not the one this store's numbers are sealed with (fingerprint \(recorded))")
+            }
+        } else {
+            try db.run("INSERT INTO vault (singleton, fingerprint) VALUES (1, ?) ON CONFLICT DO NOTHING", [.text(vault.fingerprint)])
+            try checkVault(vault)
+        }
+    }
+
+    func tableExists(_ table: String) throws -> Bool {
+        let n: Int64? = switch db.dialect {
+        case .sqlite: try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [.text(table)])
+        case .postgres: try db.scalarInt("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?", [.text(table)])
+        }
+        return (n ?? 0) > 0
+    }
+
+    /// Clear numbers left by versions before 6 (tables `do_not_call` and `contacts`), not yet sealed.
+    public func clearNumbers() throws -> (optOuts: Int, contacts: Int) {
+        func count(_ table: String) throws -> Int {
+            try tableExists(table) ? Int(try db.scalarInt("SELECT count(*) FROM \(table)") ?? 0) : 0
+        }
+        return (try count("do_not_call"), try count("contacts"))
+    }
+
+    /// Seals the clear numbers a store from before version 6 still holds, then drops their tables,
+    /// in one transaction. Returns how many numbers were sealed.
+    @discardableResult
+    public func sealClearNumbers(vault: ContactVault) throws -> Int {
+        guard try tableExists("do_not_call") || tableExists("contacts") else { return 0 }
+        // SQLite: the old pages also leave the write-ahead log (overwritten by secure_delete in the file).
+        defer { if case .sqlite(let file) = engine { try? file.execute("PRAGMA wal_checkpoint(TRUNCATE)") } }
+        return try db.transaction {
+            try checkVault(vault)
+            var sealed = 0
+            let now = Self.nowSeconds()
+            if try tableExists("do_not_call") {
+                for number in try db.query("SELECT msisdn FROM do_not_call", row: { $0.text(0) }) {
+                    guard case .success(let p) = VietnamNumberingPlan.parse(number) else { continue }
+                    try db.run("INSERT INTO opt_outs (subscriber, sealed, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                               [.blob(vault.pseudonym(for: p.msisdn).bytes), .blob(try vault.seal(p.msisdn)), .int(now)])
+                    sealed += 1
+                }
+                try db.run("DROP TABLE do_not_call")
+            }
+            if try tableExists("contacts") {
+                let rows = try db.query("SELECT list, msisdn, carrier, name, language, commune FROM contacts") {
+                    ($0.text(0), $0.text(1), $0.text(2), $0.text(3), $0.isNull(4) ? nil : $0.text(4), $0.isNull(5) ? nil : $0.int64(5))
+                }
+                for (list, number, carrier, name, language, commune) in rows {
+                    guard case .success(let p) = VietnamNumberingPlan.parse(number) else { continue }
+                    try db.run("""
+                        INSERT INTO contact_entries (list, subscriber, sealed, carrier, name, language, commune) VALUES (?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT DO NOTHING
+                        """, [.text(list), .blob(vault.pseudonym(for: p.msisdn).bytes), .blob(try vault.seal(p.msisdn)), .text(carrier), .text(name),
+                              language.map { .text($0) } ?? .null, commune.map { .int($0) } ?? .null])
+                    sealed += 1
+                }
+                try db.run("DROP TABLE contacts")
+            }
+            try audit("loa", "seal-clear-numbers", campaign: nil, "\(sealed) clear numbers sealed under the contact key \(vault.fingerprint); clear tables dropped")
+            return sealed
+        }
     }
 
     public struct ImportRecord: Sendable {

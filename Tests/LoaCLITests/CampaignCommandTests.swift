@@ -92,7 +92,8 @@ struct CampaignCommandTests {
     /// Two communes, five cells, a handful of subscribers in known situations.
     @Test func audienceOnAHandMadeProvince() throws {
         let dir = try CLI.temporaryDirectory()
-        let keys = ["LOA_KEY_VIETTEL": String(repeating: "a1", count: 16), "LOA_KEY_VINAPHONE": String(repeating: "b2", count: 16)]
+        let keys = ["LOA_KEY_VIETTEL": String(repeating: "a1", count: 16), "LOA_KEY_VINAPHONE": String(repeating: "b2", count: 16),
+                    "LOA_CONTACT_KEY": String(repeating: "c3", count: 32)]
         try FileManager.default.createDirectory(atPath: "\(dir)/carriers", withIntermediateDirectories: true)
         for (name, env) in [("viettel", "LOA_KEY_VIETTEL"), ("vinaphone", "LOA_KEY_VINAPHONE")] {
             try Data("name: \(name)\npseudonym_key:\n  env: \(env)\n".utf8).write(to: URL(fileURLWithPath: "\(dir)/carriers/\(name).yaml"))
@@ -211,7 +212,7 @@ struct CampaignCommandTests {
         let r = try CLI.run(["campaign", "from-cap", "\(dir)/alert.xml", "-o", "\(dir)/flood.yaml"])
         #expect(r.status == 0, "\(r.stderr)")
         let yaml = try String(contentsOfFile: "\(dir)/flood.yaml", encoding: .utf8)
-        #expect(yaml.contains("priority: emergency"))
+        #expect(yaml.contains("priority: \"emergency\""))
         #expect(yaml.contains("communes: [23377]"))
         #expect(yaml.contains("text: \"Cảnh báo lũ quét. Di chuyển lên vùng cao, không qua suối.\""))
         let geo = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/flood-area.geojson"))) as? [String: Any]

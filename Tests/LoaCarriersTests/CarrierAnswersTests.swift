@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LoaCore
+import LoaCrypto
 @testable import LoaStore
 @testable import LoaCarriers
 import LoaTestSupport

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Testing
 import LoaCore
+import LoaCrypto
 import LoaStore
 @testable import LoaCarriers
 import LoaTestSupport

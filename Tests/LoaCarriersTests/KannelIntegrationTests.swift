@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Testing
 import LoaCore
+import LoaCrypto
 import LoaStore
 @testable import LoaCarriers
 import LoaTestSupport
@@ -17,6 +18,7 @@ struct KannelIntegrationTests {
         let path = try engine.scratchLocation()
         let store = try Store(location: path)
         let key = try KeyedPseudonymizer(key: Array("kannel-test-pseudonym-key-01".utf8))
+        let vault = try ContactVault(hex: String(repeating: "c3", count: 32))
         try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES ('k', 'x', 'x', 'k', 'urgent', 'draft', 'a', 0)")
         _ = try store.approveCampaign("k", sha256: "x", by: "b", unreviewed: [])
         _ = try store.transitionCampaign("k", "start", by: "b")
@@ -26,7 +28,8 @@ struct KannelIntegrationTests {
         for i in 0..<15 {
             let number = "0961\(base + i)"
             guard case .success(let p) = VietnamNumberingPlan.parse(String(number)) else { continue }
-            try store.db.run("INSERT INTO contacts (list, msisdn, carrier, name, language, commune) VALUES ('uy-tin', ?, 'viettel', 'A', NULL, 23377)", [.text(p.msisdn.national)])
+            try store.db.run("INSERT INTO contact_entries (list, subscriber, sealed, carrier, name, language, commune) VALUES ('uy-tin', ?, ?, 'viettel', 'A', NULL, 23377)",
+                             [.blob(vault.pseudonym(for: p.msisdn).bytes), .blob(try vault.seal(p.msisdn))])
             messages.append(.init(carrier: .viettel, subscriber: key.pseudonym(for: p.msisdn).description, language: "vi", commune: 23377,
                                   text: "Xã Bờ Y: họp dân lúc 8 giờ \(i)", encoding: .ucs2, segments: 1))
         }
@@ -46,6 +49,7 @@ struct KannelIntegrationTests {
                                signingSecret: nil, receiptSecret: receiptSecret)
         g.kannel = KannelProtocol.Settings(sendsmsURL: kannelURL!, username: "loa", password: "loa-test", dlrBase: "http://127.0.0.1:\(receiptPort)")
         g.pseudonymKey = key
+        g.contactVault = vault
         let d = Dispatcher(storeLocation: path, gateways: [g], campaigns: policies(["k"])) { _ in }
         try await runDispatcher(d)
         try await Task.sleep(for: .seconds(2))   // let the fake SMSC print what it got

@@ -128,9 +128,9 @@ struct TargetingTests {
         let listOnly = Contact(list: "uy-tin", msisdn: b.msisdn, carrier: .viettel, name: "B", language: "sed", commune: 23377)
         let listOnlyAgain = Contact(list: "can-bo-xa", msisdn: b.msisdn, carrier: .viettel, name: "B", language: "sed", commune: 23377)
         let contacts = [
-            (contact: inArea, pseudonyms: [CarrierPseudonym(carrier: .vinaphone, subscriber: pseudonym(7)), CarrierPseudonym(carrier: .viettel, subscriber: pseudonym(70))]),
-            (contact: listOnly, pseudonyms: [CarrierPseudonym(carrier: .viettel, subscriber: pseudonym(8)), CarrierPseudonym(carrier: .vinaphone, subscriber: pseudonym(80))]),
-            (contact: listOnlyAgain, pseudonyms: [CarrierPseudonym(carrier: .viettel, subscriber: pseudonym(8)), CarrierPseudonym(carrier: .vinaphone, subscriber: pseudonym(80))]),
+            ContactKeys(contact: inArea, pseudonyms: [CarrierPseudonym(carrier: .vinaphone, subscriber: pseudonym(7)), CarrierPseudonym(carrier: .viettel, subscriber: pseudonym(70))])!,
+            ContactKeys(contact: listOnly, pseudonyms: [CarrierPseudonym(carrier: .viettel, subscriber: pseudonym(8)), CarrierPseudonym(carrier: .vinaphone, subscriber: pseudonym(80))])!,
+            ContactKeys(contact: listOnlyAgain, pseudonyms: [CarrierPseudonym(carrier: .viettel, subscriber: pseudonym(8)), CarrierPseudonym(carrier: .vinaphone, subscriber: pseudonym(80))])!,
         ]
         var got: [String: String] = [:]
         let summary = selector.select(latest: table, contacts: contacts) { r in got["\(r.carrier.rawValue)/\(r.subscriber.w0)"] = r.language }
@@ -144,6 +144,39 @@ struct TargetingTests {
         #expect(summary.byLanguage == ["vi": 3, "sed": 2, "en": 1])
         // "Xã {commune}: cảnh báo" rendered for Bờ Y is one UCS-2 segment.
         #expect(summary.segments == 6)
+    }
+
+    @Test("a contact on the do-not-call list is not messaged (routine or urgent), whichever way the opt-out is known")
+    func contactListsDoNotOverrideOptOuts() {
+        var table = LatestPresenceTable(expected: 2)
+        table.offer(carrier: 0, subscriber: pseudonym(1), cell: 1, seenAt: 10)
+        guard case .success(let a) = VietnamNumberingPlan.parse("0912345678"), case .success(let b) = VietnamNumberingPlan.parse("0961234567"),
+              case .success(let c) = VietnamNumberingPlan.parse("0971234567") else { Issue.record("numbers"); return }
+        let optedOutByList = Contact(list: "uy-tin", msisdn: a.msisdn, carrier: .vinaphone, name: "A", language: nil, commune: 23377, optedOut: true)
+        let optedOutByKey = Contact(list: "uy-tin", msisdn: b.msisdn, carrier: .viettel, name: "B", language: nil, commune: 23377)
+        let stillIn = Contact(list: "uy-tin", msisdn: c.msisdn, carrier: .viettel, name: "C", language: nil, commune: 23377)
+        let contacts = [
+            ContactKeys(contact: optedOutByList, pseudonyms: [CarrierPseudonym(carrier: .vinaphone, subscriber: pseudonym(20))])!,
+            ContactKeys(contact: optedOutByKey, pseudonyms: [CarrierPseudonym(carrier: .viettel, subscriber: pseudonym(21))])!,
+            ContactKeys(contact: stillIn, pseudonyms: [CarrierPseudonym(carrier: .viettel, subscriber: pseudonym(22))])!,
+        ]
+        #expect(ContactKeys(contact: stillIn, pseudonyms: [CarrierPseudonym(carrier: .mobifone, subscriber: pseudonym(22))]) == nil)
+        for priority in [Campaign.Priority.routine, .urgent] {
+            var campaign = testCampaign()
+            campaign.priority = priority
+            var selector = RecipientSelector(campaign: campaign, units: testUnits, carriers: Carrier.allCases, cells: cells,
+                                             audienceCells: AudienceArea(communes: [23377]).cellMask(cells),
+                                             optOuts: [CarrierPseudonym(carrier: .viettel, subscriber: pseudonym(21))], preferences: [:])
+            var got: [UInt64] = []
+            let summary = selector.select(latest: table, contacts: contacts) { got.append($0.subscriber.w0) }
+            #expect(got == [1, 22], "\(priority)")
+            #expect(summary.optedOut == 2)
+        }
+        // An emergency that says respect_dnc: false reaches everyone, as it does in the area.
+        var selector = RecipientSelector(campaign: testCampaign(respectDNC: false), units: testUnits, carriers: Carrier.allCases, cells: cells,
+                                         audienceCells: AudienceArea(communes: [23377]).cellMask(cells),
+                                         optOuts: [CarrierPseudonym(carrier: .viettel, subscriber: pseudonym(21))], preferences: [:])
+        #expect(selector.select(latest: table, contacts: contacts) { _ in }.recipients == 4)
     }
 
     @Test func emergencyMayIgnoreDoNotCall() {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LoaCore
+import LoaCrypto
 import LoaReference
 @testable import LoaStore
 import LoaTestSupport
@@ -14,6 +15,7 @@ func temporaryDirectory() throws -> String {
 func write(_ text: String, to path: String) throws { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) }
 
 let key = try! KeyedPseudonymizer(key: Array("0123456789abcdef0123456789abcdef".utf8))
+let vault = try! ContactVault(hex: String(repeating: "5a", count: 32))
 
 /// The store contract: every test runs on SQLite and on PostgreSQL.
 @Suite("Store (SQLite and PostgreSQL)")
@@ -34,7 +36,7 @@ struct StoreTests {
     func hmac() throws {
         guard case .success(let p) = VietnamNumberingPlan.parse("0912 345 678") else { Issue.record("parse"); return }
         #expect(key.pseudonym(for: p.msisdn).description == "h:a538549442bc57430465e70b76821563fb756df57c893044d5a3ab49ed5c536e")
-        #expect(throws: StoreError.self) { try KeyedPseudonymizer(key: [1, 2, 3]) }
+        #expect(throws: CryptoError.keyTooShort(bytes: 3, needed: 16)) { try KeyedPseudonymizer(key: [1, 2, 3]) }
     }
 
     func storeWithCells(_ dir: String, _ engine: StoreEngine, location: String? = nil) throws -> Store {
@@ -180,7 +182,7 @@ struct StoreTests {
         // More rows than one statement holds, with repeats across statements.
         let numbers = (0..<700).map { String(format: "0912%06d", $0 % 600) }
         try write("msisdn\n" + numbers.joined(separator: "\n") + "\n", to: "\(dir)/dnc.csv")
-        #expect(try store.importDoNotCall(path: "\(dir)/dnc.csv").rowsOK == 700)
+        #expect(try store.importDoNotCall(path: "\(dir)/dnc.csv", vault: vault).rowsOK == 700)
         #expect(try store.doNotCallCount() == 600)
     }
 
@@ -189,11 +191,11 @@ struct StoreTests {
         let dir = try temporaryDirectory()
         let store = try storeWithCells(dir, engine)
         try write("msisdn\n0912 345 678\n0912345678\n1900 1234\n", to: "\(dir)/dnc.csv")
-        let dnc = try store.importDoNotCall(path: "\(dir)/dnc.csv")
+        let dnc = try store.importDoNotCall(path: "\(dir)/dnc.csv", vault: vault)
         #expect(dnc.rowsOK == 2)
         #expect(dnc.rowsBad == 1)
         #expect(try store.doNotCallCount() == 1)
-        let optOuts = try store.optOuts(keys: [.vinaphone: key])
+        let optOuts = try store.optOuts(keys: [.vinaphone: key], vault: vault)
         #expect(optOuts.first?.subscriber.description == "h:a538549442bc57430465e70b76821563fb756df57c893044d5a3ab49ed5c536e")
 
         try write("subscriber,language\n0912345678,sed\n0912345679,xx\n", to: "\(dir)/prefs.csv")
@@ -203,13 +205,21 @@ struct StoreTests {
         #expect(try store.preferences().values.first == "sed")
 
         try write("msisdn,name,language,commune_code\n0912345678,\"Y Blương, trưởng thôn\",jra,23377\n0961234567,A Thút,,\n0243,Bad,vi,23377\n0961234568,C,vi,99999\n", to: "\(dir)/contacts.csv")
-        let contacts = try store.importContacts(path: "\(dir)/contacts.csv", list: "uy-tin", units: units, routing: CarrierRouting(), knownLanguage: { Languages.info($0) != nil })
+        let contacts = try store.importContacts(path: "\(dir)/contacts.csv", list: "uy-tin", units: units, routing: CarrierRouting(), knownLanguage: { Languages.info($0) != nil }, vault: vault)
         #expect(contacts.rowsOK == 2)
         #expect(contacts.rowsBad == 2)
-        let loaded = try store.contacts(lists: ["uy-tin"])
+        let loaded = try store.contacts(lists: ["uy-tin"], vault: vault).sorted { $0.name > $1.name }
         #expect(loaded.map(\.name) == ["Y Blương, trưởng thôn", "A Thút"])
         #expect(loaded.map(\.carrier) == [.vinaphone, .viettel])
+        #expect(loaded.map(\.msisdn.national) == ["0912345678", "0961234567"])
+        #expect(loaded.map(\.optedOut) == [true, false])   // 0912345678 is on the do-not-call list
         #expect(loaded[1].language == nil)
+        // Neither list holds a clear number, in any form.
+        for (name, bytes) in try storedBytes(store) {
+            for number in ["0912345678", "912345678", "0961234567", "961234567"] {
+                #expect(bytes.range(of: Data(number.utf8)) == nil, "\(number) in \(name)")
+            }
+        }
     }
 }
 

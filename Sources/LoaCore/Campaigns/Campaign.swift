@@ -31,6 +31,8 @@ public struct Campaign: Sendable {
         public var contactLists: [String] = []
         /// Presence older than this before the run time is stale. Default 72 h.
         public var seenWithin: Int64 = 72 * 3600
+        /// Presence older than 30 days is not a location any more (and is purged long before).
+        public static let seenWithinRange: ClosedRange<Int64> = 60...(30 * 86400)
         public init() {}
     }
 

@@ -14,6 +14,14 @@ public struct CampaignParser {
         diagnostics.append(Diagnostic(.error, at: position ?? node?.position ?? SourcePosition(line: 1, column: 1), field: field, message))
     }
 
+    /// Reports every key of a mapping that is not one of `allowed` (a misspelt field is not ignored).
+    mutating func checkFields(_ node: SourceNode?, _ path: String, _ allowed: [String]) {
+        guard case .mapping(let entries, _)? = node else { return }
+        for e in entries where !allowed.contains(e.key) {
+            error(nil, "\(path).\(e.key)", "unknown field (expected one of: \(allowed.joined(separator: ", ")))", at: e.keyPosition)
+        }
+    }
+
     mutating func warning(_ position: SourcePosition, _ field: String, _ message: String) {
         diagnostics.append(Diagnostic(.warning, at: position, field: field, message))
     }
@@ -148,6 +156,7 @@ public struct CampaignParser {
             if case .sequence(let s, _) = border { items = s } else { items = [border] }
             for b in items {
                 guard case .mapping = b else { error(b, "audience.border", "expected geojson: and within_km:"); continue }
+                checkFields(b, "audience.border", ["geojson", "within_km"])
                 let path = requiredString(b, "geojson", path: "audience.border.geojson")
                 var km: Double? = nil
                 if let k = b["within_km"], let s = string(k, "audience.border.within_km") {
@@ -165,8 +174,8 @@ public struct CampaignParser {
             if let s = string(item, "audience.contact_lists") { audience.contactLists.append(s) }
         }
         if let s = node["seen_within"], let text = string(s, "audience.seen_within") {
-            if let secs = Duration8601.parseSeconds(text), secs > 0 { audience.seenWithin = secs }
-            else { error(s, "audience.seen_within", "expected a duration such as 72h, 3d or 36h, found '\(text)'") }
+            if let secs = Duration8601.parseSeconds(text), Campaign.Audience.seenWithinRange.contains(secs) { audience.seenWithin = secs }
+            else { error(s, "audience.seen_within", "expected a duration from 1m to 30d such as 72h, 3d or 36h, found '\(Escaped(text))'") }
         }
         if audience.communes.isEmpty && audience.cells.isEmpty && audience.borders.isEmpty && audience.polygons.isEmpty && audience.contactLists.isEmpty {
             error(node, "audience", "selects nobody: give communes, cells, border, polygons or contact_lists")
@@ -177,6 +186,7 @@ public struct CampaignParser {
     mutating func parseLimits(_ node: SourceNode?, priority: Campaign.Priority?) -> Campaign.Limits {
         var limits = Campaign.Limits()
         guard let node else { return limits }
+        checkFields(node, "limits", ["max_segments", "per_subscriber_per_day", "respect_dnc"])
         if let n = node["max_segments"], let v = int(n, "limits.max_segments") {
             if (1...10).contains(v) { limits.maxSegments = v } else { error(n, "limits.max_segments", "expected 1 to 10 segments, found \(v)") }
         }
@@ -214,6 +224,7 @@ public struct CampaignParser {
 
     mutating func parseLanguages(_ node: SourceNode?, rootPosition: SourcePosition) -> Campaign.LanguagePlan? {
         guard let node else { error(nil, "languages", "missing (required): at least default: vi", at: rootPosition); return nil }
+        checkFields(node, "languages", ["default", "by_commune", "declare"])
         var declared: [String: String] = [:]
         if let d = node["declare"] {
             if case .mapping(let entries, _) = d {
@@ -260,6 +271,7 @@ public struct CampaignParser {
             case .scalar:
                 textNode = e.value
             case .mapping:
+                checkFields(e.value, field, ["text", "review", "reviewed_by"])
                 textNode = e.value["text"]
                 if textNode == nil { error(e.value, "\(field).text", "missing (required)") }
                 if let r = e.value["review"], let s = string(r, "\(field).review") {
@@ -297,6 +309,7 @@ public struct CampaignParser {
 
     mutating func parseSchedule(_ node: SourceNode?, rootPosition: SourcePosition, priority: Campaign.Priority?) -> Campaign.Schedule? {
         guard let node else { error(nil, "schedule", "missing (required): start, end and windows", at: rootPosition); return nil }
+        checkFields(node, "schedule", ["start", "end", "windows", "quiet_hours", "timezone"])
         func time(_ field: String) -> Timestamp? {
             guard let s = requiredString(node, field, path: "schedule.\(field)") else { return nil }
             if let t = Timestamp.parseISO8601(s) { return t }

@@ -66,7 +66,8 @@ public enum CampaignState: String, Sendable, CaseIterable, Codable {
     /// that needs a native translator's review has had it.
     public static func approve(state: CampaignState, drafter: String, approver: String, unreviewed: [String]) -> Result<CampaignState, TransitionError> {
         guard state == .draft else { return .failure(.notAllowed(from: state, action: "approve")) }
-        if drafter.lowercased() == approver.lowercased() { return .failure(.selfApproval(approver)) }
+        // Names are compared as people: NFC, trimmed, ignoring case (free text until roles exist).
+        if (try? PersonName(drafter)) == (try? PersonName(approver)) || drafter.lowercased() == approver.lowercased() { return .failure(.selfApproval(approver)) }
         if !unreviewed.isEmpty { return .failure(.unreviewedTranslations(unreviewed)) }
         return .success(.approved)
     }

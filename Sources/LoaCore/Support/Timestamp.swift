@@ -134,11 +134,16 @@ func pad(_ v: Int, _ width: Int = 2) -> String {
 
 /// Durations written as `72h`, `7d`, `90m`, `45s`, or combined `1d12h`.
 public enum Duration8601 {
+    public static let maxSeconds: Int64 = 100 * 366 * 86400
+
+    /// Seconds, or nil when the text is not a duration or exceeds 100 years (a duration that
+    /// long is a mistake, and the arithmetic stays far from overflowing).
     public static func parseSeconds(_ text: String) -> Int64? {
         var total: Int64 = 0
         var number: Int64 = 0
         var sawDigit = false
         var sawUnit = false
+        guard text.utf8.count <= 64 else { return nil }
         for ch in text.lowercased() where ch != " " {
             if let d = ch.wholeNumberValue, ch.isASCII {
                 number = number * 10 + Int64(d)
@@ -154,6 +159,7 @@ public enum Duration8601 {
             case "s": total += number
             default: return nil
             }
+            guard total <= maxSeconds else { return nil }
             number = 0
             sawDigit = false
             sawUnit = true

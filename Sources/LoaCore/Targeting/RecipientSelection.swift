@@ -23,14 +23,33 @@ public struct Contact: Sendable, Equatable {
     public var name: String
     public var language: String?
     public var commune: Int?
+    /// The number is on the do-not-call list.
+    public var optedOut: Bool
 
-    public init(list: String, msisdn: MSISDN, carrier: Carrier, name: String, language: String?, commune: Int?) {
+    public init(list: String, msisdn: MSISDN, carrier: Carrier, name: String, language: String?, commune: Int?, optedOut: Bool = false) {
         self.list = list
         self.msisdn = msisdn
         self.carrier = carrier
         self.name = name
         self.language = language
         self.commune = commune
+        self.optedOut = optedOut
+    }
+}
+
+/// A contact with their pseudonyms under the carriers' keys: under their own carrier's (whom the
+/// message goes to) and under every other (to find them among the area's recipients).
+public struct ContactKeys: Sendable {
+    public var contact: Contact
+    public var own: CarrierPseudonym
+    public var all: [CarrierPseudonym]
+
+    /// nil when `pseudonyms` has none under the contact's own carrier (its key is missing).
+    public init?(contact: Contact, pseudonyms: [CarrierPseudonym]) {
+        guard let own = pseudonyms.first(where: { $0.carrier == contact.carrier }) else { return nil }
+        self.contact = contact
+        self.own = own
+        all = pseudonyms
     }
 }
 
@@ -52,7 +71,9 @@ public struct AudienceSummary: Sendable, Equatable {
 }
 
 /// Rules 2–5: the latest presence per subscriber within the window decides; opt-outs are
-/// excluded; each person once; language by stated preference, commune default, campaign default.
+/// excluded, whether a person is found in the area or on a contact list (a contact list does not
+/// override an opt-out: only an emergency campaign with `respect_dnc: false` reaches them); each
+/// person once; language by stated preference, commune default, campaign default.
 public struct RecipientSelector {
     public let campaign: Campaign
     public let units: AdministrativeUnits
@@ -101,11 +122,11 @@ public struct RecipientSelector {
     /// - Parameters:
     ///   - latest: latest presence per subscriber in [run − seen_within, run] (rule 2).
     ///   - contacts: contact-list members with their pseudonyms under every carrier key, for dedupe.
-    public mutating func select(latest: LatestPresenceTable, contacts: [(contact: Contact, pseudonyms: [CarrierPseudonym])],
+    public mutating func select(latest: LatestPresenceTable, contacts: [ContactKeys],
                                 sink: (Recipient) throws -> Void) rethrows -> AudienceSummary {
         var summary = AudienceSummary()
         var contactKeys: [CarrierPseudonym: Int] = [:]
-        for (i, entry) in contacts.enumerated() { for key in entry.pseudonyms { contactKeys[key] = i } }
+        for (i, entry) in contacts.enumerated() { for key in entry.all { contactKeys[key] = i } }
         var contactsCovered = Set<Int>()
         let respectDNC = campaign.limits.respectDoNotCall
         try latest.forEach { carrierIndex, subscriber, cellID, _ in
@@ -127,9 +148,9 @@ public struct RecipientSelector {
         var seenContacts = Set<CarrierPseudonym>()
         for (i, entry) in contacts.enumerated() {
             if contactsCovered.contains(i) { summary.contactsAlsoInArea += 1; continue }
-            let c = entry.contact
-            guard let own = entry.pseudonyms.first(where: { $0.carrier == c.carrier }) else { continue }
+            let c = entry.contact, own = entry.own
             if !seenContacts.insert(own).inserted { continue }   // on two lists: once
+            if respectDNC && (c.optedOut || optOuts.contains(own)) { summary.optedOut += 1; continue }
             let language = campaign.language(preference: c.language, commune: c.commune)
             let r = Recipient(carrier: c.carrier, subscriber: own.subscriber, language: language, commune: c.commune,
                               cgi: nil, source: .contactList(c.list), segments: segments(language: language, commune: c.commune))

@@ -8,8 +8,8 @@ public struct KeyedPseudonymizer: Pseudonymizer, @unchecked Sendable {
     private var outer = SHA256_CTX()
 
     /// - Parameter key: the secret shared with the carrier (at least 16 bytes).
-    public init(key: [UInt8]) throws(StoreError) {
-        guard key.count >= 16 else { throw .input("a pseudonym key needs at least 16 bytes (got \(key.count))") }
+    public init(key: [UInt8]) throws(CryptoError) {
+        guard key.count >= 16 else { throw .keyTooShort(bytes: key.count, needed: 16) }
         var block = [UInt8](repeating: 0, count: 64)
         if key.count > 64 {
             var ctx = SHA256_CTX()
@@ -54,9 +54,16 @@ public final class SHA256Stream: @unchecked Sendable {
     public func hex() -> String {
         var out = [UInt8](repeating: 0, count: 32)
         SHA256_Final(&out, &ctx)
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: out.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, as: UTF8.self)
+        return hexString(out)
     }
+}
+
+/// Lowercase hex of bytes.
+public func hexString(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0xF)]) }
+    return String(decoding: out, as: UTF8.self)
 }
 
 /// SHA-256 of bytes, as lowercase hex.
@@ -70,7 +77,7 @@ public func sha256Hex(_ bytes: UnsafeRawBufferPointer) -> String {
 public struct HMACSigner: Sendable {
     private let mac: KeyedPseudonymizer
 
-    public init(secret: [UInt8]) throws(StoreError) { mac = try KeyedPseudonymizer(key: secret) }
+    public init(secret: [UInt8]) throws(CryptoError) { mac = try KeyedPseudonymizer(key: secret) }
 
     public func sign(_ bytes: [UInt8]) -> String {
         let p = bytes.withUnsafeBytes { mac.pseudonym(e164: $0) }
