@@ -141,6 +141,23 @@ struct HostileInputCLITests {
         #expect(dup.stderr.contains("dup.yaml:3:1: error: id: this key appears twice in the same mapping (first at 1:1)"), "\(dup.stderr)")
     }
 
+    @Test("polygon rings off the Earth, too short or not closed are reported, not dropped")
+    func polygonRings() throws {
+        let dir = try CLI.temporaryDirectory()
+        let cases = [
+            ("off.geojson", "[[[107.5, 14.6], [107.7, 14.6], [107.7, 94.8], [107.5, 14.6]]]", "position 3: [107.7, 94.8] is off the Earth"),
+            ("short.geojson", "[[[107.5, 14.6], [107.7, 14.6], [107.5, 14.6]]]", "a ring needs at least 4 positions"),
+            ("open.geojson", "[[[107.5, 14.6], [107.7, 14.6], [107.7, 14.8], [107.5, 14.8]]]", "a ring must end where it starts"),
+            ("empty.geojson", "[]", "a polygon needs at least its outer ring"),
+        ]
+        for (name, coordinates, problem) in cases {
+            try Data("{\"type\": \"Polygon\", \"coordinates\": \(coordinates)}".utf8).write(to: URL(fileURLWithPath: "\(dir)/\(name)"))
+            let c = try campaign(dir, "c-\(name).yaml", extra: "  polygons: [\(name)]")
+            let r = try CLI.run(["campaign", "check", c])
+            #expect(r.status != 0 && r.stderr.contains(problem), "\(name): \(r.stderr)")
+        }
+    }
+
     @Test("outputs never replace a file unasked, never an input, never through a link")
     func outputsAreSafe() throws {
         let dir = try CLI.temporaryDirectory()

@@ -88,14 +88,14 @@ public struct CampaignParser {
     mutating func requiredEnum<E: RawRepresentable & CaseIterable>(_ parent: SourceNode, _ field: String, _ type: E.Type) -> E? where E.RawValue == String {
         guard let s = requiredString(parent, field) else { return nil }
         if let v = E(rawValue: s.lowercased()) { return v }
-        error(parent[field], field, "'\(s)' is not one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+        error(parent[field], field, "'\(Escaped(s))' is not one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
         return nil
     }
 
     mutating func int(_ node: SourceNode, _ field: String) -> Int? {
         guard let s = string(node, field) else { return nil }
         if let v = Int(s) { return v }
-        error(node, field, "expected a whole number, found '\(s)'")
+        error(node, field, "expected a whole number, found '\(Escaped(s))'")
         return nil
     }
 
@@ -117,10 +117,10 @@ public struct CampaignParser {
             return
         }
         if sender.count > 11 {
-            error(node, "sender", "a brandname has at most 11 characters; '\(sender)' has \(sender.count) (carriers register brandnames of ≤ 11 characters)")
+            error(node, "sender", "a brandname has at most 11 characters; '\(Escaped(sender))' has \(sender.count) (carriers register brandnames of ≤ 11 characters)")
         }
         if !sender.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || " -._".contains($0)) }) {
-            error(node, "sender", "a brandname uses A–Z, a–z, 0–9, space, '-', '.', '_' only (no diacritics): '\(sender)'")
+            error(node, "sender", "a brandname uses A–Z, a–z, 0–9, space, '-', '.', '_' only (no diacritics): '\(Escaped(sender))'")
         }
     }
 
@@ -149,7 +149,7 @@ public struct CampaignParser {
         for item in list(node["cells"], "audience.cells") {
             guard let s = string(item, "audience.cells") else { continue }
             if let cgi = CellGlobalIdentity(s) { audience.cells.append(cgi.description) }
-            else { error(item, "audience.cells", "'\(s)' is not a cell id MCC-MNC-LAC-CI (e.g. 452-04-12345-678)") }
+            else { error(item, "audience.cells", "'\(Escaped(s))' is not a cell id MCC-MNC-LAC-CI (e.g. 452-04-12345-678)") }
         }
         if let border = node["border"] {
             let items: [SourceNode]
@@ -160,7 +160,7 @@ public struct CampaignParser {
                 let path = requiredString(b, "geojson", path: "audience.border.geojson")
                 var km: Double? = nil
                 if let k = b["within_km"], let s = string(k, "audience.border.within_km") {
-                    if let v = Double(s), v > 0, v <= 100 { km = v } else { error(k, "audience.border.within_km", "expected a distance in km between 0 and 100, found '\(s)'") }
+                    if let v = Double(s), v > 0, v <= 100 { km = v } else { error(k, "audience.border.within_km", "expected a distance in km between 0 and 100, found '\(Escaped(s))'") }
                 } else if b["within_km"] == nil {
                     error(b, "audience.border.within_km", "missing (required): how far from the border line, in km")
                 }
@@ -200,7 +200,7 @@ public struct CampaignParser {
             case "false", "no":
                 if priority == .emergency { limits.respectDoNotCall = false }
                 else { error(n, "limits.respect_dnc", "only emergency campaigns may ignore the do-not-call list") }
-            default: error(n, "limits.respect_dnc", "expected true or false, found '\(s)'")
+            default: error(n, "limits.respect_dnc", "expected true or false, found '\(Escaped(s))'")
             }
         }
         return limits
@@ -251,7 +251,7 @@ public struct CampaignParser {
 
     mutating func checkTag(_ tag: String, _ node: SourceNode, _ field: String, declared: [String: String]) {
         if Languages.info(tag) == nil && declared[tag] == nil {
-            error(node, field, "unknown language tag '\(tag)' (known: \(Languages.known.map(\.tag).joined(separator: ", ")); declare others under languages.declare)")
+            error(node, field, "unknown language tag '\(Escaped(tag))' (known: \(Languages.known.map(\.tag).joined(separator: ", ")); declare others under languages.declare)")
         }
     }
 
@@ -262,7 +262,7 @@ public struct CampaignParser {
         for e in entries {
             let field = "variants.\(e.key)"
             if Languages.info(e.key) == nil && declared[e.key] == nil {
-                error(nil, field, "unknown language tag '\(e.key)' (declare it under languages.declare)", at: e.keyPosition)
+                error(nil, field, "unknown language tag '\(Escaped(e.key))' (declare it under languages.declare)", at: e.keyPosition)
                 continue
             }
             var textNode: SourceNode?
@@ -280,7 +280,7 @@ public struct CampaignParser {
                     case "verified":
                         if let by = e.value["reviewed_by"], let name = string(by, "\(field).reviewed_by"), !name.isEmpty { review = .verified(by: name) }
                         else { error(r, "\(field).reviewed_by", "a verified text names its reviewer: add reviewed_by:") }
-                    default: error(r, "\(field).review", "expected needs-native-review or verified, found '\(s)'")
+                    default: error(r, "\(field).review", "expected needs-native-review or verified, found '\(Escaped(s))'")
                     }
                 }
             default:
@@ -313,28 +313,28 @@ public struct CampaignParser {
         func time(_ field: String) -> Timestamp? {
             guard let s = requiredString(node, field, path: "schedule.\(field)") else { return nil }
             if let t = Timestamp.parseISO8601(s) { return t }
-            error(node[field], "schedule.\(field)", "expected a date and time with its offset, e.g. 2026-11-25T07:00:00+07:00, found '\(s)'")
+            error(node[field], "schedule.\(field)", "expected a date and time with its offset, e.g. 2026-11-25T07:00:00+07:00, found '\(Escaped(s))'")
             return nil
         }
         let start = time("start"), end = time("end")
         if let start, let end, end <= start { error(node["end"], "schedule.end", "ends at or before its start (\(start.iso8601()))") }
         var quiet = DailyWindow.defaultQuietHours
         if let q = node["quiet_hours"], let s = string(q, "schedule.quiet_hours") {
-            if let w = DailyWindow(s) { quiet = w } else { error(q, "schedule.quiet_hours", "expected HH:MM-HH:MM, found '\(s)'") }
+            if let w = DailyWindow(s) { quiet = w } else { error(q, "schedule.quiet_hours", "expected HH:MM-HH:MM, found '\(Escaped(s))'") }
         }
         var windows: [DailyWindow] = []
         let items = list(node["windows"], "schedule.windows")
         if node["windows"] == nil { error(node, "schedule.windows", "missing (required): daily sending windows such as \"07:30-11:00\"") }
         for item in items {
             guard let s = string(item, "schedule.windows") else { continue }
-            guard let w = DailyWindow(s) else { error(item, "schedule.windows", "expected HH:MM-HH:MM (Asia/Ho_Chi_Minh), found '\(s)'"); continue }
+            guard let w = DailyWindow(s) else { error(item, "schedule.windows", "expected HH:MM-HH:MM (Asia/Ho_Chi_Minh), found '\(Escaped(s))'"); continue }
             if priority != .emergency && w.overlaps(quiet) {
                 error(item, "schedule.windows", "window \(w) falls in quiet hours \(quiet) (routine and urgent campaigns send outside them; only emergency campaigns may send at night)")
             }
             windows.append(w)
         }
         if let tz = node["timezone"], let s = string(tz, "schedule.timezone"), s != "Asia/Ho_Chi_Minh" && s != "+07:00" {
-            error(tz, "schedule.timezone", "loa schedules in Asia/Ho_Chi_Minh (UTC+07:00); found '\(s)'")
+            error(tz, "schedule.timezone", "loa schedules in Asia/Ho_Chi_Minh (UTC+07:00); found '\(Escaped(s))'")
         }
         guard let start, let end, !windows.isEmpty else { return nil }
         return Campaign.Schedule(start: start, end: end, windows: windows, quietHours: quiet)
