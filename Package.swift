@@ -35,15 +35,27 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // Keyed pseudonyms, signatures, hashes and sealed contact numbers over libcrypto.
         .target(name: "LoaCrypto", dependencies: ["LoaCore", "COpenSSL"], swiftSettings: settings),
-        // Carrier gateways: batch-http wire format, libcurl transport, dispatcher, simulator, receipts.
+        // Carrier gateways: batch-http and Kannel wire formats, the libcurl transport, the dispatcher.
+        .target(name: "LoaCarriers", dependencies: ["LoaCore", "LoaCrypto", "LoaStore", "CCurl"], swiftSettings: settings),
+        // The HTTP side of loa (Hummingbird): delivery receipts now; the console and metrics next.
         .target(
-            name: "LoaCarriers",
+            name: "LoaServer",
             dependencies: [
-                "LoaCore", "LoaCrypto", "LoaStore", "CCurl",
+                "LoaCore", "LoaCrypto", "LoaStore", "LoaCarriers",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: settings
+        ),
+        // A carrier's side of batch-http, for demos (`loa carrier-sim`), tests and benchmarks.
+        .target(
+            name: "LoaCarrierSimulator",
+            dependencies: [
+                "LoaCore", "LoaCrypto", "LoaCarriers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: settings
         ),
@@ -54,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "LoaCLI",
             dependencies: [
-                "LoaCore", "LoaCrypto", "LoaReference", "LoaStore", "LoaCarriers",
+                "LoaCore", "LoaCrypto", "LoaReference", "LoaStore", "LoaCarriers", "LoaServer", "LoaCarrierSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -62,14 +74,16 @@ let package = Package(
         ),
         .executableTarget(
             name: "LoaBench",
-            dependencies: ["LoaCore", "LoaCrypto", "LoaStore", "LoaReference", "LoaCarriers", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["LoaCore", "LoaCrypto", "LoaStore", "LoaReference", "LoaCarriers", "LoaServer", "LoaCarrierSimulator",
+                           .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: settings
         ),
         .testTarget(name: "LoaCoreTests", dependencies: ["LoaCore"], swiftSettings: settings),
         // Scratch stores for the contract tests: a SQLite file or a fresh PostgreSQL database.
         .target(name: "LoaTestSupport", dependencies: ["LoaStore"], path: "Tests/LoaTestSupport", swiftSettings: settings),
         .testTarget(name: "LoaStoreTests", dependencies: ["LoaStore", "LoaCore", "LoaCrypto", "LoaReference", "LoaTestSupport"], swiftSettings: settings),
-        .testTarget(name: "LoaCarriersTests", dependencies: ["LoaCarriers", "LoaStore", "LoaCore", "LoaCrypto", "LoaTestSupport"], swiftSettings: settings),
+        .testTarget(name: "LoaCarriersTests", dependencies: ["LoaCarriers", "LoaServer", "LoaCarrierSimulator", "LoaStore", "LoaCore", "LoaCrypto", "LoaTestSupport",
+                                                             .product(name: "Hummingbird", package: "hummingbird")], swiftSettings: settings),
         .testTarget(name: "LoaCLITests", dependencies: ["LoaCLI", "LoaTestSupport"], swiftSettings: settings),
     ]
 )

@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import LoaCarriers
+import LoaCarrierSimulator
+import LoaServer
 import LoaCore
 import LoaStore
 
@@ -29,7 +31,7 @@ struct DispatchBench {
         for (k, carrier) in carriers.enumerated() {
             let n = messages / carriers.count
             let planned = (0..<n).map { i in
-                Store.PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i), w1: UInt64(k), w2: 3, w3: 4).description, language: "vi",
+                PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i), w1: UInt64(k), w2: 3, w3: 4).description, language: "vi",
                                                commune: 23377, text: "Xã Bờ Y: cảnh báo lũ quét, di chuyển lên vùng cao ngay.", encoding: .ucs2, segments: 1)
             }
             _ = try store.planMessages(campaign: "bench", priority: .emergency, day: 1, capPerDay: 1, planned)

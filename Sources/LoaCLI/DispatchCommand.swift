@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import LoaCarriers
+import LoaCarrierSimulator
+import LoaServer
 import LoaCore
 import LoaStore
 
@@ -165,7 +167,7 @@ struct Dispatch: AsyncParsableCommand {
     /// The campaign's audience at --at, rendered per recipient and written as planned messages,
     /// in parts of 50,000 (a national audience never sits in memory whole).
     func plan(_ c: Campaign, loaded: LoadedCampaign, units: AdministrativeUnits, db: Store) throws {
-        var part: [Store.PlannedMessage] = []
+        var part: [PlannedMessage] = []
         part.reserveCapacity(50_000)
         var written = (planned: 0, capped: 0), recipients = 0
         var textCache: [String: (String, TextMeasure)] = [:]

@@ -1,7 +1,6 @@
 import Foundation
 import LoaCore
 import LoaCrypto
-import LoaStore
 
 /// The `batch-http` protocol that loa offers carriers (carriers/README.md is the contract).
 public enum BatchHTTP {
@@ -9,7 +8,7 @@ public enum BatchHTTP {
 
     /// One NDJSON line per message: message_id (`m<id>-<store>`, see `MessageRef`), msisdn (a
     /// pseudonym h:… or a number), sender, encoding, text, segments.
-    public static func body(_ messages: [Store.OutboundMessage], identity: StoreIdentity?, sender: (String) -> String) -> [UInt8] {
+    public static func body(_ messages: [OutboundMessage], identity: StoreIdentity?, sender: (String) -> String) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(messages.count * 260)
         var senders: [String: String] = [:]
@@ -57,16 +56,22 @@ public enum BatchHTTP {
 
     /// Receipts (POST /receipts/{carrier}): NDJSON lines {"message_id","status","at","reason"},
     /// signed X-Loa-Signature = HMAC-SHA256(receipt secret, body).
-    public static func parseReceipts(_ body: [UInt8]) throws -> [Store.ReceiptRecord] {
-        var out: [Store.ReceiptRecord] = []
+    public static func parseReceipts(_ body: [UInt8]) throws -> [ReceiptRecord] {
+        var out: [ReceiptRecord] = []
         for (i, line) in body.split(separator: 0x0A).enumerated() where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) {
             guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let ref = o["message_id"] as? String,
                   let s = o["status"] as? String, let status = ReceiptStatus(rawValue: s) else {
-                throw StoreError.input("receipt line \(i + 1): expected {\"message_id\": \"…\", \"status\": \"delivered|failed|expired|unknown\"}")
+                throw WireFormatError("receipt line \(i + 1): expected {\"message_id\": \"…\", \"status\": \"delivered|failed|expired|unknown\"}")
             }
             out.append(.init(messageRef: ref, status: status, at: (o["at"] as? String).flatMap(Timestamp.parseISO8601), reason: o["reason"] as? String))
         }
         return out
     }
 
+}
+
+/// A body that is not in the wire format it should be in.
+public struct WireFormatError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

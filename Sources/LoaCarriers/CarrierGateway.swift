@@ -1,6 +1,5 @@
 import LoaCore
 import LoaCrypto
-import LoaStore
 
 /// A carrier's gateway as configured in carriers/*.yaml.
 public struct CarrierGateway: Sendable {

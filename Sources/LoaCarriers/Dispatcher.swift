@@ -141,8 +141,8 @@ public final class Dispatcher: @unchecked Sendable {
         let lock = NSLock()
         var limiter: SlidingWindowLimiter
         var quota: DailyQuota
-        var circuit: CarrierCircuit
-        var maxBatch: Int
+        /// The lane's decisions: circuit, batch size, what follows each upload (pure, in the core).
+        var lane: CarrierLane
         var progress: Progress
         /// Serializes re-uploads of open batches, so that two workers never upload the same one.
         let retryLock = NSLock()
@@ -169,8 +169,7 @@ public final class Dispatcher: @unchecked Sendable {
         init(gateway: CarrierGateway, circuitThreshold: Int) {
             limiter = SlidingWindowLimiter(perSecond: gateway.tps)
             quota = DailyQuota(limit: gateway.dailyQuota)
-            circuit = CarrierCircuit(threshold: circuitThreshold, backoff: gateway.retry)
-            maxBatch = gateway.maxBatch
+            lane = CarrierLane(maxBatch: gateway.maxBatch, retry: gateway.retry, circuitThreshold: circuitThreshold)
             progress = Progress(carrier: gateway.carrier)
         }
 
@@ -221,10 +220,7 @@ public final class Dispatcher: @unchecked Sendable {
             signer = try gateway.signingSecret.map { try HMACSigner(secret: $0) }
         }
 
-        var maxBatch: Int {
-            get { shared.with { $0.maxBatch } }
-            set { shared.with { $0.maxBatch = newValue } }
-        }
+        var maxBatch: Int { shared.with { $0.lane.maxBatch } }
 
         func admitAll(_ n: Int, at now: Double) -> Bool { shared.with { $0.limiter.admitAll(n, at: now) } }
         func giveBack(_ n: Int, at t: Double) { shared.with { $0.limiter.giveBack(n, admittedAt: t) } }
@@ -293,7 +289,7 @@ public final class Dispatcher: @unchecked Sendable {
         }
 
         /// Reserves the quota, then claims up to `limit` planned messages of the allowed campaigns.
-        func claimNew(limit: Int, allowed: Set<String>, wall: Timestamp) throws -> Store.Batch? {
+        func claimNew(limit: Int, allowed: Set<String>, wall: Timestamp) throws -> Batch? {
             // Reserve the quota before claiming, so that workers cannot both spend the same remainder.
             let chunk = shared.with { $0.quota.reserve(limit, at: wall) }
             if chunk == 0 { return nil }
@@ -322,10 +318,10 @@ public final class Dispatcher: @unchecked Sendable {
                 try expireEndedCampaigns(at: wall)
                 let allowed = allowedCampaigns(at: wall)
                 // 0. A failing carrier is offered nothing until the backoff has passed; then one small batch probes.
-                switch shared.with({ $0.circuit.permission(at: now) }) {
+                switch shared.with({ $0.lane.circuit.permission(at: now) }) {
                 case .wait(let until):
                     if untilDrained, try !store.hasWork(carrier: gateway.carrier) { report(force: true); return }
-                    if shared.with({ $0.circuit.isOpen }) { report("carrier failing: next probe in \(String(format: "%.0f", max(0, until - now))) s") }
+                    if shared.with({ $0.lane.circuit.isOpen }) { report("carrier failing: next probe in \(String(format: "%.0f", max(0, until - now))) s") }
                     sleep(until: until, yieldingLease: true)
                     continue
                 case .probe:
@@ -389,7 +385,7 @@ public final class Dispatcher: @unchecked Sendable {
         /// claim of `probeSize` messages when there are any, else the oldest batch waiting to go again.
         func probe(allowed: Set<String>, wall: Timestamp) throws {
             var probed = false
-            defer { if !probed { shared.with { $0.circuit.probeAbandoned(at: d.clock()) } } }
+            defer { if !probed { shared.with { $0.lane.circuit.probeAbandoned(at: d.clock()) } } }
             if !allowed.isEmpty, let batch = try claimNew(limit: min(d.probeSize, maxBatch), allowed: allowed, wall: wall) {
                 report("probing the carrier with \(batch.messages.count) message(s)", force: true)
                 probed = true
@@ -406,14 +402,14 @@ public final class Dispatcher: @unchecked Sendable {
             }
             // Nothing to probe with: nothing is owed to the carrier either.
             probed = true
-            shared.with { $0.circuit.succeeded() }
+            shared.with { $0.lane.circuit.succeeded() }
             sleep(until: d.clock() + 0.2)
         }
 
         /// One upload attempt of a batch; its outcome is committed before returning. Everything is
         /// prepared and recorded first; the rate limiter admits the batch immediately before the
         /// POST, so that what the carrier counts per second is what loa counted.
-        func send(_ batch: Store.Batch, isRetry: Bool) throws {
+        func send(_ batch: Batch, isRetry: Bool) throws {
             if gateway.protocolKind == .kannel { return try sendThroughKannel(batch, isRetry: isRetry) }
             if isRetry {
                 try store.batchUploading(batch.id)
@@ -445,76 +441,46 @@ public final class Dispatcher: @unchecked Sendable {
             }
             let verdict = CarrierAnswer.judge(response, key: batch.idempotencyKey, refs: batch.refs, now: d.wallClock())
             let status: Int? = if case .answer(let s, _, _) = response { s } else { nil }
+            let decision = shared.with { s in
+                s.lane.settle(verdict, size: batch.messages.count, attempt: attempt, isRetry: isRetry, campaignEnd: d.campaigns.policies[batch.campaign]?.end,
+                              wall: wallSeconds, clock: d.clock(), random: &rng)
+            }
             // Nothing reached the carrier's count: give the rate back.
-            func notCounted() { if let t = admittedTime { giveBack(batch.messages.count, at: t) } }
-            switch verdict {
-            case .taken(let rejected):
-                shared.with { $0.circuit.succeeded() }
+            if decision.giveBackRate, let t = admittedTime { giveBack(batch.messages.count, at: t) }
+            switch decision.record {
+            case .accepted(let rejected):
                 try store.batchAccepted(batch.id, status: status ?? 202, rejected: rejected)
                 progress { p in
                     p.sent += batch.messages.count
                     p.accepted += batch.messages.count - rejected.count
                     p.rejected += rejected.count
                 }
-            case .tooLarge(let carrierMaximum):
-                shared.with { $0.circuit.succeeded() }
-                maxBatch = max(1, min(carrierMaximum ?? batch.messages.count / 2, batch.messages.count - 1))
-                notCounted()
-                // The carrier did not take the batch under this key (it would answer a stored 2xx
-                // again): its messages may go in smaller batches under new keys.
-                try store.batchTooLarge(batch.id)
-                report("carrier said 413: batches are now at most \(maxBatch)")
-            case .throttled(let retryAfter):
-                notCounted()
-                shared.with { $0.circuit.throttled(at: d.clock(), retryAfter: retryAfter) }
-                try retryLater(batch, attempt: attempt, status: status, retryAfter: retryAfter ?? 1, reason: "HTTP 429 (over the carrier's rate)")
-            case .transient(let reason, let retryAfter, let reached):
-                if !reached { notCounted() }
-                let reopens = shared.with { $0.circuit.failed(at: d.clock(), retryAfter: retryAfter, random: &rng) }
-                if reopens > d.clock() {
-                    report("carrier failing (\(reason)): no new work until a probe gets through in \(String(format: "%.0f", reopens - d.clock())) s", force: true)
-                }
-                try retryLater(batch, attempt: attempt, status: status, retryAfter: retryAfter, reason: reason)
-            case .configurationFault(let reason):
-                notCounted()
-                // Every batch would meet the same answer: the messages stay planned (a batch the
-                // carrier may have seen before keeps its key), and this node stops sending to it.
-                if isRetry { try store.batchNotAttempted(batch.id) } else { try store.releaseUnsent(batch: batch.id) }
-                fault("the carrier answered \(reason): check the credentials (signing secret, token) and the endpoint in its carrier file")
-            case .notUnderstood(let reason):
-                // The carrier may have the batch: it stays open under its key, nothing is made final.
-                try store.batchRetry(batch.id, at: 0, status: status, reason: "answer not understood: \(reason)")
-                fault("batch \(batch.id) (key \(batch.idempotencyKey)): \(reason). Its messages stay open and go again under the same key on the next run; ask the carrier to answer as carriers/README.md says")
             case .refused(let status, let reason):
-                shared.with { $0.circuit.succeeded() }
                 try store.batchRejected(batch.id, status: status, reason: reason)
                 progress { $0.rejected += batch.messages.count; $0.sent += batch.messages.count; $0.refusedBatches += 1 }
-                report("carrier refused batch \(batch.id) for good: \(reason)", force: true)
+            case .replanSmaller:
+                try store.batchTooLarge(batch.id)
+            case .retry(let at, let reason):
+                try store.batchRetry(batch.id, at: at, status: status, reason: reason)
+            case .expired(let reason):
+                try store.batchExpired(batch.id, reason: reason)
+                progress { $0.expired += batch.messages.count }
+                report("batch \(batch.id) expired: \(reason)", force: true)
+            case .release:
+                try store.releaseUnsent(batch: batch.id)
+            case .keepForNextRun:
+                try store.batchNotAttempted(batch.id)
+            case .keepOpen(let reason):
+                try store.batchRetry(batch.id, at: 0, status: status, reason: "answer not understood: \(reason)")
             }
-        }
-
-        /// A transient outcome: the batch goes again under its key after the backoff, but never
-        /// after its campaign's end; what cannot go before the end expires, with the last answer.
-        func retryLater(_ batch: Store.Batch, attempt: Int, status: Int?, retryAfter: Double?, reason: String) throws {
-            let now = wallSeconds
-            let delay = gateway.retry.delay(afterAttempt: attempt, retryAfter: retryAfter, random: &rng)
-            if let end = d.campaigns.policies[batch.campaign]?.end {
-                let lastChance = Double(end.seconds) - 1
-                if now >= lastChance {
-                    let why = "campaign ended at \(end.iso8601()) before the carrier accepted it (last answer: \(reason))"
-                    try store.batchExpired(batch.id, reason: why)
-                    progress { $0.expired += batch.messages.count }
-                    report("batch \(batch.id) expired: \(why)", force: true)
-                    return
-                }
-                try store.batchRetry(batch.id, at: min(now + delay, lastChance), status: status, reason: reason)
-            } else {
-                try store.batchRetry(batch.id, at: now + delay, status: status, reason: reason)
+            if let note = decision.note { report(note, force: true) }
+            if let reason = decision.fault {
+                if case .keepOpen = decision.record { fault("batch \(batch.id) (key \(batch.idempotencyKey)): \(reason)") } else { fault(reason) }
             }
         }
 
         /// Kannel: one request per message, each admitted by the rate limiter right before it goes.
-        func sendThroughKannel(_ batch: Store.Batch, isRetry: Bool) throws {
+        func sendThroughKannel(_ batch: Batch, isRetry: Bool) throws {
             if isRetry {
                 // An open Kannel batch was interrupted mid-way: at most once, never again.
                 try store.markInterruptedUnknown(batch: batch.id)
@@ -576,10 +542,10 @@ public final class Dispatcher: @unchecked Sendable {
             try store.returnToPlanned(batch: batch.id)
             try store.finishBatch(batch.id)
             if let failure {
-                let reopens = shared.with { $0.circuit.failed(at: d.clock(), retryAfter: nil, random: &rng) }
+                let reopens = shared.with { $0.lane.circuit.failed(at: d.clock(), retryAfter: nil, random: &rng) }
                 report("Kannel unavailable (\(failure)); " + (reopens > d.clock() ? "next probe in \(String(format: "%.1f", reopens - d.clock())) s" : "trying again"))
             } else if !shared.faulted {
-                shared.with { $0.circuit.succeeded() }
+                shared.with { $0.lane.circuit.succeeded() }
             }
         }
 

@@ -1,7 +1,6 @@
 import Foundation
 import LoaCore
 import LoaCrypto
-import LoaStore
 
 /// Kannel's smsbox `sendsms` interface: one HTTP request per message. Kannel has no idempotency
 /// key, so loa sends each message at most once: a submission cut off by a crash is recorded as

@@ -24,7 +24,7 @@ extension Store {
     public func messageSubmitted(_ id: Int64, state: MessageState, reason: String?) throws {
         let now = Self.nowSeconds()
         try db.transaction {
-            try db.run("UPDATE messages SET state = ?, reason = ?, updated_at = ? WHERE id = ? AND state = 'submitted'",
+            try db.run("UPDATE messages SET state = ?, reason = ?, updated_at = ? WHERE id = ? AND state IN \(MessageState.sql(from: [.submitted], to: state))",
                        [.text(state.rawValue), reason.map { .text($0) } ?? .null, .int(now), .int(id)])
         }
     }
@@ -32,7 +32,7 @@ extension Store {
     /// Kannel: messages of an interrupted submission may or may not have gone: never resend them.
     public func markInterruptedUnknown(batch: Int64) throws {
         try db.transaction {
-            try db.run("UPDATE messages SET state = 'unknown', reason = 'interrupted while Kannel was submitting it; not sent again to avoid a duplicate', updated_at = ? WHERE batch = ? AND state = 'submitted'",
+            try db.run("UPDATE messages SET state = 'unknown', reason = 'interrupted while Kannel was submitting it; not sent again to avoid a duplicate', updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .unknown))",
                        [.int(Self.nowSeconds()), .int(batch)])
             try db.run("UPDATE batches SET state = 'accepted', reason = 'interrupted (Kannel: at most once)' WHERE id = ?", [.int(batch)])
         }
@@ -40,7 +40,7 @@ extension Store {
 
     /// Kannel refused or could not be reached before a message went: back to planned.
     public func returnToPlanned(batch: Int64) throws {
-        try db.run("UPDATE messages SET state = 'planned', batch = NULL, updated_at = ? WHERE batch = ? AND state = 'submitted'", [.int(Self.nowSeconds()), .int(batch)])
+        try db.run("UPDATE messages SET state = 'planned', batch = NULL, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .planned))", [.int(Self.nowSeconds()), .int(batch)])
     }
 
     public func finishBatch(_ batch: Int64) throws {

@@ -89,33 +89,13 @@ extension Store {
             case .success(let next):
                 try db.run("UPDATE campaigns SET state = ? WHERE id = ?", [.text(next.rawValue), .text(id)])
                 if next == .cancelled {
-                    try db.run("UPDATE messages SET state = 'rejected', reason = 'campaign cancelled', updated_at = ? WHERE campaign = ? AND state IN ('planned')",
+                    try db.run("UPDATE messages SET state = 'rejected', reason = 'campaign cancelled', updated_at = ? WHERE campaign = ? AND state IN \(MessageState.sql(from: [.planned], to: .rejected))",
                                [.int(Self.nowSeconds()), .text(id)])
                 }
                 try audit(actor, action, campaign: id)
             }
         }
         return try campaignRecord(id)!
-    }
-
-    /// A message to be planned: one recipient's rendered text.
-    public struct PlannedMessage: Sendable {
-        public var carrier: Carrier
-        public var subscriber: String
-        public var language: String
-        public var commune: Int?
-        public var text: String
-        public var encoding: SMSEncoding
-        public var segments: Int
-        public init(carrier: Carrier, subscriber: String, language: String, commune: Int?, text: String, encoding: SMSEncoding, segments: Int) {
-            self.carrier = carrier
-            self.subscriber = subscriber
-            self.language = language
-            self.commune = commune
-            self.text = text
-            self.encoding = encoding
-            self.segments = segments
-        }
     }
 
     /// Writes a campaign's messages once (idempotent per campaign/carrier/subscriber) and marks the
@@ -197,32 +177,6 @@ extension Store {
         return (planned, capped)
     }
 
-    /// One upload: its messages and its idempotency key, fixed before the network call.
-    public struct Batch: Sendable, Equatable {
-        public var id: Int64
-        public var carrier: Carrier
-        public var campaign: String
-        public var idempotencyKey: String
-        public var attempts: Int
-        public var messages: [OutboundMessage]
-        /// The identity its message ids carry on the wire; nil for a batch keyed before stores had
-        /// one (it goes again exactly as it went first, ids `m<id>`).
-        public var wireIdentity: StoreIdentity?
-
-        /// The messages' ids as the carrier sees them.
-        public var refs: [MessageRef] { messages.map { MessageRef(id: $0.id, store: wireIdentity) } }
-    }
-
-    public struct OutboundMessage: Sendable, Equatable {
-        public var id: Int64
-        public var campaign: String
-        public var subscriber: String
-        public var text: String
-        public var encoding: String
-        public var segments: Int
-        public var sender: String
-    }
-
     /// Batches that were uploading or waiting to retry when the process stopped, due at `now`.
     /// They go again with the same idempotency key, so the carrier sees each message once.
     /// Only batches of `allowed` campaigns (those that may send now), when given.
@@ -251,7 +205,7 @@ extension Store {
               let carrier = Carrier(rawValue: head.0) else { return nil }
         let messages = try db.query("""
             SELECT m.id, m.campaign, m.subscriber, m.text, m.encoding, m.segments FROM messages m WHERE m.batch = ? ORDER BY m.id
-            """, [.int(id)]) { OutboundMessage(id: $0.int64(0), campaign: $0.text(1), subscriber: $0.text(2), text: $0.text(3), encoding: $0.text(4), segments: $0.int(5), sender: "") }
+            """, [.int(id)]) { OutboundMessage(id: $0.int64(0), campaign: $0.text(1), subscriber: $0.text(2), text: $0.text(3), encoding: $0.text(4), segments: $0.int(5)) }
         let current = head.1.hasPrefix("loa-\(identity.hex)-")
         return Batch(id: id, carrier: carrier, campaign: head.3, idempotencyKey: head.1, attempts: head.2, messages: messages, wireIdentity: current ? identity : nil)
     }
@@ -270,7 +224,9 @@ extension Store {
             let batchID = try db.insertReturningID("INSERT INTO batches (carrier, campaign, idempotency_key, state, size, created_at, updated_at) VALUES (?, ?, ?, 'uploading', 0, ?, ?)",
                                                    [.text(carrier.rawValue), .text(pick.0), .text("claiming-\(UUID().uuidString)"), .int(now), .int(now)])
             try db.run("UPDATE batches SET idempotency_key = ? WHERE id = ?", [.text(identity.idempotencyKey(carrier: carrier, batch: batchID)), .int(batchID)])
-            // PostgreSQL: rows another worker is claiming right now are skipped, not waited for.
+            // PostgreSQL: rows another worker is claiming right now are skipped, not waited for. (The
+            // literal 'planned' lets both engines use the partial index of planned messages.)
+            precondition(MessageState.planned.canMove(to: .submitted))
             let size = try db.run("""
                 UPDATE messages SET state = 'submitted', batch = ?, updated_at = ? WHERE id IN
                 (SELECT id FROM messages WHERE carrier = ? AND campaign = ? AND state = 'planned' ORDER BY id LIMIT ?\(db.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""))
@@ -289,7 +245,7 @@ extension Store {
     /// planned and the batch, whose key the carrier never saw, is removed.
     public func releaseUnsent(batch: Int64) throws {
         try db.transaction {
-            try db.run("UPDATE messages SET state = 'planned', batch = NULL, updated_at = ? WHERE batch = ? AND state = 'submitted'", [.int(Self.nowSeconds()), .int(batch)])
+            try db.run("UPDATE messages SET state = 'planned', batch = NULL, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .planned))", [.int(Self.nowSeconds()), .int(batch)])
             try db.run("DELETE FROM batches WHERE id = ?", [.int(batch)])
         }
     }
@@ -311,11 +267,11 @@ extension Store {
             let now = Self.nowSeconds()
             try db.run("UPDATE batches SET state = 'accepted', http_status = ?, updated_at = ? WHERE id = ?", [.int(Int64(status)), .int(now), .int(batch)])
             for (id, reason) in rejected {
-                try db.run("UPDATE messages SET state = 'rejected', reason = ?, updated_at = ? WHERE id = ? AND batch = ? AND state = 'submitted'",
+                try db.run("UPDATE messages SET state = 'rejected', reason = ?, updated_at = ? WHERE id = ? AND batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .rejected))",
                            [.text(reason), .int(now), .int(id), .int(batch)])
             }
             // The answer named every other message as accepted: one statement for them all.
-            try db.run("UPDATE messages SET state = 'accepted', updated_at = ? WHERE batch = ? AND state = 'submitted'", [.int(now), .int(batch)])
+            try db.run("UPDATE messages SET state = 'accepted', updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .accepted))", [.int(now), .int(batch)])
         }
     }
 
@@ -325,7 +281,7 @@ extension Store {
         try db.transaction {
             let now = Self.nowSeconds()
             try db.run("UPDATE batches SET state = 'expired', reason = ?, updated_at = ? WHERE id = ?", [.text(reason), .int(now), .int(batch)])
-            try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE batch = ? AND state = 'submitted'", [.text(reason), .int(now), .int(batch)])
+            try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .expired))", [.text(reason), .int(now), .int(batch)])
         }
     }
 
@@ -336,13 +292,13 @@ extension Store {
     public func expireUnsent(campaign: String, carrier: Carrier, reason: String) throws -> Int {
         try db.transaction {
             let now = Self.nowSeconds()
-            var n = try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE carrier = ? AND campaign = ? AND state = 'planned'",
+            var n = try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE carrier = ? AND campaign = ? AND state IN \(MessageState.sql(from: [.planned], to: .expired))",
                                [.text(reason), .int(now), .text(carrier.rawValue), .text(campaign)])
             let open = try db.query("SELECT id FROM batches WHERE carrier = ? AND campaign = ? AND state = 'retry-at'",
                                     [.text(carrier.rawValue), .text(campaign)]) { $0.int64(0) }
             for id in open {
                 try db.run("UPDATE batches SET state = 'expired', reason = ?, updated_at = ? WHERE id = ?", [.text(reason), .int(now), .int(id)])
-                n += try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE batch = ? AND state = 'submitted'",
+                n += try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .expired))",
                                 [.text(reason), .int(now), .int(id)])
             }
             return n
@@ -365,7 +321,7 @@ extension Store {
             let now = Self.nowSeconds()
             try db.run("UPDATE batches SET state = 'rejected', http_status = ?, reason = ?, updated_at = ? WHERE id = ?",
                        [status.map { .int(Int64($0)) } ?? .null, .text(reason), .int(now), .int(batch)])
-            try db.run("UPDATE messages SET state = 'rejected', reason = ?, updated_at = ? WHERE batch = ? AND state = 'submitted'", [.text(reason), .int(now), .int(batch)])
+            try db.run("UPDATE messages SET state = 'rejected', reason = ?, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .rejected))", [.text(reason), .int(now), .int(batch)])
         }
     }
 
@@ -374,21 +330,7 @@ extension Store {
         try db.transaction {
             let now = Self.nowSeconds()
             try db.run("UPDATE batches SET state = 'rejected', http_status = 413, reason = 'too large: split', updated_at = ? WHERE id = ?", [.int(now), .int(batch)])
-            try db.run("UPDATE messages SET state = 'planned', batch = NULL, updated_at = ? WHERE batch = ? AND state = 'submitted'", [.int(now), .int(batch)])
-        }
-    }
-
-    /// A delivery receipt as a carrier sent it.
-    public struct ReceiptRecord: Sendable {
-        public var messageRef: String
-        public var status: ReceiptStatus
-        public var at: Timestamp?
-        public var reason: String?
-        public init(messageRef: String, status: ReceiptStatus, at: Timestamp?, reason: String?) {
-            self.messageRef = messageRef
-            self.status = status
-            self.at = at
-            self.reason = reason
+            try db.run("UPDATE messages SET state = 'planned', batch = NULL, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .planned))", [.int(now), .int(batch)])
         }
     }
 
@@ -434,10 +376,6 @@ extension Store {
         return out
     }
 
-    public func sendingCampaigns() throws -> [String] {
-        try db.query("SELECT id FROM campaigns WHERE state = 'sending'") { $0.text(0) }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-    }
-
     public func pendingCount(carrier: Carrier) throws -> Int {
         Int(try db.scalarInt("SELECT count(*) FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND c.state = 'sending'", [.text(carrier.rawValue)]) ?? 0)
             + Int(try db.scalarInt("SELECT count(*) FROM batches WHERE carrier = ? AND state IN ('uploading', 'retry-at')", [.text(carrier.rawValue)]) ?? 0)
@@ -460,7 +398,7 @@ extension Store {
     public func completeFinishedCampaigns() throws {
         let done = try db.query("""
             SELECT id FROM campaigns c WHERE state = 'sending' AND NOT EXISTS
-            (SELECT 1 FROM messages m WHERE m.campaign = c.id AND m.state IN ('planned', 'queued', 'submitted'))
+            (SELECT 1 FROM messages m WHERE m.campaign = c.id AND m.state IN ('planned', 'submitted'))
             """) { $0.text(0) }
         for id in done {
             // Another dispatcher sharing the store may complete it at the same moment.

@@ -4,6 +4,8 @@ import LoaCore
 import LoaCrypto
 @testable import LoaStore
 @testable import LoaCarriers
+import LoaCarrierSimulator
+import LoaServer
 import LoaTestSupport
 
 @Suite("Carrier answers: 413, permanent rejections, daily quota", .serialized)
@@ -39,7 +41,7 @@ struct CarrierAnswersTests {
         var sawCut = false, probes = 0
         for i in 0..<8 where !sawCut {
             probes += 1
-            let body = BatchHTTP.body([.init(id: Int64(90_000 + i), campaign: "x", subscriber: "h:" + String(repeating: "0", count: 64), text: "t", encoding: "ucs2", segments: 1, sender: "")], identity: nil) { _ in "LOA" }
+            let body = BatchHTTP.body([.init(id: Int64(90_000 + i), campaign: "x", subscriber: "h:" + String(repeating: "0", count: 64), text: "t", encoding: "ucs2", segments: 1)], identity: nil) { _ in "LOA" }
             let headers = BatchHTTP.headers(idempotencyKey: "probe-\(i)", body: body, signer: try HMACSigner(secret: signing), token: nil, now: Int64(Date().timeIntervalSince1970))
             do { _ = try direct.post("http://127.0.0.1:\(port)/batches", headers: headers, body: body) } catch let error as CurlError { sawCut = error.mayHaveReachedServer }
         }

@@ -5,6 +5,8 @@ import LoaCore
 import LoaCrypto
 import LoaStore
 @testable import LoaCarriers
+import LoaCarrierSimulator
+import LoaServer
 import LoaTestSupport
 
 /// A store with one approved, sending campaign and `count` planned messages per carrier.
@@ -16,7 +18,7 @@ func storeWithCampaign(_ path: String, carriers: [Carrier], count: Int, priority
     _ = try store.transitionCampaign(id, "start", by: "minh")
     for carrier in carriers {
         let messages = (0..<count).map { i in
-            Store.PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i), w1: 1, w2: 2, w3: UInt64(carrier.hashValue & 0xFF)).description,
+            PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i), w1: 1, w2: 2, w3: UInt64(carrier.hashValue & 0xFF)).description,
                                            language: "vi", commune: 23377, text: "Thông báo \(i)", encoding: .ucs2, segments: 1)
         }
         _ = try store.planMessages(campaign: id, priority: .emergency, day: 20_000, capPerDay: 1, messages)
@@ -101,7 +103,7 @@ struct DispatchIntegrationTests {
         for carrier in carriers {
             let c = counts[carrier.rawValue] ?? [:]
             let total: Int = c.values.reduce(0, +)
-            let open: Int = (c[.planned] ?? 0) + (c[.submitted] ?? 0) + (c[.queued] ?? 0)
+            let open: Int = (c[.planned] ?? 0) + (c[.submitted] ?? 0)
             let delivered: Int = c[.delivered] ?? 0
             #expect(total == 600)
             #expect(open == 0, "\(carrier): \(c)")

@@ -5,6 +5,8 @@ import LoaCore
 import LoaCrypto
 import LoaStore
 @testable import LoaCarriers
+import LoaCarrierSimulator
+import LoaServer
 import LoaTestSupport
 
 let kannelURL = ProcessInfo.processInfo.environment["LOA_KANNEL_SENDSMS"]
@@ -24,7 +26,7 @@ struct KannelIntegrationTests {
         _ = try store.transitionCampaign("k", "start", by: "b")
         // Unique numbers for this run, so the shared fake SMSC log can be read safely.
         let base = Int.random(in: 100_000...899_000)
-        var messages: [Store.PlannedMessage] = []
+        var messages: [PlannedMessage] = []
         for i in 0..<15 {
             let number = "0961\(base + i)"
             guard case .success(let p) = VietnamNumberingPlan.parse(String(number)) else { continue }

@@ -3,6 +3,8 @@ import Testing
 import LoaCore
 import LoaStore
 @testable import LoaCarriers
+import LoaCarrierSimulator
+import LoaServer
 import LoaTestSupport
 
 func addCampaign(_ store: Store, id: String, priority: Campaign.Priority, carrier: Carrier, count: Int, subscriberOffset: UInt64 = 0) throws {
@@ -11,7 +13,7 @@ func addCampaign(_ store: Store, id: String, priority: Campaign.Priority, carrie
     _ = try store.approveCampaign(id, sha256: "abc", by: "minh", unreviewed: [])
     _ = try store.transitionCampaign(id, "start", by: "minh")
     let messages = (0..<count).map { i in
-        Store.PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i) + subscriberOffset, w1: 9, w2: 9, w3: 9).description,
+        PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i) + subscriberOffset, w1: 9, w2: 9, w3: 9).description,
                                        language: "vi", commune: 23377, text: "\(id) \(i)", encoding: .gsm7, segments: 1)
     }
     _ = try store.planMessages(campaign: id, priority: .emergency, day: 1, capPerDay: 1, messages)
@@ -47,7 +49,7 @@ struct SchedulingTests {
             try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x', 'x', ?, ?, 'draft', 'x', 0)",
                              [.text(id), .text(id), .text(p.rawValue)])
         }
-        let m = Store.PlannedMessage(carrier: .viettel, subscriber: "h:" + String(repeating: "ab", count: 32), language: "vi",
+        let m = PlannedMessage(carrier: .viettel, subscriber: "h:" + String(repeating: "ab", count: 32), language: "vi",
                                                commune: nil, text: "t", encoding: .gsm7, segments: 1)
         #expect(try store.planMessages(campaign: "a", priority: .routine, day: 7, capPerDay: 1, [m]) == (1, 0))
         #expect(try store.planMessages(campaign: "b", priority: .routine, day: 7, capPerDay: 1, [m]) == (0, 1))
@@ -67,8 +69,8 @@ struct SchedulingTests {
             try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x', 'x', ?, 'routine', 'draft', 'x', 0)",
                              [.text(id), .text(id)])
         }
-        func messages(_ range: Range<Int>) -> [Store.PlannedMessage] {
-            range.map { Store.PlannedMessage(carrier: .vinaphone, subscriber: Pseudonym(w0: UInt64($0), w1: 5, w2: 5, w3: 5).description, language: "vi",
+        func messages(_ range: Range<Int>) -> [PlannedMessage] {
+            range.map { PlannedMessage(carrier: .vinaphone, subscriber: Pseudonym(w0: UInt64($0), w1: 5, w2: 5, w3: 5).description, language: "vi",
                                              commune: nil, text: "t", encoding: .gsm7, segments: 1) }
         }
         // Another campaign already reached subscribers 0..<100 today.

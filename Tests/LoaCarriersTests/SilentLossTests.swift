@@ -4,6 +4,8 @@ import LoaCore
 import LoaCrypto
 @testable import LoaStore
 @testable import LoaCarriers
+import LoaCarrierSimulator
+import LoaServer
 import LoaTestSupport
 
 /// Campaign policies that end at `end` (seconds from now).
@@ -166,7 +168,7 @@ struct SilentLossTests {
         #expect(a.identity != b.identity)
         #expect(try states(first) == ["accepted": 100] && states(second) == ["accepted": 100])
         // A receipt for the first store's message 1 means nothing to the second store.
-        let receipt = Store.ReceiptRecord(messageRef: MessageRef(id: 1, store: a.identity).description, status: .delivered, at: nil, reason: nil)
+        let receipt = ReceiptRecord(messageRef: MessageRef(id: 1, store: a.identity).description, status: .delivered, at: nil, reason: nil)
         #expect(try b.recordReceipts(carrier: .viettel, [receipt]) == (matched: 0, unmatched: 1))
         #expect(try a.recordReceipts(carrier: .viettel, [receipt]) == (matched: 1, unmatched: 0))
         await server.stop()

@@ -104,6 +104,48 @@ struct CarrierAnswerTests {
         #expect(c.permission(at: opensAt + 0.5) == .probe)
     }
 
+    @Test("a lane's decisions after each kind of answer, in simulated time")
+    func laneDecisions() {
+        var rng = SplitMix64(seed: 5)
+        var lane = CarrierLane(maxBatch: 100, retry: RetryPolicy(initialDelay: 2, multiplier: 2, maxDelay: 60), circuitThreshold: 3)
+        let end = Timestamp(seconds: 10_000)
+        func settle(_ v: UploadVerdict, size: Int = 40, attempt: Int = 1, isRetry: Bool = false, wall: Double = 1_000, clock: Double = 50) -> CarrierLane.Decision {
+            lane.settle(v, size: size, attempt: attempt, isRetry: isRetry, campaignEnd: end, wall: wall, clock: clock, random: &rng)
+        }
+        #expect(settle(.taken(rejected: [7: "unknown subscriber"])) == .init(record: .accepted(rejected: [7: "unknown subscriber"]), giveBackRate: false))
+        // 413: the carrier's maximum when it gives one, else half; never the same size again.
+        #expect(settle(.tooLarge(carrierMaximum: 25)).record == .replanSmaller)
+        #expect(lane.maxBatch == 25)
+        _ = settle(.tooLarge(carrierMaximum: nil), size: 25)
+        #expect(lane.maxBatch == 12)
+        _ = settle(.tooLarge(carrierMaximum: 500), size: 12)
+        #expect(lane.maxBatch == 11)
+        // 429: retry under the key no sooner than Retry-After; the rate is given back; the lane waits.
+        let throttled = settle(.throttled(retryAfter: 30))
+        #expect(throttled.giveBackRate)
+        guard case .retry(let at, _) = throttled.record else { Issue.record("\(throttled)"); return }
+        #expect(at >= 1_030 && at <= 1_032)
+        #expect(lane.circuit.permission(at: 60) == .wait(until: 80))
+        // Transient failures: retried, never final; the third in a row opens the circuit.
+        let first = settle(.transient(reason: "HTTP 503", retryAfter: nil, mayHaveReachedCarrier: false), clock: 100)
+        #expect(first.giveBackRate && first.fault == nil && first.note == nil)
+        _ = settle(.transient(reason: "timeout", retryAfter: nil, mayHaveReachedCarrier: true), attempt: 2, clock: 100)
+        let third = settle(.transient(reason: "HTTP 500", retryAfter: nil, mayHaveReachedCarrier: true), attempt: 3, clock: 100)
+        #expect(!third.giveBackRate)   // it may have reached the carrier's count
+        #expect(third.note?.hasPrefix("carrier failing (HTTP 500): no new work until a probe gets through") == true)
+        // Near the campaign's end: the last attempt one second before it, then expired.
+        guard case .retry(let last, _) = settle(.transient(reason: "HTTP 503", retryAfter: 600, mayHaveReachedCarrier: false), wall: 9_800).record else { Issue.record("retry"); return }
+        #expect(last == 9_999)
+        #expect(settle(.transient(reason: "HTTP 503", retryAfter: nil, mayHaveReachedCarrier: false), wall: 9_999).record
+                == .expired(reason: "campaign ended at \(end.iso8601()) before the carrier accepted it (last answer: HTTP 503)"))
+        // Faults stop the lane and keep the messages.
+        let wrongSecret = settle(.configurationFault(reason: "HTTP 401: bad signature"))
+        #expect(wrongSecret.record == .release && wrongSecret.fault?.hasPrefix("the carrier answered HTTP 401: bad signature") == true)
+        #expect(settle(.configurationFault(reason: "HTTP 403"), isRetry: true).record == .keepForNextRun)
+        let garbled = settle(.notUnderstood(reason: "HTTP 202 but the body is not JSON"))
+        #expect(garbled.record == .keepOpen(reason: "HTTP 202 but the body is not JSON") && !garbled.giveBackRate && garbled.fault != nil)
+    }
+
     @Test("backoff is capped and never attempts-limited")
     func backoffCapped() {
         var rng = SplitMix64(seed: 9)

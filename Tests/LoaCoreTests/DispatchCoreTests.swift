@@ -84,13 +84,15 @@ struct DispatchCoreTests {
     }
 
     @Test func messageStates() {
-        #expect(MessageState.planned.canMove(to: .queued))
-        #expect(MessageState.queued.canMove(to: .submitted))
-        #expect(MessageState.submitted.canMove(to: .queued))      // upload failed before the carrier saw it
+        #expect(MessageState.planned.canMove(to: .submitted))
+        #expect(MessageState.submitted.canMove(to: .planned))     // released: the batch never went
+        #expect(MessageState.submitted.canMove(to: .expired))     // the campaign ended first
+        #expect(!MessageState.expired.canMove(to: .planned))
+        #expect(MessageState.sql(from: [.planned, .submitted], to: .expired) == "('planned', 'submitted')")
         #expect(MessageState.submitted.canMove(to: .delivered))   // receipt before the upload's answer
         #expect(MessageState.unknown.canMove(to: .delivered))
         #expect(!MessageState.delivered.canMove(to: .failed))     // finals are final
-        #expect(!MessageState.rejected.canMove(to: .queued))      // a permanent rejection is not retried
+        #expect(!MessageState.rejected.canMove(to: .submitted))   // a permanent rejection is not retried
         #expect(MessageState.delivered.isFinal && !MessageState.unknown.isFinal)
     }
 

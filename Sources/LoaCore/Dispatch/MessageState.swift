@@ -1,34 +1,44 @@
 /// A message's life, written to the store before the network call that depends on it:
-/// planned → queued → submitted → accepted | rejected → delivered | failed | expired | unknown.
+///
+///     planned ──claim──▶ submitted ──answer──▶ accepted ──receipt──▶ delivered | failed | expired | unknown
+///        │  ◀──release──    │    └──────────▶ rejected
+///        │                  ├──campaign ended──▶ expired
+///        │                  └──Kannel answer lost──▶ unknown ──receipt──▶ delivered | failed | expired
+///        ├──campaign ended──▶ expired
+///        └──cancelled, over the cap──▶ rejected
+///
+/// This table is the one the store enforces: every update of a message's state names the states
+/// it moves from, and each of those moves must be allowed here.
 public enum MessageState: String, Sendable, CaseIterable, Codable {
-    case planned, queued, submitted, accepted, rejected, delivered, failed, expired, unknown
+    case planned, submitted, accepted, rejected, delivered, failed, expired, unknown
 
+    /// No further change: the message's story is told.
     public var isFinal: Bool { [.rejected, .delivered, .failed, .expired].contains(self) }
 
     /// Whether a message may move from this state to `next`.
     public func canMove(to next: MessageState) -> Bool {
         switch (self, next) {
-        case (.planned, .queued), (.planned, .rejected): true
-        case (.queued, .submitted), (.queued, .planned), (.queued, .rejected): true
-        // A failed upload returns messages to the queue; the carrier's answer settles them.
-        case (.submitted, .queued), (.submitted, .accepted), (.submitted, .rejected): true
+        // Claimed into a batch; released when the batch never went (stop, 413 split, a fault).
+        case (.planned, .submitted), (.submitted, .planned): true
+        // Cancelled or over the per-subscriber cap; or the campaign ended before it went.
+        case (.planned, .rejected), (.planned, .expired): true
+        // The carrier's answer, or the campaign's end before any answer loa understood.
+        case (.submitted, .accepted), (.submitted, .rejected), (.submitted, .expired), (.submitted, .unknown): true
         // Receipts: a receipt may arrive before the upload's own answer is recorded.
-        case (.submitted, .delivered), (.submitted, .failed), (.submitted, .expired), (.submitted, .unknown): true
+        case (.submitted, .delivered), (.submitted, .failed): true
         case (.accepted, .delivered), (.accepted, .failed), (.accepted, .expired), (.accepted, .unknown): true
         // An "unknown" receipt may be followed by the real outcome.
         case (.unknown, .delivered), (.unknown, .failed), (.unknown, .expired): true
         default: false
         }
     }
-}
 
-/// A batch upload: planned → uploading → accepted | rejected | retry-at.
-public enum BatchState: String, Sendable, CaseIterable, Codable {
-    case planned
-    case uploading
-    case accepted
-    case rejected
-    case retryAt = "retry-at"
+    /// The states in `from` as SQL (`('planned', 'submitted')`), for an update that moves them to
+    /// `target`. Every move must be one the table allows: a store that asked for another is wrong.
+    public static func sql(from: [MessageState], to target: MessageState) -> String {
+        for state in from { precondition(state.canMove(to: target), "\(state) → \(target) is not a message transition") }
+        return "(" + from.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
+    }
 }
 
 /// A delivery receipt's status, as carriers report it.

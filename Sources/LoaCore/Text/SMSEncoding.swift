@@ -8,7 +8,6 @@ public enum SMSEncoding: String, Sendable, Codable, CaseIterable {
     /// Units per part of a concatenated message, after the 6-byte UDH: 153 septets or 67 units.
     public var partLimit: Int { self == .gsm7 ? 153 : 67 }
     /// The TP-DCS value a carrier puts on the wire (3GPP TS 23.038 §4).
-    public var dataCodingScheme: UInt8 { self == .gsm7 ? 0x00 : 0x08 }
 }
 
 /// The size of a text as the network sees it.

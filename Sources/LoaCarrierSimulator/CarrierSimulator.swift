@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import LoaCore
 import LoaCrypto
-import LoaStore
+import LoaCarriers
 import NIOCore
 
 /// The carrier side of `batch-http`, for demos and tests: enforces TPS with 429, dedupes
@@ -87,12 +87,16 @@ public final class CarrierSimulator: @unchecked Sendable {
         public var badSignatures = 0
         /// Uploads answered 503 because of the outage window.
         public var outageRefusals = 0
+        /// Repeats of a key whose first request was still being processed (answered 409).
+        public var inProgressRepeats = 0
     }
 
     let options: Options
     private let lock = NSLock()
     private var stats = Stats()
     private var answers: [String: (status: Int, body: String)] = [:]
+    /// Keys whose first request is still being processed: a repeat gets 409, never a second run.
+    private var inProgress = Set<String>()
     private var acceptedIDs = Set<String>()
     private var window: [(time: Double, count: Int)] = []
     private var rng: SplitMix64
@@ -153,9 +157,14 @@ public final class CarrierSimulator: @unchecked Sendable {
             withLock { stats.outageRefusals += 1 }
             return Response(status: .serviceUnavailable, headers: [.retryAfter: options.outageRetryAfter], body: .init(byteBuffer: ByteBuffer(string: "down for maintenance")))
         }
-        // A repeated key gets the original answer and changes nothing.
-        let (previous, fault) = replayOrFault(key: key)
+        // A repeated key gets the original answer and changes nothing; a repeat while the first is
+        // still being processed gets 409 (carriers/README.md): it must never be processed twice.
+        let (previous, fault, busy) = replayOrFault(key: key)
+        if busy {
+            return Response(status: .conflict, headers: [.retryAfter: "1"], body: .init(byteBuffer: ByteBuffer(string: "a request with this Idempotency-Key is being processed")))
+        }
         if let previous { return json(previous.status, previous.body) }
+        defer { _ = withLock { inProgress.remove(key) } }
         switch fault {
         case .unavailable?:
             return Response(status: .serviceUnavailable, headers: [.retryAfter: "1"], body: .init(byteBuffer: ByteBuffer(string: "try later")))
@@ -197,15 +206,19 @@ public final class CarrierSimulator: @unchecked Sendable {
         return try body()
     }
 
-    private func replayOrFault(key: String) -> ((status: Int, body: String)?, Fault?) {
+    private func replayOrFault(key: String) -> ((status: Int, body: String)?, Fault?, busy: Bool) {
         withLock {
             if let previous = answers[key] {
                 stats.replays += 1
-                return (previous, nil)
+                return (previous, nil, false)
+            }
+            guard inProgress.insert(key).inserted else {
+                stats.inProgressRepeats += 1
+                return (nil, nil, true)
             }
             let fault: Fault? = rng.unit() < options.faultRate && !options.faults.isEmpty ? options.faults[rng.below(options.faults.count)] : nil
             if fault != nil { stats.faults += 1 }
-            return (nil, fault)
+            return (nil, fault, false)
         }
     }
 

@@ -5,6 +5,7 @@ import LoaCore
 import LoaCrypto
 import Logging
 import ServiceLifecycle
+import LoaCarriers
 import LoaStore
 import NIOCore
 
@@ -48,7 +49,7 @@ public final class ReceiptEndpoint: @unchecked Sendable {
             record { $0.rejected += 1 }
             return Self.text(.unauthorized, "bad signature")
         }
-        let receipts: [Store.ReceiptRecord]
+        let receipts: [ReceiptRecord]
         do { receipts = try BatchHTTP.parseReceipts(body) } catch { return Self.text(.badRequest, "\(error)") }
         let (matched, unmatched) = try await withCheckedThrowingContinuation { (c: CheckedContinuation<(Int, Int), any Error>) in
             queue.async {
@@ -67,7 +68,7 @@ public final class ReceiptEndpoint: @unchecked Sendable {
             return Self.text(.unauthorized, "bad signature")
         }
         guard let status = KannelProtocol.status(dlrType: type) else { return Self.text(.ok, "noted") }   // 4 buffered, 8 SMSC accepted
-        let receipt = Store.ReceiptRecord(messageRef: id, status: status, at: nil, reason: type == 16 ? "SMSC rejected" : nil)
+        let receipt = ReceiptRecord(messageRef: id, status: status, at: nil, reason: type == 16 ? "SMSC rejected" : nil)
         let (matched, unmatched) = try await withCheckedThrowingContinuation { (c: CheckedContinuation<(Int, Int), any Error>) in
             queue.async { c.resume(with: Result { try self.store.recordReceipts(carrier: carrier, [receipt]) }) }
         }

@@ -1,0 +1,81 @@
+/// The values that cross modules on a message's way out: what planning writes, what a batch
+/// holds, what a carrier's receipt says. Adapters (the store, carrier transports) read and write
+/// them; none of them knows a storage or wire format.
+
+/// A message to be planned: one recipient's rendered text.
+public struct PlannedMessage: Sendable {
+    public var carrier: Carrier
+    public var subscriber: String
+    public var language: String
+    public var commune: Int?
+    public var text: String
+    public var encoding: SMSEncoding
+    public var segments: Int
+    public init(carrier: Carrier, subscriber: String, language: String, commune: Int?, text: String, encoding: SMSEncoding, segments: Int) {
+        self.carrier = carrier
+        self.subscriber = subscriber
+        self.language = language
+        self.commune = commune
+        self.text = text
+        self.encoding = encoding
+        self.segments = segments
+    }
+}
+
+/// One upload: its messages and its idempotency key, fixed before the network call.
+public struct Batch: Sendable, Equatable {
+    public init(id: Int64, carrier: Carrier, campaign: String, idempotencyKey: String, attempts: Int, messages: [OutboundMessage], wireIdentity: StoreIdentity?) {
+        self.id = id
+        self.carrier = carrier
+        self.campaign = campaign
+        self.idempotencyKey = idempotencyKey
+        self.attempts = attempts
+        self.messages = messages
+        self.wireIdentity = wireIdentity
+    }
+
+    public var id: Int64
+    public var carrier: Carrier
+    public var campaign: String
+    public var idempotencyKey: String
+    public var attempts: Int
+    public var messages: [OutboundMessage]
+    /// The identity its message ids carry on the wire; nil for a batch keyed before stores had
+    /// one (it goes again exactly as it went first, ids `m<id>`).
+    public var wireIdentity: StoreIdentity?
+
+    /// The messages' ids as the carrier sees them.
+    public var refs: [MessageRef] { messages.map { MessageRef(id: $0.id, store: wireIdentity) } }
+}
+
+public struct OutboundMessage: Sendable, Equatable {
+    public init(id: Int64, campaign: String, subscriber: String, text: String, encoding: String, segments: Int) {
+        self.id = id
+        self.campaign = campaign
+        self.subscriber = subscriber
+        self.text = text
+        self.encoding = encoding
+        self.segments = segments
+    }
+    public var id: Int64
+    public var campaign: String
+    public var subscriber: String
+    public var text: String
+    public var encoding: String
+    public var segments: Int
+}
+
+/// A delivery receipt as a carrier sent it.
+public struct ReceiptRecord: Sendable, Equatable {
+    public var messageRef: String
+    public var status: ReceiptStatus
+    public var at: Timestamp?
+    public var reason: String?
+    public init(messageRef: String, status: ReceiptStatus, at: Timestamp?, reason: String?) {
+        self.messageRef = messageRef
+        self.status = status
+        self.at = at
+        self.reason = reason
+    }
+}
+
