@@ -238,7 +238,8 @@ final class ProgressBoard: @unchecked Sendable {
     func update(_ p: Dispatcher.Progress) {
         lock.lock()
         rows[p.carrier] = p
-        totals[p.carrier] = max(totals[p.carrier] ?? 0, p.sent + p.pending)
+        // The total counted with what was sent at the same moment; never below what was sent.
+        if let total = p.total { totals[p.carrier] = max(total, p.sent) } else if totals[p.carrier] == nil { totals[p.carrier] = p.sent + p.pending }
         lock.unlock()
     }
 

@@ -83,6 +83,8 @@ public final class CarrierSimulator: @unchecked Sendable {
         public var refused429 = 0
         public var faults = 0
         public var maxInAnySecond = 0
+        /// Messages in the busiest 100 ms at arrival: pacing inside the second.
+        public var maxIn100ms = 0
         public var receiptsSent = 0
         public var badSignatures = 0
         /// Uploads answered 503 because of the outage window.
@@ -99,6 +101,7 @@ public final class CarrierSimulator: @unchecked Sendable {
     private var inProgress = Set<String>()
     private var acceptedIDs = Set<String>()
     private var window: [(time: Double, count: Int)] = []
+    private var window100: [(time: Double, count: Int)] = []
     private var rng: SplitMix64
     private let receiptQueue = ReceiptSender()
     private let recorder: FileHandle?
@@ -176,7 +179,10 @@ public final class CarrierSimulator: @unchecked Sendable {
             break
         }
         let lines = body.split(separator: 0x0A).filter { !$0.isEmpty }
-        if lines.count > options.maxBatch { return text(.contentTooLarge, "at most \(options.maxBatch) messages per batch") }
+        if lines.count > options.maxBatch {
+            return Response(status: .contentTooLarge, headers: [HTTPField.Name("X-Max-Batch")!: String(options.maxBatch)],
+                            body: .init(byteBuffer: ByteBuffer(string: "at most \(options.maxBatch) messages per batch")))
+        }
         switch accept(lines: lines, key: key) {
         case .tooMany(let wait):
             return Response(status: .tooManyRequests, headers: [.retryAfter: String(wait)], body: .init(byteBuffer: ByteBuffer(string: "over \(options.tps) messages per second")))
@@ -239,6 +245,9 @@ public final class CarrierSimulator: @unchecked Sendable {
             }
             window.append((now, lines.count))
             stats.maxInAnySecond = max(stats.maxInAnySecond, inWindow + lines.count)
+            window100.removeAll { $0.time <= now - 0.1 }
+            window100.append((now, lines.count))
+            stats.maxIn100ms = max(stats.maxIn100ms, window100.reduce(0) { $0 + $1.count })
             stats.batches += 1
             var results: [String] = []
             var accepted: [String] = []

@@ -35,6 +35,8 @@ public final class Dispatcher: @unchecked Sendable {
         public var note: String?
         /// Messages whose campaign ended before the carrier accepted them.
         public var expired = 0
+        /// `sent` plus what was left, counted at the same moment: a progress bar's 100%.
+        public var total: Int?
         /// Batches the carrier refused for good with a 4xx.
         public var refusedBatches = 0
         /// Why this node stopped sending to the carrier (a configuration fault, an answer not
@@ -140,6 +142,9 @@ public final class Dispatcher: @unchecked Sendable {
     final class LaneShared: @unchecked Sendable {
         let lock = NSLock()
         var limiter: SlidingWindowLimiter
+        /// Pacing inside the second: at most TPS/10 per 100 ms (a bigger re-upload goes alone), so
+        /// that a carrier with a smooth token bucket never sees a second's worth at once.
+        var burst: SlidingWindowLimiter
         var quota: DailyQuota
         /// The lane's decisions: circuit, batch size, what follows each upload (pure, in the core).
         var lane: CarrierLane
@@ -168,6 +173,7 @@ public final class Dispatcher: @unchecked Sendable {
 
         init(gateway: CarrierGateway, circuitThreshold: Int) {
             limiter = SlidingWindowLimiter(perSecond: gateway.tps)
+            burst = SlidingWindowLimiter(limit: pacedChunk(tps: gateway.tps, maxBatch: gateway.tps), window: 0.1, oversizeWhenEmpty: true)
             quota = DailyQuota(limit: gateway.dailyQuota)
             lane = CarrierLane(maxBatch: gateway.maxBatch, retry: gateway.retry, circuitThreshold: circuitThreshold)
             progress = Progress(carrier: gateway.carrier)
@@ -222,9 +228,18 @@ public final class Dispatcher: @unchecked Sendable {
 
         var maxBatch: Int { shared.with { $0.lane.maxBatch } }
 
-        func admitAll(_ n: Int, at now: Double) -> Bool { shared.with { $0.limiter.admitAll(n, at: now) } }
-        func giveBack(_ n: Int, at t: Double) { shared.with { $0.limiter.giveBack(n, admittedAt: t) } }
-        func nextAvailable(at now: Double) -> Double { shared.with { $0.limiter.nextAvailable(at: now) } }
+        /// Admits `n` messages at `now` into both the 1-second window and the 100-ms pacing, or none.
+        func admitAll(_ n: Int, at now: Double) -> Bool {
+            shared.with { s in
+                guard s.burst.fits(n, at: now), s.limiter.admitAll(n, at: now) else { return false }
+                _ = s.burst.admitAll(n, at: now)
+                return true
+            }
+        }
+        func giveBack(_ n: Int, at t: Double) { shared.with { $0.limiter.giveBack(n, admittedAt: t); $0.burst.giveBack(n, admittedAt: t) } }
+        func nextAvailable(at now: Double, for n: Int = 1) -> Double {
+            shared.with { max($0.limiter.nextAvailable(for: n, at: now), $0.burst.nextAvailable(for: n, at: now)) }
+        }
         func progress(_ change: (inout Progress) -> Void) { shared.with { change(&$0.progress) } }
         var wallSeconds: Double { Double(d.wallClock().seconds) }
 
@@ -238,7 +253,10 @@ public final class Dispatcher: @unchecked Sendable {
             }
             let pending = due ? (try? store.pendingCount(carrier: gateway.carrier)) : nil
             let p: Progress = shared.with { s in
-                if let pending { s.progress.pending = pending }
+                if let pending {
+                    s.progress.pending = pending
+                    s.progress.total = s.progress.sent + pending
+                }
                 s.progress.note = note
                 return s.progress
             }
@@ -429,8 +447,9 @@ public final class Dispatcher: @unchecked Sendable {
                     return
                 }
                 let now = d.clock()
-                if admitAll(min(batch.messages.count, gateway.tps), at: now) { admittedTime = now; break }
-                sleep(until: max(now + 0.002, nextAvailable(at: now)))
+                let n = min(batch.messages.count, gateway.tps)
+                if admitAll(n, at: now) { admittedTime = now; break }
+                sleep(until: max(now + 0.001, nextAvailable(at: now, for: n)))
             }
             let response: CarrierResponse
             do {

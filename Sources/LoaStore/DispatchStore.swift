@@ -378,7 +378,10 @@ extension Store {
 
     public func pendingCount(carrier: Carrier) throws -> Int {
         Int(try db.scalarInt("SELECT count(*) FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND c.state = 'sending'", [.text(carrier.rawValue)]) ?? 0)
-            + Int(try db.scalarInt("SELECT count(*) FROM batches WHERE carrier = ? AND state IN ('uploading', 'retry-at')", [.text(carrier.rawValue)]) ?? 0)
+            + Int(try db.scalarInt("""
+                SELECT count(*) FROM messages m JOIN batches b ON b.id = m.batch
+                WHERE b.carrier = ? AND b.state IN ('uploading', 'retry-at') AND m.state = 'submitted'
+                """, [.text(carrier.rawValue)]) ?? 0)
     }
 
     /// Whether anything is left for a carrier (cheaper than counting it).

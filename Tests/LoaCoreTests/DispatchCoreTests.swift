@@ -26,6 +26,29 @@ struct DispatchCoreTests {
         #expect(abs(sends.last!.0 - 4.9) < 1e-9)   // 1,000 messages take 5 seconds, not one burst
     }
 
+    @Test("pacing inside the second: TPS/10 per 100 ms, a bigger re-upload alone in an empty window")
+    func pacingPer100ms() {
+        var burst = SlidingWindowLimiter(limit: 20, window: 0.1, oversizeWhenEmpty: true)
+        #expect(burst.admitAll(20, at: 0) == true)
+        #expect(burst.admitAll(1, at: 0.05) == false)
+        #expect(burst.nextAvailable(for: 20, at: 0.05) == 0.1)
+        #expect(burst.admitAll(15, at: 0.1) == true)
+        #expect(burst.admitAll(100, at: 0.15) == false)              // too big to share a window
+        #expect(burst.nextAvailable(for: 100, at: 0.15) == 0.2)
+        #expect(burst.admitAll(100, at: 0.2) == true)                // alone, in an empty one
+        let fitsNow = burst.fits(1, at: 0.25)
+        #expect(!fitsNow)
+        // Over a second of steady uploads of 20, never more than 20 in any 100 ms.
+        var pacer = SlidingWindowLimiter(limit: 20, window: 0.1, oversizeWhenEmpty: true)
+        var t = 0.0, sent: [Double] = []
+        while t < 0.999 {
+            if pacer.admitAll(20, at: t) { sent.append(t) }
+            t = pacer.nextAvailable(for: 20, at: t)
+        }
+        #expect(sent.count == 10)
+        for start in sent { #expect(sent.filter { $0 >= start && $0 < start + 0.1 - 1e-9 }.count == 1) }
+    }
+
     @Test func admitAndNextAvailable() {
         var limiter = SlidingWindowLimiter(perSecond: 10, margin: 0)
         #expect(limiter.admit(7, at: 0) == 7)

@@ -6,6 +6,8 @@
 public struct SlidingWindowLimiter: Sendable {
     public let limit: Int
     public let window: Double
+    /// A request larger than `limit` goes when the window is empty (a re-upload must go whole).
+    public let oversizeWhenEmpty: Bool
     /// Sends still inside the window: (time, count), oldest first.
     private var sends: [(time: Double, count: Int)] = []
     private var head = 0
@@ -21,6 +23,22 @@ public struct SlidingWindowLimiter: Sendable {
         precondition(perSecond > 0)
         limit = perSecond
         window = 1.0 + margin
+        oversizeWhenEmpty = false
+    }
+
+    /// At most `limit` in any `window` seconds; with `oversizeWhenEmpty`, a larger request goes
+    /// alone into an empty window (pacing: TPS/10 per 100 ms, and a bigger re-upload on its own).
+    public init(limit: Int, window: Double, oversizeWhenEmpty: Bool) {
+        precondition(limit > 0 && window > 0)
+        self.limit = limit
+        self.window = window
+        self.oversizeWhenEmpty = oversizeWhenEmpty
+    }
+
+    /// Whether `n` would be admitted at `now` (nothing is recorded).
+    public mutating func fits(_ n: Int, at now: Double) -> Bool {
+        expire(now)
+        return inWindow + n <= limit || (oversizeWhenEmpty && inWindow == 0)
     }
 
     private mutating func expire(_ now: Double) {
@@ -45,8 +63,7 @@ public struct SlidingWindowLimiter: Sendable {
 
     /// Admits all `n` messages at `now`, or none (a re-upload must go whole, under its old key).
     public mutating func admitAll(_ n: Int, at now: Double) -> Bool {
-        expire(now)
-        guard inWindow + n <= limit else { return false }
+        guard fits(n, at: now) else { return false }
         sends.append((now, n))
         inWindow += n
         return true
@@ -64,13 +81,16 @@ public struct SlidingWindowLimiter: Sendable {
     }
 
     /// The earliest time at which at least one more message may go.
-    public mutating func nextAvailable(at now: Double) -> Double {
-        expire(now)
-        if inWindow < limit { return now }
+    public mutating func nextAvailable(at now: Double) -> Double { nextAvailable(for: 1, at: now) }
+
+    /// The earliest time at which `n` messages may go together.
+    public mutating func nextAvailable(for n: Int, at now: Double) -> Double {
+        if fits(n, at: now) { return now }
         var freed = 0
         for i in head..<sends.count {
             freed += sends[i].count
-            if inWindow - freed < limit { return sends[i].time + window }
+            let left = inWindow - freed
+            if left + n <= limit || (oversizeWhenEmpty && left == 0) { return sends[i].time + window }
         }
         return now + window
     }
