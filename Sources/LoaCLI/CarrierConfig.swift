@@ -148,6 +148,15 @@ struct CarrierConfig {
                                             clientCertificate: scalar(tls?["client_cert"]), clientKey: scalar(tls?["client_key"])))
         gateway.kannel = kannel
         gateway.pseudonymKey = try pseudonymizer()
+        if let v = scalar(root["signature_version"]) {
+            switch v {
+            case "2": gateway.signatureVersion = 2
+            case "1":
+                gateway.signatureVersion = 1
+                printError("\(path): warning: signature_version 1 signs only the timestamp and the body: a captured upload's signature can be replayed under another key; ask the carrier for version 2")
+            default: throw fail(root["signature_version"], "signature_version", "expected 1 or 2, found '\(Escaped(v))'")
+            }
+        }
         return gateway
     }
 

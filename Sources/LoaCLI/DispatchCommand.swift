@@ -302,6 +302,7 @@ struct CarrierSim: AsyncParsableCommand {
         let g = try config.gateway(requireSecrets: false)
         var o = CarrierSimulator.Options(carrier: g.carrier, tps: g.tps, maxBatch: g.maxBatch)
         o.signingSecret = g.signingSecret
+        o.signatureVersion = g.signatureVersion
         o.receiptURL = receiptsTo
         o.receiptSecret = g.receiptSecret
         o.faultRate = faultRate

@@ -36,6 +36,8 @@ public final class CarrierSimulator: @unchecked Sendable {
         public var outageRetryAfter = "1"
         /// A carrier that answers outside the contract (to test that loa never takes it as acceptance).
         public var misbehaviour: Misbehaviour?
+        /// The upload signature version this carrier checks (carriers/README.md).
+        public var signatureVersion = 2
 
         public init(carrier: Carrier, tps: Int, maxBatch: Int) {
             self.carrier = carrier
@@ -150,9 +152,16 @@ public final class CarrierSimulator: @unchecked Sendable {
             let hash = body.withUnsafeBytes { sha256Hex($0) }
             let ts = request.headers[HTTPField.Name("X-Loa-Timestamp")!] ?? ""
             let sig = request.headers[HTTPField.Name("X-Loa-Signature")!] ?? ""
-            if request.headers[HTTPField.Name("Content-SHA256")!] != hash || !signer.verify(Array("\(ts)\n\(hash)".utf8), signature: sig) {
+            let version = Int(request.headers[HTTPField.Name("X-Loa-Signature-Version")!] ?? "1") ?? 0
+            let signed = BatchHTTP.signedText(version: version, idempotencyKey: key, timestamp: ts, contentSHA256: hash)
+            if version != options.signatureVersion || request.headers[HTTPField.Name("Content-SHA256")!] != hash || !signer.verify(Array(signed.utf8), signature: sig) {
                 withLock { stats.badSignatures += 1 }
                 return text(.unauthorized, "bad signature or content hash")
+            }
+            // A signed request from outside the clock tolerance is stale (or replayed): refused.
+            guard let t = Int64(ts), abs(t - Int64(Date().timeIntervalSince1970)) <= BatchHTTP.clockTolerance else {
+                withLock { stats.badSignatures += 1 }
+                return text(.unauthorized, "stale timestamp: more than \(BatchHTTP.clockTolerance) s from the carrier's clock")
             }
         }
         guard !key.isEmpty else { return text(.badRequest, "Idempotency-Key is required") }

@@ -45,11 +45,29 @@ public enum BatchHTTP {
         return nil
     }
 
-    /// Headers: Idempotency-Key, Content-SHA256 and X-Loa-Signature = HMAC-SHA256(secret, "<timestamp>\n<sha256 hex>").
-    public static func headers(idempotencyKey: String, body: [UInt8], signer: HMACSigner?, token: String?, now: Int64) -> [(String, String)] {
+    /// What an upload's signature covers. Version 2 (the default): the method, the path, the
+    /// idempotency key, the timestamp and the body's SHA-256, one per line, after `loa-v2`:
+    /// a captured signature cannot be moved to another key, path or time. Version 1 (only for a
+    /// carrier whose file says `signature_version: 1`): the timestamp and the body's SHA-256.
+    public static func signedText(version: Int, method: String = "POST", path: String = "/batches", idempotencyKey: String,
+                                  timestamp: String, contentSHA256: String) -> String {
+        version == 1 ? "\(timestamp)\n\(contentSHA256)" : "loa-v2\n\(method)\n\(path)\n\(idempotencyKey)\n\(timestamp)\n\(contentSHA256)"
+    }
+
+    /// How far a carrier may find loa's timestamp from its own clock before it refuses (401).
+    public static let clockTolerance: Int64 = 300
+
+    /// Headers: Idempotency-Key, Content-SHA256, X-Loa-Timestamp, X-Loa-Signature-Version and
+    /// X-Loa-Signature = hex HMAC-SHA256(secret, `signedText`).
+    public static func headers(idempotencyKey: String, body: [UInt8], signer: HMACSigner?, token: String?, now: Int64,
+                               signatureVersion: Int = 2) -> [(String, String)] {
         let hash = body.withUnsafeBytes { sha256Hex($0) }
         var h: [(String, String)] = [("Content-Type", contentType), ("Idempotency-Key", idempotencyKey), ("Content-SHA256", hash), ("X-Loa-Timestamp", String(now))]
-        if let signer { h.append(("X-Loa-Signature", signer.sign(Array("\(now)\n\(hash)".utf8)))) }
+        if let signer {
+            let text = signedText(version: signatureVersion, idempotencyKey: idempotencyKey, timestamp: String(now), contentSHA256: hash)
+            h.append(("X-Loa-Signature-Version", String(signatureVersion)))
+            h.append(("X-Loa-Signature", signer.sign(Array(text.utf8))))
+        }
         if let token { h.append(("Authorization", "Bearer \(token)")) }
         return h
     }

@@ -27,6 +27,8 @@ public struct CarrierGateway: Sendable {
     public var pseudonymKey: KeyedPseudonymizer?
     /// For protocol kannel: the operator's contact key, which opens the sealed contact numbers.
     public var contactVault: ContactVault?
+    /// What upload signatures cover (carriers/README.md): 2, or 1 for a carrier not yet on version 2.
+    public var signatureVersion = 2
 
     public init(carrier: Carrier, displayName: String, protocolKind: WireProtocol, endpoint: String, tps: Int, maxBatch: Int, dailyQuota: Int,
                 window: DailyWindow?, retry: RetryPolicy, timeout: Double, token: String?, signingSecret: [UInt8]?, receiptSecret: [UInt8]?,

@@ -437,7 +437,7 @@ public final class Dispatcher: @unchecked Sendable {
             let attempt = batch.attempts + 1
             let body = BatchHTTP.body(batch.messages, identity: batch.wireIdentity) { d.campaigns.senders[$0] ?? "LOA" }
             let headers = BatchHTTP.headers(idempotencyKey: batch.idempotencyKey, body: body, signer: signer, token: gateway.token,
-                                            now: d.wallClock().seconds)
+                                            now: d.wallClock().seconds, signatureVersion: gateway.signatureVersion)
             // Admission last, immediately before the POST, so that the carrier counts what loa counted.
             var admittedTime: Double? = nil
             while admittedTime == nil {

@@ -61,6 +61,38 @@ struct CarrierAnswersTests {
         await server.stop()
     }
 
+    @Test("the contract's test vectors (carriers/README.md): signature version 2 and the subscriber pseudonym")
+    func testVectors() throws {
+        let body = Array(#"{"message_id":"m1-0123456789abcdef","msisdn":"h:a538549442bc57430465e70b76821563fb756df57c893044d5a3ab49ed5c536e","sender":"LOA","encoding":"gsm7","text":"Test","segments":1}"#.utf8) + [0x0A]
+        let headers = Dictionary(uniqueKeysWithValues: BatchHTTP.headers(idempotencyKey: "loa-0123456789abcdef-viettel-1", body: body,
+                                                                         signer: try HMACSigner(secret: Array("signing-secret-0001".utf8)), token: nil, now: 1_795_503_900))
+        #expect(headers["Content-SHA256"] == "b71bf1d0e141b8bc04430f194ec8845479bcf40f13bbcbc28fd9ab3f948c967c")
+        #expect(headers["X-Loa-Signature-Version"] == "2")
+        #expect(headers["X-Loa-Signature"] == "510a2299038bdcaa4ab4fa87d2146ca6721d44c6f3823451f53181b1d884fd55")   // Python's hmac
+        let key = (0..<32).map { UInt8($0) }   // the key file's 64 hex digits 000102…1f, decoded
+        guard case .success(let n) = VietnamNumberingPlan.parse("0912345678") else { Issue.record("number"); return }
+        #expect(try KeyedPseudonymizer(key: key).pseudonym(for: n.msisdn).description == "h:79a61a748707e757c389b31af4907b3e844e43158680c0acfc414d9ab5c833a4")
+    }
+
+    @Test("a signed upload with a stale timestamp, or signed for another key, is refused (401)")
+    func staleAndMovedSignatures() async throws {
+        let (sim, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100)
+        let client = CurlClient(.init(timeout: 2))
+        let body = BatchHTTP.body([.init(id: 1, campaign: "x", subscriber: "h:" + String(repeating: "0", count: 64), text: "t", encoding: "gsm7", segments: 1)],
+                                  identity: StoreIdentity("0123456789abcdef")) { _ in "LOA" }
+        let signer = try HMACSigner(secret: signing)
+        let now = Int64(Date().timeIntervalSince1970)
+        let stale = BatchHTTP.headers(idempotencyKey: "k-1", body: body, signer: signer, token: nil, now: now - 600)
+        #expect(try client.post("http://127.0.0.1:\(port)/batches", headers: stale, body: body).status == 401)
+        var moved = BatchHTTP.headers(idempotencyKey: "k-2", body: body, signer: signer, token: nil, now: now)
+        moved = moved.map { $0.0 == "Idempotency-Key" ? ($0.0, "k-3") : $0 }
+        #expect(try client.post("http://127.0.0.1:\(port)/batches", headers: moved, body: body).status == 401)
+        let fresh = BatchHTTP.headers(idempotencyKey: "k-4", body: body, signer: signer, token: nil, now: now)
+        #expect(try client.post("http://127.0.0.1:\(port)/batches", headers: fresh, body: body).status == 202)
+        #expect(sim.currentStats().badSignatures == 2)
+        await server.stop()
+    }
+
     @Test("a message the carrier rejects is recorded with its reason and never retried", arguments: StoreEngine.available)
     func permanentRejection(engine: StoreEngine) async throws {
         let path = try engine.scratchLocation()
