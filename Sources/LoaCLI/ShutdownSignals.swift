@@ -23,21 +23,17 @@ enum ShutdownSignals {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return }
         wakeFD.store(fds[1], ordering: .sequentiallyConsistent)
+        let handler: @convention(c) (Int32) -> Void = { signo in
+            let previous = ShutdownSignals.received.exchange(signo, ordering: .sequentiallyConsistent)
+            if previous != 0 { _exit(128 + signo) }
+            var byte = UInt8(truncatingIfNeeded: signo)
+            _ = write(ShutdownSignals.wakeFD.load(ordering: .sequentiallyConsistent), &byte, 1)
+        }
         var action = sigaction()
         #if os(Linux)
-        action.__sigaction_handler.sa_handler = { signo in
-            let previous = ShutdownSignals.received.exchange(signo, ordering: .sequentiallyConsistent)
-            if previous != 0 { _exit(128 + signo) }
-            var byte = UInt8(truncatingIfNeeded: signo)
-            _ = write(ShutdownSignals.wakeFD.load(ordering: .sequentiallyConsistent), &byte, 1)
-        }
+        action.__sigaction_handler.sa_handler = handler
         #else
-        action.__sigaction_u.__sa_handler = { signo in
-            let previous = ShutdownSignals.received.exchange(signo, ordering: .sequentiallyConsistent)
-            if previous != 0 { _exit(128 + signo) }
-            var byte = UInt8(truncatingIfNeeded: signo)
-            _ = write(ShutdownSignals.wakeFD.load(ordering: .sequentiallyConsistent), &byte, 1)
-        }
+        action.__sigaction_u.__sa_handler = handler
         #endif
         sigemptyset(&action.sa_mask)
         action.sa_flags = SA_RESTART
