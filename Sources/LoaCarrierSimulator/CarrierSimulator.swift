@@ -263,8 +263,8 @@ public final class CarrierSimulator: @unchecked Sendable {
             for line in lines {
                 // Fast path for plain fields; a full JSON parse when a field has escapes.
                 var fields: (id: String, msisdn: String, text: String)? = nil
-                if let id = BatchHTTP.stringField("message_id", in: line), let msisdn = BatchHTTP.stringField("msisdn", in: line),
-                   line.firstRange(of: Array("\"text\":\"".utf8)) != nil, line.last == 0x7D {
+                if let id = Self.stringField(Self.messageIDField, in: line), let msisdn = Self.stringField(Self.msisdnField, in: line),
+                   Self.end(of: Self.textField, in: line) != nil, line.last == 0x7D {
                     fields = (id, msisdn, "text")
                 } else if let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let id = o["message_id"] as? String,
                           let msisdn = o["msisdn"] as? String, let text = o["text"] as? String {
@@ -309,6 +309,37 @@ public final class CarrierSimulator: @unchecked Sendable {
             }
             return .accepted(answer: answer, ids: accepted, receipts: receipts)
         }
+    }
+
+    static let messageIDField = Array(#""message_id":""#.utf8), msisdnField = Array(#""msisdn":""#.utf8), textField = Array(#""text":""#.utf8)
+
+    /// The index just after the first `pattern` in `line` (memchr for its first byte, then memcmp).
+    static func end(of pattern: [UInt8], in line: ArraySlice<UInt8>) -> Int? {
+        line.withUnsafeBufferPointer { b -> Int? in
+            guard let base = b.baseAddress, let first = pattern.first, pattern.count <= b.count else { return nil }
+            let last = b.count - pattern.count
+            var i = 0
+            while i <= last {
+                guard let hit = memchr(base + i, Int32(first), last - i + 1) else { return nil }
+                let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if memcmp(base + at, pattern, pattern.count) == 0 { return line.startIndex + at + pattern.count }
+                i = at + 1
+            }
+            return nil
+        }
+    }
+
+    /// Reads a string field from one NDJSON line without a full JSON parse (the simulator's hot
+    /// path); nil when the field is missing or holds an escape (the caller then parses fully).
+    static func stringField(_ pattern: [UInt8], in line: ArraySlice<UInt8>) -> String? {
+        guard let start = end(of: pattern, in: line) else { return nil }
+        var i = start
+        while i < line.endIndex {
+            if line[i] == 0x5C { return nil }
+            if line[i] == 0x22 { return String(decoding: line[start..<i], as: UTF8.self) }
+            i += 1
+        }
+        return nil
     }
 
     func text(_ status: HTTPResponse.Status, _ s: String) -> Response {

@@ -31,20 +31,6 @@ public enum BatchHTTP {
         return out
     }
 
-    /// Reads a string field `"name":"value"` from one NDJSON line without a full JSON parse (for
-    /// the simulator's hot path). nil when the field is missing or not a plain string.
-    public static func stringField(_ name: String, in line: ArraySlice<UInt8>) -> String? {
-        let pattern = Array("\"\(name)\":\"".utf8)
-        guard let start = line.firstRange(of: pattern)?.upperBound else { return nil }
-        var i = start
-        while i < line.endIndex {
-            if line[i] == 0x5C { return nil }   // escapes: let the caller fall back to a full parse
-            if line[i] == 0x22 { return String(decoding: line[start..<i], as: UTF8.self) }
-            i += 1
-        }
-        return nil
-    }
-
     /// What an upload's signature covers. Version 2 (the default): the method, the path, the
     /// idempotency key, the timestamp and the body's SHA-256, one per line, after `loa-v2`:
     /// a captured signature cannot be moved to another key, path or time. Version 1 (only for a

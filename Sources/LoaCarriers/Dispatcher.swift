@@ -173,7 +173,9 @@ public final class Dispatcher: @unchecked Sendable {
 
         init(gateway: CarrierGateway, circuitThreshold: Int) {
             limiter = SlidingWindowLimiter(perSecond: gateway.tps)
-            burst = SlidingWindowLimiter(limit: pacedChunk(tps: gateway.tps, maxBatch: gateway.tps), window: 0.1, oversizeWhenEmpty: true)
+            // 95 ms, not 100: the sleep overshoot of each step would otherwise cost several % of the rate;
+            // the 1-second window still holds the rate, and no 100 ms holds more than two steps.
+            burst = SlidingWindowLimiter(limit: pacedChunk(tps: gateway.tps, maxBatch: gateway.tps), window: 0.095, oversizeWhenEmpty: true)
             quota = DailyQuota(limit: gateway.dailyQuota)
             lane = CarrierLane(maxBatch: gateway.maxBatch, retry: gateway.retry, circuitThreshold: circuitThreshold)
             progress = Progress(carrier: gateway.carrier)
