@@ -13,6 +13,8 @@ struct Bench {
         case "encode": EncodeBench(options: Options(args)).run()
         case "dispatch": try await DispatchBench(options: Options(args)).throughput()
         case "rate": try await DispatchBench(options: Options(args)).rateAccuracy()
+        case "faults": try await DispatchBench(options: Options(args)).underFaults()
+        case "kannel": try await DispatchBench(options: Options(args)).kannel()
         case "-h", "--help", "help": usage()
         default:
             print("unknown benchmark '\(command)'")
@@ -25,11 +27,16 @@ struct Bench {
             usage: loa-bench encode [--messages N] [--rounds N] [--nfd 0|1]
                    loa-bench dispatch [--messages N] [--carriers N]
                    loa-bench rate [--tps N] [--seconds N]
+                   loa-bench faults [--tps N] [--seconds N] [--fault-percent N] [--timeout S]
+                   loa-bench kannel [--tps N] [--seconds N] [--uploads N]   (LOA_KANNEL_SENDSMS set)
               encode   NFC + encoding choice + segmentation + parts (UDH, packed payload) on a mixed
                        Vietnamese / ethnic-language / Lao / Khmer / Chinese / English corpus
               dispatch aggregate messages/s from a SQLite store to carrier simulators on loopback
                        (high limits; libcurl uploads, simulator and store in one process)
               rate     rate accuracy at a configured TPS, measured by the simulator
+              faults   effective rate to a carrier that fails a share of uploads (503, 500, lost
+                       and slow answers, resets), measured by the simulator
+              kannel   messages/s accepted by a real Kannel (one request per message)
             """)
     }
 }

@@ -4,6 +4,7 @@ import LoaCarriers
 import LoaCarrierSimulator
 import LoaServer
 import LoaCore
+import LoaCrypto
 import LoaStore
 
 /// Dispatch benchmarks: a store with planned messages, in-process carrier simulators on
@@ -45,19 +46,20 @@ struct DispatchBench {
         return .init(policies: ["bench": always], senders: ["bench": "LOA"])
     }
 
-    func simulator(_ carrier: Carrier, tps: Int, maxBatch: Int) async throws -> (CarrierSimulator, BackgroundServer, Int) {
+    func simulator(_ carrier: Carrier, tps: Int, maxBatch: Int, faultRate: Double = 0) async throws -> (CarrierSimulator, BackgroundServer, Int) {
         var o = CarrierSimulator.Options(carrier: carrier, tps: tps, maxBatch: maxBatch)
         o.signingSecret = signing
+        o.faultRate = faultRate
         let sim = try CarrierSimulator(o)
         let server = BackgroundServer()
         let port = try await server.start(sim.router())
         return (sim, server, port)
     }
 
-    func gateway(_ carrier: Carrier, port: Int, tps: Int, maxBatch: Int) -> CarrierGateway {
+    func gateway(_ carrier: Carrier, port: Int, tps: Int, maxBatch: Int, timeout: Double = 30) -> CarrierGateway {
         CarrierGateway(carrier: carrier, displayName: carrier.rawValue, protocolKind: .batchHTTP, endpoint: "http://127.0.0.1:\(port)", tps: tps,
                        maxBatch: maxBatch, dailyQuota: 100_000_000, window: nil, retry: RetryPolicy(initialDelay: 0.05, maxDelay: 1),
-                       timeout: 30, token: nil, signingSecret: signing, receiptSecret: nil)
+                       timeout: timeout, token: nil, signingSecret: signing, receiptSecret: nil, client: .init(timeout: timeout, connectTimeout: min(timeout, 5)))
     }
 
     func throughput() async throws {
@@ -101,5 +103,76 @@ struct DispatchBench {
         let stats = sim.currentStats()
         print("rate: configured \(tps) TPS, measured \(String(format: "%.1f", rate)) messages/s over \(String(format: "%.1f", t1.timeIntervalSince(t0))) s: error \(String(format: "%.2f", abs(rate - Double(tps)) / Double(tps) * 100))%; most in any 1-second window \(stats.maxInAnySecond), in any 100 ms \(stats.maxIn100ms) (pacing allows \(pacedChunk(tps: tps, maxBatch: 5000)) per 100 ms)")
         await server.stop()
+    }
+
+    /// The effective rate to one carrier that meets faults (503, 500, lost answers, slow answers,
+    /// resets) on a share of its uploads, measured by the carrier as messages accepted once.
+    func underFaults() async throws {
+        let tps = options.int("tps", 1000)
+        let seconds = options.int("seconds", 30)
+        let percent = options.int("fault-percent", 20)
+        let timeout = Double(options.int("timeout", 10))
+        let messages = tps * (seconds + 15)
+        let path = try store(messages: messages, carriers: [.viettel])
+        let (sim, server, port) = try await simulator(.viettel, tps: tps * 2, maxBatch: 5000, faultRate: Double(percent) / 100)
+        let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: tps, maxBatch: 5000, timeout: timeout)], campaigns: campaigns()) { _ in }
+        Thread { try? d.run(untilDrained: true) }.start()
+        try await Task.sleep(for: .seconds(2))
+        let a0 = sim.currentStats().accepted, t0 = Date()
+        try await Task.sleep(for: .seconds(Double(seconds)))
+        let a1 = sim.currentStats().accepted, t1 = Date()
+        d.stop()
+        let rate = Double(a1 - a0) / t1.timeIntervalSince(t0)
+        let stats = sim.currentStats()
+        print("faults: \(percent)% of uploads meet a fault (client timeout \(Int(timeout)) s); configured \(tps) TPS; accepted once by the carrier \(String(format: "%.1f", rate)) messages/s = \(String(format: "%.1f", rate / Double(tps) * 100))% of TPS over \(String(format: "%.1f", t1.timeIntervalSince(t0))) s; duplicates \(stats.duplicateMessages); most in any second \(stats.maxInAnySecond)")
+        await server.stop()
+    }
+
+    /// Messages/s through a real Kannel (LOA_KANNEL_SENDSMS, as `ops/kannel/start.sh` prints) at a
+    /// configured TPS: one request per message, counted when Kannel answers 2xx.
+    func kannel() async throws {
+        guard let sendsms = ProcessInfo.processInfo.environment["LOA_KANNEL_SENDSMS"] else {
+            print("kannel: set LOA_KANNEL_SENDSMS (start Kannel with ops/kannel/start.sh DIR PORT; it prints the variable)")
+            return
+        }
+        let tps = options.int("tps", 200)
+        let seconds = options.int("seconds", 15)
+        let messages = tps * (seconds + 3)
+        let path = try store(messages: 0, carriers: [.viettel])
+        let store = try Store(location: path)
+        let key = try KeyedPseudonymizer(key: Array("bench-kannel-pseudonym-key-0001".utf8))
+        let vault = try ContactVault(hex: String(repeating: "b7", count: 32))
+        var planned: [PlannedMessage] = []
+        try store.db.transaction {
+            for i in 0..<messages {
+                guard case .success(let p) = VietnamNumberingPlan.parse("096\(String(format: "%07d", 1_000_000 + i))") else { continue }
+                try store.db.run("INSERT INTO contact_entries (list, subscriber, sealed, carrier, name, language, commune) VALUES ('bench', ?, ?, 'viettel', 'A', NULL, 23377)",
+                                 [.blob(vault.pseudonym(for: p.msisdn).bytes), .blob(try vault.seal(p.msisdn))])
+                planned.append(.init(carrier: .viettel, subscriber: key.pseudonym(for: p.msisdn).description, language: "vi", commune: 23377,
+                                     text: "Xã Bờ Y: họp dân lúc 8 giờ", encoding: .ucs2, segments: 1))
+            }
+        }
+        _ = try store.planMessages(campaign: "bench", priority: .emergency, day: 2, capPerDay: 1, planned)
+        var g = CarrierGateway(carrier: .viettel, displayName: "Viettel via Kannel", protocolKind: .kannel, endpoint: sendsms, tps: tps, maxBatch: 1000,
+                               dailyQuota: 100_000_000, window: nil, retry: RetryPolicy(initialDelay: 0.2, maxDelay: 1), timeout: 5, token: nil,
+                               signingSecret: nil, receiptSecret: nil)
+        g.kannel = KannelProtocol.Settings(sendsmsURL: sendsms, username: "loa", password: "loa-test", dlrBase: nil)
+        g.pseudonymKey = key
+        g.contactVault = vault
+        if let uploads = options.values["uploads"] { g.concurrentUploads = uploads }
+        final class Count: @unchecked Sendable { let lock = NSLock(); var accepted = 0 }
+        let count = Count()
+        let d = Dispatcher(storeLocation: path, gateways: [g], campaigns: campaigns()) { p in
+            count.lock.lock(); count.accepted = max(count.accepted, p.accepted); count.lock.unlock()
+        }
+        Thread { try? d.run(untilDrained: true) }.start()
+        func accepted() -> Int { count.lock.lock(); defer { count.lock.unlock() }; return count.accepted }
+        try await Task.sleep(for: .seconds(2))
+        let a0 = accepted(), t0 = Date()
+        try await Task.sleep(for: .seconds(Double(seconds)))
+        let a1 = accepted(), t1 = Date()
+        d.stop()
+        let rate = Double(a1 - a0) / t1.timeIntervalSince(t0)
+        print("kannel: configured \(tps) TPS, \(g.concurrentUploads.map(String.init) ?? "default") concurrent requests: accepted by Kannel \(String(format: "%.1f", rate)) messages/s = \(String(format: "%.1f", rate / Double(tps) * 100))% of TPS over \(String(format: "%.1f", t1.timeIntervalSince(t0))) s")
     }
 }

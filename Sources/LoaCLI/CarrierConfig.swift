@@ -148,6 +148,7 @@ struct CarrierConfig {
                                             clientCertificate: scalar(tls?["client_cert"]), clientKey: scalar(tls?["client_key"])))
         gateway.kannel = kannel
         gateway.pseudonymKey = try pseudonymizer()
+        if root["concurrent_uploads"] != nil { gateway.concurrentUploads = try int("concurrent_uploads", 1...64) }
         if let v = scalar(root["signature_version"]) {
             switch v {
             case "2": gateway.signatureVersion = 2

@@ -146,6 +146,8 @@ public final class CarrierSimulator: @unchecked Sendable {
     }
 
     func handle(request: Request, body: [UInt8]) async throws -> Response {
+        // The rate is counted at arrival, as a carrier's gateway counts it (a slow answer is slow after that).
+        let arrival = Self.now()
         let key = request.headers[HTTPField.Name("Idempotency-Key")!] ?? ""
         if let secret = options.signingSecret {
             let signer = try HMACSigner(secret: secret)
@@ -192,7 +194,7 @@ public final class CarrierSimulator: @unchecked Sendable {
             return Response(status: .contentTooLarge, headers: [HTTPField.Name("X-Max-Batch")!: String(options.maxBatch)],
                             body: .init(byteBuffer: ByteBuffer(string: "at most \(options.maxBatch) messages per batch")))
         }
-        switch accept(lines: lines, key: key) {
+        switch accept(lines: lines, key: key, arrival: arrival) {
         case .tooMany(let wait):
             return Response(status: .tooManyRequests, headers: [.retryAfter: String(wait)], body: .init(byteBuffer: ByteBuffer(string: "over \(options.tps) messages per second")))
         case .accepted(let answer, let ids, let receipts):
@@ -213,6 +215,16 @@ public final class CarrierSimulator: @unchecked Sendable {
             }
             return json(202, answer)
         }
+    }
+
+    /// The most messages in any window of `span` seconds that holds `count` more at `time`.
+    static func busiest(_ arrivals: [(time: Double, count: Int)], adding count: Int, at time: Double, span: Double) -> Int {
+        var most = 0
+        for end in [time] + arrivals.lazy.filter({ $0.time > time && $0.time < time + span }).map(\.time) {
+            let inside = arrivals.reduce(0) { $1.time > end - span && $1.time <= end ? $0 + $1.count : $0 }
+            most = max(most, inside + count)
+        }
+        return most
     }
 
     private func withLock<T>(_ body: () throws -> T) rethrows -> T {
@@ -242,21 +254,22 @@ public final class CarrierSimulator: @unchecked Sendable {
         case accepted(answer: String, ids: [String], receipts: [(delay: Double, line: String)])
     }
 
-    private func accept(lines: [ArraySlice<UInt8>], key: String) -> Acceptance {
+    private func accept(lines: [ArraySlice<UInt8>], key: String, arrival now: Double) -> Acceptance {
         withLock {
             // TPS over any 1-second window, measured at arrival.
-            let now = Self.now()
-            window.removeAll { $0.time <= now - 1 }
-            let inWindow = window.reduce(0) { $0 + $1.count }
-            if inWindow + lines.count > options.tps {
+            // (A request that waited before being counted may arrive earlier than ones already counted:
+            // every window that holds its arrival is checked.)
+            window.removeAll { $0.time <= now - 2 }
+            let inWindow = Self.busiest(window, adding: lines.count, at: now, span: 1)
+            if inWindow > options.tps {
                 stats.refused429 += 1
                 return .tooMany(wait: max(1, Int(((window.first?.time ?? now) + 1 - now).rounded(.up))))
             }
             window.append((now, lines.count))
-            stats.maxInAnySecond = max(stats.maxInAnySecond, inWindow + lines.count)
-            window100.removeAll { $0.time <= now - 0.1 }
+            stats.maxInAnySecond = max(stats.maxInAnySecond, inWindow)
+            window100.removeAll { $0.time <= now - 0.2 }
+            stats.maxIn100ms = max(stats.maxIn100ms, Self.busiest(window100, adding: lines.count, at: now, span: 0.1))
             window100.append((now, lines.count))
-            stats.maxIn100ms = max(stats.maxIn100ms, window100.reduce(0) { $0 + $1.count })
             stats.batches += 1
             var results: [String] = []
             var accepted: [String] = []

@@ -29,6 +29,9 @@ public struct CarrierGateway: Sendable {
     public var contactVault: ContactVault?
     /// What upload signatures cover (carriers/README.md): 2, or 1 for a carrier not yet on version 2.
     public var signatureVersion = 2
+    /// Uploads in flight to this carrier at most (nil: the dispatcher's default, 16). The rate
+    /// is shared by them; more of them only keep stalled uploads from holding the lane back.
+    public var concurrentUploads: Int?
 
     public init(carrier: Carrier, displayName: String, protocolKind: WireProtocol, endpoint: String, tps: Int, maxBatch: Int, dailyQuota: Int,
                 window: DailyWindow?, retry: RetryPolicy, timeout: Double, token: String?, signingSecret: [UInt8]?, receiptSecret: [UInt8]?,

@@ -3,9 +3,10 @@ import LoaCore
 import LoaCrypto
 import LoaStore
 
-/// Sends approved campaigns' messages to the carriers. Each carrier gets `workersPerCarrier`
-/// workers (a thread, a store connection and a curl handle each) that share one rate limiter and
-/// quota. State is committed before every upload; an interrupted batch is uploaded again with the
+/// Sends approved campaigns' messages to the carriers. Each carrier gets `uploadsPerCarrier`
+/// upload workers (a thread and a curl handle each, so that a stalled or slow upload holds only
+/// itself) that share one rate limiter, quota and circuit, and borrow store connections from a
+/// small pool for the few statements around each upload. State is committed before every upload; an interrupted batch is uploaded again with the
 /// same idempotency key, so each message reaches the carrier once (batch-http), or is recorded
 /// as unknown and never resent (Kannel, which has no key).
 ///
@@ -68,8 +69,15 @@ public final class Dispatcher: @unchecked Sendable {
     let campaigns: Campaigns
     let onProgress: @Sendable (Progress) -> Void
     private let stopFlag = StopFlag()
-    /// Concurrent uploads per carrier (the carrier's TPS is shared by them).
-    public var workersPerCarrier = 2
+    /// Concurrent uploads per carrier at most (the carrier's TPS is shared by them): enough that
+    /// uploads stalled until the timeout do not hold the lane back (a carrier's `concurrent_uploads`).
+    public var uploadsPerCarrier: Int?
+    public static let defaultUploadsPerCarrier = 16
+    /// Store connections shared by all upload workers (default: 2 per carrier and 2 more).
+    public var storeConnections: Int?
+    /// Set when `run` starts: the store's identity, carried by message ids on the wire.
+    var identity: StoreIdentity?
+    var stores: StorePool!
     /// Transient failures in a row that stop new work for a carrier until a probe gets through.
     public var circuitThreshold = 3
     /// Messages in the one batch that probes a failing carrier.
@@ -99,16 +107,18 @@ public final class Dispatcher: @unchecked Sendable {
         }
         let errors = Errors()
         let store = try Store(location: storeLocation, create: false)
+        identity = store.identity
+        stores = StorePool(location: storeLocation, capacity: storeConnections ?? (2 * gateways.count + 2))
         let leases = try Store.carrierLeases(location: storeLocation)
         defer { leases.close() }
-        // Each carrier gets `workersPerCarrier` upload workers sharing one rate limiter and quota, so
-        // that claiming and recording overlap with uploads.
+        // Each carrier gets its upload workers sharing one rate limiter, quota and circuit, so that
+        // claiming and recording overlap with uploads and a stalled upload holds only itself.
         var threads: [Thread] = []
         var lanes: [(CarrierGateway, LaneShared)] = []
         for gateway in gateways {
             let shared = LaneShared(gateway: gateway, circuitThreshold: circuitThreshold)
             lanes.append((gateway, shared))
-            for _ in 0..<max(1, workersPerCarrier) {
+            for _ in 0..<max(1, uploadsPerCarrier ?? gateway.concurrentUploads ?? Self.defaultUploadsPerCarrier) {
                 threads.append(Thread { [self] in
                     do { try Lane(dispatcher: self, gateway: gateway, shared: shared).run(untilDrained: untilDrained) }
                     catch { errors.add("\(gateway.carrier.rawValue): \(error)") }
@@ -149,8 +159,16 @@ public final class Dispatcher: @unchecked Sendable {
         /// The lane's decisions: circuit, batch size, what follows each upload (pure, in the core).
         var lane: CarrierLane
         var progress: Progress
-        /// Serializes re-uploads of open batches, so that two workers never upload the same one.
-        let retryLock = NSLock()
+        /// Open batches a worker of this node is re-uploading (the store's conditional update is
+        /// the guarantee that no two upload one at once; this set keeps workers from trying).
+        var retrying: Set<Int64> = []
+        /// Workers holding a claimed batch while they wait for the rate: new claims wait while two
+        /// do, so that few messages are claimed ahead of the rate (a new emergency goes next).
+        var waitingForRate = 0
+        /// Workers claiming a new batch (they will wait for the rate next).
+        var claiming = 0
+        /// Contact numbers for Kannel, opened once per run (in memory only).
+        var kannelNumbers: [String: MSISDN]?
         var lease = LeaseState.none
         /// Workers between deciding to send and having recorded the outcome.
         var inFlight = 0
@@ -213,7 +231,6 @@ public final class Dispatcher: @unchecked Sendable {
     final class Lane {
         let d: Dispatcher
         let gateway: CarrierGateway
-        let store: Store
         let client: CurlClient
         let signer: HMACSigner?
         let shared: LaneShared
@@ -223,12 +240,27 @@ public final class Dispatcher: @unchecked Sendable {
             d = dispatcher
             self.gateway = gateway
             self.shared = shared
-            store = try Store(location: dispatcher.storeLocation, create: false)
             client = CurlClient(gateway.client)
             signer = try gateway.signingSecret.map { try HMACSigner(secret: $0) }
         }
 
         var maxBatch: Int { shared.with { $0.lane.maxBatch } }
+
+        /// A store connection from the pool for a few statements (never borrow one inside another).
+        func db<T>(_ body: (Store) throws -> T) throws -> T { try d.stores.with(body) }
+
+        /// The oldest batch due to go again that no other worker of this node is re-uploading,
+        /// taken for its next attempt; nil when there is none.
+        func takeOpenBatch(dueAt due: Double, allowed: Set<String>) throws -> Batch? {
+            for _ in 0..<3 {
+                let busy = shared.with { $0.retrying }
+                guard let batch = try db({ try $0.openBatches(carrier: gateway.carrier, dueAt: due, allowed: allowed, excluding: busy, limit: 1) }).first else { return nil }
+                guard shared.with({ $0.retrying.insert(batch.id).inserted }) else { continue }
+                if try db({ try $0.batchUploading(batch.id) }) { return batch }
+                _ = shared.with { $0.retrying.remove(batch.id) }
+            }
+            return nil
+        }
 
         /// Admits `n` messages at `now` into both the 1-second window and the 100-ms pacing, or none.
         func admitAll(_ n: Int, at now: Double) -> Bool {
@@ -253,7 +285,7 @@ public final class Dispatcher: @unchecked Sendable {
                 s.pendingCountedAt = now
                 return true
             }
-            let pending = due ? (try? store.pendingCount(carrier: gateway.carrier)) : nil
+            let pending = due ? (try? db { try $0.pendingCount(carrier: gateway.carrier) }) : nil
             let p: Progress = shared.with { s in
                 if let pending {
                     s.progress.pending = pending
@@ -291,7 +323,7 @@ public final class Dispatcher: @unchecked Sendable {
             }
             guard due else { return }
             for (id, policy) in d.campaigns.policies where policy.end <= wall {
-                let n = try store.expireUnsent(campaign: id, carrier: gateway.carrier, reason: "campaign ended at \(policy.end.iso8601()) before the carrier accepted it")
+                let n = try db { try $0.expireUnsent(campaign: id, carrier: gateway.carrier, reason: "campaign ended at \(policy.end.iso8601()) before the carrier accepted it") }
                 if n > 0 {
                     progress { $0.expired += n }
                     report("\(n) message(s) of \(id) expired: the campaign ended at \(policy.end.iso8601())", force: true)
@@ -313,7 +345,7 @@ public final class Dispatcher: @unchecked Sendable {
             // Reserve the quota before claiming, so that workers cannot both spend the same remainder.
             let chunk = shared.with { $0.quota.reserve(limit, at: wall) }
             if chunk == 0 { return nil }
-            let claimed = try store.claimBatch(carrier: gateway.carrier, limit: chunk, allowed: allowed)
+            let claimed = try db { try $0.claimBatch(carrier: gateway.carrier, limit: chunk, allowed: allowed) }
             shared.with { $0.quota.release(chunk - (claimed?.messages.count ?? 0), at: wall) }
             return claimed
         }
@@ -326,7 +358,7 @@ public final class Dispatcher: @unchecked Sendable {
                     // Not this node's carrier (now): done when the carrier has nothing left.
                     if untilDrained && now - lastWorkCheck >= 1 {
                         lastWorkCheck = now
-                        if try !store.hasWork(carrier: gateway.carrier) { report(force: true); return }
+                        if try !db { try $0.hasWork(carrier: gateway.carrier) } { report(force: true); return }
                     }
                     if now - lastReport > 2 { report(note); lastReport = now }
                     sleep(until: until)
@@ -340,7 +372,7 @@ public final class Dispatcher: @unchecked Sendable {
                 // 0. A failing carrier is offered nothing until the backoff has passed; then one small batch probes.
                 switch shared.with({ $0.lane.circuit.permission(at: now) }) {
                 case .wait(let until):
-                    if untilDrained, try !store.hasWork(carrier: gateway.carrier) { report(force: true); return }
+                    if untilDrained, try !db { try $0.hasWork(carrier: gateway.carrier) } { report(force: true); return }
                     if shared.with({ $0.lane.circuit.isOpen }) { report("carrier failing: next probe in \(String(format: "%.0f", max(0, until - now))) s") }
                     sleep(until: until, yieldingLease: true)
                     continue
@@ -351,15 +383,10 @@ public final class Dispatcher: @unchecked Sendable {
                     break
                 }
                 // 1. Batches interrupted or waiting to retry go first, with their original keys
-                //    (one worker at a time takes them, so a batch is never uploaded twice at once).
-                if shared.retryLock.try() {
-                    // (a batch that waits for the rate inside send() keeps the lock: one re-upload at a time)
-                    if let batch = try store.openBatches(carrier: gateway.carrier, dueAt: wallSeconds, allowed: allowed).first {
-                        defer { shared.retryLock.unlock() }
-                        try send(batch, isRetry: true)
-                        continue
-                    }
-                    shared.retryLock.unlock()
+                //    (taken by one worker each, so a batch is never uploaded twice at once).
+                if let batch = try takeOpenBatch(dueAt: wallSeconds, allowed: allowed) {
+                    try send(batch, isRetry: true)
+                    continue
                 }
                 // 2. Quota, windows, then the rate.
                 let remaining = shared.with { $0.quota.remaining(at: wall) }
@@ -374,8 +401,8 @@ public final class Dispatcher: @unchecked Sendable {
                 let readyAt = nextAvailable(at: now)
                 if allowed.isEmpty || readyAt > now {
                     if allowed.isEmpty {
-                        if try store.pendingCount(carrier: gateway.carrier) == 0 && untilDrained { report(force: true); return }
-                        if let retry = try store.nextRetryTime(carrier: gateway.carrier), retry - wallSeconds < 5 { sleep(until: now + max(0.05, retry - wallSeconds), yieldingLease: true); continue }
+                        if try db { try $0.pendingCount(carrier: gateway.carrier) } == 0 && untilDrained { report(force: true); return }
+                        if let retry = try db { try $0.nextRetryTime(carrier: gateway.carrier) }, retry - wallSeconds < 5 { sleep(until: now + max(0.05, retry - wallSeconds), yieldingLease: true); continue }
                         let opensSoon = d.campaigns.policies.values.contains { ($0.nextOpening(from: wall) ?? Timestamp(seconds: .max)) <= wall + 5 }
                         if untilDrained && !opensSoon {
                             report("outside every campaign's sending window", force: true); return
@@ -386,17 +413,27 @@ public final class Dispatcher: @unchecked Sendable {
                     }
                     continue
                 }
-                guard let batch = try claimNew(limit: paced, allowed: allowed, wall: wall) else {
-                    if let retry = try store.nextRetryTime(carrier: gateway.carrier) {
+                // Few claimed ahead of the rate: at most two workers hold a new batch waiting for it.
+                let mayClaim = shared.with { s -> Bool in
+                    guard s.waitingForRate + s.claiming < 2 else { return false }
+                    s.claiming += 1
+                    return true
+                }
+                guard mayClaim else { sleep(until: now + 0.005); continue }
+                let claimed: Batch?
+                do { claimed = try claimNew(limit: paced, allowed: allowed, wall: wall) } catch { shared.with { $0.claiming -= 1 }; throw error }
+                guard let batch = claimed else {
+                    shared.with { $0.claiming -= 1 }
+                    if let retry = try db { try $0.nextRetryTime(carrier: gateway.carrier) } {
                         sleep(until: now + max(0.05, retry - wallSeconds), yieldingLease: true)
                         continue
                     }
-                    let pending = try store.pendingCount(carrier: gateway.carrier)
+                    let pending = try db { try $0.pendingCount(carrier: gateway.carrier) }
                     if untilDrained && pending == 0 { report(force: true); return }
                     sleep(until: now + 0.2)
                     continue
                 }
-                try send(batch, isRetry: false)
+                try send(batch, isRetry: false, claimSlot: true)
             }
             report(shared.faulted ? "STOPPED: \(shared.with { $0.progress.fault ?? "" })" : "stopped", force: true)
         }
@@ -412,9 +449,7 @@ public final class Dispatcher: @unchecked Sendable {
                 try send(batch, isRetry: false)
                 return
             }
-            shared.retryLock.lock()
-            defer { shared.retryLock.unlock() }
-            if let batch = try store.openBatches(carrier: gateway.carrier, dueAt: .infinity, allowed: allowed).first {
+            if let batch = try takeOpenBatch(dueAt: .infinity, allowed: allowed) {
                 report("probing the carrier with batch \(batch.id) (\(batch.messages.count) message(s))", force: true)
                 probed = true
                 try send(batch, isRetry: true)
@@ -429,28 +464,41 @@ public final class Dispatcher: @unchecked Sendable {
         /// One upload attempt of a batch; its outcome is committed before returning. Everything is
         /// prepared and recorded first; the rate limiter admits the batch immediately before the
         /// POST, so that what the carrier counts per second is what loa counted.
-        func send(_ batch: Batch, isRetry: Bool) throws {
-            if gateway.protocolKind == .kannel { return try sendThroughKannel(batch, isRetry: isRetry) }
-            if isRetry {
-                try store.batchUploading(batch.id)
-                progress { $0.retries += 1 }
+        func send(_ batch: Batch, isRetry: Bool, claimSlot: Bool = false) throws {
+            defer { if isRetry { _ = shared.with { $0.retrying.remove(batch.id) } } }
+            if gateway.protocolKind == .kannel {
+                if claimSlot { shared.with { $0.claiming -= 1 } }
+                return try sendThroughKannel(batch, isRetry: isRetry)
             }
-            try store.recordAttempt(batch: batch.id)
+            if isRetry {
+                progress { $0.retries += 1 }
+            } else {
+                try db { try $0.recordAttempt(batch: batch.id) }
+            }
             let attempt = batch.attempts + 1
             let body = BatchHTTP.body(batch.messages, identity: batch.wireIdentity) { d.campaigns.senders[$0] ?? "LOA" }
             let headers = BatchHTTP.headers(idempotencyKey: batch.idempotencyKey, body: body, signer: signer, token: gateway.token,
                                             now: d.wallClock().seconds, signatureVersion: gateway.signatureVersion)
             // Admission last, immediately before the POST, so that the carrier counts what loa counted.
             var admittedTime: Double? = nil
+            shared.with { s in
+                if claimSlot { s.claiming -= 1 }
+                s.waitingForRate += 1
+            }
+            defer { if admittedTime == nil { shared.with { $0.waitingForRate -= 1 } } }
             while admittedTime == nil {
                 if d.stopping || shared.faulted {
                     // Stopped before this upload went: undo the attempt, leave nothing half-done.
-                    if isRetry { try store.batchNotAttempted(batch.id) } else { try store.releaseUnsent(batch: batch.id) }
+                    if isRetry { try db { try $0.batchNotAttempted(batch.id) } } else { try db { try $0.releaseUnsent(batch: batch.id) } }
                     return
                 }
                 let now = d.clock()
                 let n = min(batch.messages.count, gateway.tps)
-                if admitAll(n, at: now) { admittedTime = now; break }
+                if admitAll(n, at: now) {
+                    admittedTime = now
+                    shared.with { $0.waitingForRate -= 1 }
+                    break
+                }
                 sleep(until: max(now + 0.001, nextAvailable(at: now, for: n)))
             }
             let response: CarrierResponse
@@ -470,29 +518,29 @@ public final class Dispatcher: @unchecked Sendable {
             if decision.giveBackRate, let t = admittedTime { giveBack(batch.messages.count, at: t) }
             switch decision.record {
             case .accepted(let rejected):
-                try store.batchAccepted(batch.id, status: status ?? 202, rejected: rejected)
+                try db { try $0.batchAccepted(batch.id, status: status ?? 202, rejected: rejected) }
                 progress { p in
                     p.sent += batch.messages.count
                     p.accepted += batch.messages.count - rejected.count
                     p.rejected += rejected.count
                 }
             case .refused(let status, let reason):
-                try store.batchRejected(batch.id, status: status, reason: reason)
+                try db { try $0.batchRejected(batch.id, status: status, reason: reason) }
                 progress { $0.rejected += batch.messages.count; $0.sent += batch.messages.count; $0.refusedBatches += 1 }
             case .replanSmaller:
-                try store.batchTooLarge(batch.id)
+                try db { try $0.batchTooLarge(batch.id) }
             case .retry(let at, let reason):
-                try store.batchRetry(batch.id, at: at, status: status, reason: reason)
+                try db { try $0.batchRetry(batch.id, at: at, status: status, reason: reason) }
             case .expired(let reason):
-                try store.batchExpired(batch.id, reason: reason)
+                try db { try $0.batchExpired(batch.id, reason: reason) }
                 progress { $0.expired += batch.messages.count }
                 report("batch \(batch.id) expired: \(reason)", force: true)
             case .release:
-                try store.releaseUnsent(batch: batch.id)
+                try db { try $0.releaseUnsent(batch: batch.id) }
             case .keepForNextRun:
-                try store.batchNotAttempted(batch.id)
+                try db { try $0.batchNotAttempted(batch.id) }
             case .keepOpen(let reason):
-                try store.batchRetry(batch.id, at: 0, status: status, reason: "answer not understood: \(reason)")
+                try db { try $0.batchRetry(batch.id, at: 0, status: status, reason: "answer not understood: \(reason)") }
             }
             if let note = decision.note { report(note, force: true) }
             if let reason = decision.fault {
@@ -504,13 +552,13 @@ public final class Dispatcher: @unchecked Sendable {
         func sendThroughKannel(_ batch: Batch, isRetry: Bool) throws {
             if isRetry {
                 // An open Kannel batch was interrupted mid-way: at most once, never again.
-                try store.markInterruptedUnknown(batch: batch.id)
+                try db { try $0.markInterruptedUnknown(batch: batch.id) }
                 report("batch \(batch.id) was interrupted: its unsent messages are recorded as unknown (Kannel cannot dedupe)")
                 return
             }
             guard let settings = gateway.kannel, let key = gateway.pseudonymKey, let vault = gateway.contactVault else {
-                try store.returnToPlanned(batch: batch.id)
-                try store.finishBatch(batch.id)
+                try db { try $0.returnToPlanned(batch: batch.id) }
+                try db { try $0.finishBatch(batch.id) }
                 fault("Kannel needs its settings, the carrier's pseudonym key and the contact key (LOA_CONTACT_KEY) for \(gateway.carrier.rawValue)")
                 return
             }
@@ -520,7 +568,7 @@ public final class Dispatcher: @unchecked Sendable {
             for m in batch.messages {
                 if d.stopping || shared.faulted { break }
                 guard let msisdn = numbers[m.subscriber] else {
-                    try store.messageSubmitted(m.id, accepted: false, reason: "Kannel needs a clear number: only contact-list recipients can go through Kannel")
+                    try db { try $0.messageSubmitted(m.id, accepted: false, reason: "Kannel needs a clear number: only contact-list recipients can go through Kannel") }
                     progress { $0.rejected += 1; $0.sent += 1 }
                     continue
                 }
@@ -531,7 +579,7 @@ public final class Dispatcher: @unchecked Sendable {
                     sleep(until: max(now + 0.001, nextAvailable(at: now)))
                 }
                 if d.stopping { break }
-                let url = KannelProtocol.url(settings, carrier: gateway.carrier, ref: MessageRef(id: m.id, store: store.identity), to: msisdn.e164,
+                let url = KannelProtocol.url(settings, carrier: gateway.carrier, ref: MessageRef(id: m.id, store: d.identity), to: msisdn.e164,
                                              from: d.campaigns.senders[m.campaign] ?? "LOA", text: m.text, encoding: m.encoding, dlrSigner: dlrSigner)
                 let answer: HTTPAnswer
                 do {
@@ -539,7 +587,7 @@ public final class Dispatcher: @unchecked Sendable {
                 } catch {
                     // At most once: a request that may have reached Kannel is never sent again.
                     if error.mayHaveReachedServer {
-                        try store.messageSubmitted(m.id, state: .unknown, reason: "Kannel's answer was lost (\(error.description)); not sent again to avoid a duplicate")
+                        try db { try $0.messageSubmitted(m.id, state: .unknown, reason: "Kannel's answer was lost (\(error.description)); not sent again to avoid a duplicate") }
                     }
                     failure = error.description
                     break
@@ -547,21 +595,21 @@ public final class Dispatcher: @unchecked Sendable {
                 let body = String(decoding: answer.body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
                 switch answer.status {
                 case 200...299:
-                    try store.messageSubmitted(m.id, accepted: true, reason: nil)
+                    try db { try $0.messageSubmitted(m.id, accepted: true, reason: nil) }
                     progress { $0.sent += 1; $0.accepted += 1 }
                 case 401, 403, 404, 405:
                     fault("Kannel answered HTTP \(answer.status) \(body): check the sendsms user, password and URL in the carrier file")
                 case 408, 429, 500...599:
                     failure = "HTTP \(answer.status) \(body)"
                 default:
-                    try store.messageSubmitted(m.id, accepted: false, reason: "Kannel: HTTP \(answer.status) \(body)")
+                    try db { try $0.messageSubmitted(m.id, accepted: false, reason: "Kannel: HTTP \(answer.status) \(body)") }
                     progress { $0.rejected += 1; $0.sent += 1 }
                 }
                 if failure != nil || shared.faulted { break }
             }
             // What did not go goes back to planned (Kannel refused or could not be reached before it went).
-            try store.returnToPlanned(batch: batch.id)
-            try store.finishBatch(batch.id)
+            try db { try $0.returnToPlanned(batch: batch.id) }
+            try db { try $0.finishBatch(batch.id) }
             if let failure {
                 let reopens = shared.with { $0.lane.circuit.failed(at: d.clock(), retryAfter: nil, random: &rng) }
                 report("Kannel unavailable (\(failure)); " + (reopens > d.clock() ? "next probe in \(String(format: "%.1f", reopens - d.clock())) s" : "trying again"))
@@ -570,12 +618,11 @@ public final class Dispatcher: @unchecked Sendable {
             }
         }
 
-        private var kannelNumberCache: [String: MSISDN]?
         func kannelNumbers(_ key: KeyedPseudonymizer, _ vault: ContactVault) throws -> [String: MSISDN] {
-            if let c = kannelNumberCache { return c }
-            let n = try store.contactNumbers(key: key, vault: vault)
-            kannelNumberCache = n
-            return n
+            if let numbers = shared.with({ $0.kannelNumbers }) { return numbers }
+            let numbers = try db { try $0.contactNumbers(key: key, vault: vault) }
+            shared.with { $0.kannelNumbers = numbers }
+            return numbers
         }
     }
 }

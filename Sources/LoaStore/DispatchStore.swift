@@ -180,10 +180,10 @@ extension Store {
     /// Batches that were uploading or waiting to retry when the process stopped, due at `now`.
     /// They go again with the same idempotency key, so the carrier sees each message once.
     /// Only batches of `allowed` campaigns (those that may send now), when given.
-    public func openBatches(carrier: Carrier, dueAt now: Double, allowed: Set<String>? = nil) throws -> [Batch] {
+    public func openBatches(carrier: Carrier, dueAt now: Double, allowed: Set<String>? = nil, excluding: Set<Int64> = [], limit: Int = .max) throws -> [Batch] {
         let due = try db.query("SELECT id, campaign FROM batches WHERE carrier = ? AND state = 'retry-at' AND retry_at <= ? ORDER BY retry_at, id",
                                [.text(carrier.rawValue), .double(now.isFinite ? now : Double(Int64.max))]) { ($0.int64(0), $0.text(1)) }
-        return try due.filter { allowed?.contains($0.1) ?? true }.map(\.0).compactMap(batch)
+        return try due.filter { (allowed?.contains($0.1) ?? true) && !excluding.contains($0.0) }.prefix(limit).map(\.0).compactMap(batch)
     }
 
     /// Batches left `uploading` by a stopped or crashed process are due again at once (with their
@@ -311,8 +311,11 @@ extension Store {
                    [.double(time), status.map { .int(Int64($0)) } ?? .null, .text(reason), .int(Self.nowSeconds()), .int(batch)])
     }
 
-    public func batchUploading(_ batch: Int64) throws {
-        try db.run("UPDATE batches SET state = 'uploading', updated_at = ? WHERE id = ?", [.int(Self.nowSeconds()), .int(batch)])
+    /// Takes a batch waiting to go again for its next upload attempt: false when it is no longer
+    /// waiting (another worker took it, or it was settled meanwhile).
+    public func batchUploading(_ batch: Int64) throws -> Bool {
+        try db.run("UPDATE batches SET state = 'uploading', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'retry-at'",
+                   [.int(Self.nowSeconds()), .int(batch)]) == 1
     }
 
     /// The carrier refused the whole batch for good (4xx other than 413/429, or too many attempts).
