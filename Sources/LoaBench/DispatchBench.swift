@@ -35,7 +35,9 @@ struct DispatchBench {
                 PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i), w1: UInt64(k), w2: 3, w3: 4).description, language: "vi",
                                                commune: 23377, text: "Xã Bờ Y: cảnh báo lũ quét, di chuyển lên vùng cao ngay.", encoding: .ucs2, segments: 1)
             }
+            let t = Date()
             _ = try store.planMessages(campaign: "bench", priority: .emergency, day: 1, capPerDay: 1, planned)
+            if n > 0 { print("  \(carrier.rawValue): \(n) messages written in \(String(format: "%.2f", Date().timeIntervalSince(t))) s") }
         }
         return path
     }
@@ -68,21 +70,26 @@ struct DispatchBench {
         print("planning \(messages) messages for \(carriers.count) carriers…")
         let planStart = Date()
         let path = try store(messages: messages, carriers: carriers)
-        print("planned in \(String(format: "%.2f", Date().timeIntervalSince(planStart))) s")
+        print("store created and \(messages) messages planned in \(String(format: "%.2f", Date().timeIntervalSince(planStart))) s")
         var sims: [(CarrierSimulator, BackgroundServer)] = []
         var gateways: [CarrierGateway] = []
         for c in carriers {
             let (sim, server, port) = try await simulator(c, tps: 10_000_000, maxBatch: 5000)
             sims.append((sim, server))
-            gateways.append(gateway(c, port: port, tps: 1_000_000, maxBatch: 5000))
+            var g = gateway(c, port: port, tps: 1_000_000, maxBatch: 5000)
+            g.concurrentUploads = options.values["uploads"]
+            gateways.append(g)
         }
         let d = Dispatcher(storeLocation: path, gateways: gateways, campaigns: campaigns()) { _ in }
+        d.storeConnections = options.values["connections"]
         let t0 = Date()
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in Thread { c.resume(with: Result { try d.run(untilDrained: true) }) }.start() }
         let seconds = Date().timeIntervalSince(t0)
         let accepted = sims.reduce(0) { $0 + $1.0.currentStats().accepted }
         let duplicates = sims.reduce(0) { $0 + $1.0.currentStats().duplicateMessages }
         print("dispatch: \(accepted) messages accepted by \(carriers.count) simulators in \(String(format: "%.2f", seconds)) s = \(Int(Double(accepted) / seconds)) messages/s (duplicates \(duplicates))")
+        let planning = t0.timeIntervalSince(planStart)
+        print("end to end (store, planning, dispatch): \(String(format: "%.2f", planning + seconds)) s = \(Int(Double(accepted) / (planning + seconds))) messages/s")
         for s in sims { await s.1.stop() }
     }
 

@@ -224,13 +224,16 @@ extension Store {
             let batchID = try db.insertReturningID("INSERT INTO batches (carrier, campaign, idempotency_key, state, size, created_at, updated_at) VALUES (?, ?, ?, 'uploading', 0, ?, ?)",
                                                    [.text(carrier.rawValue), .text(pick.0), .text("claiming-\(UUID().uuidString)"), .int(now), .int(now)])
             try db.run("UPDATE batches SET idempotency_key = ? WHERE id = ?", [.text(identity.idempotencyKey(carrier: carrier, batch: batchID)), .int(batchID)])
-            // PostgreSQL: rows another worker is claiming right now are skipped, not waited for. (The
-            // literal 'planned' lets both engines use the partial index of planned messages.)
+            // PostgreSQL: rows another worker is claiming right now are skipped, not waited for, and
+            // the ids come as an array, so that the update finds them by primary key (`IN (SELECT …)`
+            // there becomes a hash join over every message of the store). The literal 'planned' lets
+            // both engines use the partial index of planned messages.
             precondition(MessageState.planned.canMove(to: .submitted))
-            let size = try db.run("""
-                UPDATE messages SET state = 'submitted', batch = ?, updated_at = ? WHERE id IN
-                (SELECT id FROM messages WHERE carrier = ? AND campaign = ? AND state = 'planned' ORDER BY id LIMIT ?\(db.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""))
-                """, [.int(batchID), .int(now), .text(carrier.rawValue), .text(pick.0), .int(Int64(limit))])
+            let pickPlanned = "SELECT id FROM messages WHERE carrier = ? AND campaign = ? AND state = 'planned' ORDER BY id LIMIT ?"
+            let size = try db.run(db.dialect == .postgres
+                ? "UPDATE messages SET state = 'submitted', batch = ?, updated_at = ? WHERE id = ANY(ARRAY(\(pickPlanned) FOR UPDATE SKIP LOCKED))"
+                : "UPDATE messages SET state = 'submitted', batch = ?, updated_at = ? WHERE id IN (\(pickPlanned))",
+                [.int(batchID), .int(now), .text(carrier.rawValue), .text(pick.0), .int(Int64(limit))])
             if size == 0 {
                 try db.run("DELETE FROM batches WHERE id = ?", [.int(batchID)])
                 return nil

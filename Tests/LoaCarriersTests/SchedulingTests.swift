@@ -42,6 +42,29 @@ struct SchedulingTests {
         #expect(try store.claimBatch(carrier: .viettel, limit: 10, allowed: ["routine-e"])?.messages.count == 5)
     }
 
+    @Test("a batch waiting to go again is taken by one upload worker only, and counts its attempt", arguments: StoreEngine.available)
+    func openBatchTakenOnce(engine: StoreEngine) throws {
+        let path = try engine.scratchLocation()
+        let store = try Store(location: path)
+        let other = try Store(location: path)
+        try addCampaign(store, id: "r", priority: .urgent, carrier: .viettel, count: 4)
+        let batch = try #require(try store.claimBatch(carrier: .viettel, limit: 10))
+        try store.recordAttempt(batch: batch.id)
+        try store.batchRetry(batch.id, at: 0, status: 503, reason: "HTTP 503")
+        let due = try other.openBatches(carrier: .viettel, dueAt: 1, excluding: [], limit: 5)
+        #expect(due.map(\.id) == [batch.id])
+        #expect(due.first?.attempts == 1)
+        #expect(try store.openBatches(carrier: .viettel, dueAt: 1, excluding: [batch.id]).isEmpty)
+        // Two workers (two connections) saw it due: the first takes it, the second gets nothing.
+        #expect(try store.batchUploading(batch.id) == true)
+        #expect(try other.batchUploading(batch.id) == false)
+        #expect(try other.openBatches(carrier: .viettel, dueAt: 1).isEmpty)
+        try store.batchAccepted(batch.id, status: 202, rejected: [:])
+        #expect(try other.batchUploading(batch.id) == false)
+        let attempts = try store.db.scalarInt("SELECT attempts FROM batches WHERE id = ?", [.int(batch.id)])
+        #expect(attempts == 2)
+    }
+
     @Test("per-subscriber cap across campaigns: one routine message a day, emergencies exempt", arguments: StoreEngine.available)
     func perSubscriberCap(engine: StoreEngine) throws {
         let store = try Store(location: try engine.scratchLocation())
