@@ -19,25 +19,82 @@ struct CarrierConfig {
         case file(String)
     }
 
+    static let fields: [String: [String]] = [
+        "": ["serialization_version", "name", "display_name", "mcc_mnc", "protocol", "endpoint", "tps", "max_batch", "daily_quota",
+             "window", "timeout", "retry", "credentials", "signing_secret_env", "receipt_secret_env", "pseudonym_key", "tls",
+             "dlr_base", "signature_version", "concurrent_uploads"],
+        "retry": ["initial", "multiplier", "max", "attempts"],
+        "credentials": ["token_env", "username_env", "password_env"],
+        "pseudonym_key": ["env", "file"],
+        "tls": ["ca_file", "client_cert", "client_key"],
+    ]
+
+    /// Reads and checks a carrier file, reporting every problem in it at once as
+    /// `file:line:column: error: field: …` (secrets are checked when sending: `gateway()`).
     static func load(_ path: String) throws -> CarrierConfig {
         let root = try YAMLSource.load(path: path)
-        func scalar(_ node: SourceNode?) -> String? { if case .scalar(let s, _)? = node { return s }; return nil }
-        func fail(_ node: SourceNode?, _ field: String, _ message: String) -> CLIError {
-            CLIError("\(path):\(node?.position ?? root.position): error: \(field): \(message)")
+        var problems = Problems(path: path, root: root)
+        guard case .mapping(let entries, _) = root else {
+            problems.add(root, "(document)", "expected a carrier mapping (name:, protocol:, endpoint:, …), found \(root.kindName)")
+            throw problems.error!
         }
-        guard let name = scalar(root["name"]) else { throw fail(root, "name", "missing (required): the carrier id, e.g. viettel") }
-        guard let carrier = Carrier(name: name) else {
-            throw fail(root["name"], "name", "unknown carrier '\(name)' (expected one of \(Carrier.allCases.map(\.rawValue).joined(separator: ", ")))")
+        for entry in entries where !fields[""]!.contains(entry.key) {
+            problems.add(at: entry.keyPosition, entry.key, "unknown field (expected one of: \(fields[""]!.joined(separator: ", ")))")
+        }
+        for (section, allowed) in fields where !section.isEmpty {
+            guard case .mapping(let inner, _)? = root[section] else { continue }
+            for entry in inner where !allowed.contains(entry.key) {
+                problems.add(at: entry.keyPosition, "\(section).\(entry.key)", "unknown field (expected one of: \(allowed.joined(separator: ", ")))")
+            }
+        }
+        if let v = root["serialization_version"], problems.scalar(v) != "1" {
+            problems.add(v, "serialization_version", "this loa reads version 1 carrier files, found '\(Escaped(problems.scalar(v) ?? v.kindName))'")
+        }
+        var carrier: Carrier? = nil
+        if let name = problems.scalar(root["name"]) {
+            carrier = Carrier(name: name)
+            if carrier == nil {
+                problems.add(root["name"], "name", "unknown carrier '\(Escaped(name))' (expected one of \(Carrier.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+        } else {
+            problems.add(root, "name", "missing (required): the carrier id, e.g. viettel")
         }
         var source: KeySource? = nil
         if let key = root["pseudonym_key"] {
-            if let env = scalar(key["env"]) { source = .environment(env) }
-            else if let file = scalar(key["file"]) { source = .file(file) }
-            else if case .scalar = key { throw fail(key, "pseudonym_key", "never write a key inline: use env: VARIABLE or file: /path/outside/the/repo") }
-            else { throw fail(key, "pseudonym_key", "expected env: VARIABLE or file: PATH") }
+            if let env = problems.scalar(key["env"]) { source = .environment(env) }
+            else if let file = problems.scalar(key["file"]) { source = .file(file) }
+            else if case .scalar = key { problems.add(key, "pseudonym_key", "never write a key inline: use env: VARIABLE or file: /path/outside/the/repo") }
+            else { problems.add(key, "pseudonym_key", "expected env: VARIABLE or file: PATH") }
         }
-        return CarrierConfig(carrier: carrier, displayName: scalar(root["display_name"]) ?? name,
-                             mccMnc: scalar(root["mcc_mnc"]) ?? "", keySource: source, path: path, root: root)
+        let config = CarrierConfig(carrier: carrier ?? .viettel, displayName: problems.scalar(root["display_name"]) ?? problems.scalar(root["name"]) ?? "",
+                                   mccMnc: problems.scalar(root["mcc_mnc"]) ?? "", keySource: source, path: path, root: root)
+        // Everything else in the file, without the secrets (read when sending). A file used only for
+        // targeting may name just the carrier and its key; what sending needs is required then.
+        _ = config.gatewayFields(&problems, requireSecrets: false, requireGateway: false)
+        if let error = problems.error { throw error }
+        return config
+    }
+
+    /// Problems found in a carrier file, reported together.
+    struct Problems {
+        let path: String
+        let root: SourceNode
+        var found: [(position: SourcePosition, line: String)] = []
+
+        mutating func add(_ node: SourceNode?, _ field: String, _ message: String) {
+            add(at: node?.position ?? root.position, field, message)
+        }
+        mutating func add(at position: SourcePosition, _ field: String, _ message: String) {
+            found.append((position, "\(path):\(position): error: \(field): \(message)"))
+        }
+        func scalar(_ node: SourceNode?) -> String? { if case .scalar(let s, _)? = node { return s }; return nil }
+        var error: CLIError? {
+            guard !found.isEmpty else { return nil }
+            let lines = found.enumerated().sorted { a, b in
+                (a.element.position.line, a.element.position.column, a.offset) < (b.element.position.line, b.element.position.column, b.offset)
+            }.map(\.element.line)
+            return CLIError(lines.joined(separator: "\n") + (lines.count > 1 ? "\n\(path): \(lines.count) problems" : ""))
+        }
     }
 
     /// Where the pseudonym key should come from, for messages ("the environment variable LOA_KEY_VIETTEL").
@@ -71,93 +128,121 @@ struct CarrierConfig {
     /// The gateway part (protocol, endpoint, rates, retries, secrets from the environment).
     /// - Parameter requireSecrets: sending needs them; the simulator and checks may go without.
     func gateway(requireSecrets: Bool = true) throws -> CarrierGateway {
-        func scalar(_ node: SourceNode?) -> String? { if case .scalar(let s, _)? = node { return s }; return nil }
-        func fail(_ node: SourceNode?, _ field: String, _ message: String) -> CLIError {
-            CLIError("\(path):\(node?.position ?? root.position): error: \(field): \(message)")
-        }
-        func int(_ field: String, _ range: ClosedRange<Int>, default value: Int? = nil) throws -> Int {
+        var problems = Problems(path: path, root: root)
+        let gateway = gatewayFields(&problems, requireSecrets: requireSecrets, requireGateway: true)
+        if let error = problems.error { throw error }
+        guard var gateway else { throw CLIError("\(path): cannot be read as a carrier gateway") }
+        gateway.pseudonymKey = try pseudonymizer()
+        return gateway
+    }
+
+    /// Reads every gateway field, adding each problem to `problems`; nil when a required one is missing.
+    func gatewayFields(_ problems: inout Problems, requireSecrets: Bool, requireGateway: Bool) -> CarrierGateway? {
+        let root = self.root
+        func scalar(_ node: SourceNode?) -> String? { problems.scalar(node) }
+        func int(_ field: String, _ range: ClosedRange<Int>, default value: Int? = nil) -> Int? {
             guard let s = scalar(root[field]) else {
-                if let value { return value }
-                throw fail(root, field, "missing (required)")
+                if let node = root[field] { problems.add(node, field, "expected a whole number, found \(node.kindName)") }
+                else if value == nil && requireGateway { problems.add(root, field, "missing (required)") }
+                return value
             }
             guard let v = Int(s), range.contains(v) else {
-                throw fail(root[field], field, "expected a whole number from \(formatCount(range.lowerBound)) to \(formatCount(range.upperBound)), found '\(Escaped(s))'")
+                problems.add(root[field], field, "expected a whole number from \(formatCount(range.lowerBound)) to \(formatCount(range.upperBound)), found '\(Escaped(s))'")
+                return value
             }
             return v
         }
-        func seconds(_ node: SourceNode?, _ field: String, default value: Double, _ range: ClosedRange<Int64> = 1...3600) throws -> Double {
+        func seconds(_ node: SourceNode?, _ field: String, default value: Double, _ range: ClosedRange<Int64> = 1...3600) -> Double {
             guard let s = scalar(node) else { return value }
             guard let v = Duration8601.parseSeconds(s), range.contains(v) else {
-                throw fail(node, field, "expected a duration from \(Duration8601.format(range.lowerBound)) to \(Duration8601.format(range.upperBound)) such as 10s or 5m, found '\(Escaped(s))'")
+                problems.add(node, field, "expected a duration from \(Duration8601.format(range.lowerBound)) to \(Duration8601.format(range.upperBound)) such as 10s or 5m, found '\(Escaped(s))'")
+                return value
             }
             return Double(v)
         }
-        func secret(_ field: String) throws -> [UInt8]? {
+        func secret(_ field: String) -> [UInt8]? {
             guard let env = scalar(root[field]) else { return nil }
             guard let value = ProcessInfo.processInfo.environment[env], !value.isEmpty else {
-                if requireSecrets { throw fail(root[field], field, "the environment variable \(env) is not set") }
+                if requireSecrets { problems.add(root[field], field, "the environment variable \(env) is not set") }
                 return nil
             }
             return Array(value.utf8)
         }
-        guard let proto = scalar(root["protocol"]) else { throw fail(root, "protocol", "missing (required): batch-http or kannel") }
-        guard let wire = CarrierGateway.WireProtocol(rawValue: proto) else { throw fail(root["protocol"], "protocol", "expected batch-http or kannel, found '\(proto)'") }
-        guard let endpoint = scalar(root["endpoint"]), endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://") else {
-            throw fail(root["endpoint"] ?? root, "endpoint", "expected the gateway's base URL (http:// or https://)")
+        var wire: CarrierGateway.WireProtocol? = nil
+        if let proto = scalar(root["protocol"]) {
+            wire = CarrierGateway.WireProtocol(rawValue: proto)
+            if wire == nil { problems.add(root["protocol"], "protocol", "expected batch-http or kannel, found '\(Escaped(proto))'") }
+        } else if requireGateway || root["protocol"] != nil {
+            problems.add(root["protocol"] ?? root, "protocol", "missing (required): batch-http or kannel")
+        }
+        let endpoint = scalar(root["endpoint"]).flatMap { e in e.lowercased().hasPrefix("http://") || e.lowercased().hasPrefix("https://") ? e : nil }
+        if endpoint == nil && (requireGateway || root["endpoint"] != nil) {
+            problems.add(root["endpoint"] ?? root, "endpoint", "expected the gateway's base URL (http:// or https://)")
         }
         var window: DailyWindow? = nil
         if let w = scalar(root["window"]) {
-            guard let parsed = DailyWindow(w) else { throw fail(root["window"], "window", "expected HH:MM-HH:MM, found '\(w)'") }
-            window = parsed
+            window = DailyWindow(w)
+            if window == nil { problems.add(root["window"], "window", "expected HH:MM-HH:MM, found '\(Escaped(w))'") }
         }
-        let retryNode = root["retry"]
         var retry = RetryPolicy()
-        if let retryNode {
-            retry.initialDelay = try seconds(retryNode["initial"], "retry.initial", default: 1, 1...600)
-            retry.maxDelay = try seconds(retryNode["max"], "retry.max", default: 60, 1...3600)
+        if let retryNode = root["retry"] {
+            retry.initialDelay = seconds(retryNode["initial"], "retry.initial", default: 1, 1...600)
+            retry.maxDelay = seconds(retryNode["max"], "retry.max", default: 60, 1...3600)
             if let m = scalar(retryNode["multiplier"]) {
-                guard let v = Double(m), (1...10).contains(v) else { throw fail(retryNode["multiplier"], "retry.multiplier", "expected a number from 1 to 10, found '\(Escaped(m))'") }
-                retry.multiplier = v
+                if let v = Double(m), (1...10).contains(v) { retry.multiplier = v }
+                else { problems.add(retryNode["multiplier"], "retry.multiplier", "expected a number from 1 to 10, found '\(Escaped(m))'") }
             }
             if retryNode["attempts"] != nil {
-                throw fail(retryNode["attempts"], "retry.attempts", "no longer used: loa never gives up on a transient failure; it retries until the campaign ends (remove this field)")
+                problems.add(retryNode["attempts"], "retry.attempts", "no longer used: loa never gives up on a transient failure; it retries until the campaign ends (remove this field)")
             }
         }
-        let timeout = try seconds(root["timeout"], "timeout", default: 10, 1...300)
+        let timeout = seconds(root["timeout"], "timeout", default: 10, 1...300)
         var token: String? = nil
         if let env = scalar(root["credentials"]?["token_env"]), let v = ProcessInfo.processInfo.environment[env], !v.isEmpty { token = v }
         let tls = root["tls"]
         var kannel: KannelProtocol.Settings? = nil
-        if wire == .kannel {
-            func env(_ field: String) throws -> String {
-                guard let name = scalar(root["credentials"]?[field]) else { throw fail(root["credentials"] ?? root, "credentials.\(field)", "missing: Kannel's sendsms user needs it") }
+        if wire == .kannel, let endpoint {
+            func env(_ field: String) -> String {
+                guard let name = scalar(root["credentials"]?[field]) else {
+                    problems.add(root["credentials"] ?? root, "credentials.\(field)", "missing: Kannel's sendsms user needs it")
+                    return ""
+                }
                 guard let v = ProcessInfo.processInfo.environment[name], !v.isEmpty else {
-                    if requireSecrets { throw fail(root["credentials"]?[field], "credentials.\(field)", "the environment variable \(name) is not set") }
+                    if requireSecrets { problems.add(root["credentials"]?[field], "credentials.\(field)", "the environment variable \(name) is not set") }
                     return ""
                 }
                 return v
             }
-            kannel = KannelProtocol.Settings(sendsmsURL: endpoint, username: try env("username_env"), password: try env("password_env"), dlrBase: scalar(root["dlr_base"]))
+            kannel = KannelProtocol.Settings(sendsmsURL: endpoint, username: env("username_env"), password: env("password_env"), dlrBase: scalar(root["dlr_base"]))
         }
-        var gateway = CarrierGateway(carrier: carrier, displayName: displayName, protocolKind: wire, endpoint: endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint,
-                              tps: try int("tps", 1...100_000), maxBatch: try int("max_batch", 1...100_000),
-                              dailyQuota: try int("daily_quota", 1...1_000_000_000, default: 10_000_000),
-                              window: window, retry: retry, timeout: timeout, token: token,
-                              signingSecret: try secret("signing_secret_env"), receiptSecret: try secret("receipt_secret_env"),
-                              client: .init(timeout: timeout, connectTimeout: min(timeout, 5), caFile: scalar(tls?["ca_file"]),
-                                            clientCertificate: scalar(tls?["client_cert"]), clientKey: scalar(tls?["client_key"])))
-        gateway.kannel = kannel
-        gateway.pseudonymKey = try pseudonymizer()
-        if root["concurrent_uploads"] != nil { gateway.concurrentUploads = try int("concurrent_uploads", 1...64) }
+        let tps = int("tps", 1...100_000)
+        let maxBatch = int("max_batch", 1...100_000)
+        let dailyQuota = int("daily_quota", 1...1_000_000_000, default: 10_000_000)
+        let signing = secret("signing_secret_env")
+        let receipts = secret("receipt_secret_env")
+        var signatureVersion = 2
         if let v = scalar(root["signature_version"]) {
             switch v {
-            case "2": gateway.signatureVersion = 2
+            case "2": signatureVersion = 2
             case "1":
-                gateway.signatureVersion = 1
-                printError("\(path): warning: signature_version 1 signs only the timestamp and the body: a captured upload's signature can be replayed under another key; ask the carrier for version 2")
-            default: throw fail(root["signature_version"], "signature_version", "expected 1 or 2, found '\(Escaped(v))'")
+                signatureVersion = 1
+                if requireSecrets {
+                    printError("\(path): warning: signature_version 1 signs only the timestamp and the body: a captured upload's signature can be replayed under another key; ask the carrier for version 2")
+                }
+            default: problems.add(root["signature_version"], "signature_version", "expected 1 or 2, found '\(Escaped(v))'")
             }
         }
+        let concurrent = root["concurrent_uploads"] == nil ? nil : int("concurrent_uploads", 1...64)
+        guard let wire, let endpoint, let tps, let maxBatch, let dailyQuota else { return nil }
+        var gateway = CarrierGateway(carrier: carrier, displayName: displayName, protocolKind: wire, endpoint: endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint,
+                                     tps: tps, maxBatch: maxBatch, dailyQuota: dailyQuota,
+                                     window: window, retry: retry, timeout: timeout, token: token,
+                                     signingSecret: signing, receiptSecret: receipts,
+                                     client: .init(timeout: timeout, connectTimeout: min(timeout, 5), caFile: scalar(tls?["ca_file"]),
+                                                   clientCertificate: scalar(tls?["client_cert"]), clientKey: scalar(tls?["client_key"])))
+        gateway.kannel = kannel
+        gateway.signatureVersion = signatureVersion
+        gateway.concurrentUploads = concurrent
         return gateway
     }
 

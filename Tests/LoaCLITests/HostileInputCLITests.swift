@@ -29,6 +29,50 @@ struct HostileInputCLITests {
         return "\(dir)/\(name)"
     }
 
+    @Test("a carrier file's problems are reported all at once, each with its line and column")
+    func carrierFileProblemsAtOnce() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loa-carrier-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("""
+            serialization_version: 2
+            name: viettel
+            protocol: batch-htp
+            endpoint: ftp://gateway.example
+            tps: 0
+            max_batch: 1000
+            windw: "06:00-22:00"
+            retry:
+              initial: 0s
+              attempts: 5
+            concurrent_uploads: 100
+
+            """.utf8).write(to: URL(fileURLWithPath: "\(dir)/viettel.yaml"))
+        let r = try CLI.run(["carrier-sim", "--carrier", "\(dir)/viettel.yaml"])
+        #expect(r.status != 0)
+        // In the file's order.
+        let expected = [
+            "viettel.yaml:1:24: error: serialization_version: this loa reads version 1 carrier files, found '2'",
+            "viettel.yaml:3:11: error: protocol: expected batch-http or kannel, found 'batch-htp'",
+            "viettel.yaml:4:11: error: endpoint: expected the gateway's base URL",
+            "viettel.yaml:5:6: error: tps: expected a whole number from 1 to 100,000, found '0'",
+            "viettel.yaml:7:1: error: windw: unknown field",
+            "viettel.yaml:9:12: error: retry.initial: expected a duration from 1s",
+            "viettel.yaml:10:13: error: retry.attempts: no longer used",
+            "viettel.yaml:11:21: error: concurrent_uploads: expected a whole number from 1 to 64, found '100'",
+            "viettel.yaml: 8 problems",
+        ]
+        var previous = r.stderr.startIndex
+        for line in expected {
+            let found = r.stderr.range(of: line)
+            #expect(found != nil, "\(line)\n\(r.stderr)")
+            if let found {
+                #expect(found.lowerBound >= previous, "out of order: \(line)")
+                previous = found.lowerBound
+            }
+        }
+    }
+
     @Test("opt-outs: without a carrier's key, or without the contact key, selection is refused; a contact on the list is not messaged")
     func optOutsAreNeverSkipped() throws {
         let fx = try DispatchFixture(tps: 400, subscribers: 20000, carriers: ["viettel", "vinaphone"])
