@@ -312,8 +312,13 @@ struct CarrierSim: AsyncParsableCommand {
         if receiptsTo != nil && g.receiptSecret == nil { printError("warning: no receipt secret in the environment: receipts go unsigned and loa will refuse them") }
         let sim = try CarrierSimulator(o)
         let listen = port ?? URLComponents(string: g.endpoint)?.port ?? 8080
-        let app = Application(router: sim.router(), configuration: .init(address: .hostname("127.0.0.1", port: listen)), logger: quietLogger("loa.carrier-sim"))
-        print("\(g.displayName) simulator on http://127.0.0.1:\(listen) — \(g.tps) TPS, batches ≤ \(g.maxBatch), faults \(Int(faultRate * 100))%")
+        let banner = "\(g.displayName) simulator on http://127.0.0.1:\(listen) — \(g.tps) TPS, batches ≤ \(g.maxBatch), faults \(Int(faultRate * 100))%"
+        // Said once it listens, and flushed: a script (or a test) waiting for the line may connect at once.
+        let app = Application(router: sim.router(), configuration: .init(address: .hostname("127.0.0.1", port: listen)),
+                              onServerRunning: { _ in
+                                  print(banner)
+                                  fflush(nil)
+                              }, logger: quietLogger("loa.carrier-sim"))
         try await app.runService()
     }
 }
@@ -334,8 +339,12 @@ struct Serve: AsyncParsableCommand {
         let endpoint = try ReceiptEndpoint(storeLocation: store.databaseLocation, secrets: secrets)
         let router = Router()
         endpoint.addRoutes(to: router)
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: quietLogger("loa.serve"))
-        print("receipts on http://127.0.0.1:\(port)/receipts/{carrier} for \(secrets.keys.map(\.rawValue).sorted().joined(separator: ", "))")
+        let banner = "receipts on http://127.0.0.1:\(port)/receipts/{carrier} for \(secrets.keys.map(\.rawValue).sorted().joined(separator: ", "))"
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
+                              onServerRunning: { _ in
+                                  print(banner)
+                                  fflush(nil)
+                              }, logger: quietLogger("loa.serve"))
         try await app.runService()
     }
 }

@@ -76,11 +76,14 @@ struct DispatchFixture {
         let p = try CLI.spawn(["carrier-sim", "--carrier", "\(dir)/carriers/\(carrier).yaml", "--record", record, "--fault-rate", String(faultRate)]
                               + (receipts ? ["--receipts-to", "http://127.0.0.1:\(receiptsPort)/receipts/\(carrier)"] : []),
                               environment: env.merging(environment) { $1 }, log: log)
-        for _ in 0..<100 {
-            if (try? String(contentsOfFile: log, encoding: .utf8))?.contains("simulator on") == true { break }
-            usleep(100_000)
+        // It says so once it listens.
+        for _ in 0..<200 {
+            if (try? String(contentsOfFile: log, encoding: .utf8))?.contains("simulator on") == true { return p }
+            if !p.isRunning { break }
+            usleep(50_000)
         }
-        return p
+        p.terminate()
+        throw CLIError("the \(carrier) simulator did not start listening: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
     }
 
     func dispatch(log: String, receipts: Bool = true) throws -> Process {
@@ -227,7 +230,7 @@ struct DispatchCommandTests {
         #expect(status == 143, "\(log)")
         #expect(log.contains("stopping (SIGTERM): finishing the uploads in flight"), "\(log)")
         #expect(log.contains("run the same command again to continue"))
-        // At most what was in flight (two workers, paced batches of 5 at 50/s) went after the signal.
+        // At most what was in flight (two batches claimed ahead of the rate, paced batches of 5 at 50/s) went after the signal.
         let after: Int = accepted() - atSignal
         #expect(after <= 60, "\(after) messages accepted after SIGTERM")
         let uploading: String = try fx.sql("SELECT count(*) FROM batches WHERE state = 'uploading'")
