@@ -16,6 +16,22 @@ struct AudienceRun {
         try run(sink: sink, render: nil)
     }
 
+    /// Carriers with a carrier file but no presence seen in the campaign's window (`seen_within`
+    /// before `at`): none of their subscribers can be selected (a snapshot not imported, or
+    /// purged by the retention). Empty for an audience of contact lists only.
+    func carriersWithoutPresence() throws -> [Carrier] {
+        let a = area
+        if a.communes.isEmpty && a.cells.isEmpty && a.borders.isEmpty && a.polygons.isEmpty { return [] }
+        let reachable = try store.open().presenceCarriers(seenFrom: at - campaign.audience.seenWithin, to: at)
+        return try store.carrierConfigs().keys.filter { !reachable.contains($0) }.sorted { $0.rawValue < $1.rawValue }
+    }
+
+    func noPresenceMessage(_ carriers: [Carrier]) -> String {
+        "no presence seen between \((at - campaign.audience.seenWithin).iso8601()) and \(at.iso8601()) (the campaign's seen_within) for "
+            + "\(carriers.map(\.rawValue).joined(separator: ", ")): none of their subscribers can be selected. Import a current snapshot "
+            + "(loa import presence FILE --carrier X); an older one is purged by the retention"
+    }
+
     /// Runs the selection; `render` receives the selector to render texts per recipient.
     func run(sink: ((Recipient) throws -> Void)?, render: ((RecipientSelector, Recipient) throws -> Void)?) throws -> AudienceSummary {
         let db = try store.open()
@@ -115,7 +131,10 @@ struct Audience: AsyncParsableCommand {
             writer = try CSVWriter(path: out, force: force, inputs: [campaign])
             writer!.row(["subscriber", "carrier", "language", "commune_code", "cgi"])
         }
-        let summary = try AudienceRun(campaign: c, area: loaded.area!, units: units, store: store, at: at.timestamp).run { r in
+        let audience = AudienceRun(campaign: c, area: loaded.area!, units: units, store: store, at: at.timestamp)
+        let without = try audience.carriersWithoutPresence()
+        if !without.isEmpty { printError("\(c.id): warning: \(audience.noPresenceMessage(without))") }
+        let summary = try audience.run { r in
             writer?.recipient(r)
         }
         try writer?.close()

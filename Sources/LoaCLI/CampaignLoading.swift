@@ -123,9 +123,3 @@ func loadUnits() throws -> AdministrativeUnits {
     do { return try ReferenceData.administrativeUnits() } catch { throw CLIError("\(error)") }
 }
 
-func formatCount(_ n: Int) -> String {
-    let s = String(n)
-    var out = ""
-    for (i, ch) in s.reversed().enumerated() { if i > 0 && i % 3 == 0 { out.append(",") }; out.append(ch) }
-    return String(out.reversed())
-}

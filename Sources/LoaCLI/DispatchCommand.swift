@@ -181,7 +181,12 @@ struct Dispatch: AsyncParsableCommand {
             written.capped += w.capped
             part.removeAll(keepingCapacity: true)
         }
-        let summary = try AudienceRun(campaign: c, area: loaded.area!, units: units, store: store, at: at.timestamp).run(sink: nil) { selector, r in
+        let audience = AudienceRun(campaign: c, area: loaded.area!, units: units, store: store, at: at.timestamp)
+        // Planning without a carrier's presence would leave its subscribers out for good (the
+        // campaign is planned once): refused until a current snapshot is imported.
+        let without = try audience.carriersWithoutPresence()
+        if !without.isEmpty { throw CLIError("\(c.id): not planned: \(audience.noPresenceMessage(without))") }
+        let summary = try audience.run(sink: nil) { selector, r in
             let key = "\(r.language)|\(r.commune ?? -1)"
             if textCache[key] == nil {
                 let text = selector.render(language: r.language, commune: r.commune)

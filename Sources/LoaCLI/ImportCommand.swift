@@ -64,8 +64,10 @@ struct ImportPresence: AsyncParsableCommand {
         let key = try configs[c]?.pseudonymizer()
         let db = try store.open(create: true)
         let now = Int64(Date().timeIntervalSince1970)
-        printReport(try withImportProgress { try db.importPresence(path: file, carrier: c, key: key, notAfter: Timestamp(seconds: now + ahead), force: force, progress: $0) })
         let cutoff = Timestamp(seconds: now - keep)
+        printReport(try explainingMissingKey(configs[c], c, store) {
+            try withImportProgress { try db.importPresence(path: file, carrier: c, key: key, notAfter: Timestamp(seconds: now + ahead), retainedAfter: cutoff, force: force, progress: $0) }
+        })
         let purged = try db.purgePresence(before: cutoff, carrier: c)
         if purged > 0 { print("  purged \(formatCount(purged)) \(c.rawValue) presence rows seen or imported before \(cutoff.iso8601()) (retention \(retention))") }
     }
@@ -80,9 +82,12 @@ struct ImportPreferences: AsyncParsableCommand {
 
     func run() async throws {
         guard let c = Carrier(name: carrier) else { throw ValidationError("unknown carrier '\(carrier)'") }
-        let key = try store.carrierConfigs()[c]?.pseudonymizer()
+        let config = try store.carrierConfigs()[c]
+        let key = try config?.pseudonymizer()
         let db = try store.open(create: true)
-        printReport(try withImportProgress { try db.importPreferences(path: file, carrier: c, key: key, knownLanguage: { Languages.info($0) != nil }, force: force, progress: $0) })
+        printReport(try explainingMissingKey(config, c, store) {
+            try withImportProgress { try db.importPreferences(path: file, carrier: c, key: key, knownLanguage: { Languages.info($0) != nil }, force: force, progress: $0) }
+        })
     }
 }
 
@@ -171,5 +176,16 @@ func withImportProgress(_ body: (@escaping (ImportProgress) -> Void) throws -> I
         let rate = p.seconds > 0 ? Int(Double(p.rows) / p.seconds) : 0
         let text = "  \(formatCount(p.rows)) rows · \(share)% of the file · \(formatCount(rate)) rows/s"
         if tty { FileHandle.standardError.write(Data(("\r" + text + "   ").utf8)) } else { printError(text) }
+    }
+}
+
+/// An import stopped because the file holds clear numbers and the carrier's key is missing: say
+/// where the key should come from.
+func explainingMissingKey<T>(_ config: CarrierConfig?, _ carrier: Carrier, _ store: StoreOptions, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch StoreError.input(let message) where message.contains("no pseudonym key is configured") {
+        let source = config?.keyDescription ?? "no carrier file for \(carrier.rawValue) in \(store.carriersDirectory)"
+        throw CLIError("\(message)\n  the key (hex, at least 32 digits): \(source)")
     }
 }

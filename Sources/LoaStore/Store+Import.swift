@@ -118,8 +118,10 @@ extension Store {
     /// that supplied the file is the subscriber's carrier (this handles ported numbers).
     /// - Parameter notAfter: rows seen after this are refused (a carrier's clock or a date in the
     ///   file is wrong; such rows would never be purged by age). Default: 5 minutes from now.
-    public func importPresence(path: String, carrier: Carrier, key: KeyedPseudonymizer?, notAfter: Timestamp? = nil, force: Bool = false,
-                               progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
+    /// - Parameter retainedAfter: the retention's cutoff: a file whose rows were all seen before it
+    ///   is refused whole (it would be purged at once, leaving nothing).
+    public func importPresence(path: String, carrier: Carrier, key: KeyedPseudonymizer?, notAfter: Timestamp? = nil, retainedAfter: Timestamp? = nil,
+                               force: Bool = false, progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
         let notAfter = notAfter ?? Timestamp(seconds: Self.nowSeconds() + 300)
         let t0 = monotonicSeconds()
         let fileHash = SHA256Stream()
@@ -172,10 +174,7 @@ extension Store {
                             state.report.bad(n, "subscriber: \(r.description)")
                             return
                         case .success(let parsed):
-                            guard let key else {
-                                state.report.bad(n, "subscriber: a clear number, but no pseudonym key is configured for \(carrier.rawValue)")
-                                return
-                            }
+                            guard let key else { throw Self.clearNumbersWithoutKey(path, line: n, carrier) }
                             state.sawClearNumbers = true
                             var k = 3
                             for u in parsed.msisdn.nationalSignificantNumber.utf8 { e164[k] = u; k += 1 }
@@ -245,6 +244,11 @@ extension Store {
                 }
                 while !parser.isFinished { usleep(1000) }
                 if let error = state.error { throw error }
+                if let retainedAfter, written.rows > 0, written.maxSeen < retainedAfter.seconds {
+                    throw StoreError.input("\(path): all \(formatCount(written.rows)) rows were seen before \(retainedAfter.iso8601()) (the latest at "
+                                           + "\(Timestamp(seconds: written.maxSeen).iso8601())), outside the retention: nothing was imported "
+                                           + "(an older snapshot needs a longer --retention)")
+                }
                 let hash = fileHash.hex()
                 if !force, let previous = try previousImport(kind: "presence", carrier: carrier, hash: hash) { throw Repeat(previous: previous) }
                 try db.run("UPDATE imports SET sha256 = ? WHERE id = ?", [.text(hash), .int(importID)])
@@ -344,6 +348,13 @@ extension Store {
         }
     }
 
+    /// A file of clear numbers cannot be imported without the carrier's key: every line would be
+    /// lost. The whole import stops, leaving nothing behind.
+    static func clearNumbersWithoutKey(_ path: String, line: Int, _ carrier: Carrier) -> StoreError {
+        .input("\(path):\(line): subscriber: a clear number, but no pseudonym key is configured for \(carrier.rawValue): nothing was imported "
+               + "(clear numbers are pseudonymized with the carrier's key on the way in; set the key, or import pseudonyms h:…)")
+    }
+
     // MARK: Preferences: subscriber,language
 
     public func importPreferences(path: String, carrier: Carrier, key: KeyedPseudonymizer?, knownLanguage: (String) -> Bool,
@@ -360,7 +371,7 @@ extension Store {
                 switch VietnamNumberingPlan.parse(f[0]) {
                 case .failure(let r): report.bad(n, "subscriber: \(r.description)"); return nil
                 case .success(let parsed):
-                    guard let key else { report.bad(n, "subscriber: a clear number, but no pseudonym key is configured for \(carrier.rawValue)"); return nil }
+                    guard let key else { throw Self.clearNumbersWithoutKey(path, line: n, carrier) }
                     pseudonym = key.pseudonym(for: parsed.msisdn)
                 }
             }

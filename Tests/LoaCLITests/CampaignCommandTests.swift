@@ -173,6 +173,82 @@ struct CampaignCommandTests {
         #expect(!String(decoding: csv, as: UTF8.self).contains("0961000001"))
     }
 
+    @Test("presence that is stale, or clear numbers without the carrier's key, are refused with the reason, never silently dropped")
+    func stalePresenceAndMissingKeys() throws {
+        let dir = try CLI.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: "\(dir)/carriers", withIntermediateDirectories: true)
+        for (i, name) in ["viettel", "vinaphone"].enumerated() {
+            try Data("""
+                name: \(name)
+                protocol: batch-http
+                endpoint: http://127.0.0.1:\(9 + i)
+                tps: 100
+                max_batch: 100
+                pseudonym_key: {env: LOA_KEY_\(name.uppercased())}
+
+                """.utf8).write(to: URL(fileURLWithPath: "\(dir)/carriers/\(name).yaml"))
+        }
+        let f = ISO8601DateFormatter()
+        f.timeZone = TimeZone(secondsFromGMT: 7 * 3600)
+        let now = Date()
+        func seen(_ hoursAgo: Double) -> String { f.string(from: now.addingTimeInterval(-hoursAgo * 3600)) }
+        let files = [
+            "cells.csv": "cgi,lat,lon,commune_code\n452-04-1-1,14.72,107.56,23377\n452-02-1-1,14.72,107.56,23377\n",
+            "old.csv": "subscriber,cgi,seen_at\n0961000001,452-04-1-1,\(seen(24 * 30))\n0961000002,452-04-1-1,\(seen(24 * 29))\n",
+            "now.csv": "subscriber,cgi,seen_at\n0961000001,452-04-1-1,\(seen(1))\n0961000002,452-04-1-1,\(seen(2))\n",
+            "c.yaml": """
+                id: stale
+                title: T
+                office: O
+                legal_basis: L
+                channel: sms
+                sender: LOA
+                priority: emergency
+                audience: {communes: [23377]}
+                languages: {default: vi}
+                variants: {vi: "Xã {commune}: thông báo"}
+                schedule: {start: \(seen(1)), end: \(seen(-24)), windows: ["00:00-24:00"]}
+
+                """,
+        ]
+        for (name, text) in files { try Data(text.utf8).write(to: URL(fileURLWithPath: "\(dir)/\(name)")) }
+        var env = ["LOA_DATABASE": "\(dir)/loa.sqlite", "LOA_CARRIERS": "\(dir)/carriers", "LOA_KEY_VINAPHONE": String(repeating: "b2", count: 16)]
+        #expect(try CLI.run(["import", "cells", "\(dir)/cells.csv"], environment: env).status == 0)
+        // Clear numbers without Viettel's key: refused whole, naming where the key comes from.
+        let noKey = try CLI.run(["import", "presence", "\(dir)/now.csv", "--carrier", "viettel"], environment: env)
+        #expect(noKey.status != 0)
+        #expect(noKey.stderr.contains("now.csv:2: subscriber: a clear number, but no pseudonym key is configured for viettel: nothing was imported"), "\(noKey.stderr)")
+        #expect(noKey.stderr.contains("the environment variable LOA_KEY_VIETTEL"), "\(noKey.stderr)")
+        env["LOA_KEY_VIETTEL"] = String(repeating: "a1", count: 16)
+        // Last month's snapshot under the 7-day retention: refused, nothing kept, and not counted as imported.
+        let stale = try CLI.run(["import", "presence", "\(dir)/old.csv", "--carrier", "viettel"], environment: env)
+        #expect(stale.status != 0)
+        #expect(stale.stderr.contains("all 2 rows were seen before"), "\(stale.stderr)")
+        #expect(stale.stderr.contains("outside the retention: nothing was imported"), "\(stale.stderr)")
+        let longer = try CLI.run(["import", "presence", "\(dir)/old.csv", "--carrier", "viettel", "--retention", "60d"], environment: env)
+        #expect(longer.status == 0, "\(longer.stderr)")
+        #expect(longer.stdout.contains("2 rows imported"), "\(longer.stdout)")
+        // Only stale presence for Viettel, none for VinaPhone: audience warns, dispatch refuses to plan.
+        let audience = try CLI.run(["audience", "\(dir)/c.yaml", "--at", "now"], environment: env)
+        #expect(audience.status == 0)
+        #expect(audience.stderr.contains("stale: warning: no presence seen between"), "\(audience.stderr)")
+        #expect(audience.stderr.contains("for viettel, vinaphone: none of their subscribers can be selected"), "\(audience.stderr)")
+        for args in [["campaign", "submit", "\(dir)/c.yaml", "--as", "lan"], ["campaign", "approve", "\(dir)/c.yaml", "--as", "minh"]] {
+            #expect(try CLI.run(args, environment: env).status == 0)
+        }
+        let dispatch = try CLI.run(["dispatch", "\(dir)/c.yaml"], environment: env)
+        #expect(dispatch.status != 0)
+        #expect((dispatch.stdout + dispatch.stderr).contains("stale: not planned: no presence seen"), "\(dispatch.stdout)\(dispatch.stderr)")
+        let status = try CLI.run(["campaign", "status", "stale"], environment: env).stdout
+        #expect(status.contains("state approved"), "\(status)")
+        #expect(!status.contains("plan:"), "\(status)")
+        // A current snapshot for both: selected.
+        #expect(try CLI.run(["import", "presence", "\(dir)/now.csv", "--carrier", "viettel"], environment: env).status == 0)
+        let fresh = try CLI.run(["audience", "\(dir)/c.yaml", "--at", "now"], environment: env)
+        #expect(fresh.stderr.contains("for vinaphone: none of their subscribers"), "\(fresh.stderr)")
+        #expect(!fresh.stderr.contains("viettel, vinaphone"))
+    }
+
     @Test func capAlertBecomesACampaign() throws {
         let dir = try CLI.temporaryDirectory()
         try Data("""

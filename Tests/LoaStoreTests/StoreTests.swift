@@ -135,10 +135,17 @@ struct StoreTests {
     func clearNumbersNeedAKey(engine: StoreEngine) throws {
         let dir = try temporaryDirectory()
         let store = try storeWithCells(dir, engine)
-        try write("0912345678,452-04-100-1,2026-11-24T08:00:00+07:00\n", to: "\(dir)/p.csv")
-        let report = try store.importPresence(path: "\(dir)/p.csv", carrier: .viettel, key: nil)
-        #expect(report.rowsOK == 0)
-        #expect(report.problems.first?.reason == "subscriber: a clear number, but no pseudonym key is configured for viettel")
+        // A pseudonym first, then a clear number: the import stops and keeps nothing (not a file of bad lines, exit 0).
+        try write("h:\(String(repeating: "ab", count: 32)),452-04-100-1,2026-11-24T08:00:00+07:00\n0912345678,452-04-100-1,2026-11-24T08:00:00+07:00\n", to: "\(dir)/p.csv")
+        #expect {
+            _ = try store.importPresence(path: "\(dir)/p.csv", carrier: .viettel, key: nil)
+        } throws: { error in
+            "\(error)".contains("p.csv:2: subscriber: a clear number, but no pseudonym key is configured for viettel: nothing was imported")
+        }
+        #expect(try store.db.scalarInt("SELECT count(*) FROM presence") == 0)
+        try write("subscriber,language\n0912345678,vi\n", to: "\(dir)/l.csv")
+        #expect(throws: StoreError.self) { _ = try store.importPreferences(path: "\(dir)/l.csv", carrier: .viettel, key: nil, knownLanguage: { _ in true }) }
+        #expect(try store.db.scalarInt("SELECT count(*) FROM preferences") == 0)
     }
 
     @Test(arguments: StoreEngine.available)
