@@ -146,7 +146,7 @@ struct Audience: AsyncParsableCommand {
             o.add("recipients", summary.recipients)
             o.add("segments", summary.segments)
             o.add("by_carrier", object: counts(summary.byCarrier.map { ($0.key.rawValue, $0.value) }))
-            o.add("by_commune", object: counts(summary.byCommune.map { (String($0.key), $0.value) }))
+            o.add("by_commune", object: counts(summary.byCommune.map { (Commune.codeText($0.key), $0.value) }))
             o.add("by_language", object: counts(summary.byLanguage.map { ($0.key, $0.value) }))
             o.add("segments_by_language", object: counts(summary.segmentsByLanguage.map { ($0.key, $0.value) }))
             o.add("seen_elsewhere", summary.seenElsewhere)
@@ -161,7 +161,7 @@ struct Audience: AsyncParsableCommand {
         print("  by language: " + summary.byLanguage.sorted { $0.value > $1.value }.map { "\($0.key) \(formatCount($0.value)) (\(formatCount(summary.segmentsByLanguage[$0.key] ?? 0)) segments)" }.joined(separator: " · "))
         print("  by commune:")
         for (code, n) in summary.byCommune.sorted(by: { $0.value > $1.value }).prefix(30) {
-            print("    \(code) \(units.communes[code]?.name ?? "?"): \(formatCount(n))")
+            print("    \(Commune.codeText(code)) \(units.communes[code]?.name ?? "?"): \(formatCount(n))")
         }
         if summary.byCommune.count > 30 { print("    … \(summary.byCommune.count - 30) more communes (--json lists all)") }
         print("  excluded: \(formatCount(summary.optedOut)) on the do-not-call list, \(formatCount(summary.seenElsewhere)) last seen outside the area")
@@ -204,7 +204,7 @@ final class CSVWriter {
         buffer.append(0x2C)
         buffer.append(contentsOf: r.language.utf8)
         buffer.append(0x2C)
-        if let c = r.commune { buffer.append(contentsOf: String(c).utf8) }
+        if let c = r.commune { buffer.append(contentsOf: Commune.codeText(c).utf8) }
         buffer.append(0x2C)
         if let cgi = r.cgi { buffer.append(contentsOf: cgi.utf8) }
         buffer.append(0x0A)

@@ -74,7 +74,7 @@ struct DemoData: AsyncParsableCommand {
                     where carrier == .viettel || ci < 2 {
                         let cgi = "452-\(mnc)-\(lac)-\(100 + ci)"
                         let lat = clat + (rng.unit() - 0.5) * 0.03, lon = clon + (rng.unit() - 0.5) * 0.03
-                        cellLines += "\(cgi),\(String(format: "%.5f", lat)),\(String(format: "%.5f", lon)),\(commune.code)\n"
+                        cellLines += "\(cgi),\(String(format: "%.5f", lat)),\(String(format: "%.5f", lon)),\(commune.codeText)\n"
                         cells.append((cgi, commune.code, p, carrier))
                     }
                 }
@@ -150,7 +150,7 @@ struct DemoData: AsyncParsableCommand {
             if contacts < 40 * provinceCodes.count && rng.unit() < 0.002 {
                 contacts += 1
                 let langs = languagesByProvince[province] ?? ["vi"]
-                contactsFile.line("\(number),\(names[rng.below(names.count)]) \(contacts),\(langs[rng.below(langs.count)]),\(home)")
+                contactsFile.line("\(number),\(names[rng.below(names.count)]) \(contacts),\(langs[rng.below(langs.count)]),\(Commune.codeText(home))")
             }
             if s % 100_000 == 0 && Date().timeIntervalSince(lastReport) > 1 {
                 lastReport = Date()

@@ -92,7 +92,7 @@ extension Store {
             guard let cgi = CellGlobalIdentity(f[0]) else { report.bad(n, "cgi: '\(Escaped(f[0]))' is not MCC-MNC-LAC-CI (e.g. 452-04-12345-678)"); return nil }
             guard let lat = Double(f[1]), (-90...90).contains(lat) else { report.bad(n, "lat: expected degrees -90..90, found '\(Escaped(f[1]))'"); return nil }
             guard let lon = Double(f[2]), (-180...180).contains(lon) else { report.bad(n, "lon: expected degrees -180..180, found '\(Escaped(f[2]))'"); return nil }
-            guard let commune = Int(f[3]) else { report.bad(n, "commune_code: expected a number, found '\(Escaped(f[3]))'"); return nil }
+            guard let commune = Int(f[3]) else { report.bad(n, "commune_code: expected a commune code of up to 5 digits (e.g. 06073), found '\(Escaped(f[3]))'"); return nil }
             if case .failure(let e) = units.commune(commune) { report.bad(n, "commune_code: \(e.description)"); return nil }
             return [.text(cgi.description), .double(lat), .double(lon), .int(Int64(commune))]
         }
@@ -424,7 +424,7 @@ extension Store {
                 if !f[2].isEmpty && !knownLanguage(f[2]) { report.bad(n, "language: unknown tag '\(Escaped(f[2]))'"); return nil }
                 var commune: Int? = nil
                 if !f[3].isEmpty {
-                    guard let c = Int(f[3]) else { report.bad(n, "commune_code: expected a number, found '\(Escaped(f[3]))'"); return nil }
+                    guard let c = Int(f[3]) else { report.bad(n, "commune_code: expected a commune code of up to 5 digits (e.g. 06073), found '\(Escaped(f[3]))'"); return nil }
                     if case .failure(let e) = units.commune(c) { report.bad(n, "commune_code: \(e.description)"); return nil }
                     commune = c
                 }

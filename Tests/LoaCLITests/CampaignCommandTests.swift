@@ -51,7 +51,7 @@ struct CampaignCommandTests {
         let expected = [
             "bad.yaml:1:5: error: id: use 1–64 characters of a–z, 0–9, '-', '_' and '.', e.g. kontum-2026-bao-so-3",
             "bad.yaml:6:9: error: sender: a brandname has at most 11 characters; 'SOVANHOATHETHAO' has 15 (carriers register brandnames of ≤ 11 characters)",
-            "bad.yaml:9:21: error: audience.communes: commune code 2345 is not in the 2025 list (3,321 communes and wards since 1 July 2025; codes from before the reform are not valid)",
+            "bad.yaml:9:21: error: audience.communes: commune code 02345 is not in the 2025 list (3,321 communes and wards since 1 July 2025; codes from before the reform are not valid)",
             "bad.yaml:15:7: error: variants.vi.text: column 25: '{' opens a placeholder that is never closed (write '{{' for a literal brace)",
             "bad.yaml:16:3: error: variants.xx: unknown language tag 'xx' (declare it under languages.declare)",
             "bad.yaml:17:8: error: variants.sed.review: a text in Sedang (Xơ Đăng) must say whether a native translator checked it: add review: needs-native-review, or review: verified with reviewed_by:",
@@ -247,6 +247,46 @@ struct CampaignCommandTests {
         let fresh = try CLI.run(["audience", "\(dir)/c.yaml", "--at", "now"], environment: env)
         #expect(fresh.stderr.contains("for vinaphone: none of their subscribers"), "\(fresh.stderr)")
         #expect(!fresh.stderr.contains("viettel, vinaphone"))
+    }
+
+    @Test("commune codes are written as 5-digit text (06184), whether the input padded them or not")
+    func communeCodesKeepTheirZeros() throws {
+        let dir = try CLI.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: "\(dir)/carriers", withIntermediateDirectories: true)
+        try Data("name: viettel\npseudonym_key: {env: LOA_KEY_VIETTEL}\n".utf8).write(to: URL(fileURLWithPath: "\(dir)/carriers/viettel.yaml"))
+        let f = ISO8601DateFormatter()
+        f.timeZone = TimeZone(secondsFromGMT: 7 * 3600)
+        let now = Date()
+        let files = [
+            "cells.csv": "cgi,lat,lon,commune_code\n452-04-1-1,21.85,106.76,6184\n452-04-1-2,21.90,106.70,06214\n",
+            "p.csv": "subscriber,cgi,seen_at\n0961000001,452-04-1-1,\(f.string(from: now.addingTimeInterval(-600)))\n0961000002,452-04-1-2,\(f.string(from: now.addingTimeInterval(-600)))\n",
+            "c.yaml": """
+                id: ls
+                title: T
+                office: O
+                legal_basis: L
+                channel: sms
+                sender: LOA
+                priority: emergency
+                audience: {communes: ["06184", 6214]}
+                languages: {default: vi}
+                variants: {vi: "Xã {commune}: thông báo"}
+                schedule: {start: \(f.string(from: now.addingTimeInterval(-3600))), end: \(f.string(from: now.addingTimeInterval(86400))), windows: ["00:00-24:00"]}
+
+                """,
+        ]
+        for (name, text) in files { try Data(text.utf8).write(to: URL(fileURLWithPath: "\(dir)/\(name)")) }
+        let env = ["LOA_DATABASE": "\(dir)/loa.sqlite", "LOA_CARRIERS": "\(dir)/carriers", "LOA_KEY_VIETTEL": String(repeating: "a1", count: 16)]
+        #expect(try CLI.run(["import", "cells", "\(dir)/cells.csv"], environment: env).status == 0)
+        #expect(try CLI.run(["import", "presence", "\(dir)/p.csv", "--carrier", "viettel"], environment: env).status == 0)
+        let r = try CLI.run(["audience", "\(dir)/c.yaml", "--at", "now", "--json", "--out", "\(dir)/r.csv"], environment: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try CLI.json(Substring(r.stdout.trimmingCharacters(in: .newlines)))
+        #expect(o["by_commune"] as? [String: Int] == ["06184": 1, "06214": 1])
+        let rows = String(decoding: try Data(contentsOf: URL(fileURLWithPath: "\(dir)/r.csv")).dropFirst(3), as: UTF8.self).split(separator: "\n")
+        #expect(Set(rows.dropFirst().map { $0.split(separator: ",")[3] }) == ["06184", "06214"])
+        let text = try CLI.run(["audience", "\(dir)/c.yaml", "--at", "now"], environment: env)
+        #expect(text.stdout.contains("06184 Phường Đồng Đăng: 1") || text.stdout.contains("06184 Xã Đồng Đăng: 1"), "\(text.stdout)")
     }
 
     @Test func capAlertBecomesACampaign() throws {

@@ -30,6 +30,12 @@ struct StoreTests {
         #expect(units.province(62).failureDescription == "province code 62 (Kon Tum) is from before 1 July 2025: it is now part of Quảng Ngãi (code 51)")
         #expect(units.commune(99999).failureDescription?.hasPrefix("commune code 99999 is not in the 2025 list") == true)
         #expect(units.commune(62).failureDescription?.contains("looks like a province code") == true)
+        // Codes are text: five digits for communes, two for provinces, zero-padded when written.
+        #expect(try units.commune(6184).get().codeText == "06184")
+        #expect(Commune.codeText(23377) == "23377")
+        #expect(Province.codeText(4) == "04")
+        #expect(units.province(2).failureDescription?.hasPrefix("province code 02 ") == true)
+        #expect(units.commune(6999).failureDescription?.hasPrefix("commune code 06999 is not in the 2025 list") == true)
     }
 
     @Test("HMAC-SHA256 pseudonyms match RFC 2104 (checked against Python's hmac)")
@@ -57,7 +63,7 @@ struct StoreTests {
         #expect(report.rowsOK == 4)
         #expect(report.rowsBad == 4)
         #expect(report.problems.map(\.line) == [6, 7, 8, 9])
-        #expect(report.problems[0].reason.hasPrefix("commune_code: commune code 2345 is not in the 2025 list"))
+        #expect(report.problems[0].reason.hasPrefix("commune_code: commune code 02345 is not in the 2025 list"))
         #expect(report.problems[1].reason.hasPrefix("cgi: 'bad-cgi' is not MCC-MNC-LAC-CI"))
         #expect(report.problems[2].reason == "lat: expected degrees -90..90, found '95'")
         #expect(report.problems[3].reason.contains("looks like a province code"))

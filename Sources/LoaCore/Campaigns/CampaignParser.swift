@@ -344,7 +344,7 @@ public struct CampaignParser {
         for tag in campaign.languagesNeededByArea where campaign.variants[tag] == nil {
             let communes = campaign.languages.byCommune.filter { $0.value == tag }.keys.sorted()
             let who = tag == campaign.languages.defaultLanguage ? "the default language"
-                : "the language of commune\(communes.count == 1 ? "" : "s") \(communes.map(String.init).joined(separator: ", "))"
+                : "the language of commune\(communes.count == 1 ? "" : "s") \(communes.map(Commune.codeText).joined(separator: ", "))"
             error(root["variants"], "variants.\(tag)", "missing: \(tag) is \(who)")
         }
     }

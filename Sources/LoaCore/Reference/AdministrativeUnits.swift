@@ -30,6 +30,23 @@ public struct Commune: Sendable, Equatable {
     }
 }
 
+extension Province {
+    /// An official province code as written: two digits (`02`). Codes are text; input may drop the zeros.
+    public static func codeText(_ code: Int) -> String { zeroPadded(code, 2) }
+}
+
+extension Commune {
+    /// An official commune code as written: five digits (`06073`). Codes are text; input may drop
+    /// the zeros (`6073` is read as `06073`), and loa always writes them padded.
+    public static func codeText(_ code: Int) -> String { zeroPadded(code, 5) }
+    public var codeText: String { Self.codeText(code) }
+}
+
+func zeroPadded(_ n: Int, _ width: Int) -> String {
+    let digits = String(n)
+    return n >= 0 && digits.count < width ? String(repeating: "0", count: width - digits.count) + digits : digits
+}
+
 public struct AdministrativeUnits: Sendable {
     public let provinces: [Int: Province]
     public let communes: [Int: Commune]
@@ -44,11 +61,11 @@ public struct AdministrativeUnits: Sendable {
         public var description: String {
             switch self {
             case .unknownCommune(let code, let hint):
-                return "commune code \(code) is not in the 2025 list (3,321 communes and wards since 1 July 2025; codes from before the reform are not valid)" + (hint.map { "; \($0)" } ?? "")
+                return "commune code \(Commune.codeText(code)) is not in the 2025 list (3,321 communes and wards since 1 July 2025; codes from before the reform are not valid)" + (hint.map { "; \($0)" } ?? "")
             case .unknownProvince(let code):
-                return "province code \(code) is not one of the 34 provinces since 1 July 2025"
+                return "province code \(Province.codeText(code)) is not one of the 34 provinces since 1 July 2025"
             case .preReformProvince(let oldCode, let oldName, let newCode, let newName):
-                return "province code \(oldCode) (\(oldName)) is from before 1 July 2025: it is now part of \(newName) (code \(newCode))"
+                return "province code \(Province.codeText(oldCode)) (\(oldName)) is from before 1 July 2025: it is now part of \(newName) (code \(Province.codeText(newCode)))"
             }
         }
     }
