@@ -86,7 +86,7 @@ struct ImportPreferences: AsyncParsableCommand {
         let key = try config?.pseudonymizer()
         let db = try store.open(create: true)
         printReport(try explainingMissingKey(config, c, store) {
-            try withImportProgress { try db.importPreferences(path: file, carrier: c, key: key, knownLanguage: { Languages.info($0) != nil }, force: force, progress: $0) }
+            try withImportProgress { try db.importPreferences(path: file, carrier: c, key: key, force: force, progress: $0) }
         })
     }
 }
@@ -134,7 +134,7 @@ struct ImportContacts: AsyncParsableCommand {
         let db = try store.open(create: true)
         let units = try loadUnits()
         let report = try withImportProgress {
-            try db.importContacts(path: file, list: list, units: units, routing: routingList, knownLanguage: { Languages.info($0) != nil },
+            try db.importContacts(path: file, list: list, units: units, routing: routingList,
                                   vault: vault, replaceEvenIfEmpty: replace, force: force, progress: $0)
         }
         printReport(report)

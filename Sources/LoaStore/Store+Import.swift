@@ -357,7 +357,7 @@ extension Store {
 
     // MARK: Preferences: subscriber,language
 
-    public func importPreferences(path: String, carrier: Carrier, key: KeyedPseudonymizer?, knownLanguage: (String) -> Bool,
+    public func importPreferences(path: String, carrier: Carrier, key: KeyedPseudonymizer?,
                                   force: Bool = false, progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
         let upsert = BulkWriter(db, "INSERT INTO preferences (carrier, subscriber, language)", columns: 3,
                                 tail: "ON CONFLICT (carrier, subscriber) DO UPDATE SET language = excluded.language") { [$0[0], $0[1]] }
@@ -376,7 +376,7 @@ extension Store {
                 }
             }
             let language = f[1]
-            guard knownLanguage(language) else { report.bad(n, "language: unknown tag '\(Escaped(language))'"); return nil }
+            if case .failure(let problem) = Languages.check(language) { report.bad(n, "language: \(problem)"); return nil }
             return [.int(carrierIndex), .blob(pseudonym.bytes), .text(language)]
         }
     }
@@ -403,7 +403,7 @@ extension Store {
     /// as a whole, but only by a file with at least one good row: an empty file or one with the
     /// wrong columns leaves the list as it was (unless `replaceEvenIfEmpty`).
     public func importContacts(path: String, list: String, units: AdministrativeUnits, routing: CarrierRouting,
-                               knownLanguage: (String) -> Bool, vault: ContactVault, replaceEvenIfEmpty: Bool = false, force: Bool = false,
+                               vault: ContactVault, replaceEvenIfEmpty: Bool = false, force: Bool = false,
                                progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
         try checkVault(vault)
         let insert = BulkWriter(db, "INSERT INTO contact_entries (list, subscriber, sealed, carrier, name, language, commune)", columns: 7,
@@ -421,7 +421,7 @@ extension Store {
                 case .success(let p): parsed = p
                 }
                 guard !f[1].isEmpty else { report.bad(n, "name: must not be empty"); return nil }
-                if !f[2].isEmpty && !knownLanguage(f[2]) { report.bad(n, "language: unknown tag '\(Escaped(f[2]))'"); return nil }
+                if !f[2].isEmpty, case .failure(let problem) = Languages.check(f[2]) { report.bad(n, "language: \(problem)"); return nil }
                 var commune: Int? = nil
                 if !f[3].isEmpty {
                     guard let c = Int(f[3]) else { report.bad(n, "commune_code: expected a commune code of up to 5 digits (e.g. 06073), found '\(Escaped(f[3]))'"); return nil }

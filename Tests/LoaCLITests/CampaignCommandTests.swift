@@ -53,7 +53,7 @@ struct CampaignCommandTests {
             "bad.yaml:6:9: error: sender: a brandname has at most 11 characters; 'SOVANHOATHETHAO' has 15 (carriers register brandnames of ≤ 11 characters)",
             "bad.yaml:9:21: error: audience.communes: commune code 02345 is not in the 2025 list (3,321 communes and wards since 1 July 2025; codes from before the reform are not valid)",
             "bad.yaml:15:7: error: variants.vi.text: column 25: '{' opens a placeholder that is never closed (write '{{' for a literal brace)",
-            "bad.yaml:16:3: error: variants.xx: unknown language tag 'xx' (declare it under languages.declare)",
+            "bad.yaml:16:3: error: variants.xx: 'xx' is not an ISO 639 language code; did you mean xh (Xhosa)? (a language with no ISO 639 code can be named under languages.declare)",
             "bad.yaml:17:8: error: variants.sed.review: a text in Sedang (Xơ Đăng) must say whether a native translator checked it: add review: needs-native-review, or review: verified with reviewed_by:",
             "bad.yaml:20:8: error: schedule.end: expected a date and time with its offset, e.g. 2026-11-25T07:00:00+07:00, found '2026-12-01T07:00:00'",
             "bad.yaml:21:13: error: schedule.windows: window 06:00-08:00 falls in quiet hours 21:00-07:00 (routine and urgent campaigns send outside them; only emergency campaigns may send at night)",

@@ -252,3 +252,34 @@ struct TimeTests {
         #expect(DailyWindow("07:00-07:00") == nil)
     }
 }
+
+@Suite("Language tags: any ISO 639 code, Vietnam's languages by name")
+struct LanguageTagTests {
+    @Test("valid codes and tags are accepted, with loa's names for Vietnam's languages and the registry's for others")
+    func validTags() throws {
+        #expect(Languages.info("ium")?.name == "Iu Mien (Dao)")
+        #expect(Languages.info("ium")?.isEthnicMinority == true)
+        #expect(Languages.info("vi")?.name == "Tiếng Việt")
+        #expect(Languages.info("fr")?.name == "French")
+        #expect(Languages.info("fr")?.isEthnicMinority == false)
+        #expect(Languages.info("zh-Hant")?.name == "Chinese (中文)")
+        #expect(Languages.info("hmn-VN") != nil)
+        #expect(Languages.info("es-419") != nil)
+        #expect(Languages.info("sed")?.name == "Sedang (Xơ Đăng)")
+    }
+
+    @Test("an invalid code is refused, naming the closest valid one")
+    func invalidTags() {
+        func problem(_ tag: String) -> String? {
+            if case .failure(let e) = Languages.check(tag) { return e.description }
+            return nil
+        }
+        #expect(problem("imu") == "'imu' is not an ISO 639 language code; did you mean ium (Iu Mien (Dao))?")
+        #expect(problem("vie") == "'vie' is written vi in BCP 47 (the two-letter code): use vi")
+        #expect(problem("blu") == "'blu' is not an ISO 639 language code; did you mean blt (Tai Dam (Thái đen))?")
+        #expect(problem("zh-Hant-VN-x") == "'zh-Hant-VN-x' is not a language tag (expected an ISO 639 code, optionally -Script and -REGION, e.g. zh-Hant or hmn-VN)")
+        #expect(problem("Vi") == "'Vi' is not an ISO 639 language code; did you mean vi (Tiếng Việt)?")
+        #expect(problem("qqq") != nil)
+        #expect(problem("") != nil)
+    }
+}

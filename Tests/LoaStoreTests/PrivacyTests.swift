@@ -74,8 +74,7 @@ struct PrivacyTests {
         let dir = try temporaryDirectory()
         let store = try Store(location: try engine.scratchLocation())
         func load(_ file: String, replace: Bool = false) throws -> ImportReport {
-            try store.importContacts(path: "\(dir)/\(file)", list: "uy-tin", units: units, routing: CarrierRouting(),
-                                     knownLanguage: { Languages.info($0) != nil }, vault: vault, replaceEvenIfEmpty: replace)
+            try store.importContacts(path: "\(dir)/\(file)", list: "uy-tin", units: units, routing: CarrierRouting(), vault: vault, replaceEvenIfEmpty: replace)
         }
         func members() throws -> [String] { try store.contacts(lists: ["uy-tin"], vault: vault).map(\.name).sorted() }
         try write("msisdn,name,language,commune_code\n0912345678,A,vi,23377\n0912345679,B,,\n", to: "\(dir)/a.csv")

@@ -150,7 +150,7 @@ struct StoreTests {
         }
         #expect(try store.db.scalarInt("SELECT count(*) FROM presence") == 0)
         try write("subscriber,language\n0912345678,vi\n", to: "\(dir)/l.csv")
-        #expect(throws: StoreError.self) { _ = try store.importPreferences(path: "\(dir)/l.csv", carrier: .viettel, key: nil, knownLanguage: { _ in true }) }
+        #expect(throws: StoreError.self) { _ = try store.importPreferences(path: "\(dir)/l.csv", carrier: .viettel, key: nil) }
         #expect(try store.db.scalarInt("SELECT count(*) FROM preferences") == 0)
     }
 
@@ -190,7 +190,7 @@ struct StoreTests {
         #expect(cell.first?.commune == 23392)
         #expect(cell.first?.latitude == 14.8)
         try write("subscriber,language\n0912345678,vi\n0912345678,bdq\n", to: "\(dir)/prefs.csv")
-        _ = try store.importPreferences(path: "\(dir)/prefs.csv", carrier: .viettel, key: key, knownLanguage: { Languages.info($0) != nil })
+        _ = try store.importPreferences(path: "\(dir)/prefs.csv", carrier: .viettel, key: key)
         #expect(try store.preferences().values.sorted() == ["bdq"])
         // More rows than one statement holds, with repeats across statements.
         let numbers = (0..<700).map { String(format: "0912%06d", $0 % 600) }
@@ -211,14 +211,16 @@ struct StoreTests {
         let optOuts = try store.optOuts(keys: [.vinaphone: key], vault: vault)
         #expect(optOuts.first?.subscriber.description == "h:a538549442bc57430465e70b76821563fb756df57c893044d5a3ab49ed5c536e")
 
-        try write("subscriber,language\n0912345678,sed\n0912345679,xx\n", to: "\(dir)/prefs.csv")
-        let prefs = try store.importPreferences(path: "\(dir)/prefs.csv", carrier: .vinaphone, key: key, knownLanguage: { Languages.info($0) != nil })
-        #expect(prefs.rowsOK == 1)
-        #expect(prefs.problems.first?.reason == "language: unknown tag 'xx'")
-        #expect(try store.preferences().values.first == "sed")
+        // Any ISO 639 code (ium: Iu Mien, the Dao language of Lạng Sơn and Cao Bằng); a mistyped one is named with the closest.
+        try write("subscriber,language\n0912345678,sed\n0912345679,xx\n0912345680,ium\n0912345681,imu\n", to: "\(dir)/prefs.csv")
+        let prefs = try store.importPreferences(path: "\(dir)/prefs.csv", carrier: .vinaphone, key: key)
+        #expect(prefs.rowsOK == 2)
+        #expect(prefs.problems.map(\.reason) == ["language: 'xx' is not an ISO 639 language code; did you mean xh (Xhosa)?",
+                                                 "language: 'imu' is not an ISO 639 language code; did you mean ium (Iu Mien (Dao))?"])
+        #expect(Set(try store.preferences().values) == ["sed", "ium"])
 
         try write("msisdn,name,language,commune_code\n0912345678,\"Y Blương, trưởng thôn\",jra,23377\n0961234567,A Thút,,\n0243,Bad,vi,23377\n0961234568,C,vi,99999\n", to: "\(dir)/contacts.csv")
-        let contacts = try store.importContacts(path: "\(dir)/contacts.csv", list: "uy-tin", units: units, routing: CarrierRouting(), knownLanguage: { Languages.info($0) != nil }, vault: vault)
+        let contacts = try store.importContacts(path: "\(dir)/contacts.csv", list: "uy-tin", units: units, routing: CarrierRouting(), vault: vault)
         #expect(contacts.rowsOK == 2)
         #expect(contacts.rowsBad == 2)
         let loaded = try store.contacts(lists: ["uy-tin"], vault: vault).sorted { $0.name > $1.name }

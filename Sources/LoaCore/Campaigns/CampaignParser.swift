@@ -250,8 +250,8 @@ public struct CampaignParser {
     }
 
     mutating func checkTag(_ tag: String, _ node: SourceNode, _ field: String, declared: [String: String]) {
-        if Languages.info(tag) == nil && declared[tag] == nil {
-            error(node, field, "unknown language tag '\(Escaped(tag))' (known: \(Languages.known.map(\.tag).joined(separator: ", ")); declare others under languages.declare)")
+        if declared[tag] == nil, case .failure(let problem) = Languages.check(tag) {
+            error(node, field, "\(problem) (a language with no ISO 639 code can be named under languages.declare)")
         }
     }
 
@@ -261,8 +261,8 @@ public struct CampaignParser {
         var out: [String: Campaign.Variant] = [:]
         for e in entries {
             let field = "variants.\(e.key)"
-            if Languages.info(e.key) == nil && declared[e.key] == nil {
-                error(nil, field, "unknown language tag '\(Escaped(e.key))' (declare it under languages.declare)", at: e.keyPosition)
+            if declared[e.key] == nil, case .failure(let problem) = Languages.check(e.key) {
+                error(nil, field, "\(problem) (a language with no ISO 639 code can be named under languages.declare)", at: e.keyPosition)
                 continue
             }
             var textNode: SourceNode?
