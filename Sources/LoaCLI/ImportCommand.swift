@@ -20,7 +20,15 @@ func printReport(_ report: ImportReport) {
     print(report.summary)
     for note in report.notes { print("  note: \(note)") }
     for p in report.problems { printError("  \(report.file):\(p.line): \(p.reason)") }
-    if report.rowsBad > report.problems.count { printError("  … and \(report.rowsBad - report.problems.count) more bad lines") }
+    if report.rowsBad > report.problems.count {
+        printError("  … and \(formatCount(report.rowsBad - report.problems.count)) more bad lines; all \(formatCount(report.rowsBad)) by kind:")
+    }
+    if report.rowsBad > report.problems.count || report.problemKinds.count > 1 {
+        for k in report.problemsByKind {
+            let n = formatCount(k.count)
+            printError("    \(String(repeating: " ", count: max(0, 10 - n.count)))\(n)  \(k.kind)")
+        }
+    }
 }
 
 struct ImportCells: AsyncParsableCommand {

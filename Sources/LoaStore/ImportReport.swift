@@ -17,11 +17,50 @@ public struct ImportReport: Sendable {
     public var listKept = false
     public var notes: [String] = []
 
+    /// Every bad line counted by its kind (the reason with numbers and quoted values left out),
+    /// so that a report shows all of them, not only the first lines.
+    public var problemKinds: [String: Int] = [:]
+
     public static let keptProblems = 20
 
     mutating func bad(_ line: Int, _ reason: String) {
         rowsBad += 1
         if problems.count < Self.keptProblems { problems.append((line, reason)) }
+        // Kinds are capped: an endless variety of reasons must not grow the report without bound.
+        let kind = Self.kind(of: reason)
+        if problemKinds[kind] != nil || problemKinds.count < 100 { problemKinds[kind, default: 0] += 1 }
+        else { problemKinds["(other)", default: 0] += 1 }
+    }
+
+    /// The reason without the line's own values: quoted values and value-like words outside
+    /// parentheses (numbers, codes, times) become `…`:
+    /// `cgi: 452-04-65000-1 is not in the cell list` → `cgi: … is not in the cell list`.
+    public static func kind(of reason: String) -> String {
+        var unquoted = ""
+        var inQuote = false
+        for ch in reason {
+            if ch == "'" {
+                if !inQuote { unquoted += "'…'" }
+                inQuote.toggle()
+            } else if !inQuote {
+                unquoted.append(ch)
+            }
+        }
+        var depth = 0
+        return unquoted.split(separator: " ", omittingEmptySubsequences: false).map { token -> String in
+            let opens = token.filter { $0 == "(" }.count, closes = token.filter { $0 == ")" }.count
+            defer { depth = max(0, depth + opens - closes) }
+            let valueLike = depth == 0 && opens == 0 && token.contains(where: \.isNumber)
+                && (token.count >= 5 || token.contains(where: { "-:/.+".contains($0) }))
+            guard valueLike else { return String(token) }
+            let trailing = String(token.reversed().prefix { ",;".contains($0) }.reversed())
+            return "…" + trailing
+        }.joined(separator: " ")
+    }
+
+    /// The kinds of bad lines, most frequent first.
+    public var problemsByKind: [(kind: String, count: Int)] {
+        problemKinds.map { (kind: $0.key, count: $0.value) }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.kind < $1.kind }
     }
 
     public var summary: String {

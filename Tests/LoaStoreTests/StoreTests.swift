@@ -137,6 +137,25 @@ struct StoreTests {
         #expect(try store.latestPresence(at: Timestamp.parseISO8601("2026-11-24T10:00:00+07:00")!, seenWithin: 72 * 3600).count == 1)
     }
 
+    @Test("an import report counts every bad line by its kind, beyond the first 20 it lists")
+    func badLinesByKind() throws {
+        let dir = try temporaryDirectory()
+        let store = try storeWithCells(dir, .sqlite)
+        let pseudonym = "h:" + String(repeating: "ab", count: 32)
+        var text = ""
+        for i in 0..<30 { text += "\(pseudonym),452-04-9\(i)-1,2026-11-24T08:00:00+07:00\n" }
+        for i in 0..<5 { text += "\(pseudonym),452-04-100-1,24/11/2026 0\(i):00\n" }
+        text += "\(pseudonym),452-04-100-1,2026-11-24T08:00:00+07:00\n"
+        try write(text, to: "\(dir)/p.csv")
+        let report = try store.importPresence(path: "\(dir)/p.csv", carrier: .viettel, key: nil, notAfter: Timestamp(seconds: 1_900_000_000))
+        #expect(report.rowsOK == 1)
+        #expect(report.rowsBad == 35)
+        #expect(report.problems.count == 20)
+        let kinds = report.problemsByKind.map { "\($0.count) \($0.kind)" }
+        #expect(kinds == ["30 cgi: … is not in the cell list (import it with loa import cells)",
+                          "5 seen_at: expected ISO 8601 with an offset (2026-11-24T08:15:00+07:00), found '…'"])
+    }
+
     @Test(arguments: StoreEngine.available)
     func clearNumbersNeedAKey(engine: StoreEngine) throws {
         let dir = try temporaryDirectory()
