@@ -11,6 +11,8 @@ struct AudienceRun {
     let units: AdministrativeUnits
     let store: StoreOptions
     let at: Timestamp
+    /// Where the steps of a long selection are told (stderr on a terminal); nil: silent.
+    var progress: ((String) -> Void)? = nil
 
     func run(sink: ((Recipient) throws -> Void)?) throws -> AudienceSummary {
         try run(sink: sink, render: nil)
@@ -77,14 +79,19 @@ struct AudienceRun {
                 contactKeys.append(entry)
             }
         }
+        let (mask, cellCounts) = area.selection(cells)
+        progress?("audience cells: \(formatCount(cellCounts.total)) of \(formatCount(cells.count)); reading the latest presence…")
         let latest = try db.latestPresence(at: at, seenWithin: campaign.audience.seenWithin)
+        progress?("selecting among \(formatCount(latest.count)) subscribers seen in the window…")
         var selector = RecipientSelector(campaign: campaign, units: units, carriers: Store.carriers, cells: cells,
-                                         audienceCells: area.cellMask(cells), optOuts: optOuts, preferences: try db.preferences())
+                                         audienceCells: mask, optOuts: optOuts, preferences: try db.preferences())
         let frozen = selector
-        return try selector.select(latest: latest, contacts: contactKeys) { r in
+        var summary = try selector.select(latest: latest, contacts: contactKeys) { r in
             try sink?(r)
             try render?(frozen, r)
         }
+        summary.audienceCells = cellCounts
+        return summary
     }
 }
 
@@ -131,7 +138,11 @@ struct Audience: AsyncParsableCommand {
             writer = try CSVWriter(path: out, force: force, inputs: [campaign])
             writer!.row(["subscriber", "carrier", "language", "commune_code", "cgi"])
         }
-        let audience = AudienceRun(campaign: c, area: loaded.area!, units: units, store: store, at: at.timestamp)
+        var audience = AudienceRun(campaign: c, area: loaded.area!, units: units, store: store, at: at.timestamp)
+        // The steps of a long selection (national scale takes seconds), on a terminal only.
+        if isatty(2) == 1 {
+            audience.progress = { step in printError("  \(String(format: "%5.1f", Date().timeIntervalSince(t0))) s  \(step)") }
+        }
         let without = try audience.carriersWithoutPresence()
         if !without.isEmpty { printError("\(c.id): warning: \(audience.noPresenceMessage(without))") }
         let summary = try audience.run { r in
@@ -153,10 +164,16 @@ struct Audience: AsyncParsableCommand {
             o.add("opted_out", summary.optedOut)
             o.add("from_contact_lists", summary.fromContactLists)
             o.add("contacts_also_in_area", summary.contactsAlsoInArea)
+            let cells = summary.audienceCells
+            o.add("audience_cells", object: counts([("communes", cells.byCommunes), ("cells", cells.byCells), ("border_belt", cells.byBorderBelt),
+                                                    ("polygons", cells.byPolygons), ("excluded", cells.excluded), ("total", cells.total)]))
             print(o.finished)
             return
         }
         print("\(c.id) at \(at.timestamp.iso8601()): \(formatCount(summary.recipients)) recipients, \(formatCount(summary.segments)) segments (selected in \(String(format: "%.2f", seconds)) s)")
+        let cells = summary.audienceCells
+        print("  audience cells: \(formatCount(cells.total)) (communes \(formatCount(cells.byCommunes)) · cells \(formatCount(cells.byCells)) · "
+              + "border belt \(formatCount(cells.byBorderBelt)) · polygons \(formatCount(cells.byPolygons)); \(formatCount(cells.excluded)) removed by excluded communes)")
         print("  by carrier:  " + summary.byCarrier.sorted { $0.value > $1.value }.map { "\($0.key.rawValue) \(formatCount($0.value))" }.joined(separator: " · "))
         print("  by language: " + summary.byLanguage.sorted { $0.value > $1.value }.map { "\($0.key) \(formatCount($0.value)) (\(formatCount(summary.segmentsByLanguage[$0.key] ?? 0)) segments)" }.joined(separator: " · "))
         print("  by commune:")

@@ -164,6 +164,7 @@ struct CampaignCommandTests {
         #expect(o["seen_elsewhere"] as? Int == 1)
         #expect(o["from_contact_lists"] as? Int == 1)
         #expect(o["contacts_also_in_area"] as? Int == 1)
+        #expect(o["audience_cells"] as? [String: Int] == ["communes": 4, "cells": 0, "border_belt": 0, "polygons": 0, "excluded": 0, "total": 4])
         let csv = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/r.csv"))
         #expect(Array(csv.prefix(3)) == [0xEF, 0xBB, 0xBF])
         let rows = String(decoding: csv.dropFirst(3), as: UTF8.self).split(separator: "\n")

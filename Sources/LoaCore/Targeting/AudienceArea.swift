@@ -27,11 +27,43 @@ public struct AudienceArea: Sendable {
     }
 
     /// A membership table indexed by cell id.
-    public func cellMask(_ allCells: [Cell]) -> CellMask {
+    public func cellMask(_ allCells: [Cell]) -> CellMask { selection(allCells).mask }
+
+    /// The audience cells, and how many cells each rule matched (a cell may match several).
+    public func selection(_ allCells: [Cell]) -> (mask: CellMask, counts: AudienceCellCounts) {
         var mask = CellMask(capacity: Int(allCells.map(\.id).max() ?? 0) + 1)
-        for cell in allCells where includes(cell) { mask.insert(cell.id) }
-        return mask
+        var counts = AudienceCellCounts()
+        for cell in allCells {
+            var matched = false
+            if communes.contains(cell.commune) { counts.byCommunes += 1; matched = true }
+            if cells.contains(cell.cgi) { counts.byCells += 1; matched = true }
+            if !borders.isEmpty || !polygons.isEmpty {
+                let p = GeoPoint(latitude: cell.latitude, longitude: cell.longitude)
+                if borders.contains(where: { belt in belt.lines.contains { Geometry.distanceKm(from: p, toLine: $0) <= belt.withinKm } }) {
+                    counts.byBorderBelt += 1
+                    matched = true
+                }
+                if polygons.contains(where: { Geometry.contains($0, p) }) { counts.byPolygons += 1; matched = true }
+            }
+            guard matched else { continue }
+            if excludedCommunes.contains(cell.commune) { counts.excluded += 1; continue }
+            mask.insert(cell.id)
+        }
+        counts.total = mask.count
+        return (mask, counts)
     }
+}
+
+/// How many cells each audience rule matched, and how many of them an excluded commune removed.
+public struct AudienceCellCounts: Sendable, Equatable {
+    public var byCommunes = 0
+    public var byCells = 0
+    public var byBorderBelt = 0
+    public var byPolygons = 0
+    public var excluded = 0
+    /// Audience cells in the end.
+    public var total = 0
+    public init() {}
 }
 
 /// A set of cell ids as a bitmap.

@@ -67,6 +67,8 @@ public struct AudienceSummary: Sendable, Equatable {
     /// Contacts also reached through the area: one message each.
     public var contactsAlsoInArea = 0
     public var fromContactLists = 0
+    /// The audience cells per rule (filled by whoever computed the cells).
+    public var audienceCells = AudienceCellCounts()
     public init() {}
 }
 
