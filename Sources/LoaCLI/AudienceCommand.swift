@@ -84,7 +84,7 @@ struct AudienceRun {
         let latest = try db.latestPresence(at: at, seenWithin: campaign.audience.seenWithin)
         progress?("selecting among \(formatCount(latest.count)) subscribers seen in the window…")
         var selector = RecipientSelector(campaign: campaign, units: units, carriers: Store.carriers, cells: cells,
-                                         audienceCells: mask, optOuts: optOuts, preferences: try db.preferences())
+                                         audienceCells: mask, optOuts: optOuts, preferences: try db.languagePreferences())
         let frozen = selector
         var summary = try selector.select(latest: latest, contacts: contactKeys) { r in
             try sink?(r)

@@ -179,6 +179,18 @@ public final class Store: @unchecked Sendable {
 
     // MARK: Preferences, opt-outs, contacts
 
+    /// Every stated language, compactly, by the store's carrier index (`Store.carriers`).
+    public func languagePreferences() throws -> LanguagePreferences {
+        let expected = Int(try db.scalarInt("SELECT count(*) FROM preferences") ?? 0)
+        var table = LanguagePreferences(expected: expected)
+        _ = try db.query("SELECT carrier, subscriber, language FROM preferences") { row -> Void in
+            let carrier = row.int(0)
+            guard carrier >= 0, carrier < Self.carriers.count, let subscriber = row.pseudonym(1) else { return }
+            table.set(row.text(2), carrier: UInt8(carrier), subscriber: subscriber)
+        }
+        return table
+    }
+
     public func preferences() throws -> [CarrierPseudonym: String] {
         var out: [CarrierPseudonym: String] = [:]
         for (carrier, subscriber, language) in try db.query("SELECT carrier, subscriber, language FROM preferences", row: { ($0.int(0), $0.pseudonym(1), $0.text(2)) }) {

@@ -283,3 +283,37 @@ struct LanguageTagTests {
         #expect(problem("") != nil)
     }
 }
+
+@Suite("Stated languages at scale")
+struct LanguagePreferencesTests {
+    func pseudonym(_ i: UInt64, _ salt: UInt64 = 0) -> Pseudonym {
+        // Spread like HMAC outputs: a multiplicative hash of the index.
+        Pseudonym(w0: (i &+ 1) &* 0x9E37_79B9_7F4A_7C15 ^ salt, w1: i &* 31 &+ salt, w2: 7, w3: 9)
+    }
+
+    @Test("every subscriber's language is found exactly: per carrier, replaced by a later statement, through growth")
+    func exactLookups() {
+        var table = LanguagePreferences()
+        let languages = ["sed", "jra", "ium", "vi"]
+        for i in 0..<100_000 as Range<UInt64> {
+            table.set(languages[Int(i % 4)], carrier: 0, subscriber: pseudonym(i))
+            if i % 10 == 0 { table.set("en", carrier: 1, subscriber: pseudonym(i)) }   // the same pseudonym under another carrier
+        }
+        table.set("lo", carrier: 0, subscriber: pseudonym(7))                          // stated again
+        #expect(table.count == 110_000)
+        #expect(table.languages == ["sed", "en", "jra", "ium", "vi", "lo"])   // in the order first stated
+        var wrong = 0
+        for i in 0..<100_000 as Range<UInt64> where i != 7 {
+            if table.language(carrier: 0, subscriber: pseudonym(i)) != languages[Int(i % 4)] { wrong += 1 }
+            if table.language(carrier: 1, subscriber: pseudonym(i)) != (i % 10 == 0 ? "en" : nil) { wrong += 1 }
+        }
+        #expect(wrong == 0)
+        #expect(table.language(carrier: 0, subscriber: pseudonym(7)) == "lo")
+        #expect(table.language(carrier: 2, subscriber: pseudonym(1)) == nil)
+        #expect(table.language(carrier: 0, subscriber: pseudonym(100_001)) == nil)
+        // A pseudonym that shares the first 64 bits but not the next 64 is another subscriber.
+        let twin = Pseudonym(w0: pseudonym(3).w0, w1: 12345, w2: 0, w3: 0)
+        #expect(table.language(carrier: 0, subscriber: twin) == nil)
+        #expect(LanguagePreferences().language(carrier: 0, subscriber: twin) == nil)
+    }
+}

@@ -44,7 +44,25 @@ imported=$(sql "select sum(rows_ok) from imports where kind='presence'" 2>/dev/n
 awk -v r="$imported" -v s="$(echo "$end - $start" | bc)" -v p="$peak" 'BEGIN { printf "import:    %d rows in %.2f s = %.0f rows/s, peak memory %.0f MiB\n", r, s, r / s, p / 1024 }'
 
 log "targeting: audience of the Kon Tum example campaign over all presence rows"
-for i in 1 2; do
-  /usr/bin/time -f "audience:  %e s wall, peak memory %M KB" "$LOA" audience campaigns/kontum-chay-rung-2026.yaml --at "$NOW" --out "$work/recipients.csv" 2>&1 | grep -E "recipients,|audience:"
+audience() {
+  for i in 1 2; do
+    /usr/bin/time -f "audience:  %e s wall, peak memory %M KB" "$LOA" audience campaigns/kontum-chay-rung-2026.yaml --at "$NOW" --out "$work/recipients.csv" --force 2>&1 | grep -E "recipients,|audience:|rror"
+  done
+}
+audience
+
+log "stated languages: half of every carrier's subscribers state one (a file per carrier)"
+start=$(date +%s.%N); lines=0
+for c in viettel vinaphone mobifone vietnamobile gmobile; do
+  awk -F, 'NR == 1 { print "subscriber,language"; next } !seen[$1]++ && NR % 2 == 0 { print $1 "," (NR % 3 == 0 ? "sed" : (NR % 3 == 1 ? "jra" : "ium")) }' \
+    "$work/data/presence-$c.csv" >"$work/prefs-$c.csv"
+  lines=$((lines + $(wc -l <"$work/prefs-$c.csv") - 1))
 done
+for c in viettel vinaphone mobifone vietnamobile gmobile; do
+  "$LOA" import preferences "$work/prefs-$c.csv" --carrier "$c" >/dev/null 2>&1
+done
+end=$(date +%s.%N)
+awk -v r="$lines" -v s="$(echo "$end - $start" | bc)" 'BEGIN { printf "preferences: %d lines in %.2f s = %.0f lines/s (files written and imported)\n", r, s, r / s }'
+log "targeting with the stated languages"
+audience
 echo "database: $(size)"

@@ -84,11 +84,12 @@ public struct RecipientSelector {
     public let cellsByID: [Int32: Cell]
     public let audienceCells: CellMask
     public let optOuts: Set<CarrierPseudonym>
-    public let preferences: [CarrierPseudonym: String]
+    /// Stated languages, by the carrier's index in `carriers`.
+    public let preferences: LanguagePreferences
     private var measureCache: [String: Int] = [:]
 
     public init(campaign: Campaign, units: AdministrativeUnits, carriers: [Carrier], cells: [Cell], audienceCells: CellMask,
-                optOuts: Set<CarrierPseudonym>, preferences: [CarrierPseudonym: String]) {
+                optOuts: Set<CarrierPseudonym>, preferences: LanguagePreferences) {
         self.campaign = campaign
         self.units = units
         self.carriers = carriers
@@ -96,6 +97,16 @@ public struct RecipientSelector {
         self.audienceCells = audienceCells
         self.optOuts = optOuts
         self.preferences = preferences
+    }
+
+    public init(campaign: Campaign, units: AdministrativeUnits, carriers: [Carrier], cells: [Cell], audienceCells: CellMask,
+                optOuts: Set<CarrierPseudonym>, preferences: [CarrierPseudonym: String]) {
+        var table = LanguagePreferences(expected: preferences.count)
+        for (key, language) in preferences {
+            guard let index = carriers.firstIndex(of: key.carrier) else { continue }
+            table.set(language, carrier: UInt8(index), subscriber: key.subscriber)
+        }
+        self.init(campaign: campaign, units: units, carriers: carriers, cells: cells, audienceCells: audienceCells, optOuts: optOuts, preferences: table)
     }
 
     /// Segments of `language`'s variant rendered for `commune`.
@@ -140,7 +151,7 @@ public struct RecipientSelector {
             let key = CarrierPseudonym(carrier: carrier, subscriber: subscriber)
             if respectDNC && optOuts.contains(key) { summary.optedOut += 1; return }
             if let c = contactKeys[key] { contactsCovered.insert(c) }
-            let language = campaign.language(preference: preferences[key], commune: cell.commune)
+            let language = campaign.language(preference: preferences.language(carrier: carrierIndex, subscriber: subscriber), commune: cell.commune)
             let segments = segments(language: language, commune: cell.commune)
             let r = Recipient(carrier: carrier, subscriber: subscriber, language: language, commune: cell.commune,
                               cgi: cell.cgi, source: .area, segments: segments)

@@ -1,0 +1,89 @@
+/// Stated languages by subscriber, held compactly for selection at national scale: millions of
+/// preferences in an open-addressing table of 20 bytes a slot (the carrier and the first 128
+/// bits of the pseudonym as the key, an interned language as the value), instead of a dictionary
+/// of 33-byte keys and strings (about 3× the memory and several times the time to look up).
+///
+/// Pseudonyms are HMAC-SHA256 outputs: their first 64 bits place a slot, and two different
+/// subscribers of one carrier would need equal 128-bit prefixes to be confused (a chance of
+/// about n²/2¹²⁹, nil for any store).
+public struct LanguagePreferences: Sendable {
+    /// The languages stated, each once; a slot refers to one by its index + 1.
+    public private(set) var languages: [String] = []
+    private var indexOfLanguage: [String: UInt32] = [:]
+    private var first: [UInt64]
+    private var second: [UInt64]
+    /// 0: empty; else carrier index + 1 in the high 16 bits, language index + 1 in the low 16.
+    private var tags: [UInt32]
+    private var mask: Int
+    public private(set) var count = 0
+
+    public init(expected: Int = 0) {
+        var capacity = 1024
+        while capacity < expected + expected / 2 + 16 { capacity <<= 1 }
+        first = [UInt64](repeating: 0, count: capacity)
+        second = [UInt64](repeating: 0, count: capacity)
+        tags = [UInt32](repeating: 0, count: capacity)
+        mask = capacity - 1
+    }
+
+    /// The language stated by `subscriber` of the carrier with index `carrier` (the store's carrier index).
+    public mutating func set(_ language: String, carrier: UInt8, subscriber: Pseudonym) {
+        let languageIndex: UInt32
+        if let i = indexOfLanguage[language] { languageIndex = i } else {
+            precondition(languages.count < 0xFFFE, "too many distinct languages")
+            languages.append(language)
+            languageIndex = UInt32(languages.count)
+            indexOfLanguage[language] = languageIndex
+        }
+        if (count + 1) * 3 > tags.count * 2 { grow() }
+        let tag = (UInt32(carrier) + 1) << 16 | languageIndex
+        var slot = Self.home(carrier, subscriber.w0) & mask
+        while tags[slot] != 0 {
+            if tags[slot] >> 16 == tag >> 16 && first[slot] == subscriber.w0 && second[slot] == subscriber.w1 {
+                tags[slot] = tag   // a later statement replaces the earlier one
+                return
+            }
+            slot = (slot + 1) & mask
+        }
+        first[slot] = subscriber.w0
+        second[slot] = subscriber.w1
+        tags[slot] = tag
+        count += 1
+    }
+
+    @inline(__always)
+    public func language(carrier: UInt8, subscriber: Pseudonym) -> String? {
+        if count == 0 { return nil }
+        let owner = UInt32(carrier) + 1
+        var slot = Self.home(carrier, subscriber.w0) & mask
+        while true {
+            let tag = tags[slot]
+            if tag == 0 { return nil }
+            if tag >> 16 == owner && first[slot] == subscriber.w0 && second[slot] == subscriber.w1 {
+                return languages[Int(tag & 0xFFFF) - 1]
+            }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    @inline(__always)
+    static func home(_ carrier: UInt8, _ w0: UInt64) -> Int {
+        Int(truncatingIfNeeded: (w0 ^ (UInt64(carrier) &* 0x9E37_79B9_7F4A_7C15)) >> 1)
+    }
+
+    private mutating func grow() {
+        let old = (first, second, tags)
+        let capacity = tags.count * 2
+        first = [UInt64](repeating: 0, count: capacity)
+        second = [UInt64](repeating: 0, count: capacity)
+        tags = [UInt32](repeating: 0, count: capacity)
+        mask = capacity - 1
+        for i in old.2.indices where old.2[i] != 0 {
+            var slot = Self.home(UInt8((old.2[i] >> 16) - 1), old.0[i]) & mask
+            while tags[slot] != 0 { slot = (slot + 1) & mask }
+            first[slot] = old.0[i]
+            second[slot] = old.1[i]
+            tags[slot] = old.2[i]
+        }
+    }
+}
