@@ -81,10 +81,21 @@ struct AudienceRun {
         }
         let (mask, cellCounts) = area.selection(cells)
         progress?("audience cells: \(formatCount(cellCounts.total)) of \(formatCount(cells.count)); reading the latest presence…")
-        let latest = try db.latestPresence(at: at, seenWithin: campaign.audience.seenWithin)
+        // The stated languages load on a second connection while the presence is read (two scans, two cores).
+        final class Loaded: @unchecked Sendable { var preferences: Result<LanguagePreferences, any Error> = .success(LanguagePreferences()) }
+        let loaded = Loaded()
+        let location = store.databaseLocation
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            loaded.preferences = Result { try Store(location: location, create: false).languagePreferences() }
+            done.signal()
+        }.start()
+        let latest: LatestPresenceTable
+        do { latest = try db.latestPresence(at: at, seenWithin: campaign.audience.seenWithin) } catch { done.wait(); throw error }
+        done.wait()
         progress?("selecting among \(formatCount(latest.count)) subscribers seen in the window…")
         var selector = RecipientSelector(campaign: campaign, units: units, carriers: Store.carriers, cells: cells,
-                                         audienceCells: mask, optOuts: optOuts, preferences: try db.languagePreferences())
+                                         audienceCells: mask, optOuts: optOuts, preferences: try loaded.preferences.get())
         let frozen = selector
         var summary = try selector.select(latest: latest, contacts: contactKeys) { r in
             try sink?(r)
