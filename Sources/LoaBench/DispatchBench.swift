@@ -100,16 +100,22 @@ struct DispatchBench {
         let path = try store(messages: messages, carriers: [.viettel])
         let (sim, server, port) = try await simulator(.viettel, tps: tps * 2, maxBatch: 5000)
         let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: tps, maxBatch: 5000)], campaigns: campaigns()) { _ in }
+        let (rate, elapsed, stats) = try await measure(d, sim, seconds: seconds)
+        print("rate: configured \(tps) TPS, measured \(String(format: "%.1f", rate)) messages/s over \(String(format: "%.1f", elapsed)) s: error \(String(format: "%.2f", abs(rate - Double(tps)) / Double(tps) * 100))%; most in any 1-second window \(stats.maxInAnySecond), in any 100 ms \(stats.maxIn100ms) (pacing allows \(pacedChunk(tps: tps, maxBatch: 5000)) per 100 ms)")
+        await server.stop()
+    }
+
+    /// Runs the dispatcher and measures, at the simulator, what it accepted over `seconds` after
+    /// the first 2 s (past the first window); then stops the dispatcher.
+    func measure(_ d: Dispatcher, _ sim: CarrierSimulator, seconds: Int) async throws -> (rate: Double, seconds: Double, stats: CarrierSimulator.Stats) {
         Thread { try? d.run(untilDrained: true) }.start()
-        try await Task.sleep(for: .seconds(2))   // past the first window
+        try await Task.sleep(for: .seconds(2))
         let a0 = sim.currentStats().accepted, t0 = Date()
         try await Task.sleep(for: .seconds(Double(seconds)))
         let a1 = sim.currentStats().accepted, t1 = Date()
         d.stop()
-        let rate = Double(a1 - a0) / t1.timeIntervalSince(t0)
-        let stats = sim.currentStats()
-        print("rate: configured \(tps) TPS, measured \(String(format: "%.1f", rate)) messages/s over \(String(format: "%.1f", t1.timeIntervalSince(t0))) s: error \(String(format: "%.2f", abs(rate - Double(tps)) / Double(tps) * 100))%; most in any 1-second window \(stats.maxInAnySecond), in any 100 ms \(stats.maxIn100ms) (pacing allows \(pacedChunk(tps: tps, maxBatch: 5000)) per 100 ms)")
-        await server.stop()
+        let elapsed = t1.timeIntervalSince(t0)
+        return (Double(a1 - a0) / elapsed, elapsed, sim.currentStats())
     }
 
     /// The effective rate to one carrier that meets faults (503, 500, lost answers, slow answers,
@@ -123,15 +129,8 @@ struct DispatchBench {
         let path = try store(messages: messages, carriers: [.viettel])
         let (sim, server, port) = try await simulator(.viettel, tps: tps * 2, maxBatch: 5000, faultRate: Double(percent) / 100)
         let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: tps, maxBatch: 5000, timeout: timeout)], campaigns: campaigns()) { _ in }
-        Thread { try? d.run(untilDrained: true) }.start()
-        try await Task.sleep(for: .seconds(2))
-        let a0 = sim.currentStats().accepted, t0 = Date()
-        try await Task.sleep(for: .seconds(Double(seconds)))
-        let a1 = sim.currentStats().accepted, t1 = Date()
-        d.stop()
-        let rate = Double(a1 - a0) / t1.timeIntervalSince(t0)
-        let stats = sim.currentStats()
-        print("faults: \(percent)% of uploads meet a fault (client timeout \(Int(timeout)) s); configured \(tps) TPS; accepted once by the carrier \(String(format: "%.1f", rate)) messages/s = \(String(format: "%.1f", rate / Double(tps) * 100))% of TPS over \(String(format: "%.1f", t1.timeIntervalSince(t0))) s; duplicates \(stats.duplicateMessages); most in any second \(stats.maxInAnySecond)")
+        let (rate, elapsed, stats) = try await measure(d, sim, seconds: seconds)
+        print("faults: \(percent)% of uploads meet a fault (client timeout \(Int(timeout)) s); configured \(tps) TPS; accepted once by the carrier \(String(format: "%.1f", rate)) messages/s = \(String(format: "%.1f", rate / Double(tps) * 100))% of TPS over \(String(format: "%.1f", elapsed)) s; duplicates \(stats.duplicateMessages); most in any second \(stats.maxInAnySecond)")
         await server.stop()
     }
 

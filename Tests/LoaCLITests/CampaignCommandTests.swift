@@ -174,6 +174,24 @@ struct CampaignCommandTests {
         #expect(!String(decoding: csv, as: UTF8.self).contains("0961000001"))
     }
 
+    /// A one-language emergency campaign for these communes (a YAML flow list) and dates.
+    func emergencyCampaign(id: String, communes: String, start: String, end: String) -> String {
+        """
+        id: \(id)
+        title: T
+        office: O
+        legal_basis: L
+        channel: sms
+        sender: LOA
+        priority: emergency
+        audience: {communes: \(communes)}
+        languages: {default: vi}
+        variants: {vi: "Xã {commune}: thông báo"}
+        schedule: {start: \(start), end: \(end), windows: ["00:00-24:00"]}
+
+        """
+    }
+
     @Test("presence that is stale, or clear numbers without the carrier's key, are refused with the reason, never silently dropped")
     func stalePresenceAndMissingKeys() throws {
         let dir = try CLI.temporaryDirectory()
@@ -197,20 +215,7 @@ struct CampaignCommandTests {
             "cells.csv": "cgi,lat,lon,commune_code\n452-04-1-1,14.72,107.56,23377\n452-02-1-1,14.72,107.56,23377\n",
             "old.csv": "subscriber,cgi,seen_at\n0961000001,452-04-1-1,\(seen(24 * 30))\n0961000002,452-04-1-1,\(seen(24 * 29))\n",
             "now.csv": "subscriber,cgi,seen_at\n0961000001,452-04-1-1,\(seen(1))\n0961000002,452-04-1-1,\(seen(2))\n",
-            "c.yaml": """
-                id: stale
-                title: T
-                office: O
-                legal_basis: L
-                channel: sms
-                sender: LOA
-                priority: emergency
-                audience: {communes: [23377]}
-                languages: {default: vi}
-                variants: {vi: "Xã {commune}: thông báo"}
-                schedule: {start: \(seen(1)), end: \(seen(-24)), windows: ["00:00-24:00"]}
-
-                """,
+            "c.yaml": emergencyCampaign(id: "stale", communes: "[23377]", start: seen(1), end: seen(-24)),
         ]
         for (name, text) in files { try Data(text.utf8).write(to: URL(fileURLWithPath: "\(dir)/\(name)")) }
         var env = ["LOA_DATABASE": "\(dir)/loa.sqlite", "LOA_CARRIERS": "\(dir)/carriers", "LOA_KEY_VINAPHONE": String(repeating: "b2", count: 16)]
@@ -261,20 +266,8 @@ struct CampaignCommandTests {
         let files = [
             "cells.csv": "cgi,lat,lon,commune_code\n452-04-1-1,21.85,106.76,6184\n452-04-1-2,21.90,106.70,06214\n",
             "p.csv": "subscriber,cgi,seen_at\n0961000001,452-04-1-1,\(f.string(from: now.addingTimeInterval(-600)))\n0961000002,452-04-1-2,\(f.string(from: now.addingTimeInterval(-600)))\n",
-            "c.yaml": """
-                id: ls
-                title: T
-                office: O
-                legal_basis: L
-                channel: sms
-                sender: LOA
-                priority: emergency
-                audience: {communes: ["06184", 6214]}
-                languages: {default: vi}
-                variants: {vi: "Xã {commune}: thông báo"}
-                schedule: {start: \(f.string(from: now.addingTimeInterval(-3600))), end: \(f.string(from: now.addingTimeInterval(86400))), windows: ["00:00-24:00"]}
-
-                """,
+            "c.yaml": emergencyCampaign(id: "ls", communes: "[\"06184\", 6214]", start: f.string(from: now.addingTimeInterval(-3600)),
+                                        end: f.string(from: now.addingTimeInterval(86400))),
         ]
         for (name, text) in files { try Data(text.utf8).write(to: URL(fileURLWithPath: "\(dir)/\(name)")) }
         let env = ["LOA_DATABASE": "\(dir)/loa.sqlite", "LOA_CARRIERS": "\(dir)/carriers", "LOA_KEY_VIETTEL": String(repeating: "a1", count: 16)]
