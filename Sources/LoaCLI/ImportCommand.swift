@@ -82,20 +82,41 @@ struct ImportPresence: AsyncParsableCommand {
 }
 
 struct ImportPreferences: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "preferences", abstract: "Stated language preferences: subscriber,language.")
+    static let configuration = CommandConfiguration(
+        commandName: "preferences",
+        abstract: "Stated language preferences: subscriber,language (one carrier's file) or subscriber,language,carrier (one file for all).",
+        discussion: """
+            subscriber is an MSISDN, pseudonymized at once with its carrier's key, or a pseudonym \
+            h:<64 hex>. language is a BCP 47 tag (an ISO 639 code: vi, ium, zh-Hant). With --carrier \
+            the file is that carrier's; without it every line names its carrier (viettel, vinaphone, …), \
+            so that one file serves all of them. A later statement for a subscriber replaces an earlier one.
+            """
+    )
     @Argument var file: String
-    @Option(name: .long, help: "The carrier that supplied the file (its key pseudonymizes numbers).") var carrier: String
+    @Option(name: .long, help: "The carrier that supplied the file; omit it when every line names its carrier.") var carrier: String?
     @Flag(name: .long) var force = false
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        guard let c = Carrier(name: carrier) else { throw ValidationError("unknown carrier '\(carrier)'") }
-        let config = try store.carrierConfigs()[c]
-        let key = try config?.pseudonymizer()
+        let configs = try store.carrierConfigs()
         let db = try store.open(create: true)
-        printReport(try explainingMissingKey(config, c, store) {
-            try withImportProgress { try db.importPreferences(path: file, carrier: c, key: key, force: force, progress: $0) }
-        })
+        if let carrier {
+            guard let c = Carrier(name: carrier) else { throw ValidationError("unknown carrier '\(carrier)'") }
+            let key = try configs[c]?.pseudonymizer()
+            printReport(try explainingMissingKey(configs[c], c, store) {
+                try withImportProgress { try db.importPreferences(path: file, carrier: c, key: key, force: force, progress: $0) }
+            })
+            return
+        }
+        let keys = try CarrierConfig.keys(configs)
+        do {
+            printReport(try withImportProgress { try db.importPreferences(path: file, carrier: nil, keys: keys, force: force, progress: $0) })
+        } catch StoreError.input(let message) where message.contains("no pseudonym key is configured") {
+            let missing = Carrier.allCases.filter { keys[$0] == nil }.map { c in
+                "\(c.rawValue): " + (configs[c]?.keyDescription ?? "no carrier file in \(store.carriersDirectory)")
+            }
+            throw CLIError("\(message)\n  carriers without a key (hex, at least 32 digits):\n    " + missing.joined(separator: "\n    "))
+        }
     }
 }
 

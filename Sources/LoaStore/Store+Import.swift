@@ -355,29 +355,50 @@ extension Store {
                + "(clear numbers are pseudonymized with the carrier's key on the way in; set the key, or import pseudonyms h:…)")
     }
 
-    // MARK: Preferences: subscriber,language
+    // MARK: Preferences: subscriber,language[,carrier]
 
     public func importPreferences(path: String, carrier: Carrier, key: KeyedPseudonymizer?,
                                   force: Bool = false, progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
+        try importPreferences(path: path, carrier: carrier, keys: key.map { [carrier: $0] } ?? [:], force: force, progress: progress)
+    }
+
+    /// Stated languages: `subscriber,language` from one carrier (`carrier`), or, with `carrier`
+    /// nil, `subscriber,language,carrier` with the carrier on every line (one file for all of
+    /// them). A clear number is pseudonymized with its carrier's key from `keys`.
+    public func importPreferences(path: String, carrier: Carrier?, keys: [Carrier: KeyedPseudonymizer],
+                                  force: Bool = false, progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
         let upsert = BulkWriter(db, "INSERT INTO preferences (carrier, subscriber, language)", columns: 3,
                                 tail: "ON CONFLICT (carrier, subscriber) DO UPDATE SET language = excluded.language") { [$0[0], $0[1]] }
-        let carrierIndex = Int64(Self.carrierIndex[carrier]!)
+        let expected = carrier == nil ? "subscriber,language,carrier" : "subscriber,language"
+        let fieldCount = carrier == nil ? 3 : 2
         return try importRows(kind: "preferences", carrier: carrier, path: path, force: force, into: upsert, progress: progress) { n, bytes, report in
             guard let f = try csvFields(n, bytes, &report, header: "subscriber") else { return nil }
-            guard f.count == 2 else { report.bad(n, "expected 2 fields subscriber,language, found \(f.count)"); return nil }
+            guard f.count == fieldCount else {
+                let hint = carrier != nil && f.count == 3 ? " (a file with the carrier on every line is imported without --carrier)" : ""
+                report.bad(n, "expected \(fieldCount) fields \(expected), found \(f.count)\(hint)")
+                return nil
+            }
+            let lineCarrier: Carrier
+            if let carrier { lineCarrier = carrier } else {
+                guard let c = Carrier(name: f[2]) else {
+                    report.bad(n, "carrier: unknown '\(Escaped(f[2]))' (expected one of \(Carrier.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    return nil
+                }
+                lineCarrier = c
+            }
             let pseudonym: Pseudonym
             if let p = Pseudonym(f[0]) { pseudonym = p }
             else {
                 switch VietnamNumberingPlan.parse(f[0]) {
                 case .failure(let r): report.bad(n, "subscriber: \(r.description)"); return nil
                 case .success(let parsed):
-                    guard let key else { throw Self.clearNumbersWithoutKey(path, line: n, carrier) }
+                    guard let key = keys[lineCarrier] else { throw Self.clearNumbersWithoutKey(path, line: n, lineCarrier) }
                     pseudonym = key.pseudonym(for: parsed.msisdn)
                 }
             }
             let language = f[1]
             if case .failure(let problem) = Languages.check(language) { report.bad(n, "language: \(problem)"); return nil }
-            return [.int(carrierIndex), .blob(pseudonym.bytes), .text(language)]
+            return [.int(Int64(Self.carrierIndex[lineCarrier]!)), .blob(pseudonym.bytes), .text(language)]
         }
     }
 

@@ -137,6 +137,41 @@ struct StoreTests {
         #expect(try store.latestPresence(at: Timestamp.parseISO8601("2026-11-24T10:00:00+07:00")!, seenWithin: 72 * 3600).count == 1)
     }
 
+    @Test("one preferences file for every carrier: the carrier on each line, its key for clear numbers", arguments: StoreEngine.available)
+    func mixedPreferences(engine: StoreEngine) throws {
+        let dir = try temporaryDirectory()
+        let store = try storeWithCells(dir, engine)
+        let viettel = try KeyedPseudonymizer(key: Array("viettel-key-0123456789abcdef".utf8))
+        let vinaphone = try KeyedPseudonymizer(key: Array("vinaphone-key-0123456789abcdef".utf8))
+        let pseudonym = "h:" + String(repeating: "cd", count: 32)
+        try write("""
+            subscriber,language,carrier
+            0961000001,sed,viettel
+            0912000001,ium,VinaPhone
+            \(pseudonym),jra,mobifone
+            0961000002,sed,telco
+            0961000003,sed
+
+            """, to: "\(dir)/all.csv")
+        let report = try store.importPreferences(path: "\(dir)/all.csv", carrier: nil, keys: [.viettel: viettel, .vinaphone: vinaphone])
+        #expect(report.rowsOK == 3)
+        #expect(report.problems.map(\.reason) == ["carrier: unknown 'telco' (expected one of viettel, vinaphone, mobifone, vietnamobile, gmobile, itelecom, reddi)",
+                                                  "expected 3 fields subscriber,language,carrier, found 2"])
+        guard case .success(let a) = VietnamNumberingPlan.parse("0961000001"), case .success(let b) = VietnamNumberingPlan.parse("0912000001") else {
+            Issue.record("numbers"); return
+        }
+        let prefs = try store.preferences()
+        #expect(prefs[CarrierPseudonym(carrier: .viettel, subscriber: viettel.pseudonym(for: a.msisdn))] == "sed")
+        #expect(prefs[CarrierPseudonym(carrier: .vinaphone, subscriber: vinaphone.pseudonym(for: b.msisdn))] == "ium")
+        #expect(prefs[CarrierPseudonym(carrier: .mobifone, subscriber: Pseudonym(pseudonym)!)] == "jra")
+        // A clear number of a carrier without its key: refused whole.
+        try write("subscriber,language,carrier\n0901000001,vi,mobifone\n", to: "\(dir)/more.csv")
+        #expect(throws: StoreError.self) { _ = try store.importPreferences(path: "\(dir)/more.csv", carrier: nil, keys: [.viettel: viettel]) }
+        // A one-carrier import of a file that names carriers says how to import it.
+        let one = try store.importPreferences(path: "\(dir)/all.csv", carrier: .viettel, key: viettel, force: true)
+        #expect(one.problems.first?.reason == "expected 2 fields subscriber,language, found 3 (a file with the carrier on every line is imported without --carrier)")
+    }
+
     @Test("an import report counts every bad line by its kind, beyond the first 20 it lists")
     func badLinesByKind() throws {
         let dir = try temporaryDirectory()
