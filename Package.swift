@@ -43,6 +43,7 @@ let package = Package(
             dependencies: [
                 "LoaCore", "LoaCrypto", "LoaStore", "LoaCarriers",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -329,27 +329,44 @@ struct CarrierSim: AsyncParsableCommand {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Accept delivery receipts: POST /receipts/{carrier} (NDJSON, HMAC-signed).")
-    @Option(name: .long, help: "Port on 127.0.0.1.") var port = 8080
+    static let configuration = CommandConfiguration(
+        abstract: "Accept delivery receipts: POST /receipts/{carrier} (NDJSON, HMAC-signed), Kannel's GET /receipts/{carrier}/dlr.",
+        discussion: """
+            Listens on 127.0.0.1:8080 by default; --listen 0.0.0.0:8443 (or the address behind your TLS \
+            reverse proxy) lets carriers reach it. Bodies above --max-body get 413 before anything is \
+            read further; connections beyond --max-connections wait; idle connections close after 30 s. \
+            Every refused request is logged (carrier, status, reason, size; never the body) on stderr.
+            """
+    )
+    @Option(name: .long, help: "HOST:PORT to listen on (default 127.0.0.1:8080).") var listen = "127.0.0.1:8080"
+    @Option(name: .long, help: "Port on the --listen host (kept for older scripts).") var port: Int?
+    @Option(name: .long, help: "Largest request body in KiB (default 4096).") var maxBody = 4096
+    @Option(name: .long, help: "Connections at most (default 256).") var maxConnections = 256
     @OptionGroup var store: StoreOptions
 
+    var address: (host: String, port: Int)? {
+        guard let colon = listen.lastIndex(of: ":"), let p = Int(listen[listen.index(after: colon)...]) else { return nil }
+        let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return host.isEmpty ? nil : (host, port ?? p)
+    }
+
     func validate() throws {
-        guard (1...65535).contains(port) else { throw ValidationError("--port: expected a port from 1 to 65535, found \(port)") }
+        guard let a = address else { throw ValidationError("--listen: expected HOST:PORT such as 127.0.0.1:8080 or 0.0.0.0:8443, found '\(Escaped(listen))'") }
+        guard (1...65535).contains(a.port) else { throw ValidationError("--listen/--port: expected a port from 1 to 65535, found \(a.port)") }
+        guard (1...1_048_576).contains(maxBody) else { throw ValidationError("--max-body: expected 1 to 1,048,576 KiB, found \(maxBody)") }
+        guard (1...100_000).contains(maxConnections) else { throw ValidationError("--max-connections: expected 1 to 100,000, found \(maxConnections)") }
     }
 
     func run() async throws {
         var secrets: [Carrier: [UInt8]] = [:]
         for (carrier, config) in try store.carrierConfigs() { if let s = try config.gateway(requireSecrets: false).receiptSecret { secrets[carrier] = s } }
         if secrets.isEmpty { throw CLIError("no carrier has a receipt secret in the environment (receipt_secret_env in \(store.carriersDirectory))") }
-        let endpoint = try ReceiptEndpoint(storeLocation: store.databaseLocation, secrets: secrets)
-        let router = Router()
-        endpoint.addRoutes(to: router)
-        let banner = "receipts on http://127.0.0.1:\(port)/receipts/{carrier} for \(secrets.keys.map(\.rawValue).sorted().joined(separator: ", "))"
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
-                              onServerRunning: { _ in
-                                  print(banner)
-                                  fflush(nil)
-                              }, logger: quietLogger("loa.serve"))
-        try await app.runService()
+        let endpoint = try ReceiptEndpoint(storeLocation: store.databaseLocation, secrets: secrets, maxBody: maxBody * 1024, logger: serverLogger("loa.serve"))
+        let (host, port) = address!
+        let banner = "receipts on http://\(host):\(port)/receipts/{carrier} for \(secrets.keys.map(\.rawValue).sorted().joined(separator: ", "))"
+        try await endpoint.serve(host: host, port: port, maxConnections: maxConnections) {
+            print(banner)
+            fflush(nil)
+        }
     }
 }

@@ -8,6 +8,7 @@ import ServiceLifecycle
 import LoaCarriers
 import LoaStore
 import NIOCore
+import HummingbirdCore
 
 /// `POST /receipts/{carrier}`: NDJSON receipts signed with the carrier's receipt secret
 /// (X-Loa-Signature = HMAC-SHA256 hex of the body). A bad signature gets 401 and changes nothing;
@@ -18,10 +19,23 @@ public final class ReceiptEndpoint: @unchecked Sendable {
     private let queue = DispatchQueue(label: "loa.receipts")
     private let lock = NSLock()
     private var counts = (received: 0, matched: 0, unmatched: 0, rejected: 0)
+    /// Bodies larger than this get 413 (nothing more of them is read).
+    let maxBody: Int
+    /// Refused requests are logged here (never their bodies).
+    let logger: Logger
 
-    public init(storeLocation: String, secrets: [Carrier: [UInt8]]) throws {
+    public init(storeLocation: String, secrets: [Carrier: [UInt8]], maxBody: Int = 4 << 20, logger: Logger = quietLogger("loa.receipts")) throws {
         store = try Store(location: storeLocation, create: false)
         self.secrets = try secrets.mapValues { try HMACSigner(secret: $0) }
+        self.maxBody = maxBody
+        self.logger = logger
+    }
+
+    func refused(_ status: HTTPResponse.Status, carrier: String, _ reason: String, bytes: Int? = nil) -> Response {
+        var metadata: Logger.Metadata = ["status": "\(status.code)", "carrier": "\(Escaped(carrier))", "reason": "\(reason)"]
+        if let bytes { metadata["bytes"] = "\(bytes)" }
+        logger.warning("receipts refused", metadata: metadata)
+        return Self.text(status, reason)
     }
 
     public var totals: (received: Int, matched: Int, unmatched: Int, rejected: Int) { lock.lock(); defer { lock.unlock() }; return counts }
@@ -29,8 +43,11 @@ public final class ReceiptEndpoint: @unchecked Sendable {
     public func addRoutes(to router: Router<BasicRequestContext>) {
         router.post("receipts/:carrier") { request, context -> Response in
             let name = context.parameters.get("carrier") ?? ""
-            let body = Array(try await request.body.collect(upTo: 16 << 20).readableBytesView)
-            return try await self.handle(carrier: name, signature: request.headers[HTTPField.Name("X-Loa-Signature")!], body: body)
+            let collected: ByteBuffer
+            do { collected = try await request.body.collect(upTo: self.maxBody) } catch {
+                return self.refused(.contentTooLarge, carrier: name, "body larger than \(self.maxBody / 1024) KiB")
+            }
+            return try await self.handle(carrier: name, signature: request.headers[HTTPField.Name("X-Loa-Signature")!], body: Array(collected.readableBytesView))
         }
         // Kannel delivery reports: GET /receipts/{carrier}/dlr?id=m123&sig=…&type=%d
         router.get("receipts/:carrier/dlr") { request, context -> Response in
@@ -43,14 +60,14 @@ public final class ReceiptEndpoint: @unchecked Sendable {
     }
 
     func handle(carrier name: String, signature: String?, body: [UInt8]) async throws -> Response {
-        guard let carrier = Carrier(name: name) else { return Self.text(.notFound, "unknown carrier \(name)") }
-        guard let signer = secrets[carrier] else { return Self.text(.notFound, "no receipt secret configured for \(carrier.rawValue)") }
+        guard let carrier = Carrier(name: name) else { return refused(.notFound, carrier: name, "unknown carrier") }
+        guard let signer = secrets[carrier] else { return refused(.notFound, carrier: name, "no receipt secret configured for \(carrier.rawValue)") }
         guard let signature, signer.verify(body, signature: signature) else {
             record { $0.rejected += 1 }
-            return Self.text(.unauthorized, "bad signature")
+            return refused(.unauthorized, carrier: name, "bad signature", bytes: body.count)
         }
         let receipts: [ReceiptRecord]
-        do { receipts = try BatchHTTP.parseReceipts(body) } catch { return Self.text(.badRequest, "\(error)") }
+        do { receipts = try BatchHTTP.parseReceipts(body) } catch { return refused(.badRequest, carrier: name, "\(error)", bytes: body.count) }
         let (matched, unmatched) = try await withCheckedThrowingContinuation { (c: CheckedContinuation<(Int, Int), any Error>) in
             queue.async {
                 c.resume(with: Result { try self.store.recordReceipts(carrier: carrier, receipts) })
@@ -62,10 +79,10 @@ public final class ReceiptEndpoint: @unchecked Sendable {
     }
 
     func handleKannel(carrier name: String, id: String, sig: String, type: Int) async throws -> Response {
-        guard let carrier = Carrier(name: name), let signer = secrets[carrier] else { return Self.text(.notFound, "unknown carrier \(name)") }
+        guard let carrier = Carrier(name: name), let signer = secrets[carrier] else { return refused(.notFound, carrier: name, "unknown carrier") }
         guard signer.verify(Array(id.utf8), signature: sig) else {
             record { $0.rejected += 1 }
-            return Self.text(.unauthorized, "bad signature")
+            return refused(.unauthorized, carrier: name, "bad signature (Kannel report)")
         }
         guard let status = KannelProtocol.status(dlrType: type) else { return Self.text(.ok, "noted") }   // 4 buffered, 8 SMSC accepted
         let receipt = ReceiptRecord(messageRef: id, status: status, at: nil, reason: type == 16 ? "SMSC rejected" : nil)
@@ -109,6 +126,26 @@ public final class BackgroundServer: @unchecked Sendable {
         await group?.triggerGracefulShutdown()
         _ = try? await task?.value
     }
+}
+
+extension ReceiptEndpoint {
+    /// Serves the receipt routes until the process is told to stop: idle connections close after
+    /// 30 s, at most `maxConnections` at once (more wait to be accepted).
+    public func serve(host: String, port: Int, maxConnections: Int, onRunning: @escaping @Sendable () -> Void) async throws {
+        let router = Router()
+        addRoutes(to: router)
+        let app = Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+                              configuration: .init(address: .hostname(host, port: port), availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
+                              onServerRunning: { _ in onRunning() }, logger: quietLogger("loa.serve"))
+        try await app.runService()
+    }
+}
+
+/// A logger that tells what a server refused or could not do, on stderr, at info level.
+public func serverLogger(_ label: String) -> Logger {
+    var logger = Logger(label: label, factory: { StreamLogHandler.standardError(label: $0) })
+    logger.logLevel = .info
+    return logger
 }
 
 /// Hummingbird's own logger, at warning level: the CLI prints what matters itself.

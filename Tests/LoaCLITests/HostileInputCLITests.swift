@@ -29,6 +29,44 @@ struct HostileInputCLITests {
         return "\(dir)/\(name)"
     }
 
+    @Test("loa serve listens where told, refuses oversized and unsigned requests with the right status, and logs each refusal without the body")
+    func serveRefusesAndLogs() throws {
+        let dir = try CLI.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: "\(dir)/carriers", withIntermediateDirectories: true)
+        try Data("name: viettel\nprotocol: batch-http\nendpoint: http://127.0.0.1:9\ntps: 10\nmax_batch: 10\nreceipt_secret_env: LOA_RECEIPT_VIETTEL\n".utf8).write(to: URL(fileURLWithPath: "\(dir)/carriers/viettel.yaml"))
+        try Data("cgi,lat,lon,commune_code\n452-04-1-1,14.72,107.56,23377\n".utf8).write(to: URL(fileURLWithPath: "\(dir)/cells.csv"))
+        let env = ["LOA_DATABASE": "\(dir)/loa.sqlite", "LOA_CARRIERS": "\(dir)/carriers", "LOA_RECEIPT_VIETTEL": "receipt-secret-0001"]
+        #expect(try CLI.run(["import", "cells", "\(dir)/cells.csv"], environment: env).status == 0)
+        #expect(try CLI.run(["serve", "--listen", "nowhere"], environment: env).stderr.contains("--listen: expected HOST:PORT"))
+        let port = Int.random(in: 30000...39000)
+        let log = "\(dir)/serve.log"
+        let serve = try CLI.spawn(["serve", "--listen", "127.0.0.1:\(port)", "--max-body", "4"], environment: env, log: log)
+        defer { serve.terminate(); serve.waitUntilExit() }
+        for _ in 0..<100 where !((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("receipts on") { usleep(50_000) }
+        #expect(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("receipts on http://127.0.0.1:\(port)/receipts/{carrier} for viettel"))
+        func post(_ body: String) throws -> String {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            p.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "--data-binary", "@-", "http://127.0.0.1:\(port)/receipts/viettel"]
+            let input = Pipe(), output = Pipe()
+            p.standardInput = input
+            p.standardOutput = output
+            try p.run()
+            input.fileHandleForWriting.write(Data(body.utf8))
+            try input.fileHandleForWriting.close()
+            let code = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return code
+        }
+        #expect(try post("{\"message_id\":\"m1\",\"status\":\"delivered\"}\n") == "401")
+        #expect(try post(String(repeating: "x", count: 5000)) == "413")
+        usleep(200_000)
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(text.contains("receipts refused") && text.contains("status=401") && text.contains("reason=bad signature"), "\(text)")
+        #expect(text.contains("status=413"), "\(text)")
+        #expect(!text.contains("delivered") && !text.contains("xxxxx"), "a body was logged: \(text)")
+    }
+
     @Test("a carrier file's problems are reported all at once, each with its line and column")
     func carrierFileProblemsAtOnce() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loa-carrier-\(UUID().uuidString)").path
