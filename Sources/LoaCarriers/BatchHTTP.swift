@@ -67,7 +67,15 @@ public enum BatchHTTP {
                   let s = o["status"] as? String, let status = ReceiptStatus(rawValue: s) else {
                 throw WireFormatError("receipt line \(i + 1): expected {\"message_id\": \"…\", \"status\": \"delivered|failed|expired|unknown\"}")
             }
-            out.append(.init(messageRef: ref, status: status, at: (o["at"] as? String).flatMap(Timestamp.parseISO8601), reason: o["reason"] as? String))
+            var at: Timestamp? = nil
+            if let value = o["at"], !(value is NSNull) {
+                // A time that cannot be read is refused, never dropped: it orders conflicting receipts.
+                guard let text = value as? String, let t = Timestamp.parseISO8601(text) else {
+                    throw WireFormatError("receipt line \(i + 1): at: expected ISO 8601 with an offset (2026-11-24T08:15:00+07:00), found \(Escaped("\(value)"))")
+                }
+                at = t
+            }
+            out.append(.init(messageRef: ref, status: status, at: at, reason: o["reason"] as? String))
         }
         return out
     }

@@ -126,3 +126,27 @@ struct CarrierAnswersTests {
         await server.stop()
     }
 }
+
+@Suite("Receipt lines")
+struct ReceiptLineTests {
+    @Test("a receipt's time is read or the body is refused with the line: never silently dropped")
+    func receiptTimes() throws {
+        let good = try BatchHTTP.parseReceipts(Array("""
+            {"message_id":"m1-abc","status":"delivered","at":"2026-11-24T08:15:00+07:00"}
+            {"message_id":"m2-abc","status":"failed","reason":"absent subscriber"}
+            {"message_id":"m3-abc","status":"expired","at":null}
+
+            """.utf8))
+        #expect(good.map(\.messageRef) == ["m1-abc", "m2-abc", "m3-abc"])
+        #expect(good[0].at == Timestamp.parseISO8601("2026-11-24T08:15:00+07:00"))
+        #expect(good[1].at == nil && good[2].at == nil)
+        #expect(good[1].reason == "absent subscriber")
+        for bad in ["\"24/11/2026 08:15\"", "1764000000", "\"2026-11-24T08:15:00\""] {
+            #expect {
+                _ = try BatchHTTP.parseReceipts(Array("{\"message_id\":\"m1-abc\",\"status\":\"delivered\"}\n{\"message_id\":\"m2-abc\",\"status\":\"delivered\",\"at\":\(bad)}\n".utf8))
+            } throws: { error in
+                "\(error)".hasPrefix("receipt line 2: at: expected ISO 8601 with an offset")
+            }
+        }
+    }
+}
