@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Hummingbird
 import LoaCarriers
 import LoaCarrierSimulator
@@ -166,13 +167,13 @@ struct DispatchBench {
         g.pseudonymKey = key
         g.contactVault = vault
         if let uploads = options.values["uploads"] { g.concurrentUploads = uploads }
-        final class Count: @unchecked Sendable { let lock = NSLock(); var accepted = 0 }
+        final class Count: Sendable { let accepted = Mutex(0) }
         let count = Count()
         let d = Dispatcher(storeLocation: path, gateways: [g], campaigns: campaigns()) { p in
-            count.lock.lock(); count.accepted = max(count.accepted, p.accepted); count.lock.unlock()
+            count.accepted.withLock { $0 = max($0, p.accepted) }
         }
         Thread { try? d.run(untilDrained: true) }.start()
-        func accepted() -> Int { count.lock.lock(); defer { count.lock.unlock() }; return count.accepted }
+        func accepted() -> Int { count.accepted.withLock { $0 } }
         try await Task.sleep(for: .seconds(2))
         let a0 = accepted(), t0 = Date()
         try await Task.sleep(for: .seconds(Double(seconds)))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import LoaCore
 import LoaCrypto
 import LoaStore
@@ -82,12 +83,13 @@ struct AudienceRun {
         let (mask, cellCounts) = area.selection(cells)
         progress?("audience cells: \(formatCount(cellCounts.total)) of \(formatCount(cells.count)); reading the latest presence…")
         // The stated languages load on a second connection while the presence is read (two scans, two cores).
-        final class Loaded: @unchecked Sendable { var preferences: Result<LanguagePreferences, any Error> = .success(LanguagePreferences()) }
+        final class Loaded: Sendable { let preferences = Mutex<Result<LanguagePreferences, any Error>>(.success(LanguagePreferences())) }
         let loaded = Loaded()
         let location = store.databaseLocation
         let done = DispatchSemaphore(value: 0)
         Thread {
-            loaded.preferences = Result { try Store(location: location, create: false).languagePreferences() }
+            let result = Result { try Store(location: location, create: false).languagePreferences() }
+            loaded.preferences.withLock { $0 = result }
             done.signal()
         }.start()
         let latest: LatestPresenceTable
@@ -95,7 +97,7 @@ struct AudienceRun {
         done.wait()
         progress?("selecting among \(formatCount(latest.count)) subscribers seen in the window…")
         var selector = RecipientSelector(campaign: campaign, units: units, carriers: Store.carriers, cells: cells,
-                                         audienceCells: mask, optOuts: optOuts, preferences: try loaded.preferences.get())
+                                         audienceCells: mask, optOuts: optOuts, preferences: try loaded.preferences.withLock { $0 }.get())
         let frozen = selector
         var summary = try selector.select(latest: latest, contacts: contactKeys) { r in
             try sink?(r)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import LoaCore
 import LoaStore
 
@@ -196,11 +197,10 @@ func durationOption(_ text: String, _ name: String, _ range: ClosedRange<Int64>)
 /// place on a terminal, one line per report otherwise.
 func withImportProgress(_ body: (@escaping (ImportProgress) -> Void) throws -> ImportReport) throws -> ImportReport {
     let tty = isatty(2) != 0
-    final class Drawn: @unchecked Sendable { var any = false }
-    let drawn = Drawn()
-    defer { if tty && drawn.any { FileHandle.standardError.write(Data("\n".utf8)) } }
+    let drawn = Atomic<Bool>(false)
+    defer { if tty && drawn.load(ordering: .relaxed) { FileHandle.standardError.write(Data("\n".utf8)) } }
     return try body { p in
-        drawn.any = true
+        drawn.store(true, ordering: .relaxed)
         let share = p.totalBytes > 0 ? min(100, p.bytesRead * 100 / p.totalBytes) : 0
         let rate = p.seconds > 0 ? Int(Double(p.rows) / p.seconds) : 0
         let text = "  \(formatCount(p.rows)) rows · \(share)% of the file · \(formatCount(rate)) rows/s"

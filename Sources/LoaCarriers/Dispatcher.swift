@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import LoaCore
 import LoaCrypto
 import LoaStore
@@ -100,10 +101,9 @@ public final class Dispatcher: @unchecked Sendable {
     /// Returns what each carrier's lane did; a lane that stopped on a fault says why (`fault`).
     @discardableResult
     public func run(untilDrained: Bool) throws -> [Progress] {
-        final class Errors: @unchecked Sendable {
-            let lock = NSLock()
-            var list: [String] = []
-            func add(_ s: String) { lock.lock(); list.append(s); lock.unlock() }
+        final class Errors: Sendable {
+            let list = Mutex<[String]>([])
+            func add(_ s: String) { list.withLock { $0.append(s) } }
         }
         let errors = Errors()
         let store = try Store(location: storeLocation, create: false)
@@ -143,7 +143,8 @@ public final class Dispatcher: @unchecked Sendable {
         }
         balancer.dropAll()
         try store.completeFinishedCampaigns()
-        if !errors.list.isEmpty { throw StoreError.input(errors.list.joined(separator: "\n")) }
+        let failures = errors.list.withLock { $0 }
+        if !failures.isEmpty { throw StoreError.input(failures.joined(separator: "\n")) }
         return lanes.map { lane in lane.1.with { $0.progress } }
     }
 
@@ -723,9 +724,8 @@ final class LeaseBalancer {
 }
 
 /// A flag set from a signal handler or another thread.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.lock(); value = true; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .sequentiallyConsistent) }
+    var isSet: Bool { value.load(ordering: .sequentiallyConsistent) }
 }
