@@ -59,7 +59,7 @@ struct DispatchCoreTests {
         #expect(limiter.nextAvailable(at: 1.2) == 1.5)
         limiter.giveBack(2, admittedAt: 1.0)
         #expect(limiter.used(at: 1.2) == 8)
-        #expect(SlidingWindowLimiter(perSecond: 100).window == 1.025)
+        #expect(SlidingWindowLimiter(perSecond: 100).window == 1.05)
     }
 
     @Test func dailyQuota() {
