@@ -24,6 +24,7 @@ struct DemoData: AsyncParsableCommand {
     @Option(name: .long, help: "Presence is generated up to this time (ISO 8601 or now).") var now: TimeArgument = TimeArgument(argument: "now")!
     @Option(name: .long, help: "Random seed (same seed, same files).") var seed: UInt64 = 2025
     @Flag(name: .long, help: "Write h:<hex> pseudonyms (with the carriers' keys) instead of clear numbers.") var pseudonyms = false
+    @Flag(name: .long, help: "Replace the files of an earlier run in --out.") var force = false
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -55,6 +56,13 @@ struct DemoData: AsyncParsableCommand {
         let units = try loadUnits()
         let provinceCodes = provinces.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         for p in provinceCodes { if case .failure(let e) = units.province(p) { throw ValidationError("--provinces: \(e.description)") } }
+        // The files this writes: never replaced unless told (--out may be a directory of real data).
+        let files = ["cells.csv", "do-not-call.csv", "contacts-nguoi-co-uy-tin.csv"]
+            + Self.shares.flatMap { ["presence-\($0.0.rawValue).csv", "preferences-\($0.0.rawValue).csv"] }
+        let existing = files.filter { FileManager.default.fileExists(atPath: "\(out)/\($0)") || (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(out)/\($0)")) != nil }
+        if !existing.isEmpty && !force {
+            throw CLIError("\(out) already holds \(existing.joined(separator: ", ")): use --force to replace them, or another --out")
+        }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var rng = SplitMix64(seed: seed)
         let t0 = Date()

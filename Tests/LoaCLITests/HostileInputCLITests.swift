@@ -299,5 +299,12 @@ struct HostileInputCLITests {
         #expect(typo.status != 0 && typo.stderr.contains("no store here"), "\(typo.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/lao.sqlite"))
         #expect(try CLI.run(["demo-data", "--provinces", "", "--out", "\(dir)/d"]).stderr.contains("--provinces: expected 2025 province codes"))
+        // demo-data never replaces files it did not create in this run, unless told.
+        try FileManager.default.createDirectory(atPath: "\(dir)/real", withIntermediateDirectories: true)
+        try Data("subscriber,cgi,seen_at\nreal data\n".utf8).write(to: URL(fileURLWithPath: "\(dir)/real/presence-viettel.csv"))
+        let kept = try CLI.run(["demo-data", "--subscribers", "10000", "--out", "\(dir)/real"])
+        #expect(kept.status != 0 && kept.stderr.contains("already holds presence-viettel.csv: use --force"), "\(kept.stderr)")
+        #expect(try String(contentsOfFile: "\(dir)/real/presence-viettel.csv", encoding: .utf8).contains("real data"))
+        #expect(try CLI.run(["demo-data", "--subscribers", "10000", "--out", "\(dir)/real", "--force"]).status == 0)
     }
 }
