@@ -23,8 +23,7 @@ struct AudienceRun {
     /// before `at`): none of their subscribers can be selected (a snapshot not imported, or
     /// purged by the retention). Empty for an audience of contact lists only.
     func carriersWithoutPresence() throws -> [Carrier] {
-        let a = area
-        if a.communes.isEmpty && a.cells.isEmpty && a.borders.isEmpty && a.polygons.isEmpty { return [] }
+        if area.isEmpty { return [] }
         let reachable = try store.open().presenceCarriers(seenFrom: at - campaign.audience.seenWithin, to: at)
         return try store.carrierConfigs().keys.filter { !reachable.contains($0) }.sorted { $0.rawValue < $1.rawValue }
     }

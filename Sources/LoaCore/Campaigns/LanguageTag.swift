@@ -101,6 +101,10 @@ public enum Languages {
     struct RegistryEntry { var twoLetter: String?; var name: String }
 
     /// ISO 639-3 codes (and the two-letter ISO 639-1 codes) with their English names.
+    /// The codes in order, for suggestions (sorted once, not for every mistyped line of an import).
+    static let sortedTwoLetterCodes = registry.twoLetter.keys.sorted()
+    static let sortedThreeLetterCodes = registry.byCode.keys.filter { $0.count == 3 }.sorted()
+
     static let registry: (byCode: [String: RegistryEntry], twoLetter: [String: String]) = {
         var byCode: [String: RegistryEntry] = [:]
         var twoLetter: [String: String] = [:]
@@ -159,10 +163,10 @@ public enum Languages {
     static func suggestion(for code: String) -> String? {
         func near(_ candidate: String) -> Bool { editDistanceAtMostOne(code, candidate) }
         if let k = known.first(where: { near($0.tag) }) { return "\(k.tag) (\(k.name))" }
-        if let two = registry.twoLetter.keys.sorted().first(where: near), let three = registry.twoLetter[two] {
+        if let two = sortedTwoLetterCodes.first(where: near), let three = registry.twoLetter[two] {
             return "\(two) (\(registry.byCode[three]?.name ?? two))"
         }
-        if let three = registry.byCode.keys.sorted().first(where: { $0.count == 3 && near($0) }) {
+        if let three = sortedThreeLetterCodes.first(where: near) {
             let entry = registry.byCode[three]!
             return "\(entry.twoLetter ?? three) (\(entry.name))"
         }

@@ -16,6 +16,9 @@ public struct AudienceArea: Sendable {
         self.excludedCommunes = excludedCommunes
     }
 
+    /// No area rule at all (an audience of contact lists only).
+    public var isEmpty: Bool { communes.isEmpty && cells.isEmpty && borders.isEmpty && polygons.isEmpty }
+
     public func includes(_ cell: Cell) -> Bool {
         if excludedCommunes.contains(cell.commune) { return false }
         if communes.contains(cell.commune) || cells.contains(cell.cgi) { return true }
