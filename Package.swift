@@ -36,12 +36,12 @@ let package = Package(
         // Keyed pseudonyms, signatures, hashes and sealed contact numbers over libcrypto.
         .target(name: "LoaCrypto", dependencies: ["LoaCore", "COpenSSL"], swiftSettings: settings),
         // Carrier gateways: batch-http and Kannel wire formats, the libcurl transport, the dispatcher.
-        .target(name: "LoaCarriers", dependencies: ["LoaCore", "LoaCrypto", "LoaStore", "CCurl"], swiftSettings: settings),
+        .target(name: "LoaCarriers", dependencies: ["LoaCore", "LoaCrypto", "CCurl"], swiftSettings: settings),
         // The HTTP side of loa (Hummingbird): delivery receipts now; the console and metrics next.
         .target(
             name: "LoaServer",
             dependencies: [
-                "LoaCore", "LoaCrypto", "LoaStore", "LoaCarriers",
+                "LoaCore", "LoaCrypto", "LoaCarriers",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -81,7 +81,7 @@ let package = Package(
         ),
         .testTarget(name: "LoaCoreTests", dependencies: ["LoaCore"], swiftSettings: settings),
         // Scratch stores for the contract tests: a SQLite file or a fresh PostgreSQL database.
-        .target(name: "LoaTestSupport", dependencies: ["LoaStore"], path: "Tests/LoaTestSupport", swiftSettings: settings),
+        .target(name: "LoaTestSupport", dependencies: ["LoaStore", "LoaCore", "LoaCrypto", "LoaReference"], path: "Tests/LoaTestSupport", swiftSettings: settings),
         .testTarget(name: "LoaStoreTests", dependencies: ["LoaStore", "LoaCore", "LoaCrypto", "LoaReference", "LoaTestSupport"], swiftSettings: settings),
         .testTarget(name: "LoaCarriersTests", dependencies: ["LoaCarriers", "LoaServer", "LoaCarrierSimulator", "LoaStore", "LoaCore", "LoaCrypto", "LoaTestSupport",
                                                              .product(name: "Hummingbird", package: "hummingbird")], swiftSettings: settings),

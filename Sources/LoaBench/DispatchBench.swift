@@ -6,6 +6,7 @@ import LoaCarrierSimulator
 import LoaServer
 import LoaCore
 import LoaCrypto
+import LoaReference
 import LoaStore
 
 /// Dispatch benchmarks: a store with planned messages, in-process carrier simulators on
@@ -27,7 +28,7 @@ struct DispatchBench {
         }
         print("store: \(Store.isPostgresURL(path) ? "PostgreSQL" : "SQLite")")
         let store = try Store(location: path)
-        try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES ('bench', 'x', 'x', 'bench', 'emergency', 'draft', 'a', 0)")
+        _ = try store.submitCampaign(id: "bench", title: "bench", priority: .emergency, file: "bench.yaml", sha256: "x", by: "a")
         _ = try store.approveCampaign("bench", sha256: "x", by: "b", unreviewed: [])
         _ = try store.transitionCampaign("bench", "start", by: "b")
         for (k, carrier) in carriers.enumerated() {
@@ -81,8 +82,8 @@ struct DispatchBench {
             g.concurrentUploads = options.values["uploads"]
             gateways.append(g)
         }
-        let d = Dispatcher(storeLocation: path, gateways: gateways, campaigns: campaigns()) { _ in }
-        d.storeConnections = options.values["connections"]
+        let pool = try StorePool(location: path, capacity: options.values["connections"] ?? Dispatcher.storeConnections(carriers: gateways.count))
+        let d = Dispatcher(storage: pool, gateways: gateways, campaigns: campaigns()) { _ in }
         let t0 = Date()
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in Thread { c.resume(with: Result { try d.run(untilDrained: true) }) }.start() }
         let seconds = Date().timeIntervalSince(t0)
@@ -100,7 +101,7 @@ struct DispatchBench {
         let messages = tps * (seconds + 10)
         let path = try store(messages: messages, carriers: [.viettel])
         let (sim, server, port) = try await simulator(.viettel, tps: tps * 2, maxBatch: 5000)
-        let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: tps, maxBatch: 5000)], campaigns: campaigns()) { _ in }
+        let d = Dispatcher(storage: try StorePool(location: path, capacity: 8), gateways: [gateway(.viettel, port: port, tps: tps, maxBatch: 5000)], campaigns: campaigns()) { _ in }
         let (rate, elapsed, stats) = try await measure(d, sim, seconds: seconds)
         print("rate: configured \(tps) TPS, measured \(String(format: "%.1f", rate)) messages/s over \(String(format: "%.1f", elapsed)) s: error \(String(format: "%.2f", abs(rate - Double(tps)) / Double(tps) * 100))%; most in any 1-second window \(stats.maxInAnySecond), in any 100 ms \(stats.maxIn100ms) (pacing allows \(pacedChunk(tps: tps, maxBatch: 5000)) per 100 ms)")
         await server.stop()
@@ -129,7 +130,7 @@ struct DispatchBench {
         let messages = tps * (seconds + 15)
         let path = try store(messages: messages, carriers: [.viettel])
         let (sim, server, port) = try await simulator(.viettel, tps: tps * 2, maxBatch: 5000, faultRate: Double(percent) / 100)
-        let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: tps, maxBatch: 5000, timeout: timeout)], campaigns: campaigns()) { _ in }
+        let d = Dispatcher(storage: try StorePool(location: path, capacity: 8), gateways: [gateway(.viettel, port: port, tps: tps, maxBatch: 5000, timeout: timeout)], campaigns: campaigns()) { _ in }
         let (rate, elapsed, stats) = try await measure(d, sim, seconds: seconds)
         print("faults: \(percent)% of uploads meet a fault (client timeout \(Int(timeout)) s); configured \(tps) TPS; accepted once by the carrier \(String(format: "%.1f", rate)) messages/s = \(String(format: "%.1f", rate / Double(tps) * 100))% of TPS over \(String(format: "%.1f", elapsed)) s; duplicates \(stats.duplicateMessages); most in any second \(stats.maxInAnySecond)")
         await server.stop()
@@ -150,15 +151,17 @@ struct DispatchBench {
         let key = try KeyedPseudonymizer(key: Array("bench-kannel-pseudonym-key-0001".utf8))
         let vault = try ContactVault(hex: String(repeating: "b7", count: 32))
         var planned: [PlannedMessage] = []
-        try store.db.transaction {
-            for i in 0..<messages {
-                guard case .success(let p) = VietnamNumberingPlan.parse("096\(String(format: "%07d", 1_000_000 + i))") else { continue }
-                try store.db.run("INSERT INTO contact_entries (list, subscriber, sealed, carrier, name, language, commune) VALUES ('bench', ?, ?, 'viettel', 'A', NULL, 23377)",
-                                 [.blob(vault.pseudonym(for: p.msisdn).bytes), .blob(try vault.seal(p.msisdn))])
-                planned.append(.init(carrier: .viettel, subscriber: key.pseudonym(for: p.msisdn).description, language: "vi", commune: 23377,
-                                     text: "Xã Bờ Y: họp dân lúc 8 giờ", encoding: .ucs2, segments: 1))
-            }
+        var csv = "msisdn,name,language,commune_code\n"
+        for i in 0..<messages {
+            guard case .success(let p) = VietnamNumberingPlan.parse("096\(String(format: "%07d", 1_000_000 + i))") else { continue }
+            csv += "\(p.msisdn.national),A,,\n"
+            planned.append(.init(carrier: .viettel, subscriber: key.pseudonym(for: p.msisdn).description, language: "vi", commune: 23377,
+                                 text: "Xã Bờ Y: họp dân lúc 8 giờ", encoding: .ucs2, segments: 1))
         }
+        let contacts = NSTemporaryDirectory() + "loa-bench-contacts-\(UUID().uuidString).csv"
+        try csv.write(toFile: contacts, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: contacts) }
+        _ = try store.importContacts(path: contacts, list: "bench", units: ReferenceData.administrativeUnits(), routing: CarrierRouting(), vault: vault)
         _ = try store.planMessages(campaign: "bench", priority: .emergency, day: 2, capPerDay: 1, planned)
         var g = CarrierGateway(carrier: .viettel, displayName: "Viettel via Kannel", protocolKind: .kannel, endpoint: sendsms, tps: tps, maxBatch: 1000,
                                dailyQuota: 100_000_000, window: nil, retry: RetryPolicy(initialDelay: 0.2, maxDelay: 1), timeout: 5, token: nil,
@@ -169,7 +172,7 @@ struct DispatchBench {
         if let uploads = options.values["uploads"] { g.concurrentUploads = uploads }
         final class Count: Sendable { let accepted = Mutex(0) }
         let count = Count()
-        let d = Dispatcher(storeLocation: path, gateways: [g], campaigns: campaigns()) { p in
+        let d = Dispatcher(storage: try StorePool(location: path, capacity: 8), gateways: [g], campaigns: campaigns()) { p in
             count.accepted.withLock { $0 = max($0, p.accepted) }
         }
         Thread { try? d.run(untilDrained: true) }.start()

@@ -81,7 +81,7 @@ struct CampaignStatus: AsyncParsableCommand {
 
     func run() async throws {
         let db = try store.open()
-        guard let record = try db.campaignRecord(id) else { throw CLIError("no campaign \(id) in \(db.db.location)") }
+        guard let record = try db.campaignRecord(id) else { throw CLIError("no campaign \(id) in \(db.location)") }
         print("\(record.id): \(record.title)")
         print("  state \(record.state.rawValue), priority \(record.priority.rawValue), drafted by \(record.draftedBy), approved by \(record.approvedBy ?? "nobody yet")")
         printDeliverySummary(try db.messageCounts(campaign: id))

@@ -93,7 +93,7 @@ struct Dispatch: AsyncParsableCommand {
         if let receiptsPort {
             var secrets: [Carrier: [UInt8]] = [:]
             for g in gateways { if let s = g.receiptSecret { secrets[g.carrier] = s } }
-            let endpoint = try ReceiptEndpoint(storeLocation: store.databaseLocation, secrets: secrets)
+            let endpoint = try ReceiptEndpoint(sink: Store(location: store.databaseLocation, create: false), secrets: secrets)
             let router = Router()
             endpoint.addRoutes(to: router)
             receiptServer = BackgroundServer()
@@ -101,7 +101,8 @@ struct Dispatch: AsyncParsableCommand {
             print("receiving receipts on http://127.0.0.1:\(port)/receipts/{carrier}")
         }
         let board = ProgressBoard(carriers: gateways.map(\.carrier))
-        let dispatcher = Dispatcher(storeLocation: store.databaseLocation, gateways: gateways, campaigns: .init(policies: policies, senders: senders)) { board.update($0) }
+        let storage = try StorePool(location: store.databaseLocation, capacity: Dispatcher.storeConnections(carriers: gateways.count))
+        let dispatcher = Dispatcher(storage: storage, gateways: gateways, campaigns: .init(policies: policies, senders: senders)) { board.update($0) }
         stopper.set(dispatcher)
         board.start()
         let forever = self.forever
@@ -361,7 +362,7 @@ struct Serve: AsyncParsableCommand {
         var secrets: [Carrier: [UInt8]] = [:]
         for (carrier, config) in try store.carrierConfigs() { if let s = try config.gateway(requireSecrets: false).receiptSecret { secrets[carrier] = s } }
         if secrets.isEmpty { throw CLIError("no carrier has a receipt secret in the environment (receipt_secret_env in \(store.carriersDirectory))") }
-        let endpoint = try ReceiptEndpoint(storeLocation: store.databaseLocation, secrets: secrets, maxBody: maxBody * 1024, logger: serverLogger("loa.serve"))
+        let endpoint = try ReceiptEndpoint(sink: Store(location: store.databaseLocation, create: false), secrets: secrets, maxBody: maxBody * 1024, logger: serverLogger("loa.serve"))
         let (host, port) = address!
         let banner = "receipts on http://\(host):\(port)/receipts/{carrier} for \(secrets.keys.map(\.rawValue).sorted().joined(separator: ", "))"
         try await endpoint.serve(host: host, port: port, maxConnections: maxConnections) {

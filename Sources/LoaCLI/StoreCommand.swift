@@ -21,7 +21,7 @@ struct StoreInfo: AsyncParsableCommand {
     func run() async throws {
         let db = try store.open()
         let schema = try db.schemaVersion()
-        print("store: \(db.db.dialect == .postgres ? "PostgreSQL" : "SQLite") \(db.db.location)")
+        print("store: \(db.engineName) \(db.location)")
         print("schema: version \(schema.version) (\(schema.name))")
         for (table, rows) in try db.tableCounts() {
             print("  \(table.padding(toLength: 12, withPad: " ", startingAt: 0)) \(formatCount(rows))")

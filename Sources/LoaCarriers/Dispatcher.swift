@@ -2,7 +2,6 @@ import Foundation
 import Synchronization
 import LoaCore
 import LoaCrypto
-import LoaStore
 
 /// Sends approved campaigns' messages to the carriers. Each carrier gets `uploadsPerCarrier`
 /// upload workers (a thread and a curl handle each, so that a stalled or slow upload holds only
@@ -65,7 +64,7 @@ public final class Dispatcher: @unchecked Sendable {
         }
     }
 
-    let storeLocation: String
+    let storage: any DispatchStorage
     let gateways: [CarrierGateway]
     let campaigns: Campaigns
     let onProgress: @Sendable (Progress) -> Void
@@ -74,20 +73,22 @@ public final class Dispatcher: @unchecked Sendable {
     /// uploads stalled until the timeout do not hold the lane back (a carrier's `concurrent_uploads`).
     public var uploadsPerCarrier: Int?
     public static let defaultUploadsPerCarrier = 16
-    /// Store connections shared by all upload workers (default: 2 per carrier and 2 more).
-    public var storeConnections: Int?
-    /// Set when `run` starts: the store's identity, carried by message ids on the wire.
-    var identity: StoreIdentity?
-    var stores: StorePool!
+    /// Store connections a dispatcher's storage should offer its upload workers: 2 per carrier and 2 more.
+    public static func storeConnections(carriers: Int) -> Int { 2 * carriers + 2 }
+    /// The store's identity, carried by message ids on the wire.
+    var identity: StoreIdentity { storage.identity }
     /// Transient failures in a row that stop new work for a carrier until a probe gets through.
     public var circuitThreshold = 3
     /// Messages in the one batch that probes a failing carrier.
     public var probeSize = 10
-    public var clock: @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
-    public var wallClock: @Sendable () -> Timestamp = { Timestamp(seconds: Int64(Date().timeIntervalSince1970)) }
+    /// The one source of time: monotonic seconds for pacing, the wall clock for schedules.
+    public var time: any DispatchClock = SystemClock()
+    func clock() -> Double { time.monotonicSeconds() }
+    func wallClock() -> Timestamp { time.now() }
 
-    public init(storeLocation: String, gateways: [CarrierGateway], campaigns: Campaigns, onProgress: @escaping @Sendable (Progress) -> Void) {
-        self.storeLocation = storeLocation
+    /// Sends from `storage` (its connections are shared by all upload workers: see `storeConnections`).
+    public init(storage: any DispatchStorage, gateways: [CarrierGateway], campaigns: Campaigns, onProgress: @escaping @Sendable (Progress) -> Void) {
+        self.storage = storage
         self.gateways = gateways
         self.campaigns = campaigns
         self.onProgress = onProgress
@@ -106,10 +107,7 @@ public final class Dispatcher: @unchecked Sendable {
             func add(_ s: String) { list.withLock { $0.append(s) } }
         }
         let errors = Errors()
-        let store = try Store(location: storeLocation, create: false)
-        identity = store.identity
-        stores = StorePool(location: storeLocation, capacity: storeConnections ?? (2 * gateways.count + 2))
-        let leases = try Store.carrierLeases(location: storeLocation)
+        let leases = try storage.carrierLeases()
         defer { leases.close() }
         // Each carrier gets its upload workers sharing one rate limiter, quota and circuit, so that
         // claiming and recording overlap with uploads and a stalled upload holds only itself.
@@ -125,7 +123,7 @@ public final class Dispatcher: @unchecked Sendable {
                 })
             }
         }
-        let balancer = LeaseBalancer(dispatcher: self, leases: leases, store: store, lanes: lanes)
+        let balancer = LeaseBalancer(dispatcher: self, leases: leases, lanes: lanes)
         try balancer.balance()
         for t in threads { t.stackSize = 1 << 21; t.start() }
         var lastBalance = clock()
@@ -142,9 +140,9 @@ public final class Dispatcher: @unchecked Sendable {
             }
         }
         balancer.dropAll()
-        try store.completeFinishedCampaigns()
+        try storage.withQueue { try $0.completeFinishedCampaigns() }
         let failures = errors.list.withLock { $0 }
-        if !failures.isEmpty { throw StoreError.input(failures.joined(separator: "\n")) }
+        if !failures.isEmpty { throw DispatchError.lanesFailed(failures) }
         return lanes.map { lane in lane.1.with { $0.progress } }
     }
 
@@ -248,7 +246,7 @@ public final class Dispatcher: @unchecked Sendable {
         var maxBatch: Int { shared.with { $0.lane.maxBatch } }
 
         /// A store connection from the pool for a few statements (never borrow one inside another).
-        func db<T>(_ body: (Store) throws -> T) throws -> T { try d.stores.with(body) }
+        func db<T>(_ body: (any BatchQueue) throws -> T) throws -> T { try d.storage.withQueue(body) }
 
         /// The oldest batch due to go again that no other worker of this node is re-uploading,
         /// taken for its next attempt; nil when there is none.
@@ -621,7 +619,7 @@ public final class Dispatcher: @unchecked Sendable {
 
         func kannelNumbers(_ key: KeyedPseudonymizer, _ vault: ContactVault) throws -> [String: MSISDN] {
             if let numbers = shared.with({ $0.kannelNumbers }) { return numbers }
-            let numbers = try db { try $0.contactNumbers(key: key, vault: vault) }
+            let numbers = try db { try $0.contactNumbers(pseudonymizer: key, contacts: vault) }
             shared.with { $0.kannelNumbers = numbers }
             return numbers
         }
@@ -635,21 +633,19 @@ public final class Dispatcher: @unchecked Sendable {
 final class LeaseBalancer {
     let d: Dispatcher
     let leases: any CarrierLeases
-    let store: Store
     let lanes: [(gateway: CarrierGateway, shared: Dispatcher.LaneShared)]
     /// Consecutive checks that found a carrier free while this node had its share.
     var freeChecks: [Carrier: Int] = [:]
 
-    init(dispatcher: Dispatcher, leases: any CarrierLeases, store: Store, lanes: [(CarrierGateway, Dispatcher.LaneShared)]) {
+    init(dispatcher: Dispatcher, leases: any CarrierLeases, lanes: [(CarrierGateway, Dispatcher.LaneShared)]) {
         d = dispatcher
         self.leases = leases
-        self.store = store
         self.lanes = lanes.map { (gateway: $0.0, shared: $0.1) }
     }
 
     func balance() throws {
         let checkedAt = d.clock()
-        guard leases.stillValid() else { throw StoreError.database("the connection holding this node's carrier leases is gone") }
+        guard leases.stillValid() else { throw DispatchError.leasesLost }
         for lane in lanes { lane.shared.with { $0.confirmedAt = checkedAt } }
         if d.stopping { return }
         // A lane stopped on a fault gives its carrier back (another node, perhaps better configured, may take it).
@@ -689,9 +685,9 @@ final class LeaseBalancer {
 
     func takeOver(_ lane: (gateway: CarrierGateway, shared: Dispatcher.LaneShared)) throws {
         let carrier = lane.gateway.carrier
-        let interrupted = try store.reopenInterruptedBatches(carrier: carrier)
+        let interrupted = try d.storage.withQueue { try $0.reopenInterruptedBatches(carrier: carrier) }
         let wall = d.wallClock()
-        let sent = try store.sentToday(carrier: carrier, day: Int((wall.seconds + Timestamp.vietnamOffset) / 86400))
+        let sent = try d.storage.withQueue { try $0.sentToday(carrier: carrier, day: Int((wall.seconds + Timestamp.vietnamOffset) / 86400)) }
         // The previous holder's last uploads must leave the carrier's 1-second window first. Whatever
         // it sent, it admitted before this lease was free: it handed the carrier over with nothing in
         // flight, or it died (its session ended with it), or it lost touch and stopped itself 5 s
@@ -700,7 +696,7 @@ final class LeaseBalancer {
         // lease is enough, and nothing needs to be written between admitting a batch and posting
         // it. A batch is admitted at most about a second after its attempt is recorded: when no
         // batch of the carrier changed in the last 3 s, nothing can still be in the window.
-        let recent = try store.lastBatchActivity(carrier: carrier).map { $0 >= wall.seconds - 3 } ?? false
+        let recent = try d.storage.withQueue { try $0.lastBatchActivity(carrier: carrier) }.map { $0 >= wall.seconds - 3 } ?? false
         let notBefore = d.clock() + (recent ? Self.takeoverWait : 0)
         lane.shared.with { s in
             s.quota = DailyQuota(limit: lane.gateway.dailyQuota)

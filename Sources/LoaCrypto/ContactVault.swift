@@ -112,3 +112,7 @@ public struct ContactVault: Sendable {
         return Array(out.prefix(total + Int(n)))
     }
 }
+
+extension ContactVault: SealedContactOpening {
+    public func openSealed(_ sealed: [UInt8], pseudonym: Pseudonym) throws -> MSISDN { try open(sealed, pseudonym: pseudonym) }
+}

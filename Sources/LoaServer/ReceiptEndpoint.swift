@@ -6,7 +6,6 @@ import LoaCrypto
 import Logging
 import ServiceLifecycle
 import LoaCarriers
-import LoaStore
 import NIOCore
 import HummingbirdCore
 
@@ -14,7 +13,8 @@ import HummingbirdCore
 /// (X-Loa-Signature = HMAC-SHA256 hex of the body). A bad signature gets 401 and changes nothing;
 /// a receipt for an unknown message is kept, never dropped.
 public final class ReceiptEndpoint: @unchecked Sendable {
-    private let store: Store
+    /// Written from `queue` only (a store connection serves one thread at a time).
+    private let sink: any ReceiptSink
     private let secrets: [Carrier: HMACSigner]
     private let queue = DispatchQueue(label: "loa.receipts")
     private let lock = NSLock()
@@ -24,8 +24,9 @@ public final class ReceiptEndpoint: @unchecked Sendable {
     /// Refused requests are logged here (never their bodies).
     let logger: Logger
 
-    public init(storeLocation: String, secrets: [Carrier: [UInt8]], maxBody: Int = 4 << 20, logger: Logger = quietLogger("loa.receipts")) throws {
-        store = try Store(location: storeLocation, create: false)
+    /// Records what carriers send into `sink` (one store connection of its own).
+    public init(sink: any ReceiptSink, secrets: [Carrier: [UInt8]], maxBody: Int = 4 << 20, logger: Logger = quietLogger("loa.receipts")) throws {
+        self.sink = sink
         self.secrets = try secrets.mapValues { try HMACSigner(secret: $0) }
         self.maxBody = maxBody
         self.logger = logger
@@ -70,7 +71,7 @@ public final class ReceiptEndpoint: @unchecked Sendable {
         do { receipts = try BatchHTTP.parseReceipts(body) } catch { return refused(.badRequest, carrier: name, "\(error)", bytes: body.count) }
         let (matched, unmatched) = try await withCheckedThrowingContinuation { (c: CheckedContinuation<(Int, Int), any Error>) in
             queue.async {
-                c.resume(with: Result { try self.store.recordReceipts(carrier: carrier, receipts) })
+                c.resume(with: Result { try self.sink.recordReceipts(carrier: carrier, receipts) })
             }
         }
         record { $0.received += receipts.count; $0.matched += matched; $0.unmatched += unmatched }
@@ -87,7 +88,7 @@ public final class ReceiptEndpoint: @unchecked Sendable {
         guard let status = KannelProtocol.status(dlrType: type) else { return Self.text(.ok, "noted") }   // 4 buffered, 8 SMSC accepted
         let receipt = ReceiptRecord(messageRef: id, status: status, at: nil, reason: type == 16 ? "SMSC rejected" : nil)
         let (matched, unmatched) = try await withCheckedThrowingContinuation { (c: CheckedContinuation<(Int, Int), any Error>) in
-            queue.async { c.resume(with: Result { try self.store.recordReceipts(carrier: carrier, [receipt]) }) }
+            queue.async { c.resume(with: Result { try self.sink.recordReceipts(carrier: carrier, [receipt]) }) }
         }
         record { $0.received += 1; $0.matched += matched; $0.unmatched += unmatched }
         return Self.text(.ok, "ok")

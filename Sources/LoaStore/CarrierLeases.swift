@@ -1,26 +1,6 @@
 import Foundation
 import LoaCore
 
-/// Which dispatcher node sends to which carrier. Only the holder of a carrier's lease uploads to
-/// it, so the carrier's rate (TPS over any second) and daily quota hold in total however many
-/// `loa dispatch` processes share the store. A lease lives as long as its holder: a PostgreSQL
-/// session advisory lock ends with the session, an flock with the process, `kill -9` included.
-///
-/// One carrier is the unit: a single node already sends far faster than any carrier accepts
-/// (the TPS is the bottleneck), so spreading carriers over nodes loses nothing and keeps each
-/// carrier's bucket exact; a node taking over a dead node's carrier resumes its interrupted batches.
-public protocol CarrierLeases: AnyObject {
-    /// Takes the carrier's lease if no live node holds it; true when this node holds it.
-    func tryAcquire(_ carrier: Carrier) throws -> Bool
-    func release(_ carrier: Carrier) throws
-    /// Dispatcher nodes alive on this store, this one included.
-    func liveNodes() throws -> Int
-    /// False once the leases can no longer be trusted (the server connection is gone).
-    func stillValid() -> Bool
-    /// Releases everything (also done when the object goes away).
-    func close()
-}
-
 /// Who dispatches from a store right now, seen from outside (without registering as a node).
 public struct DispatchStatus: Sendable, Equatable {
     public var liveNodes: Int

@@ -2,25 +2,21 @@ import LoaCore
 import LoaCrypto
 
 /// Store operations for carriers without idempotency (Kannel): per-message outcomes, at most once.
-extension Store {
+extension Store: BatchQueue {
     /// Numbers of contact-list members by their pseudonym under the carrier's `key`: what Kannel
     /// needs, opened with the contact key in memory at send time, never stored with a message.
-    public func contactNumbers(key: KeyedPseudonymizer, vault: ContactVault) throws -> [String: MSISDN] {
-        try checkVault(vault)
+    public func contactNumbers(pseudonymizer key: any Pseudonymizer, contacts vault: any SealedContactOpening) throws -> [String: MSISDN] {
+        try checkVault(fingerprint: vault.fingerprint)
         var out: [String: MSISDN] = [:]
         for (subscriber, sealed) in try db.query("SELECT DISTINCT subscriber, sealed FROM contact_entries", row: { ($0.pseudonym(0), $0.blob(1)) }) {
             guard let subscriber else { continue }
-            let msisdn = try vault.open(sealed, pseudonym: subscriber)
+            let msisdn = try vault.openSealed(sealed, pseudonym: subscriber)
             out[key.pseudonym(for: msisdn).description] = msisdn
         }
         return out
     }
 
     /// One message's outcome.
-    public func messageSubmitted(_ id: Int64, accepted: Bool, reason: String?) throws {
-        try messageSubmitted(id, state: accepted ? .accepted : .rejected, reason: reason)
-    }
-
     public func messageSubmitted(_ id: Int64, state: MessageState, reason: String?) throws {
         let now = Self.nowSeconds()
         try db.transaction {

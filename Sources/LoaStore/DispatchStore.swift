@@ -43,24 +43,29 @@ extension Store {
 
     /// Registers a campaign file as a draft (or refreshes a draft whose file changed).
     public func submitCampaign(_ campaign: Campaign, file: String, sha256: String, by actor: String) throws -> CampaignRecord {
+        try submitCampaign(id: campaign.id, title: campaign.title, priority: campaign.priority, file: file, sha256: sha256, by: actor)
+    }
+
+    /// Registers a campaign by what the store keeps of it (its file is checked elsewhere).
+    public func submitCampaign(id: String, title: String, priority: Campaign.Priority, file: String, sha256: String, by actor: String) throws -> CampaignRecord {
         try db.transaction {
-            if let existing = try campaignRecord(campaign.id) {
+            if let existing = try campaignRecord(id) {
                 guard existing.state == .draft else {
                     if existing.fileSHA256 != sha256 {
-                        throw StoreError.input("campaign \(campaign.id) is \(existing.state.rawValue): its file changed since approval; give the new version a new id")
+                        throw StoreError.input("campaign \(id) is \(existing.state.rawValue): its file changed since approval; give the new version a new id")
                     }
                     return
                 }
                 try db.run("UPDATE campaigns SET file = ?, file_sha256 = ?, title = ?, priority = ?, drafted_by = ? WHERE id = ?",
-                           [.text(file), .text(sha256), .text(campaign.title), .text(campaign.priority.rawValue), .text(actor), .text(campaign.id)])
-                try audit(actor, "resubmit", campaign: campaign.id, "file sha256 \(sha256)")
+                           [.text(file), .text(sha256), .text(title), .text(priority.rawValue), .text(actor), .text(id)])
+                try audit(actor, "resubmit", campaign: id, "file sha256 \(sha256)")
             } else {
                 try db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, ?, ?, ?, ?, 'draft', ?, ?)",
-                           [.text(campaign.id), .text(file), .text(sha256), .text(campaign.title), .text(campaign.priority.rawValue), .text(actor), .int(Self.nowSeconds())])
-                try audit(actor, "submit", campaign: campaign.id, "file sha256 \(sha256)")
+                           [.text(id), .text(file), .text(sha256), .text(title), .text(priority.rawValue), .text(actor), .int(Self.nowSeconds())])
+                try audit(actor, "submit", campaign: id, "file sha256 \(sha256)")
             }
         }
-        return try campaignRecord(campaign.id)!
+        return try campaignRecord(id)!
     }
 
     /// Approval by a second person; the file must be the one submitted.
@@ -417,3 +422,5 @@ extension Store {
         }
     }
 }
+
+extension Store: ReceiptSink {}

@@ -191,7 +191,7 @@ func fileSHA256(_ path: String) throws -> String {
 func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
 /// A bounded queue between the parsing thread and the inserting thread.
-final class BatchQueue<T>: @unchecked Sendable {
+final class HandOffQueue<T>: @unchecked Sendable {
     private var items: [T] = []
     private var closed = false
     private let condition = NSCondition()

@@ -129,7 +129,7 @@ extension Store {
         if cellIDs.isEmpty { throw StoreError.input("no cells in the store: import the carrier's cell list first (loa import cells FILE)") }
         let totalBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         let carrierIndex = Int64(Self.carrierIndex[carrier]!)
-        let queue = BatchQueue<PresenceBatch>(capacity: 6)
+        let queue = HandOffQueue<PresenceBatch>(capacity: 6)
         let batchSize = 8192
 
         // Parsing thread: lines → validated rows → batches.
@@ -290,7 +290,7 @@ extension Store {
     }
 
     /// SQLite: multi-row INSERTs of bound blobs; the rows of one import are contiguous in rowid.
-    func insertPresence(_ file: SQLiteDatabase, queue: BatchQueue<PresenceBatch>, carrier: Int64, importID: Int64,
+    func insertPresence(_ file: SQLiteDatabase, queue: HandOffQueue<PresenceBatch>, carrier: Int64, importID: Int64,
                         onBatch: (PresenceBatch) -> Void) throws -> (first: Int64?, last: Int64?) {
         var firstRowID: Int64? = nil, lastRowID: Int64? = nil
         let rowsPerStatement = 128
@@ -331,7 +331,7 @@ extension Store {
     }
 
     /// PostgreSQL: one binary COPY stream per import.
-    func copyPresence(_ pg: PostgresDatabase, queue: BatchQueue<PresenceBatch>, carrier: Int32, importID: Int64,
+    func copyPresence(_ pg: PostgresDatabase, queue: HandOffQueue<PresenceBatch>, carrier: Int32, importID: Int64,
                       onBatch: (PresenceBatch) -> Void) throws {
         try pg.copyIn(PresenceCopy.insertSQL) { send in
             try PresenceCopy.header().withUnsafeBytes { try send($0) }

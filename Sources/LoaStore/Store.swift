@@ -10,8 +10,11 @@ import LoaCrypto
 /// Privacy by design: presence rows carry a carrier's keyed pseudonym, never a clear MSISDN.
 /// Clear numbers exist only where no location is attached (do-not-call list, contact lists).
 public final class Store: @unchecked Sendable {
-    public let db: any SQLDatabase
+    let db: any SQLDatabase
     let engine: Engine
+    /// The location as given (a PostgreSQL URL with its password): for this package's tools only,
+    /// never printed (`location` masks the password).
+    package let givenLocation: String
     /// This store's identity, carried by every idempotency key and message id it puts on the wire.
     public let identity: StoreIdentity
 
@@ -49,6 +52,7 @@ public final class Store: @unchecked Sendable {
     /// location) is refused. Pending schema migrations run first.
     public init(location: String, create: Bool = true) throws {
         if let why = Self.notPersistent(location) { throw StoreError.input(why) }
+        givenLocation = location
         if Self.isPostgresURL(location) {
             let pg = try PostgresDatabase(url: location, createIfMissing: create)
             db = pg
@@ -248,15 +252,17 @@ public final class Store: @unchecked Sendable {
 
     /// The contact key must be the one that sealed the store's numbers (the first key used is
     /// recorded by its fingerprint): another key would open nothing.
-    func checkVault(_ vault: ContactVault) throws {
+    func checkVault(_ vault: ContactVault) throws { try checkVault(fingerprint: vault.fingerprint) }
+
+    func checkVault(fingerprint: String) throws {
         let recorded = try db.query("SELECT fingerprint FROM vault WHERE singleton = 1") { $0.text(0) }.first
         if let recorded {
-            guard recorded == vault.fingerprint else {
-                throw StoreError.input("the contact key (fingerprint \(vault.fingerprint)) is not the one this store's numbers are sealed with (fingerprint \(recorded))")
+            guard recorded == fingerprint else {
+                throw StoreError.input("the contact key (fingerprint \(fingerprint)) is not the one this store's numbers are sealed with (fingerprint \(recorded))")
             }
         } else {
-            try db.run("INSERT INTO vault (singleton, fingerprint) VALUES (1, ?) ON CONFLICT DO NOTHING", [.text(vault.fingerprint)])
-            try checkVault(vault)
+            try db.run("INSERT INTO vault (singleton, fingerprint) VALUES (1, ?) ON CONFLICT DO NOTHING", [.text(fingerprint)])
+            try checkVault(fingerprint: fingerprint)
         }
     }
 

@@ -1,18 +1,27 @@
 import Foundation
+import LoaCore
 
 /// Connections to one store, shared by threads that each need one for a few statements at a time
 /// (a dispatcher's upload workers: many uploads in flight, few store connections). A connection
 /// serves one thread at a time; a thread must not borrow a second one while it holds one.
-public final class StorePool: @unchecked Sendable {
+/// The dispatcher's `DispatchStorage`.
+public final class StorePool: DispatchStorage, @unchecked Sendable {
     public let location: String
     public let capacity: Int
+    public let identity: StoreIdentity
+    // Guards `idle` and `opened`; the stores in `idle` are touched by one borrower at a time.
     private let condition = NSCondition()
     private var idle: [Store] = []
     private var opened = 0
 
-    public init(location: String, capacity: Int) {
+    /// Opens the first connection (the store must exist).
+    public init(location: String, capacity: Int) throws {
         self.location = location
         self.capacity = max(1, capacity)
+        let first = try Store(location: location, create: false)
+        identity = first.identity
+        idle = [first]
+        opened = 1
     }
 
     /// Runs `body` with a connection of its own, waiting while all of them are in use.
@@ -21,6 +30,10 @@ public final class StorePool: @unchecked Sendable {
         defer { giveBack(store) }
         return try body(store)
     }
+
+    public func withQueue<T>(_ body: (any BatchQueue) throws -> T) throws -> T { try with(body) }
+
+    public func carrierLeases() throws -> any CarrierLeases { try Store.carrierLeases(location: location) }
 
     private func take() throws -> Store {
         condition.lock()

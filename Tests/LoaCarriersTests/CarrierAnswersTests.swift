@@ -16,17 +16,19 @@ struct CarrierAnswersTests {
         try storeWithCampaign(path, carriers: [.viettel], count: 500)
         let (sim, server, port) = try await startSimulator(.viettel, tps: 10_000, maxBatch: 40)
         // loa believes 200 per batch; the carrier takes 40.
-        let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: 2000, maxBatch: 200)], campaigns: policies(["test-campaign"])) { _ in }
+        let d = try dispatcher(path, gateways: [gateway(.viettel, port: port, tps: 2000, maxBatch: 200)], campaigns: policies(["test-campaign"]))
         try await runDispatcher(d)
         let stats = sim.currentStats()
         #expect(stats.accepted == 500)
         #expect(stats.duplicateMessages == 0)
         let store = try Store(location: path)
         // The carrier's X-Max-Batch is used at once: no halving down step by step (each worker meets one 413 at most).
-        let tooLarge = try store.db.scalarInt("SELECT count(*) FROM batches WHERE http_status = 413") ?? 0
+        let batches = try store.batches()
+        let tooLarge = batches.filter { $0.httpStatus == 413 }.count
         #expect(tooLarge >= 1 && tooLarge <= 2, "\(tooLarge) uploads refused with 413")
-        #expect(try store.db.scalarInt("SELECT max(size) FROM batches WHERE state = 'accepted'") ?? 0 <= 40)
-        #expect(try store.db.scalarInt("SELECT count(*) FROM messages WHERE state != 'accepted'") == 0)
+        #expect(batches.filter { $0.state == "accepted" }.map(\.size).max() ?? 0 <= 40)
+        let (all, accepted) = (try store.messages().count, try store.messages(state: .accepted).count)
+        #expect(all == accepted)
         await server.stop()
     }
 
@@ -49,7 +51,7 @@ struct CarrierAnswersTests {
             do { _ = try direct.post("http://127.0.0.1:\(port)/batches", headers: headers, body: body) } catch let error as CurlError { sawCut = error.mayHaveReachedServer }
         }
         #expect(sawCut)
-        let d = Dispatcher(storeLocation: path, gateways: [gateway(.mobifone, port: port, tps: 10_000, maxBatch: 50)], campaigns: policies(["test-campaign"])) { _ in }
+        let d = try dispatcher(path, gateways: [gateway(.mobifone, port: port, tps: 10_000, maxBatch: 50)], campaigns: policies(["test-campaign"]))
         try await runDispatcher(d)
         let stats = sim.currentStats()
         #expect(stats.faults > 2)
@@ -57,7 +59,8 @@ struct CarrierAnswersTests {
         #expect(stats.accepted == 400 + probes)   // a cut batch was accepted all the same
         #expect(stats.duplicateMessages == 0)
         let store = try Store(location: path)
-        #expect(try store.db.scalarInt("SELECT count(*) FROM messages WHERE state != 'accepted'") == 0)
+        let (all, accepted) = (try store.messages().count, try store.messages(state: .accepted).count)
+        #expect(all == accepted)
         await server.stop()
     }
 
@@ -96,16 +99,15 @@ struct CarrierAnswersTests {
     @Test("a message the carrier rejects is recorded with its reason and never retried", arguments: StoreEngine.available)
     func permanentRejection(engine: StoreEngine) async throws {
         let path = try engine.scratchLocation()
-        try storeWithCampaign(path, carriers: [.viettel], count: 20)
+        // Two messages (ids 3 and 7) to subscribers the carrier cannot map back.
+        try storeWithCampaign(path, carriers: [.viettel], count: 20, subscriber: { i in [2, 6].contains(i) ? "x:\(i + 1)" : nil })
         let store = try Store(location: path)
-        // Two messages to subscribers the carrier cannot map back.
-        try store.db.run("UPDATE messages SET subscriber = 'x:' || id WHERE id IN (3, 7)")
         let (sim, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100)
-        let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: 1000)], campaigns: policies(["test-campaign"])) { _ in }
+        let d = try dispatcher(path, gateways: [gateway(.viettel, port: port, tps: 1000)], campaigns: policies(["test-campaign"]))
         try await runDispatcher(d)
         #expect(sim.currentStats().accepted == 18)
         #expect(sim.currentStats().batches == 1)   // no retry of the rejected ones
-        let rejected = try store.db.query("SELECT id, reason FROM messages WHERE state = 'rejected' ORDER BY id") { "\($0.int(0)):\($0.text(1))" }
+        let rejected = try store.messages(state: .rejected).map { "\($0.id):\($0.reason ?? "")" }
         #expect(rejected == ["3:unknown subscriber", "7:unknown subscriber"])
         await server.stop()
     }
@@ -117,11 +119,11 @@ struct CarrierAnswersTests {
         let (sim, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100)
         var g = gateway(.viettel, port: port, tps: 1000)
         g.dailyQuota = 120
-        let d = Dispatcher(storeLocation: path, gateways: [g], campaigns: policies(["test-campaign"])) { _ in }
+        let d = try dispatcher(path, gateways: [g], campaigns: policies(["test-campaign"]))
         try await runDispatcher(d)
         #expect(sim.currentStats().accepted == 120)
         let store = try Store(location: path)
-        #expect(try store.db.scalarInt("SELECT count(*) FROM messages WHERE state = 'planned'") == 180)
+        #expect(try store.messages(state: .planned).count == 180)
         #expect(try store.campaignRecord("test-campaign")?.state == .sending)
         await server.stop()
     }

@@ -10,15 +10,14 @@ import LoaServer
 import LoaTestSupport
 
 /// A store with one approved, sending campaign and `count` planned messages per carrier.
-func storeWithCampaign(_ path: String, carriers: [Carrier], count: Int, priority: Campaign.Priority = .urgent, id: String = "test-campaign") throws {
+/// `subscriber` may name the i-th message's subscriber (nil: a pseudonym of its own).
+func storeWithCampaign(_ path: String, carriers: [Carrier], count: Int, priority: Campaign.Priority = .urgent, id: String = "test-campaign",
+                       subscriber: ((Int) -> String?)? = nil) throws {
     let store = try Store(location: path)
-    try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x.yaml', 'abc', 'Thử', ?, 'draft', 'lan', 0)",
-                     [.text(id), .text(priority.rawValue)])
-    _ = try store.approveCampaign(id, sha256: "abc", by: "minh", unreviewed: [])
-    _ = try store.transitionCampaign(id, "start", by: "minh")
+    try addSendingCampaign(store, id: id, title: "Thử", priority: priority)
     for carrier in carriers {
         let messages = (0..<count).map { i in
-            PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i), w1: 1, w2: 2, w3: UInt64(carrier.hashValue & 0xFF)).description,
+            PlannedMessage(carrier: carrier, subscriber: subscriber?(i) ?? Pseudonym(w0: UInt64(i), w1: 1, w2: 2, w3: UInt64(carrier.hashValue & 0xFF)).description,
                                            language: "vi", commune: 23377, text: "Thông báo \(i)", encoding: .ucs2, segments: 1)
         }
         _ = try store.planMessages(campaign: id, priority: .emergency, day: 20_000, capPerDay: 1, messages)
@@ -29,6 +28,13 @@ func policies(_ ids: [String]) -> Dispatcher.Campaigns {
     let start = Timestamp(seconds: 0), end = Timestamp(seconds: Int64(Date().timeIntervalSince1970) + 86400)
     let always = SendingPolicy(campaignWindows: [DailyWindow(startMinute: 0, endMinute: 1440)], carrierWindow: nil, priority: .emergency, start: start, end: end)
     return Dispatcher.Campaigns(policies: Dictionary(uniqueKeysWithValues: ids.map { ($0, always) }), senders: Dictionary(uniqueKeysWithValues: ids.map { ($0, "QUANGNGAI") }))
+}
+
+/// A dispatcher over a pool of the store at `location`.
+func dispatcher(_ location: String, gateways: [CarrierGateway], campaigns: Dispatcher.Campaigns,
+                onProgress: @escaping @Sendable (Dispatcher.Progress) -> Void = { _ in }) throws -> Dispatcher {
+    Dispatcher(storage: try StorePool(location: location, capacity: Dispatcher.storeConnections(carriers: gateways.count)), gateways: gateways,
+               campaigns: campaigns, onProgress: onProgress)
 }
 
 func runDispatcher(_ d: Dispatcher) async throws {
@@ -66,7 +72,7 @@ struct DispatchIntegrationTests {
         let path = try engine.scratchLocation()
         let carriers: [Carrier] = [.viettel, .vinaphone, .mobifone]
         try storeWithCampaign(path, carriers: carriers, count: 600)
-        let endpoint = try ReceiptEndpoint(storeLocation: path, secrets: Dictionary(uniqueKeysWithValues: carriers.map { ($0, receiptSecret) }))
+        let endpoint = try ReceiptEndpoint(sink: Store(location: path, create: false), secrets: Dictionary(uniqueKeysWithValues: carriers.map { ($0, receiptSecret) }))
         let receiptRouter = Router()
         endpoint.addRoutes(to: receiptRouter)
         let receiptServer = BackgroundServer()
@@ -87,7 +93,7 @@ struct DispatchIntegrationTests {
             servers.append(server)
             gateways.append(gateway(carrier, port: port, tps: 400))
         }
-        let d = Dispatcher(storeLocation: path, gateways: gateways, campaigns: policies(["test-campaign"])) { _ in }
+        let d = try dispatcher(path, gateways: gateways, campaigns: policies(["test-campaign"]))
         try await runDispatcher(d)
         for carrier in carriers {
             let stats = sims[carrier]!.currentStats()
@@ -121,7 +127,7 @@ struct DispatchIntegrationTests {
         try storeWithCampaign(path, carriers: [.gmobile], count: 300)
         let (sim, server, port) = try await startSimulator(.gmobile, tps: 100, maxBatch: 100)
         // loa believes the carrier takes 400/s; the carrier refuses above 100/s.
-        let d = Dispatcher(storeLocation: path, gateways: [gateway(.gmobile, port: port, tps: 400)], campaigns: policies(["test-campaign"])) { _ in }
+        let d = try dispatcher(path, gateways: [gateway(.gmobile, port: port, tps: 400)], campaigns: policies(["test-campaign"]))
         try await runDispatcher(d)
         let stats = sim.currentStats()
         #expect(stats.refused429 > 0)
@@ -137,7 +143,7 @@ struct DispatchIntegrationTests {
         try storeWithCampaign(path, carriers: [.viettel], count: 1000)
         let (sim, server, port) = try await startSimulator(.viettel, tps: 200, maxBatch: 1000)
         let started = Date()
-        let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: 200, maxBatch: 1000)], campaigns: policies(["test-campaign"])) { _ in }
+        let d = try dispatcher(path, gateways: [gateway(.viettel, port: port, tps: 200, maxBatch: 1000)], campaigns: policies(["test-campaign"]))
         try await runDispatcher(d)
         let stats = sim.currentStats()
         #expect(stats.accepted == 1000)
@@ -153,7 +159,7 @@ struct DispatchIntegrationTests {
     func receiptSignatures(engine: StoreEngine) async throws {
         let path = try engine.scratchLocation()
         try storeWithCampaign(path, carriers: [.viettel], count: 3)
-        let endpoint = try ReceiptEndpoint(storeLocation: path, secrets: [.viettel: receiptSecret])
+        let endpoint = try ReceiptEndpoint(sink: Store(location: path, create: false), secrets: [.viettel: receiptSecret])
         let router = Router()
         endpoint.addRoutes(to: router)
         let server = BackgroundServer()
@@ -163,13 +169,13 @@ struct DispatchIntegrationTests {
         let bad = try client.post("http://127.0.0.1:\(port)/receipts/viettel", headers: [("X-Loa-Signature", String(repeating: "0", count: 64))], body: body)
         #expect(bad.status == 401)
         let store = try Store(location: path)
-        #expect(try store.db.scalarInt("SELECT count(*) FROM receipts") == 0)
+        #expect(try store.receipts().isEmpty)
         let good = try client.post("http://127.0.0.1:\(port)/receipts/viettel", headers: [("X-Loa-Signature", try HMACSigner(secret: receiptSecret).sign(body))], body: body)
         #expect(good.status == 200)
         #expect(String(decoding: good.body, as: UTF8.self) == "{\"received\":2,\"matched\":1,\"unmatched\":1}")
-        #expect(try store.db.scalarInt("SELECT count(*) FROM receipts WHERE message IS NULL AND message_ref = 'm999'") == 1)
+        #expect(try store.receipts().filter { $0.message == nil && $0.messageRef == "m999" }.count == 1)
         // m1 was planned, never sent: a receipt cannot move it (planned → delivered is not a transition).
-        #expect(try store.db.query("SELECT state FROM messages WHERE id = 1") { $0.text(0) }.first == "planned")
+        #expect(try store.messages().first { $0.id == 1 }?.state == .planned)
         await server.stop()
     }
 
@@ -197,8 +203,8 @@ struct DispatchIntegrationTests {
             }
         }
         let sent = Sent()
-        let first = Dispatcher(storeLocation: location, gateways: gateways, campaigns: policies(["test-campaign"])) { sent.record(0, $0) }
-        let second = Dispatcher(storeLocation: location, gateways: gateways, campaigns: policies(["test-campaign"])) { sent.record(1, $0) }
+        let first = try dispatcher(location, gateways: gateways, campaigns: policies(["test-campaign"])) { sent.record(0, $0) }
+        let second = try dispatcher(location, gateways: gateways, campaigns: policies(["test-campaign"])) { sent.record(1, $0) }
         async let a: Void = runDispatcher(first)
         try await Task.sleep(for: .milliseconds(300))
         async let b: Void = runDispatcher(second)

@@ -21,17 +21,15 @@ struct KannelIntegrationTests {
         let store = try Store(location: path)
         let key = try KeyedPseudonymizer(key: Array("kannel-test-pseudonym-key-01".utf8))
         let vault = try ContactVault(hex: String(repeating: "c3", count: 32))
-        try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES ('k', 'x', 'x', 'k', 'urgent', 'draft', 'a', 0)")
-        _ = try store.approveCampaign("k", sha256: "x", by: "b", unreviewed: [])
-        _ = try store.transitionCampaign("k", "start", by: "b")
+        try addSendingCampaign(store, id: "k", priority: .urgent)
         // Unique numbers for this run, so the shared fake SMSC log can be read safely.
         let base = Int.random(in: 100_000...899_000)
         var messages: [PlannedMessage] = []
+        var numbers: [String] = []
         for i in 0..<15 {
             let number = "0961\(base + i)"
             guard case .success(let p) = VietnamNumberingPlan.parse(String(number)) else { continue }
-            try store.db.run("INSERT INTO contact_entries (list, subscriber, sealed, carrier, name, language, commune) VALUES ('uy-tin', ?, ?, 'viettel', 'A', NULL, 23377)",
-                             [.blob(vault.pseudonym(for: p.msisdn).bytes), .blob(try vault.seal(p.msisdn))])
+            numbers.append(number)
             messages.append(.init(carrier: .viettel, subscriber: key.pseudonym(for: p.msisdn).description, language: "vi", commune: 23377,
                                   text: "Xã Bờ Y: họp dân lúc 8 giờ \(i)", encoding: .ucs2, segments: 1))
         }
@@ -39,9 +37,10 @@ struct KannelIntegrationTests {
             messages.append(.init(carrier: .viettel, subscriber: Pseudonym(w0: UInt64(i), w1: 7, w2: 7, w3: 7).description, language: "vi",
                                   commune: 23377, text: "khu vực \(i)", encoding: .ucs2, segments: 1))
         }
+        try importContactList(store, list: "uy-tin", numbers: numbers, vault: vault)
         _ = try store.planMessages(campaign: "k", priority: .emergency, day: 1, capPerDay: 1, messages)
 
-        let endpoint = try ReceiptEndpoint(storeLocation: path, secrets: [.viettel: receiptSecret])
+        let endpoint = try ReceiptEndpoint(sink: Store(location: path, create: false), secrets: [.viettel: receiptSecret])
         let router = Router()
         endpoint.addRoutes(to: router)
         let receipts = BackgroundServer()
@@ -52,7 +51,7 @@ struct KannelIntegrationTests {
         g.kannel = KannelProtocol.Settings(sendsmsURL: kannelURL!, username: "loa", password: "loa-test", dlrBase: "http://127.0.0.1:\(receiptPort)")
         g.pseudonymKey = key
         g.contactVault = vault
-        let d = Dispatcher(storeLocation: path, gateways: [g], campaigns: policies(["k"])) { _ in }
+        let d = try dispatcher(path, gateways: [g], campaigns: policies(["k"]))
         try await runDispatcher(d)
         try await Task.sleep(for: .seconds(2))   // let the fake SMSC print what it got
 
@@ -63,16 +62,16 @@ struct KannelIntegrationTests {
             #expect(lines.count == 1, "\(e164): \(lines.count) times")
             #expect(lines.first?.contains("ucs-2") == true)
         }
-        let states = try store.db.query("SELECT state, count(*) FROM messages WHERE campaign = 'k' GROUP BY state ORDER BY state") { "\($0.text(0))=\($0.int(1))" }
+        let states = Dictionary(grouping: try store.messages(campaign: "k"), by: { $0.state?.rawValue ?? "?" }).map { "\($0.key)=\($0.value.count)" }
         #expect(states.contains("rejected=3"))
         // Kannel's delivery reports (type 1) came back through the signed dlr-url.
         #expect(states.contains("delivered=15"), "\(states)")
         #expect(endpoint.totals.rejected == 0)
         #expect(!states.contains { $0.hasPrefix("planned") || $0.hasPrefix("submitted") })
-        let reason = try store.db.query("SELECT reason FROM messages WHERE state = 'rejected' LIMIT 1") { $0.text(0) }.first
+        let reason = try store.messages(state: .rejected).first?.reason
         #expect(reason == "Kannel needs a clear number: only contact-list recipients can go through Kannel")
         // The clear numbers were never written to the messages table.
-        #expect(try store.db.scalarInt("SELECT count(*) FROM messages WHERE subscriber NOT LIKE 'h:%'") == 0)
+        #expect(try store.messages().allSatisfy { $0.subscriber.hasPrefix("h:") })
         await receipts.stop()
     }
 

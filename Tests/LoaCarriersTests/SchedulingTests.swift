@@ -8,10 +8,7 @@ import LoaServer
 import LoaTestSupport
 
 func addCampaign(_ store: Store, id: String, priority: Campaign.Priority, carrier: Carrier, count: Int, subscriberOffset: UInt64 = 0) throws {
-    try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x.yaml', 'abc', ?, ?, 'draft', 'lan', 0)",
-                     [.text(id), .text(id), .text(priority.rawValue)])
-    _ = try store.approveCampaign(id, sha256: "abc", by: "minh", unreviewed: [])
-    _ = try store.transitionCampaign(id, "start", by: "minh")
+    try addSendingCampaign(store, id: id, priority: priority)
     let messages = (0..<count).map { i in
         PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i) + subscriberOffset, w1: 9, w2: 9, w3: 9).description,
                                        language: "vi", commune: 23377, text: "\(id) \(i)", encoding: .gsm7, segments: 1)
@@ -61,7 +58,7 @@ struct SchedulingTests {
         #expect(try other.openBatches(carrier: .viettel, dueAt: 1).isEmpty)
         try store.batchAccepted(batch.id, status: 202, rejected: [:])
         #expect(try other.batchUploading(batch.id) == false)
-        let attempts = try store.db.scalarInt("SELECT attempts FROM batches WHERE id = ?", [.int(batch.id)])
+        let attempts = try store.batches().first { $0.id == batch.id }?.attempts
         #expect(attempts == 2)
     }
 
@@ -69,8 +66,7 @@ struct SchedulingTests {
     func perSubscriberCap(engine: StoreEngine) throws {
         let store = try Store(location: try engine.scratchLocation())
         for (id, p) in [("a", Campaign.Priority.routine), ("b", .routine), ("c", .emergency), ("d", .routine)] {
-            try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x', 'x', ?, ?, 'draft', 'x', 0)",
-                             [.text(id), .text(id), .text(p.rawValue)])
+            try addDraftCampaign(store, id: id, priority: p)
         }
         let m = PlannedMessage(carrier: .viettel, subscriber: "h:" + String(repeating: "ab", count: 32), language: "vi",
                                                commune: nil, text: "t", encoding: .gsm7, segments: 1)
@@ -78,7 +74,7 @@ struct SchedulingTests {
         #expect(try store.planMessages(campaign: "b", priority: .routine, day: 7, capPerDay: 1, [m]) == (0, 1))
         #expect(try store.planMessages(campaign: "d", priority: .routine, day: 8, capPerDay: 1, [m]) == (1, 0))   // another day
         #expect(try store.planMessages(campaign: "c", priority: .emergency, day: 7, capPerDay: 1, [m]) == (1, 0))
-        let reason = try store.db.query("SELECT reason FROM messages WHERE campaign = 'b' AND day = 7") { $0.text(0) }.first
+        let reason = try store.messages(campaign: "b").first { $0.day == 7 }?.reason
         #expect(reason == "per-subscriber cap: 1 a day across campaigns")
         // Planning twice adds nothing.
         #expect(try store.planMessages(campaign: "a", priority: .routine, day: 7, capPerDay: 1, [m]) == (0, 0))
@@ -89,8 +85,7 @@ struct SchedulingTests {
     func planningInParts(engine: StoreEngine) throws {
         let store = try Store(location: try engine.scratchLocation())
         for id in ["early", "big"] {
-            try store.db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, 'x', 'x', ?, 'routine', 'draft', 'x', 0)",
-                             [.text(id), .text(id)])
+            try addDraftCampaign(store, id: id, priority: .routine)
         }
         func messages(_ range: Range<Int>) -> [PlannedMessage] {
             range.map { PlannedMessage(carrier: .vinaphone, subscriber: Pseudonym(w0: UInt64($0), w1: 5, w2: 5, w3: 5).description, language: "vi",
@@ -116,7 +111,7 @@ struct SchedulingTests {
         try storeWithCampaign(path, carriers: [.viettel], count: 400)
         let (sim, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100)
         let store = try Store(location: path)
-        let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: 100)], campaigns: policies(["test-campaign"])) { _ in }
+        let d = try dispatcher(path, gateways: [gateway(.viettel, port: port, tps: 100)], campaigns: policies(["test-campaign"]))
         Thread { try? await_(d) }.start()
         try await Task.sleep(for: .milliseconds(1200))
         _ = try store.transitionCampaign("test-campaign", "pause", by: "minh")
@@ -127,16 +122,16 @@ struct SchedulingTests {
         #expect(atPause > 0 && atPause < 400)
         d.stop()
         _ = try store.transitionCampaign("test-campaign", "resume", by: "minh")
-        let d2 = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: 400)], campaigns: policies(["test-campaign"])) { _ in }
+        let d2 = try dispatcher(path, gateways: [gateway(.viettel, port: port, tps: 400)], campaigns: policies(["test-campaign"]))
         try await runDispatcher(d2)
         #expect(sim.currentStats().accepted == 400)
         #expect(sim.currentStats().duplicateMessages == 0)
         #expect(try store.campaignRecord("test-campaign")?.state == .completed)
-        #expect(try store.auditTrail(campaign: "test-campaign").map(\.action) == ["approve", "start", "plan", "pause", "resume", "complete"])
+        #expect(try store.auditTrail(campaign: "test-campaign").map(\.action) == ["submit", "approve", "start", "plan", "pause", "resume", "complete"])
         // Cancel: planned messages are rejected with the reason, nothing more is sent.
         try addCampaign(store, id: "to-cancel", priority: .routine, carrier: .viettel, count: 10, subscriberOffset: 5000)
         _ = try store.transitionCampaign("to-cancel", "cancel", by: "minh")
-        #expect(try store.db.query("SELECT count(*) FROM messages WHERE campaign = 'to-cancel' AND state = 'rejected' AND reason = 'campaign cancelled'") { $0.int(0) }.first == 10)
+        #expect(try store.messages(campaign: "to-cancel", state: .rejected).filter { $0.reason == "campaign cancelled" }.count == 10)
         await server.stop()
     }
 }

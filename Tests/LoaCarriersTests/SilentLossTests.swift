@@ -18,7 +18,7 @@ func policies(_ ids: [String], endingIn seconds: Double) -> Dispatcher.Campaigns
 
 func states(_ path: String) throws -> [String: Int] {
     let store = try Store(location: path)
-    return Dictionary(uniqueKeysWithValues: try store.db.query("SELECT state, count(*) FROM messages GROUP BY state") { ($0.text(0), $0.int(1)) })
+    return Dictionary(grouping: try store.messages(), by: { $0.state?.rawValue ?? "?" }).mapValues(\.count)
 }
 
 /// Regressions for messages lost or destroyed by dispatch (the silent-loss issue, items 1–5).
@@ -35,7 +35,7 @@ struct SilentLossTests {
         }
         var g = gateway(.viettel, port: port, tps: 200)
         g.retry = RetryPolicy(initialDelay: 0.05, multiplier: 2, maxDelay: 0.5)
-        let d = Dispatcher(storeLocation: path, gateways: [g], campaigns: policies(["test-campaign"])) { _ in }
+        let d = try dispatcher(path, gateways: [g], campaigns: policies(["test-campaign"]))
         let lanes = try await runDispatcherReturning(d)
         let stats = sim.currentStats()
         #expect(stats.accepted == 300)
@@ -45,7 +45,7 @@ struct SilentLossTests {
         #expect(try states(path) == ["accepted": 300])
         #expect(lanes.first?.problem == nil)
         // Every re-upload counted once: uploads = batches + re-uploads.
-        let batches = Int(try Store(location: path).db.scalarInt("SELECT count(*) FROM batches") ?? 0)
+        let batches = try Store(location: path).batches().count
         #expect(lanes[0].retries == stats.outageRefusals + stats.batches - batches, "\(lanes[0].retries) retries counted")
         // The progress bar's total is what was sent, not more.
         #expect(lanes[0].sent == 300 && lanes[0].total == 300, "\(lanes[0])")
@@ -64,14 +64,14 @@ struct SilentLossTests {
         }
         var g = gateway(.mobifone, port: port, tps: 400)
         g.retry = RetryPolicy(initialDelay: 0.05, multiplier: 2, maxDelay: 0.3)
-        let d = Dispatcher(storeLocation: path, gateways: [g], campaigns: policies(["test-campaign"], endingIn: 3)) { _ in }
+        let d = try dispatcher(path, gateways: [g], campaigns: policies(["test-campaign"], endingIn: 3))
         let started = Date()
         let lanes = try await runDispatcherReturning(d)
         #expect(Date().timeIntervalSince(started) < 20)
         #expect(sim.currentStats().accepted == 0)
         #expect(try states(path) == ["expired": 120])
         let store = try Store(location: path)
-        let reasons = try store.db.query("SELECT DISTINCT reason FROM messages") { $0.text(0) }
+        let reasons = Set(try store.messages().map { $0.reason ?? "" })
         #expect(reasons.allSatisfy { $0.hasPrefix("campaign ended at ") && $0.contains("before the carrier accepted it") }, "\(reasons)")
         #expect(lanes.first?.expired == 120)
         #expect(try store.campaignRecord("test-campaign")?.state == .completed)
@@ -87,7 +87,7 @@ struct SilentLossTests {
             o.signingSecret = Array("the-carrier-expects-another-secret".utf8)
         }
         let (goodSim, goodServer, goodPort) = try await startSimulator(.vinaphone, tps: 1000, maxBatch: 100)
-        let d = Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: badPort, tps: 400), gateway(.vinaphone, port: goodPort, tps: 400)],
+        let d = try dispatcher(path, gateways: [gateway(.viettel, port: badPort, tps: 400), gateway(.vinaphone, port: goodPort, tps: 400)],
                            campaigns: policies(["test-campaign"])) { _ in }
         let started = Date()
         let lanes = try await runDispatcherReturning(d)
@@ -104,7 +104,7 @@ struct SilentLossTests {
         await badServer.stop()
         // Fixed: the same messages go, each once.
         let (fixedSim, fixedServer, fixedPort) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100)
-        try await runDispatcher(Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: fixedPort, tps: 400)], campaigns: policies(["test-campaign"])) { _ in })
+        try await runDispatcher(try dispatcher(path, gateways: [gateway(.viettel, port: fixedPort, tps: 400)], campaigns: policies(["test-campaign"])))
         #expect(fixedSim.currentStats().accepted == 200)
         #expect(fixedSim.currentStats().duplicateMessages == 0)
         #expect(try store.messageCounts(campaign: "test-campaign")["viettel"] == [.accepted: 200])
@@ -118,7 +118,7 @@ struct SilentLossTests {
         let path = try engine.scratchLocation()
         try storeWithCampaign(path, carriers: [.viettel], count: 60)
         let (sim, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100) { o in o.misbehaviour = .statusWord("failed") }
-        let lanes = try await runDispatcherReturning(Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: 400)], campaigns: policies(["test-campaign"])) { _ in })
+        let lanes = try await runDispatcherReturning(try dispatcher(path, gateways: [gateway(.viettel, port: port, tps: 400)], campaigns: policies(["test-campaign"])))
         #expect(lanes[0].fault?.contains("status \"failed\" (expected accepted or rejected)") == true, "\(lanes[0].fault ?? "no fault")")
         // The lane's two workers may each have had a batch out when the first answer came back.
         let batches = sim.currentStats().batches
@@ -128,10 +128,10 @@ struct SilentLossTests {
         #expect(counts[.accepted] == nil && counts[.rejected] == nil, "\(counts)")
         #expect((counts[.submitted] ?? 0) + (counts[.planned] ?? 0) == 60, "\(counts)")
         // What the carrier saw stays open under its key; nothing else is held.
-        #expect(try store.db.scalarInt("SELECT count(*) FROM batches WHERE state = 'retry-at' AND reason LIKE 'answer not understood:%'") == Int64(batches))
-        #expect(try store.db.scalarInt("""
-            SELECT count(*) FROM messages m JOIN batches b ON b.id = m.batch WHERE m.state = 'submitted' AND b.reason LIKE 'answer not understood:%'
-            """) == Int64(counts[.submitted] ?? 0))
+        let open = try store.batches().filter { $0.state == "retry-at" && ($0.reason ?? "").hasPrefix("answer not understood:") }
+        #expect(open.count == batches)
+        let held = try store.messages(state: .submitted).filter { m in open.contains { $0.id == m.batch } }
+        #expect(held.count == counts[.submitted] ?? 0)
         await server.stop()
     }
 
@@ -140,7 +140,7 @@ struct SilentLossTests {
         let path = try engine.scratchLocation()
         try storeWithCampaign(path, carriers: [.viettel], count: 30)
         let (_, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100) { o in o.misbehaviour = .statusWord("REJECTED") }
-        let lanes = try await runDispatcherReturning(Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: 400)], campaigns: policies(["test-campaign"])) { _ in })
+        let lanes = try await runDispatcherReturning(try dispatcher(path, gateways: [gateway(.viettel, port: port, tps: 400)], campaigns: policies(["test-campaign"])))
         #expect(try states(path) == ["rejected": 30])
         #expect(lanes[0].problem?.contains("rejected every message") == true)
         await server.stop()
@@ -153,7 +153,7 @@ struct SilentLossTests {
         let path = try StoreEngine.sqlite.scratchLocation()
         try storeWithCampaign(path, carriers: [.gmobile], count: 20)
         let (_, server, port) = try await startSimulator(.gmobile, tps: 1000, maxBatch: 100) { o in o.misbehaviour = misbehaviour }
-        let lanes = try await runDispatcherReturning(Dispatcher(storeLocation: path, gateways: [gateway(.gmobile, port: port, tps: 1000)], campaigns: policies(["test-campaign"])) { _ in })
+        let lanes = try await runDispatcherReturning(try dispatcher(path, gateways: [gateway(.gmobile, port: port, tps: 1000)], campaigns: policies(["test-campaign"])))
         #expect(lanes[0].fault != nil)
         let s = try states(path)
         #expect(s["accepted"] == nil && s["rejected"] == nil, "\(s)")
@@ -167,7 +167,7 @@ struct SilentLossTests {
         try storeWithCampaign(second, carriers: [.viettel], count: 100)   // same batch and message numbers
         let (sim, server, port) = try await startSimulator(.viettel, tps: 2000, maxBatch: 100)
         for path in [first, second] {
-            try await runDispatcher(Dispatcher(storeLocation: path, gateways: [gateway(.viettel, port: port, tps: 1000)], campaigns: policies(["test-campaign"])) { _ in })
+            try await runDispatcher(try dispatcher(path, gateways: [gateway(.viettel, port: port, tps: 1000)], campaigns: policies(["test-campaign"])))
         }
         let stats = sim.currentStats()
         #expect(stats.accepted == 200)

@@ -65,11 +65,11 @@ struct MigrationTests {
         }
         let store = try Store(location: location)
         #expect(try store.schemaVersion().version == Migrations.latestVersion)
-        #expect(try store.db.query("SELECT version FROM schema_migrations ORDER BY version") { $0.int(0) } == Array(1...Migrations.latestVersion))
+        #expect(try rawConnection(to: location).query("SELECT version FROM schema_migrations ORDER BY version") { $0.int(0) } == Array(1...Migrations.latestVersion))
         #expect(try store.pendingCount(carrier: .viettel) == 1)
         #expect(try store.claimBatch(carrier: .viettel, limit: 10)?.messages.count == 1)
         // Opening again applies nothing twice.
         _ = try Store(location: location)
-        #expect(try store.db.scalarInt("SELECT count(*) FROM schema_migrations") == Int64(Migrations.latestVersion))
+        #expect(try rawConnection(to: location).scalarInt("SELECT count(*) FROM schema_migrations") == Int64(Migrations.latestVersion))
     }
 }

@@ -119,7 +119,8 @@ struct PrivacyTests {
         // An import older than the retention goes whole, even with a seen_at still ahead.
         try write("subscriber,cgi,seen_at\n0912000002,452-04-100-1,\(soon)\n", to: "\(dir)/vina.csv")
         _ = try store.importPresence(path: "\(dir)/vina.csv", carrier: .vinaphone, key: key)
-        try store.db.run("UPDATE imports SET started_at = ? WHERE carrier = 'vinaphone'", [.int(now.seconds - 30 * 86400)])
+        // An import 30 days old (what time would do).
+        try rawConnection(to: store.givenLocation).run("UPDATE imports SET started_at = ? WHERE carrier = 'vinaphone'", [.int(now.seconds - 30 * 86400)])
         #expect(try store.purgePresence(before: now - 7 * 86400) == 1)
         #expect(try store.presenceRowCount() == 1)
     }
