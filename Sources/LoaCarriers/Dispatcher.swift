@@ -14,7 +14,7 @@ import LoaCrypto
 /// carriers whose lease it holds (`CarrierLeases`), taking a fair share of them, so that every
 /// carrier's rate and quota hold in total; batches are claimed with `FOR UPDATE SKIP LOCKED`.
 /// A node that stops or dies frees its carriers for the others, which resume its batches.
-public final class Dispatcher: @unchecked Sendable {
+public final class Dispatcher: Sendable {
     public struct Campaigns: Sendable {
         /// When each campaign may send (its windows, priority and dates).
         public var policies: [String: SendingPolicy]
@@ -69,28 +69,39 @@ public final class Dispatcher: @unchecked Sendable {
     let campaigns: Campaigns
     let onProgress: @Sendable (Progress) -> Void
     private let stopFlag = StopFlag()
-    /// Concurrent uploads per carrier at most (the carrier's TPS is shared by them): enough that
-    /// uploads stalled until the timeout do not hold the lane back (a carrier's `concurrent_uploads`).
-    public var uploadsPerCarrier: Int?
     public static let defaultUploadsPerCarrier = 16
     /// Store connections a dispatcher's storage should offer its upload workers: 2 per carrier and 2 more.
     public static func storeConnections(carriers: Int) -> Int { 2 * carriers + 2 }
     /// The store's identity, carried by message ids on the wire.
     var identity: StoreIdentity { storage.identity }
-    /// Transient failures in a row that stop new work for a carrier until a probe gets through.
-    public var circuitThreshold = 3
-    /// Messages in the one batch that probes a failing carrier.
-    public var probeSize = 10
+
+    /// How a dispatcher works, beyond the carriers' files.
+    public struct Tuning: Sendable {
+        /// Concurrent uploads per carrier at most (the carrier's TPS is shared by them): enough that
+        /// uploads stalled until the timeout do not hold the lane back. nil: the carrier's
+        /// `concurrent_uploads`, else `defaultUploadsPerCarrier`.
+        public var uploadsPerCarrier: Int?
+        /// Transient failures in a row that stop new work for a carrier until a probe gets through.
+        public var circuitThreshold = 3
+        /// Messages in the one batch that probes a failing carrier.
+        public var probeSize = 10
+        public init(uploadsPerCarrier: Int? = nil) { self.uploadsPerCarrier = uploadsPerCarrier }
+    }
+    let tuning: Tuning
+    var probeSize: Int { tuning.probeSize }
     /// The one source of time: monotonic seconds for pacing, the wall clock for schedules.
-    public var time: any DispatchClock = SystemClock()
+    let time: any DispatchClock
     func clock() -> Double { time.monotonicSeconds() }
     func wallClock() -> Timestamp { time.now() }
 
     /// Sends from `storage` (its connections are shared by all upload workers: see `storeConnections`).
-    public init(storage: any DispatchStorage, gateways: [CarrierGateway], campaigns: Campaigns, onProgress: @escaping @Sendable (Progress) -> Void) {
+    public init(storage: any DispatchStorage, gateways: [CarrierGateway], campaigns: Campaigns, tuning: Tuning = Tuning(),
+                time: any DispatchClock = SystemClock(), onProgress: @escaping @Sendable (Progress) -> Void) {
         self.storage = storage
         self.gateways = gateways
         self.campaigns = campaigns
+        self.tuning = tuning
+        self.time = time
         self.onProgress = onProgress
     }
 
@@ -114,9 +125,9 @@ public final class Dispatcher: @unchecked Sendable {
         var threads: [Thread] = []
         var lanes: [(CarrierGateway, LaneShared)] = []
         for gateway in gateways {
-            let shared = LaneShared(gateway: gateway, circuitThreshold: circuitThreshold)
+            let shared = LaneShared(gateway: gateway, circuitThreshold: tuning.circuitThreshold)
             lanes.append((gateway, shared))
-            for _ in 0..<max(1, uploadsPerCarrier ?? gateway.concurrentUploads ?? Self.defaultUploadsPerCarrier) {
+            for _ in 0..<max(1, tuning.uploadsPerCarrier ?? gateway.concurrentUploads ?? Self.defaultUploadsPerCarrier) {
                 threads.append(Thread { [self] in
                     do { try Lane(dispatcher: self, gateway: gateway, shared: shared).run(untilDrained: untilDrained) }
                     catch { errors.add("\(gateway.carrier.rawValue): \(error)") }
@@ -143,90 +154,36 @@ public final class Dispatcher: @unchecked Sendable {
         try storage.withQueue { try $0.completeFinishedCampaigns() }
         let failures = errors.list.withLock { $0 }
         if !failures.isEmpty { throw DispatchError.lanesFailed(failures) }
-        return lanes.map { lane in lane.1.with { $0.progress } }
+        return lanes.map { lane in lane.1.progress { $0 } }
     }
 
-    /// What a carrier's workers share: the lease state, the rate limiter, the quota, the circuit,
-    /// the batch size and progress.
-    final class LaneShared: @unchecked Sendable {
-        let lock = NSLock()
-        var limiter: SlidingWindowLimiter
-        /// Pacing inside the second: at most TPS/10 per 100 ms (a bigger re-upload goes alone), so
-        /// that a carrier with a smooth token bucket never sees a second's worth at once.
-        var burst: SlidingWindowLimiter
-        var quota: DailyQuota
-        /// The lane's decisions: circuit, batch size, what follows each upload (pure, in the core).
-        var lane: CarrierLane
-        var progress: Progress
-        /// Open batches a worker of this node is re-uploading (the store's conditional update is
-        /// the guarantee that no two upload one at once; this set keeps workers from trying).
-        var retrying: Set<Int64> = []
-        /// Workers holding a claimed batch while they wait for the rate: new claims wait while two
-        /// do, so that few messages are claimed ahead of the rate (a new emergency goes next).
-        var waitingForRate = 0
-        /// Workers claiming a new batch (they will wait for the rate next).
-        var claiming = 0
+    /// What a carrier's workers share: the lane's decisions (`LaneState`, pure, in the core) and
+    /// its progress, each under a lock of its own.
+    final class LaneShared: Sendable {
+        let gateway: CarrierGateway
+        private let state: Mutex<LaneState>
+        private let progressBox: Mutex<Progress>
         /// Contact numbers for Kannel, opened once per run (in memory only).
-        var kannelNumbers: [String: MSISDN]?
-        var lease = LeaseState.none
-        /// Workers between deciding to send and having recorded the outcome.
-        var inFlight = 0
-        /// When the lease was last confirmed with the database. A lease not confirmed for
-        /// `leaseValidity` seconds is treated as lost: the server ends an unreachable node's session
-        /// (and its leases) only later, so another node cannot have taken over yet.
-        var confirmedAt = -Double.infinity
-        static let leaseValidity = 5.0
-        var pendingCountedAt = -Double.infinity
-        var sweptAt = -Double.infinity
-
-        enum LeaseState: Equatable {
-            /// Another node sends to this carrier (or nobody yet).
-            case none
-            /// This node sends, from `notBefore` on (monotonic clock).
-            case held(notBefore: Double)
-            /// Handing the carrier to another node: no new work; released once nothing is in flight.
-            case releasing
-        }
+        let kannelNumbers = Mutex<[String: MSISDN]?>(nil)
 
         init(gateway: CarrierGateway, circuitThreshold: Int) {
-            limiter = SlidingWindowLimiter(perSecond: gateway.tps)
-            // 95 ms, not 100: the sleep overshoot of each step would otherwise cost several % of the rate;
-            // the 1-second window still holds the rate, and no 100 ms holds more than two steps.
-            burst = SlidingWindowLimiter(limit: pacedChunk(tps: gateway.tps, maxBatch: gateway.tps), window: 0.095, oversizeWhenEmpty: true)
-            quota = DailyQuota(limit: gateway.dailyQuota)
-            lane = CarrierLane(maxBatch: gateway.maxBatch, retry: gateway.retry, circuitThreshold: circuitThreshold)
-            progress = Progress(carrier: gateway.carrier)
+            self.gateway = gateway
+            state = Mutex(LaneState(.init(tps: gateway.tps, maxBatch: gateway.maxBatch, dailyQuota: gateway.dailyQuota, retry: gateway.retry,
+                                          circuitThreshold: circuitThreshold)))
+            progressBox = Mutex(Progress(carrier: gateway.carrier))
         }
+
+        /// The lane's decisions, under the lock.
+        func with<T: Sendable>(_ body: (inout LaneState) -> T) -> T { state.withLock { body(&$0) } }
+        func progress<T: Sendable>(_ body: (inout Progress) -> T) -> T { progressBox.withLock { body(&$0) } }
 
         /// The lane stopped on a fault: no worker of this node sends to the carrier again.
-        var faulted: Bool { progress.fault != nil }
-
-        enum Entry { case go, wait(until: Double, note: String?) }
-
-        /// A worker may start on the carrier only while this node holds its lease.
-        func enter(at now: Double) -> Entry {
-            with { s in
-                switch s.lease {
-                case .held where now - s.confirmedAt >= Self.leaseValidity:
-                    return .wait(until: now + 0.25, note: "lease not confirmed for \(Int(Self.leaseValidity)) s (database unreachable?): not sending")
-                case .held(let notBefore) where now >= notBefore:
-                    s.inFlight += 1
-                    return .go
-                case .held(let notBefore):
-                    return .wait(until: notBefore, note: "taking over from another dispatcher: waiting for its last second of sends")
-                case .none, .releasing:
-                    return .wait(until: now + 0.25, note: "another dispatcher sends to this carrier")
-                }
-            }
-        }
-
-        func with<T>(_ body: (LaneShared) throws -> T) rethrows -> T {
-            lock.lock()
-            defer { lock.unlock() }
-            return try body(self)
-        }
+        var faulted: Bool { with { $0.faulted } }
+        var releasing: Bool { with { $0.lease == .releasing } }
     }
 
+    /// One upload worker of a carrier's lane: a thread with its own curl handle. It asks the
+    /// lane's state what to do and carries it out against the store and the carrier.
     final class Lane {
         let d: Dispatcher
         let gateway: CarrierGateway
@@ -243,55 +200,40 @@ public final class Dispatcher: @unchecked Sendable {
             signer = try gateway.signingSecret.map { try HMACSigner(secret: $0) }
         }
 
-        var maxBatch: Int { shared.with { $0.lane.maxBatch } }
-
         /// A store connection from the pool for a few statements (never borrow one inside another).
         func db<T>(_ body: (any BatchQueue) throws -> T) throws -> T { try d.storage.withQueue(body) }
 
+        var wallSeconds: Double { Double(d.wallClock().seconds) }
+
         /// The oldest batch due to go again that no other worker of this node is re-uploading,
-        /// taken for its next attempt; nil when there is none.
+        /// taken for its next attempt (it then waits for the rate); nil when there is none.
         func takeOpenBatch(dueAt due: Double, allowed: Set<String>) throws -> Batch? {
             for _ in 0..<3 {
                 let busy = shared.with { $0.retrying }
                 guard let batch = try db({ try $0.openBatches(carrier: gateway.carrier, dueAt: due, allowed: allowed, excluding: busy, limit: 1) }).first else { return nil }
-                guard shared.with({ $0.retrying.insert(batch.id).inserted }) else { continue }
-                if try db({ try $0.batchUploading(batch.id) }) { return batch }
-                _ = shared.with { $0.retrying.remove(batch.id) }
+                guard shared.with({ $0.beginRetry(batch.id) }) else { continue }
+                let taken: Bool
+                do { taken = try db { try $0.batchUploading(batch.id) } } catch { shared.with { $0.retryNotTaken(batch.id) }; throw error }
+                if taken { return batch }
+                shared.with { $0.retryNotTaken(batch.id) }
             }
             return nil
         }
 
-        /// Admits `n` messages at `now` into both the 1-second window and the 100-ms pacing, or none.
-        func admitAll(_ n: Int, at now: Double) -> Bool {
-            shared.with { s in
-                guard s.burst.fits(n, at: now), s.limiter.admitAll(n, at: now) else { return false }
-                _ = s.burst.admitAll(n, at: now)
-                return true
-            }
-        }
-        func giveBack(_ n: Int, at t: Double) { shared.with { $0.limiter.giveBack(n, admittedAt: t); $0.burst.giveBack(n, admittedAt: t) } }
-        func nextAvailable(at now: Double, for n: Int = 1) -> Double {
-            shared.with { max($0.limiter.nextAvailable(for: n, at: now), $0.burst.nextAvailable(for: n, at: now)) }
-        }
-        func progress(_ change: (inout Progress) -> Void) { shared.with { change(&$0.progress) } }
-        var wallSeconds: Double { Double(d.wallClock().seconds) }
+        func progress(_ change: (inout Progress) -> Void) { shared.progress { change(&$0) } }
 
         func report(_ note: String? = nil, force: Bool = false) {
             // Counting what is left is a scan of the carrier's planned messages: at most every 2 s per carrier.
             let now = d.clock()
-            let due = shared.with { s in
-                if !force && now - s.pendingCountedAt < 2 { return false }
-                s.pendingCountedAt = now
-                return true
-            }
+            let due = shared.with { $0.countPendingDue(at: now, force: force) }
             let pending = due ? (try? db { try $0.pendingCount(carrier: gateway.carrier) }) : nil
-            let p: Progress = shared.with { s in
+            let p: Progress = shared.progress { p in
                 if let pending {
-                    s.progress.pending = pending
-                    s.progress.total = s.progress.sent + pending
+                    p.pending = pending
+                    p.total = p.sent + pending
                 }
-                s.progress.note = note
-                return s.progress
+                p.note = note
+                return p
             }
             d.onProgress(p)
         }
@@ -299,7 +241,8 @@ public final class Dispatcher: @unchecked Sendable {
         /// Stops this node's lane for the carrier: every worker leaves, the lease is given back,
         /// nothing is made final. The operator is told why.
         func fault(_ reason: String) {
-            shared.with { if $0.progress.fault == nil { $0.progress.fault = reason } }
+            shared.with { $0.stop(reason) }
+            shared.progress { if $0.fault == nil { $0.fault = reason } }
             report("STOPPED: \(reason)", force: true)
         }
 
@@ -315,12 +258,7 @@ public final class Dispatcher: @unchecked Sendable {
         /// Campaigns that have ended: what they still have for this carrier expires (once a second).
         func expireEndedCampaigns(at wall: Timestamp) throws {
             let now = d.clock()
-            let due = shared.with { s in
-                if now - s.sweptAt < 1 { return false }
-                s.sweptAt = now
-                return true
-            }
-            guard due else { return }
+            guard shared.with({ $0.sweepDue(at: now) }) else { return }
             for (id, policy) in d.campaigns.policies where policy.end <= wall {
                 let n = try db { try $0.expireUnsent(campaign: id, carrier: gateway.carrier, reason: "campaign ended at \(policy.end.iso8601()) before the carrier accepted it") }
                 if n > 0 {
@@ -332,47 +270,62 @@ public final class Dispatcher: @unchecked Sendable {
 
         /// Sleeps until `deadline` or a stop; long waits (`yieldingLease`) also end when the carrier is being handed over.
         func sleep(until deadline: Double, yieldingLease: Bool = false) {
-            while !d.stopping && !shared.faulted && !(yieldingLease && shared.with({ $0.lease == .releasing })) {
+            while !d.stopping && !shared.faulted && !(yieldingLease && shared.releasing) {
                 let left = deadline - d.clock()
                 if left <= 0 { return }
                 usleep(useconds_t(min(left, 0.1) * 1_000_000))
             }
         }
 
-        /// Reserves the quota, then claims up to `limit` planned messages of the allowed campaigns.
-        func claimNew(limit: Int, allowed: Set<String>, wall: Timestamp) throws -> Batch? {
-            // Reserve the quota before claiming, so that workers cannot both spend the same remainder.
-            let chunk = shared.with { $0.quota.reserve(limit, at: wall) }
-            if chunk == 0 { return nil }
-            let claimed = try db { try $0.claimBatch(carrier: gateway.carrier, limit: chunk, allowed: allowed) }
-            shared.with { $0.quota.release(chunk - (claimed?.messages.count ?? 0), at: wall) }
+        /// Claims up to `limit` planned messages (reserved from the quota by `LaneState.nextClaim`).
+        func claimNew(limit: Int, allowed: Set<String>, wall: Timestamp, probe: Bool = false) throws -> Batch? {
+            let claimed: Batch?
+            do { claimed = try db { try $0.claimBatch(carrier: gateway.carrier, limit: limit, allowed: allowed) } } catch {
+                shared.with { probe ? $0.probeClaimed(0, limit: limit, at: wall) : $0.claimed(0, limit: limit, at: wall) }
+                throw error
+            }
+            let count = claimed?.messages.count ?? 0
+            shared.with { probe ? $0.probeClaimed(count, limit: limit, at: wall) : $0.claimed(count, limit: limit, at: wall) }
             return claimed
+        }
+
+        /// Nothing new could be claimed: wait for a retry due soon, or end when nothing is left.
+        /// Returns false when the worker is done.
+        func waitForWork(now: Double, untilDrained: Bool) throws -> Bool {
+            if let retry = try db({ try $0.nextRetryTime(carrier: gateway.carrier) }) {
+                sleep(until: now + max(0.05, retry - wallSeconds), yieldingLease: true)
+                return true
+            }
+            let pending = try db { try $0.pendingCount(carrier: gateway.carrier) }
+            if untilDrained && pending == 0 { report(force: true); return false }
+            sleep(until: now + 0.2)
+            return true
         }
 
         func run(untilDrained: Bool) throws {
             var lastReport = 0.0, lastWorkCheck = 0.0
             while !d.stopping && !shared.faulted {
                 let now = d.clock()
-                if case .wait(let until, let note) = shared.enter(at: now) {
+                if case .wait(let until, let note) = shared.with({ $0.enter(at: now) }) {
                     // Not this node's carrier (now): done when the carrier has nothing left.
                     if untilDrained && now - lastWorkCheck >= 1 {
                         lastWorkCheck = now
-                        if try !db { try $0.hasWork(carrier: gateway.carrier) } { report(force: true); return }
+                        if try !db({ try $0.hasWork(carrier: gateway.carrier) }) { report(force: true); return }
                     }
                     if now - lastReport > 2 { report(note); lastReport = now }
                     sleep(until: until)
                     continue
                 }
-                defer { shared.with { $0.inFlight -= 1 } }
+                defer { shared.with { $0.leave() } }
                 if now - lastReport > 0.5 { report(); lastReport = now }
                 let wall = d.wallClock()
                 try expireEndedCampaigns(at: wall)
                 let allowed = allowedCampaigns(at: wall)
                 // 0. A failing carrier is offered nothing until the backoff has passed; then one small batch probes.
-                switch shared.with({ $0.lane.circuit.permission(at: now) }) {
+                switch shared.with({ $0.permission(at: now) }) {
                 case .wait(let until):
-                    if untilDrained, try !db { try $0.hasWork(carrier: gateway.carrier) } { report(force: true); return }
-                    if shared.with({ $0.lane.circuit.isOpen }) { report("carrier failing: next probe in \(String(format: "%.0f", max(0, until - now))) s") }
+                    if untilDrained, try !db({ try $0.hasWork(carrier: gateway.carrier) }) { report(force: true); return }
+                    if shared.with({ $0.circuitOpen }) { report("carrier failing: next probe in \(String(format: "%.0f", max(0, until - now))) s") }
                     sleep(until: until, yieldingLease: true)
                     continue
                 case .probe:
@@ -387,66 +340,47 @@ public final class Dispatcher: @unchecked Sendable {
                     try send(batch, isRetry: true)
                     continue
                 }
-                // 2. Quota, windows, then the rate.
-                let remaining = shared.with { $0.quota.remaining(at: wall) }
-                if remaining == 0 {
+                // 2. Quota, windows, the rate and the batches already waiting for it.
+                switch shared.with({ $0.nextClaim(size: $0.pacedSize, campaignsOpen: !allowed.isEmpty, now: now, wall: wall) }) {
+                case .quotaReached(let resetAt):
                     report("daily quota of \(gateway.dailyQuota) reached; waiting for midnight", force: true)
                     if untilDrained { return }
-                    sleep(until: now + Double(DailyQuota.nextReset(after: wall).seconds - wall.seconds), yieldingLease: true)
-                    continue
-                }
-                let paced = pacedChunk(tps: gateway.tps, maxBatch: maxBatch)
-                // Claim only when the rate has room; admission itself happens right before the POST.
-                let readyAt = nextAvailable(at: now)
-                if allowed.isEmpty || readyAt > now {
-                    if allowed.isEmpty {
-                        if try db { try $0.pendingCount(carrier: gateway.carrier) } == 0 && untilDrained { report(force: true); return }
-                        if let retry = try db { try $0.nextRetryTime(carrier: gateway.carrier) }, retry - wallSeconds < 5 { sleep(until: now + max(0.05, retry - wallSeconds), yieldingLease: true); continue }
-                        let opensSoon = d.campaigns.policies.values.contains { ($0.nextOpening(from: wall) ?? Timestamp(seconds: .max)) <= wall + 5 }
-                        if untilDrained && !opensSoon {
-                            report("outside every campaign's sending window", force: true); return
-                        }
-                        sleep(until: now + 1, yieldingLease: true)
-                    } else {
-                        sleep(until: readyAt)
-                    }
-                    continue
-                }
-                // Few claimed ahead of the rate: at most two workers hold a new batch waiting for it.
-                let mayClaim = shared.with { s -> Bool in
-                    guard s.waitingForRate + s.claiming < 2 else { return false }
-                    s.claiming += 1
-                    return true
-                }
-                guard mayClaim else { sleep(until: now + 0.005); continue }
-                let claimed: Batch?
-                do { claimed = try claimNew(limit: paced, allowed: allowed, wall: wall) } catch { shared.with { $0.claiming -= 1 }; throw error }
-                guard let batch = claimed else {
-                    shared.with { $0.claiming -= 1 }
-                    if let retry = try db { try $0.nextRetryTime(carrier: gateway.carrier) } {
+                    sleep(until: now + Double(resetAt.seconds - wall.seconds), yieldingLease: true)
+                case .noCampaignOpen:
+                    if try db({ try $0.pendingCount(carrier: gateway.carrier) }) == 0 && untilDrained { report(force: true); return }
+                    if let retry = try db({ try $0.nextRetryTime(carrier: gateway.carrier) }), retry - wallSeconds < 5 {
                         sleep(until: now + max(0.05, retry - wallSeconds), yieldingLease: true)
                         continue
                     }
-                    let pending = try db { try $0.pendingCount(carrier: gateway.carrier) }
-                    if untilDrained && pending == 0 { report(force: true); return }
-                    sleep(until: now + 0.2)
-                    continue
+                    let opensSoon = d.campaigns.policies.values.contains { ($0.nextOpening(from: wall) ?? Timestamp(seconds: .max)) <= wall + 5 }
+                    if untilDrained && !opensSoon { report("outside every campaign's sending window", force: true); return }
+                    sleep(until: now + 1, yieldingLease: true)
+                case .waitForRate(let until), .waitForSlot(let until):
+                    sleep(until: until)
+                case .claim(let limit):
+                    if let batch = try claimNew(limit: limit, allowed: allowed, wall: wall) {
+                        try send(batch, isRetry: false)
+                    } else if try !waitForWork(now: now, untilDrained: untilDrained) {
+                        return
+                    }
                 }
-                try send(batch, isRetry: false, claimSlot: true)
             }
-            report(shared.faulted ? "STOPPED: \(shared.with { $0.progress.fault ?? "" })" : "stopped", force: true)
+            report(shared.faulted ? "STOPPED: \(shared.progress { $0.fault ?? "" })" : "stopped", force: true)
         }
 
         /// The carrier has been failing: one small batch finds out whether it is back. A new
         /// claim of `probeSize` messages when there are any, else the oldest batch waiting to go again.
         func probe(allowed: Set<String>, wall: Timestamp) throws {
             var probed = false
-            defer { if !probed { shared.with { $0.lane.circuit.probeAbandoned(at: d.clock()) } } }
-            if !allowed.isEmpty, let batch = try claimNew(limit: min(d.probeSize, maxBatch), allowed: allowed, wall: wall) {
-                report("probing the carrier with \(batch.messages.count) message(s)", force: true)
-                probed = true
-                try send(batch, isRetry: false)
-                return
+            defer { if !probed { shared.with { $0.probeAbandoned(at: d.clock()) } } }
+            if !allowed.isEmpty {
+                let limit = shared.with { $0.reserveProbe(min(d.probeSize, $0.lane.maxBatch), at: wall) }
+                if limit > 0, let batch = try claimNew(limit: limit, allowed: allowed, wall: wall, probe: true) {
+                    report("probing the carrier with \(batch.messages.count) message(s)", force: true)
+                    probed = true
+                    try send(batch, isRetry: false)
+                    return
+                }
             }
             if let batch = try takeOpenBatch(dueAt: .infinity, allowed: allowed) {
                 report("probing the carrier with batch \(batch.id) (\(batch.messages.count) message(s))", force: true)
@@ -456,19 +390,21 @@ public final class Dispatcher: @unchecked Sendable {
             }
             // Nothing to probe with: nothing is owed to the carrier either.
             probed = true
-            shared.with { $0.lane.circuit.succeeded() }
+            shared.with { $0.nothingToProbe() }
             sleep(until: d.clock() + 0.2)
         }
 
-        /// One upload attempt of a batch; its outcome is committed before returning. Everything is
-        /// prepared and recorded first; the rate limiter admits the batch immediately before the
-        /// POST, so that what the carrier counts per second is what loa counted.
-        func send(_ batch: Batch, isRetry: Bool, claimSlot: Bool = false) throws {
-            defer { if isRetry { _ = shared.with { $0.retrying.remove(batch.id) } } }
-            if gateway.protocolKind == .kannel {
-                if claimSlot { shared.with { $0.claiming -= 1 } }
-                return try sendThroughKannel(batch, isRetry: isRetry)
+        /// One upload attempt of a batch (counted as waiting for the rate since it was claimed or
+        /// taken); its outcome is committed before returning. Everything is prepared and recorded
+        /// first; the rate admits the batch immediately before the POST, so that what the carrier
+        /// counts per second is what loa counted.
+        func send(_ batch: Batch, isRetry: Bool) throws {
+            var admittedAt: Double? = nil
+            defer {
+                if admittedAt == nil { shared.with { $0.abandonAdmission() } }
+                if isRetry { shared.with { $0.endRetry(batch.id) } }
             }
+            if gateway.protocolKind == .kannel { return try sendThroughKannel(batch, isRetry: isRetry) }
             if isRetry {
                 progress { $0.retries += 1 }
             } else {
@@ -478,27 +414,17 @@ public final class Dispatcher: @unchecked Sendable {
             let body = BatchHTTP.body(batch.messages, identity: batch.wireIdentity) { d.campaigns.senders[$0] ?? "LOA" }
             let headers = BatchHTTP.headers(idempotencyKey: batch.idempotencyKey, body: body, signer: signer, token: gateway.token,
                                             now: d.wallClock().seconds, signatureVersion: gateway.signatureVersion)
-            // Admission last, immediately before the POST, so that the carrier counts what loa counted.
-            var admittedTime: Double? = nil
-            shared.with { s in
-                if claimSlot { s.claiming -= 1 }
-                s.waitingForRate += 1
-            }
-            defer { if admittedTime == nil { shared.with { $0.waitingForRate -= 1 } } }
-            while admittedTime == nil {
+            while admittedAt == nil {
                 if d.stopping || shared.faulted {
                     // Stopped before this upload went: undo the attempt, leave nothing half-done.
                     if isRetry { try db { try $0.batchNotAttempted(batch.id) } } else { try db { try $0.releaseUnsent(batch: batch.id) } }
                     return
                 }
                 let now = d.clock()
-                let n = min(batch.messages.count, gateway.tps)
-                if admitAll(n, at: now) {
-                    admittedTime = now
-                    shared.with { $0.waitingForRate -= 1 }
-                    break
+                switch shared.with({ $0.admit(batch.messages.count, at: now) }) {
+                case .admitted(let at): admittedAt = at
+                case .wait(let until): sleep(until: until)
                 }
-                sleep(until: max(now + 0.001, nextAvailable(at: now, for: n)))
             }
             let response: CarrierResponse
             do {
@@ -509,12 +435,13 @@ public final class Dispatcher: @unchecked Sendable {
             }
             let verdict = CarrierAnswer.judge(response, key: batch.idempotencyKey, refs: batch.refs, now: d.wallClock())
             let status: Int? = if case .answer(let s, _, _) = response { s } else { nil }
+            let (wall, now, end, admitted) = (wallSeconds, d.clock(), d.campaigns.policies[batch.campaign]?.end, admittedAt ?? 0)
+            var rng = self.rng
             let decision = shared.with { s in
-                s.lane.settle(verdict, size: batch.messages.count, attempt: attempt, isRetry: isRetry, campaignEnd: d.campaigns.policies[batch.campaign]?.end,
-                              wall: wallSeconds, clock: d.clock(), random: &rng)
+                s.settle(verdict, size: batch.messages.count, attempt: attempt, isRetry: isRetry, campaignEnd: end, admittedAt: admitted,
+                         wall: wall, now: now, random: &rng)
             }
-            // Nothing reached the carrier's count: give the rate back.
-            if decision.giveBackRate, let t = admittedTime { giveBack(batch.messages.count, at: t) }
+            self.rng = rng
             switch decision.record {
             case .accepted(let rejected):
                 try db { try $0.batchAccepted(batch.id, status: status ?? 202, rejected: rejected) }
@@ -547,7 +474,7 @@ public final class Dispatcher: @unchecked Sendable {
             }
         }
 
-        /// Kannel: one request per message, each admitted by the rate limiter right before it goes.
+        /// Kannel: one request per message, each admitted by the rate right before it goes.
         func sendThroughKannel(_ batch: Batch, isRetry: Bool) throws {
             if isRetry {
                 // An open Kannel batch was interrupted mid-way: at most once, never again.
@@ -571,11 +498,13 @@ public final class Dispatcher: @unchecked Sendable {
                     progress { $0.rejected += 1; $0.sent += 1 }
                     continue
                 }
-                while true {
+                var admitted = false
+                while !admitted && !d.stopping {
                     let now = d.clock()
-                    if admitAll(1, at: now) { break }
-                    if d.stopping { break }
-                    sleep(until: max(now + 0.001, nextAvailable(at: now)))
+                    switch shared.with({ $0.admitOne(at: now) }) {
+                    case .admitted: admitted = true
+                    case .wait(let until): sleep(until: until)
+                    }
                 }
                 if d.stopping { break }
                 let url = KannelProtocol.url(settings, carrier: gateway.carrier, ref: MessageRef(id: m.id, store: d.identity), to: msisdn.e164,
@@ -610,17 +539,20 @@ public final class Dispatcher: @unchecked Sendable {
             try db { try $0.returnToPlanned(batch: batch.id) }
             try db { try $0.finishBatch(batch.id) }
             if let failure {
-                let reopens = shared.with { $0.lane.circuit.failed(at: d.clock(), retryAfter: nil, random: &rng) }
-                report("Kannel unavailable (\(failure)); " + (reopens > d.clock() ? "next probe in \(String(format: "%.1f", reopens - d.clock())) s" : "trying again"))
+                let now = d.clock()
+                var rng = self.rng
+                let reopens = shared.with { $0.gatewayFailed(at: now, random: &rng) }
+                self.rng = rng
+                report("Kannel unavailable (\(failure)); " + (reopens > now ? "next probe in \(String(format: "%.1f", reopens - now)) s" : "trying again"))
             } else if !shared.faulted {
-                shared.with { $0.lane.circuit.succeeded() }
+                shared.with { $0.gatewaySucceeded() }
             }
         }
 
         func kannelNumbers(_ key: KeyedPseudonymizer, _ vault: ContactVault) throws -> [String: MSISDN] {
-            if let numbers = shared.with({ $0.kannelNumbers }) { return numbers }
+            if let numbers = shared.kannelNumbers.withLock({ $0 }) { return numbers }
             let numbers = try db { try $0.contactNumbers(pseudonymizer: key, contacts: vault) }
-            shared.with { $0.kannelNumbers = numbers }
+            shared.kannelNumbers.withLock { $0 = numbers }
             return numbers
         }
     }
@@ -646,26 +578,24 @@ final class LeaseBalancer {
     func balance() throws {
         let checkedAt = d.clock()
         guard leases.stillValid() else { throw DispatchError.leasesLost }
-        for lane in lanes { lane.shared.with { $0.confirmedAt = checkedAt } }
+        for lane in lanes { lane.shared.with { $0.leaseConfirmed(at: checkedAt) } }
         if d.stopping { return }
-        // A lane stopped on a fault gives its carrier back (another node, perhaps better configured, may take it).
-        for lane in lanes where lane.shared.faulted && lane.shared.with({ $0.lease != .none && $0.inFlight == 0 }) {
+        // A lane stopped on a fault gives its carrier back (another node, perhaps better configured,
+        // may take it); a carrier handed over goes between batches, once nothing is in flight.
+        var held = lanes.filter { $0.shared.with { $0.lease } != .none }.count
+        for lane in lanes where lane.shared.with({ $0.mayRelease }) {
+            let handedOver = !lane.shared.faulted
             try leases.release(lane.gateway.carrier)
-            lane.shared.with { $0.lease = .none }
+            lane.shared.with { $0.released() }
+            held -= 1
+            if handedOver { report(lane.gateway.carrier, "handed to another dispatcher") }
         }
         let live = try leases.liveNodes()
         let share = (lanes.count + live - 1) / max(1, live)
-        var held = lanes.filter { $0.shared.with { $0.lease } != .none }.count
-        // Hand one carrier over when above the share (between batches).
-        for lane in lanes where lane.shared.with({ $0.lease == .releasing && $0.inFlight == 0 }) {
-            try leases.release(lane.gateway.carrier)
-            lane.shared.with { $0.lease = .none }
-            held -= 1
-            report(lane.gateway.carrier, "handed to another dispatcher")
-        }
-        let releasing = lanes.contains { $0.shared.with { $0.lease } == .releasing }
-        if held > share && !releasing, let surplus = lanes.last(where: { lane in lane.shared.with { if case .held = $0.lease { true } else { false } } }) {
-            surplus.shared.with { $0.lease = .releasing }
+        // Hand one carrier over when above the share.
+        let releasing = lanes.contains { $0.shared.releasing }
+        if held > share && !releasing, let surplus = lanes.last(where: { $0.shared.with { $0.holdsLease } }) {
+            surplus.shared.with { $0.startReleasing() }
         }
         for lane in lanes where lane.shared.with({ $0.lease }) == .none && !lane.shared.faulted {
             let carrier = lane.gateway.carrier
@@ -698,18 +628,14 @@ final class LeaseBalancer {
         // batch of the carrier changed in the last 3 s, nothing can still be in the window.
         let recent = try d.storage.withQueue { try $0.lastBatchActivity(carrier: carrier) }.map { $0 >= wall.seconds - 3 } ?? false
         let notBefore = d.clock() + (recent ? Self.takeoverWait : 0)
-        lane.shared.with { s in
-            s.quota = DailyQuota(limit: lane.gateway.dailyQuota)
-            s.quota.restore(used: sent, at: wall)
-            s.lease = .held(notBefore: notBefore)
-        }
+        lane.shared.with { $0.tookOver(notBefore: notBefore, quotaUsed: sent, at: wall) }
         if interrupted > 0 { report(carrier, "\(interrupted) interrupted batch(es) go again under their idempotency keys") }
     }
 
     /// Gives every lease back (stopping, or leases no longer trustworthy).
     func dropAll() {
         for lane in lanes {
-            lane.shared.with { $0.lease = .none }
+            lane.shared.with { $0.released() }
             try? leases.release(lane.gateway.carrier)
         }
     }

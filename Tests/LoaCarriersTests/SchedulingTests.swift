@@ -137,23 +137,3 @@ struct SchedulingTests {
 }
 
 func await_(_ d: Dispatcher) throws { try d.run(untilDrained: false) }
-
-@Suite("Carrier lease use inside a node")
-struct LeaseUseTests {
-    @Test("a node sends only while its lease is confirmed: after 5 s without a word from the database it stops")
-    func unconfirmedLeaseStopsSending() {
-        let shared = Dispatcher.LaneShared(gateway: gateway(.viettel, port: 1, tps: 10), circuitThreshold: 3)
-        func goes(at t: Double) -> Bool { if case .go = shared.enter(at: t) { return true } else { return false } }
-        #expect(!goes(at: 100))                       // no lease
-        shared.with { $0.lease = .held(notBefore: 102); $0.confirmedAt = 100 }
-        #expect(!goes(at: 101))                       // taking over: the previous holder's last second
-        #expect(goes(at: 102.5))
-        #expect(shared.with { $0.inFlight } == 1)
-        #expect(!goes(at: 105.1))                     // not confirmed since 100
-        if case .wait(_, let note) = shared.enter(at: 105.1) { #expect(note?.hasPrefix("lease not confirmed") == true) }
-        shared.with { $0.confirmedAt = 105 }
-        #expect(goes(at: 105.2))
-        shared.with { $0.lease = .releasing }
-        #expect(!goes(at: 105.3))                     // handing over: no new work
-    }
-}
