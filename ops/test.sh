@@ -15,6 +15,18 @@ trap 'stop_kannel; stop_postgres' EXIT
 
 log "building (debug, with tests)"
 swift build --build-tests
-log "running tests"
-# Suites run one after another: the rate tests measure timing and must not share the cores.
-swift test --skip-build --disable-xctest --no-parallel "$@"
+if [ "$#" -gt 0 ]; then
+  log "running tests: $*"
+  swift test --skip-build --disable-xctest --no-parallel "$@"
+  exit
+fi
+# Tests run in parallel, in two groups that never share the cooperative thread pool: tests with
+# in-process HTTP servers (carrier simulators, the receipt endpoint: LoaCarriersTests) apart from
+# those that hold a thread for seconds (CPU-heavy checks, waiting for `loa` processes). The few that
+# measure rates at the carrier's side (DispatchTimingTests) run last, alone.
+log "running tests (in parallel: store, core and command-line tests)"
+swift test --skip-build --disable-xctest --skip LoaCarriersTests
+log "running tests (in parallel: dispatch and receipts over loopback HTTP)"
+swift test --skip-build --disable-xctest --filter LoaCarriersTests --skip DispatchTimingTests
+log "running the timing tests, alone"
+swift test --skip-build --disable-xctest --no-parallel --filter DispatchTimingTests

@@ -112,7 +112,8 @@ struct ImportPreferences: AsyncParsableCommand {
         let keys = try CarrierConfig.keys(configs)
         do {
             printReport(try withImportProgress { try db.importPreferences(path: file, carrier: nil, keys: keys, force: force, progress: $0) })
-        } catch StoreError.input(let message) where message.contains("no pseudonym key is configured") {
+        } catch let error as StoreError where error.code == .missingPseudonymKey {
+            let message = error.message
             let missing = Carrier.allCases.filter { keys[$0] == nil }.map { c in
                 "\(c.rawValue): " + (configs[c]?.keyDescription ?? "no carrier file in \(store.carriersDirectory)")
             }
@@ -213,7 +214,8 @@ func withImportProgress(_ body: (@escaping (ImportProgress) -> Void) throws -> I
 func explainingMissingKey<T>(_ config: CarrierConfig?, _ carrier: Carrier, _ store: StoreOptions, _ body: () throws -> T) throws -> T {
     do {
         return try body()
-    } catch StoreError.input(let message) where message.contains("no pseudonym key is configured") {
+    } catch let error as StoreError where error.code == .missingPseudonymKey {
+        let message = error.message
         let source = config?.keyDescription ?? "no carrier file for \(carrier.rawValue) in \(store.carriersDirectory)"
         throw CLIError("\(message)\n  the key (hex, at least 32 digits): \(source)")
     }

@@ -52,7 +52,7 @@ extension Store {
             if let existing = try campaignRecord(id) {
                 guard existing.state == .draft else {
                     if existing.fileSHA256 != sha256 {
-                        throw StoreError.input("campaign \(id) is \(existing.state.rawValue): its file changed since approval; give the new version a new id")
+                        throw StoreError(.campaign, "campaign \(id) is \(existing.state.rawValue): its file changed since approval; give the new version a new id")
                     }
                     return
                 }
@@ -72,10 +72,10 @@ extension Store {
     public func approveCampaign(_ id: String, sha256: String, by approver: String, unreviewed: [String]) throws -> CampaignRecord {
         try db.transaction {
             try lockCampaign(id)
-            guard let record = try campaignRecord(id) else { throw StoreError.input("campaign \(id) was never submitted (loa campaign submit FILE --as NAME)") }
-            guard record.fileSHA256 == sha256 else { throw StoreError.input("campaign \(id): the file changed since it was submitted; submit it again before approval") }
+            guard let record = try campaignRecord(id) else { throw StoreError(.campaign, "campaign \(id) was never submitted (loa campaign submit FILE --as NAME)") }
+            guard record.fileSHA256 == sha256 else { throw StoreError(.campaign, "campaign \(id): the file changed since it was submitted; submit it again before approval") }
             switch CampaignState.approve(state: record.state, drafter: record.draftedBy, approver: approver, unreviewed: unreviewed) {
-            case .failure(let e): throw StoreError.input("\(id): \(e.description)")
+            case .failure(let e): throw StoreError(.campaign, "\(id): \(e.description)")
             case .success(let next):
                 try db.run("UPDATE campaigns SET state = ?, approved_by = ? WHERE id = ?", [.text(next.rawValue), .text(approver), .text(id)])
                 try audit(approver, "approve", campaign: id, "drafted by \(record.draftedBy); file sha256 \(sha256)")
@@ -88,9 +88,9 @@ extension Store {
     public func transitionCampaign(_ id: String, _ action: String, by actor: String) throws -> CampaignRecord {
         try db.transaction {
             try lockCampaign(id)
-            guard let record = try campaignRecord(id) else { throw StoreError.input("no campaign \(id)") }
+            guard let record = try campaignRecord(id) else { throw StoreError(.campaign, "no campaign \(id)") }
             switch record.state.after(action) {
-            case .failure(let e): throw StoreError.input("\(id): \(e.description)")
+            case .failure(let e): throw StoreError(.campaign, "\(id): \(e.description)")
             case .success(let next):
                 try db.run("UPDATE campaigns SET state = ? WHERE id = ?", [.text(next.rawValue), .text(id)])
                 if next == .cancelled {

@@ -121,7 +121,7 @@ struct LineReader {
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
                 throw StoreError.input(isDir.boolValue ? "\(path): is a directory, expected a CSV file" : "\(path): cannot read (permission denied?)")
             }
-            throw StoreError.input("\(path): no such file")
+            throw StoreError(.noSuchFile, "\(path): no such file")
         }
         defer { try? handle.close() }
         var carry: [UInt8] = []
@@ -181,7 +181,7 @@ struct LineReader {
 
 /// SHA-256 of a file, read in chunks.
 func fileSHA256(_ path: String) throws -> String {
-    guard let handle = FileHandle(forReadingAtPath: path) else { throw StoreError.input("\(path): no such file") }
+    guard let handle = FileHandle(forReadingAtPath: path) else { throw StoreError(.noSuchFile, "\(path): no such file") }
     defer { try? handle.close() }
     let hash = SHA256Stream()
     while let data = try handle.read(upToCount: 4 << 20), !data.isEmpty { data.withUnsafeBytes { hash.update($0) } }

@@ -82,13 +82,36 @@ public enum SQLValue: Sendable, Hashable {
     case null
 }
 
-public enum StoreError: Error, CustomStringConvertible, Equatable {
-    case database(String)
-    case input(String)
-    public var description: String {
-        switch self {
-        case .database(let m): "database: \(m)"
-        case .input(let m): m
-        }
+/// Why the store refused or failed. `code` is stable: callers (the CLI, the console) match on it,
+/// never on the text, which is for people and may change.
+public struct StoreError: Error, CustomStringConvertible, Equatable {
+    public enum Code: String, Sendable {
+        /// The database failed (cannot connect, a statement failed, a constraint).
+        case database = "store.database"
+        /// The input is wrong (a file, an argument) and the message says where.
+        case input = "store.input"
+        /// A file to import does not exist.
+        case noSuchFile = "store.no-such-file"
+        /// No store at the location (without `create`).
+        case noStore = "store.no-store"
+        /// Clear numbers in a file, and no pseudonym key for the carrier: nothing was imported.
+        case missingPseudonymKey = "store.missing-pseudonym-key"
+        /// The contact key is not the one the store's numbers are sealed with.
+        case wrongContactKey = "store.wrong-contact-key"
+        /// No such campaign, or it is not in a state that allows the step.
+        case campaign = "store.campaign"
     }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public static func database(_ message: String) -> StoreError { StoreError(.database, message) }
+    public static func input(_ message: String) -> StoreError { StoreError(.input, message) }
+
+    public var description: String { code == .database ? "database: \(message)" : message }
 }

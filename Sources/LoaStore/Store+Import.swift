@@ -351,7 +351,7 @@ extension Store {
     /// A file of clear numbers cannot be imported without the carrier's key: every line would be
     /// lost. The whole import stops, leaving nothing behind.
     static func clearNumbersWithoutKey(_ path: String, line: Int, _ carrier: Carrier) -> StoreError {
-        .input("\(path):\(line): subscriber: a clear number, but no pseudonym key is configured for \(carrier.rawValue): nothing was imported "
+        StoreError(.missingPseudonymKey, "\(path):\(line): subscriber: a clear number, but no pseudonym key is configured for \(carrier.rawValue): nothing was imported "
                + "(clear numbers are pseudonymized with the carrier's key on the way in; set the key, or import pseudonyms h:…)")
     }
 

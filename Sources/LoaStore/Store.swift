@@ -59,7 +59,7 @@ public final class Store: @unchecked Sendable {
             engine = .postgres(pg)
         } else {
             if !create && !FileManager.default.fileExists(atPath: location) {
-                throw StoreError.input("\(location): no store here (a mistyped path or --database?). Import data first (loa import …), which creates it")
+                throw StoreError(.noStore, "\(location): no store here (a mistyped path or --database?). Import data first (loa import …), which creates it")
             }
             let file = try SQLiteDatabase(path: location, create: create)
             db = file
@@ -258,7 +258,7 @@ public final class Store: @unchecked Sendable {
         let recorded = try db.query("SELECT fingerprint FROM vault WHERE singleton = 1") { $0.text(0) }.first
         if let recorded {
             guard recorded == fingerprint else {
-                throw StoreError.input("the contact key (fingerprint \(fingerprint)) is not the one this store's numbers are sealed with (fingerprint \(recorded))")
+                throw StoreError(.wrongContactKey, "the contact key (fingerprint \(fingerprint)) is not the one this store's numbers are sealed with (fingerprint \(recorded))")
             }
         } else {
             try db.run("INSERT INTO vault (singleton, fingerprint) VALUES (1, ?) ON CONFLICT DO NOTHING", [.text(fingerprint)])

@@ -115,7 +115,7 @@ extension CLI {
     }
 }
 
-@Suite("loa dispatch: crashes and signals (processes)", .serialized)
+@Suite("loa dispatch: crashes and signals (processes)")
 struct DispatchCommandTests {
     @Test("kill -9 mid-dispatch, then run again: every message reaches the carrier exactly once, none lost",
           arguments: StoreEngine.available)

@@ -65,8 +65,11 @@ func gateway(_ carrier: Carrier, port: Int, tps: Int, maxBatch: Int = 100, timeo
                    client: .init(timeout: timeout, connectTimeout: 1))
 }
 
-@Suite("Dispatch end to end (loopback HTTP, libcurl; SQLite and PostgreSQL)", .serialized)
-struct DispatchIntegrationTests {
+/// The few tests that measure time at the carrier's side (rates per second, uploads offered during
+/// an outage). `ops/test.sh` runs them alone, after the others, so that nothing shares the cores
+/// with them; every other test runs in parallel.
+@Suite("Dispatch timing: rates measured at the carrier (SQLite and PostgreSQL; run alone)", .serialized)
+struct DispatchTimingTests {
     @Test("20% faults (503, 500, lost answers, slow, connections cut): every message accepted exactly once, rate held, receipts recorded", arguments: StoreEngine.available)
     func faultsExactlyOnce(engine: StoreEngine) async throws {
         let path = try engine.scratchLocation()
@@ -155,30 +158,6 @@ struct DispatchIntegrationTests {
         await server.stop()
     }
 
-    @Test("a bad receipt signature gets 401 and changes nothing; unknown messages are kept", arguments: StoreEngine.available)
-    func receiptSignatures(engine: StoreEngine) async throws {
-        let path = try engine.scratchLocation()
-        try storeWithCampaign(path, carriers: [.viettel], count: 3)
-        let endpoint = try ReceiptEndpoint(sink: Store(location: path, create: false), secrets: [.viettel: receiptSecret])
-        let router = Router()
-        endpoint.addRoutes(to: router)
-        let server = BackgroundServer()
-        let port = try await server.start(router)
-        let body = Array("{\"message_id\":\"m1\",\"status\":\"delivered\"}\n{\"message_id\":\"m999\",\"status\":\"failed\"}\n".utf8)
-        let client = CurlClient()
-        let bad = try client.post("http://127.0.0.1:\(port)/receipts/viettel", headers: [("X-Loa-Signature", String(repeating: "0", count: 64))], body: body)
-        #expect(bad.status == 401)
-        let store = try Store(location: path)
-        #expect(try store.receipts().isEmpty)
-        let good = try client.post("http://127.0.0.1:\(port)/receipts/viettel", headers: [("X-Loa-Signature", try HMACSigner(secret: receiptSecret).sign(body))], body: body)
-        #expect(good.status == 200)
-        #expect(String(decoding: good.body, as: UTF8.self) == "{\"received\":2,\"matched\":1,\"unmatched\":1}")
-        #expect(try store.receipts().filter { $0.message == nil && $0.messageRef == "m999" }.count == 1)
-        // m1 was planned, never sent: a receipt cannot move it (planned → delivered is not a transition).
-        #expect(try store.messages().first { $0.id == 1 }?.state == .planned)
-        await server.stop()
-    }
-
     @Test("two dispatchers on one store share the carriers: each message once, every carrier's rate held in total",
           arguments: StoreEngine.available)
     func twoDispatchersShareTheWork(engine: StoreEngine) async throws {
@@ -223,5 +202,33 @@ struct DispatchIntegrationTests {
         #expect(carriers.allSatisfy { counts[$0.rawValue] == [.accepted: 1500] }, "\(counts)")
         #expect(try store.campaignRecord("test-campaign")?.state == .completed)
         for s in servers { await s.stop() }
+    }
+}
+
+@Suite("Receipts over HTTP (SQLite and PostgreSQL)")
+struct ReceiptEndpointTests {
+    @Test("a bad receipt signature gets 401 and changes nothing; unknown messages are kept", arguments: StoreEngine.available)
+    func receiptSignatures(engine: StoreEngine) async throws {
+        let path = try engine.scratchLocation()
+        try storeWithCampaign(path, carriers: [.viettel], count: 3)
+        let endpoint = try ReceiptEndpoint(sink: Store(location: path, create: false), secrets: [.viettel: receiptSecret])
+        let router = Router()
+        endpoint.addRoutes(to: router)
+        let server = BackgroundServer()
+        let port = try await server.start(router)
+        let body = Array("{\"message_id\":\"m1\",\"status\":\"delivered\"}\n{\"message_id\":\"m999\",\"status\":\"failed\"}\n".utf8)
+        let client = CurlClient()
+        let bad = try await onThread { try client.post("http://127.0.0.1:\(port)/receipts/viettel", headers: [("X-Loa-Signature", String(repeating: "0", count: 64))], body: body) }
+        #expect(bad.status == 401)
+        let store = try Store(location: path)
+        #expect(try store.receipts().isEmpty)
+        let signature = try HMACSigner(secret: receiptSecret).sign(body)
+        let good = try await onThread { try client.post("http://127.0.0.1:\(port)/receipts/viettel", headers: [("X-Loa-Signature", signature)], body: body) }
+        #expect(good.status == 200)
+        #expect(String(decoding: good.body, as: UTF8.self) == "{\"received\":2,\"matched\":1,\"unmatched\":1}")
+        #expect(try store.receipts().filter { $0.message == nil && $0.messageRef == "m999" }.count == 1)
+        // m1 was planned, never sent: a receipt cannot move it (planned → delivered is not a transition).
+        #expect(try store.messages().first { $0.id == 1 }?.state == .planned)
+        await server.stop()
     }
 }

@@ -24,35 +24,6 @@ func states(_ path: String) throws -> [String: Int] {
 /// Regressions for messages lost or destroyed by dispatch (the silent-loss issue, items 1–5).
 @Suite("Dispatch never loses or destroys a message", .serialized)
 struct SilentLossTests {
-    @Test("a carrier outage: nothing becomes final, the backlog is not re-offered while it lasts, everything goes once when it is back",
-          arguments: StoreEngine.available)
-    func outage(engine: StoreEngine) async throws {
-        let path = try engine.scratchLocation()
-        try storeWithCampaign(path, carriers: [.viettel], count: 300)
-        let (sim, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100) { o in
-            o.outage = 0..<4
-            o.outageRetryAfter = "1"
-        }
-        var g = gateway(.viettel, port: port, tps: 200)
-        g.retry = RetryPolicy(initialDelay: 0.05, multiplier: 2, maxDelay: 0.5)
-        let d = try dispatcher(path, gateways: [g], campaigns: policies(["test-campaign"]))
-        let lanes = try await runDispatcherReturning(d)
-        let stats = sim.currentStats()
-        #expect(stats.accepted == 300)
-        #expect(stats.duplicateMessages == 0)
-        // Three failures open the circuit; then one probe per Retry-After (1 s) while the outage lasts.
-        #expect(stats.outageRefusals >= 3 && stats.outageRefusals <= 12, "\(stats.outageRefusals) uploads offered during a 4 s outage")
-        #expect(try states(path) == ["accepted": 300])
-        #expect(lanes.first?.problem == nil)
-        // Every re-upload counted once: uploads = batches + re-uploads.
-        let batches = try Store(location: path).batches().count
-        #expect(lanes[0].retries == stats.outageRefusals + stats.batches - batches, "\(lanes[0].retries) retries counted")
-        // The progress bar's total is what was sent, not more.
-        #expect(lanes[0].sent == 300 && lanes[0].total == 300, "\(lanes[0])")
-        #expect(try Store(location: path).campaignRecord("test-campaign")?.state == .completed)
-        await server.stop()
-    }
-
     @Test("an outage that outlasts the campaign: what is unsent at the end expires with the reason; nothing is rejected",
           arguments: StoreEngine.available)
     func outageUntilTheEnd(engine: StoreEngine) async throws {
@@ -187,5 +158,37 @@ struct SilentLossTests {
 func runDispatcherReturning(_ d: Dispatcher) async throws -> [Dispatcher.Progress] {
     try await withCheckedThrowingContinuation { (c: CheckedContinuation<[Dispatcher.Progress], any Error>) in
         Thread { c.resume(with: Result { try d.run(untilDrained: true) }) }.start()
+    }
+}
+
+/// The outage test counts the uploads offered while the carrier is down: a timing test.
+extension DispatchTimingTests {
+    @Test("a carrier outage: nothing becomes final, the backlog is not re-offered while it lasts, everything goes once when it is back",
+          arguments: StoreEngine.available)
+    func outage(engine: StoreEngine) async throws {
+        let path = try engine.scratchLocation()
+        try storeWithCampaign(path, carriers: [.viettel], count: 300)
+        let (sim, server, port) = try await startSimulator(.viettel, tps: 1000, maxBatch: 100) { o in
+            o.outage = 0..<4
+            o.outageRetryAfter = "1"
+        }
+        var g = gateway(.viettel, port: port, tps: 200)
+        g.retry = RetryPolicy(initialDelay: 0.05, multiplier: 2, maxDelay: 0.5)
+        let d = try dispatcher(path, gateways: [g], campaigns: policies(["test-campaign"]))
+        let lanes = try await runDispatcherReturning(d)
+        let stats = sim.currentStats()
+        #expect(stats.accepted == 300)
+        #expect(stats.duplicateMessages == 0)
+        // Three failures open the circuit; then one probe per Retry-After (1 s) while the outage lasts.
+        #expect(stats.outageRefusals >= 3 && stats.outageRefusals <= 12, "\(stats.outageRefusals) uploads offered during a 4 s outage")
+        #expect(try states(path) == ["accepted": 300])
+        #expect(lanes.first?.problem == nil)
+        // Every re-upload counted once: uploads = batches + re-uploads.
+        let batches = try Store(location: path).batches().count
+        #expect(lanes[0].retries == stats.outageRefusals + stats.batches - batches, "\(lanes[0].retries) retries counted")
+        // The progress bar's total is what was sent, not more.
+        #expect(lanes[0].sent == 300 && lanes[0].total == 300, "\(lanes[0])")
+        #expect(try Store(location: path).campaignRecord("test-campaign")?.state == .completed)
+        await server.stop()
     }
 }

@@ -39,3 +39,14 @@ public func importContactList(_ store: Store, list: String, numbers: [String], v
     let report = try store.importContacts(path: "\(dir)/contacts.csv", list: list, units: ReferenceData.administrativeUnits(), routing: CarrierRouting(), vault: vault)
     guard report.rowsOK == numbers.count else { throw StoreError.input("contact list: \(report.rowsOK) of \(numbers.count) imported") }
 }
+
+/// Runs a blocking call (libcurl, a store's big statement) on a thread of its own and awaits it:
+/// a test must never block Swift's cooperative pool (two threads on two cores), or the in-process
+/// servers of the tests running beside it (carrier simulators, the receipt endpoint) stall.
+public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { c in
+        let t = Thread { c.resume(with: Result { try body() }) }
+        t.stackSize = 1 << 21
+        t.start()
+    }
+}
