@@ -64,10 +64,13 @@ let package = Package(
         .target(name: "LoaReference", dependencies: ["LoaCore"], resources: [.copy("Resources")], swiftSettings: settings),
         // Storage: one store over SQLite (embedded) or PostgreSQL; imports, presence, dispatch state, leases.
         .target(name: "LoaStore", dependencies: ["LoaCore", "LoaCrypto", "CSQLite3", "CLibPQ"], swiftSettings: settings),
+        // What an operator does, as library calls (the CLI maps flags to them; the console will too):
+        // audience selection with its refusals, the dispatch gate, planning in parts.
+        .target(name: "LoaOperations", dependencies: ["LoaCore", "LoaCrypto", "LoaStore"], swiftSettings: settings),
         .executableTarget(
             name: "LoaCLI",
             dependencies: [
-                "LoaCore", "LoaCrypto", "LoaReference", "LoaStore", "LoaCarriers", "LoaServer", "LoaCarrierSimulator",
+                "LoaCore", "LoaCrypto", "LoaReference", "LoaStore", "LoaOperations", "LoaCarriers", "LoaServer", "LoaCarrierSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -85,6 +88,7 @@ let package = Package(
         .testTarget(name: "LoaStoreTests", dependencies: ["LoaStore", "LoaCore", "LoaCrypto", "LoaReference", "LoaTestSupport"], swiftSettings: settings),
         .testTarget(name: "LoaCarriersTests", dependencies: ["LoaCarriers", "LoaServer", "LoaCarrierSimulator", "LoaStore", "LoaCore", "LoaCrypto", "LoaTestSupport",
                                                              .product(name: "Hummingbird", package: "hummingbird")], swiftSettings: settings),
+        .testTarget(name: "LoaOperationsTests", dependencies: ["LoaOperations", "LoaStore", "LoaCore", "LoaCrypto", "LoaReference", "LoaTestSupport"], swiftSettings: settings),
         .testTarget(name: "LoaCLITests", dependencies: ["LoaCLI", "LoaTestSupport"], swiftSettings: settings),
     ]
 )

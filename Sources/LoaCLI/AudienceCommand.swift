@@ -3,109 +3,8 @@ import Foundation
 import Synchronization
 import LoaCore
 import LoaCrypto
+import LoaOperations
 import LoaStore
-
-/// Selects a campaign's recipients from the store (rules 1–5).
-struct AudienceRun {
-    let campaign: Campaign
-    let area: AudienceArea
-    let units: AdministrativeUnits
-    let store: StoreOptions
-    let at: Timestamp
-    /// Where the steps of a long selection are told (stderr on a terminal); nil: silent.
-    var progress: ((String) -> Void)? = nil
-
-    func run(sink: ((Recipient) throws -> Void)?) throws -> AudienceSummary {
-        try run(sink: sink, render: nil)
-    }
-
-    /// Carriers with a carrier file but no presence seen in the campaign's window (`seen_within`
-    /// before `at`): none of their subscribers can be selected (a snapshot not imported, or
-    /// purged by the retention). Empty for an audience of contact lists only.
-    func carriersWithoutPresence() throws -> [Carrier] {
-        if area.isEmpty { return [] }
-        let reachable = try store.open().presenceCarriers(seenFrom: at - campaign.audience.seenWithin, to: at)
-        return try store.carrierConfigs().keys.filter { !reachable.contains($0) }.sorted { $0.rawValue < $1.rawValue }
-    }
-
-    func noPresenceMessage(_ carriers: [Carrier]) -> String {
-        "no presence seen between \((at - campaign.audience.seenWithin).iso8601()) and \(at.iso8601()) (the campaign's seen_within) for "
-            + "\(carriers.map(\.rawValue).joined(separator: ", ")): none of their subscribers can be selected. Import a current snapshot "
-            + "(loa import presence FILE --carrier X); an older one is purged by the retention"
-    }
-
-    /// Runs the selection; `render` receives the selector to render texts per recipient.
-    func run(sink: ((Recipient) throws -> Void)?, render: ((RecipientSelector, Recipient) throws -> Void)?) throws -> AudienceSummary {
-        let db = try store.open()
-        let cells = try db.cells()
-        let configs = try store.carrierConfigs()
-        let keys = try CarrierConfig.keys(configs)
-        func missingKey(_ carrier: Carrier) -> String {
-            configs[carrier].map { "\(carrier.rawValue) (its pseudonym key: \($0.keyDescription))" }
-                ?? "\(carrier.rawValue) (no carrier file in \(store.carriersDirectory))"
-        }
-        let clear = try db.clearNumbers()
-        if clear.optOuts + clear.contacts > 0 {
-            _ = try store.requireContactVault(for: "this store still holds \(formatCount(clear.optOuts + clear.contacts)) clear numbers from an earlier loa (do-not-call list, contact lists); sealing and using them")
-        }
-        // Opt-outs are matched through the carriers' keys: without a carrier's key loa cannot tell
-        // who of its subscribers opted out, so it refuses to select rather than message them.
-        var optOuts = Set<CarrierPseudonym>()
-        let optedOut = try db.doNotCallCount()
-        if campaign.limits.respectDoNotCall && optedOut > 0 {
-            let vault = try store.requireContactVault(for: "applying the do-not-call list (\(formatCount(optedOut)) numbers)")
-            let reachable = try db.presenceCarriers(seenFrom: at - campaign.audience.seenWithin, to: at)
-            let missing = reachable.filter { keys[$0] == nil }.sorted { $0.rawValue < $1.rawValue }
-            if !missing.isEmpty {
-                throw CLIError("""
-                    the do-not-call list (\(formatCount(optedOut)) numbers) cannot be applied to \(missing.map(missingKey).joined(separator: "; ")): \
-                    loa refuses to select recipients rather than message someone who opted out. Set the key, or remove that carrier's presence data
-                    """)
-            }
-            optOuts = try db.optOuts(keys: keys, vault: vault)
-        }
-        let known = try db.contactListNames()
-        for list in campaign.audience.contactLists where known[list] == nil {
-            throw CLIError("contact list '\(list)' is not in the store (import it with: loa import contacts FILE --list \(list))")
-        }
-        var contactKeys: [ContactKeys] = []
-        if !campaign.audience.contactLists.isEmpty {
-            let vault = try store.requireContactVault(for: "reading contact lists")
-            for c in try db.contacts(lists: campaign.audience.contactLists, vault: vault) {
-                let pseudonyms = keys.map { CarrierPseudonym(carrier: $0.key, subscriber: $0.value.pseudonym(for: c.msisdn)) }
-                guard let entry = ContactKeys(contact: c, pseudonyms: pseudonyms) else {
-                    throw CLIError("contact list '\(c.list)' has members on \(missingKey(c.carrier)): without that key loa can neither send to them nor apply their opt-outs")
-                }
-                contactKeys.append(entry)
-            }
-        }
-        let (mask, cellCounts) = area.selection(cells)
-        progress?("audience cells: \(formatCount(cellCounts.total)) of \(formatCount(cells.count)); reading the latest presence…")
-        // The stated languages load on a second connection while the presence is read (two scans, two cores).
-        final class Loaded: Sendable { let preferences = Mutex<Result<LanguagePreferences, any Error>>(.success(LanguagePreferences())) }
-        let loaded = Loaded()
-        let location = store.databaseLocation
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            let result = Result { try Store(location: location, create: false).languagePreferences() }
-            loaded.preferences.withLock { $0 = result }
-            done.signal()
-        }.start()
-        let latest: LatestPresenceTable
-        do { latest = try db.latestPresence(at: at, seenWithin: campaign.audience.seenWithin) } catch { done.wait(); throw error }
-        done.wait()
-        progress?("selecting among \(formatCount(latest.count)) subscribers seen in the window…")
-        var selector = RecipientSelector(campaign: campaign, units: units, carriers: Store.carriers, cells: cells,
-                                         audienceCells: mask, optOuts: optOuts, preferences: try loaded.preferences.withLock { $0 }.get())
-        let frozen = selector
-        var summary = try selector.select(latest: latest, contacts: contactKeys) { r in
-            try sink?(r)
-            try render?(frozen, r)
-        }
-        summary.audienceCells = cellCounts
-        return summary
-    }
-}
 
 struct Audience: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -150,7 +49,7 @@ struct Audience: AsyncParsableCommand {
             writer = try CSVWriter(path: out, force: force, inputs: [campaign])
             writer!.row(["subscriber", "carrier", "language", "commune_code", "cgi"])
         }
-        var audience = AudienceRun(campaign: c, area: loaded.area!, units: units, store: store, at: at.timestamp)
+        var audience = AudienceRun(campaign: c, area: loaded.area!, units: units, store: try store.open(), keys: try store.operatorKeys(), at: at.timestamp)
         // The steps of a long selection (national scale takes seconds), on a terminal only.
         if isatty(2) == 1 {
             audience.progress = { step in printError("  \(String(format: "%5.1f", Date().timeIntervalSince(t0))) s  \(step)") }

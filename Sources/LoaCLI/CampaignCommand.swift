@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LoaCarriers
 import LoaCore
+import LoaOperations
 import LoaStore
 
 struct CampaignCommand: AsyncParsableCommand {
@@ -58,7 +59,7 @@ struct CheckCampaign: AsyncParsableCommand {
                 print("  note: \(carrier.rawValue) uses Kannel, which needs clear numbers: it can reach this campaign's contact lists only; its area recipients will be rejected")
             }
             if let at {
-                let summary = try AudienceRun(campaign: campaign, area: loaded.area!, units: units, store: store, at: at.timestamp).run(sink: nil)
+                let summary = try AudienceRun(campaign: campaign, area: loaded.area!, units: units, store: try store.open(), keys: try store.operatorKeys(), at: at.timestamp).run(sink: nil)
                 print("  recipients at \(at.timestamp.iso8601()): \(formatCount(summary.recipients)), \(formatCount(summary.segments)) segments" +
                       summary.byLanguage.sorted { $0.key < $1.key }.map { " · \($0.key) \(formatCount($0.value))" }.joined())
             } else {

@@ -3,6 +3,7 @@ import Foundation
 import LoaCore
 import LoaCrypto
 import LoaReference
+import LoaOperations
 import LoaStore
 
 /// A campaign file read and checked, with its referenced geometry loaded.
@@ -95,12 +96,24 @@ struct StoreOptions: ParsableArguments {
         }
     }
 
+    static let contactKeyHelp = "set LOA_CONTACT_KEY (64 hex digits, e.g. from openssl rand -hex 32) or LOA_CONTACT_KEY_FILE; keep it outside the repository and the store"
+
     /// The contact key, or an error that says what needs it and how to set it.
     func requireContactVault(for what: String) throws -> ContactVault {
         guard let vault = try contactVault() else {
-            throw CLIError("\(what) needs the contact key, which seals phone numbers in the store: set LOA_CONTACT_KEY (64 hex digits, e.g. from openssl rand -hex 32) or LOA_CONTACT_KEY_FILE; keep it outside the repository and the store")
+            throw CLIError("\(what) needs the contact key, which seals phone numbers in the store: \(Self.contactKeyHelp)")
         }
         return vault
+    }
+
+    /// The keys the carrier files and the environment give, for library operations.
+    func operatorKeys() throws -> OperatorKeys {
+        let configs = try carrierConfigs()
+        let descriptions = configs.mapValues { "its pseudonym key: \($0.keyDescription)" }
+        let directory = carriersDirectory
+        return OperatorKeys(carriers: Set(configs.keys), pseudonymKeys: try CarrierConfig.keys(configs),
+                            keySource: { descriptions[$0] ?? "no carrier file in \(directory)" },
+                            contactVault: try contactVault(), contactKeyHelp: Self.contactKeyHelp)
     }
 }
 

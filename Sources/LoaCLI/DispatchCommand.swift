@@ -5,6 +5,7 @@ import LoaCarriers
 import LoaCarrierSimulator
 import LoaServer
 import LoaCore
+import LoaOperations
 import LoaStore
 
 struct Dispatch: AsyncParsableCommand {
@@ -143,70 +144,25 @@ struct Dispatch: AsyncParsableCommand {
     func prepare(_ file: String, units: AdministrativeUnits, db: Store) throws -> Campaign? {
         let loaded = try checkedCampaign(file, units: units)
         let c = loaded.campaign!
-        guard let record = try db.campaignRecord(c.id) else { throw CLIError("\(c.id) was never submitted: loa campaign submit \(file) --as NAME") }
-        guard record.fileSHA256 == (try fileSHA(file)) else { throw CLIError("\(file) changed since it was approved; submit it again") }
-        switch record.state {
-        case .draft: throw CLIError("\(c.id) is not approved yet: a second person runs loa campaign approve \(file) --as NAME")
-        case .cancelled, .completed: print("\(c.id) is \(record.state.rawValue): skipped"); return nil
-        default: break
-        }
-        if !record.planned {
-            if c.schedule.end <= at.timestamp {
-                throw CLIError("\(c.id) ended at \(c.schedule.end.iso8601()): nothing planned or sent")
+        let dispatch = CampaignDispatch(store: db)
+        switch try dispatch.step(for: c, file: file, sha256: try fileSHA(file), at: at.timestamp) {
+        case .skip(let why):
+            print(why)
+            return nil
+        case .send(let plan, let start):
+            if plan {
+                let audience = AudienceRun(campaign: c, area: loaded.area!, units: units, store: db, keys: try store.operatorKeys(), at: at.timestamp)
+                let planned = try dispatch.plan(c, audience: audience) { ShutdownSignals.requested }
+                if planned.byAnother {
+                    print("\(c.id): already planned (by another dispatcher on this store); sending what is left")
+                } else {
+                    print("\(c.id): planned \(formatCount(planned.planned)) messages (\(formatCount(planned.segments)) segments) at \(at.timestamp.iso8601())" +
+                          (planned.capped > 0 ? "; \(formatCount(planned.capped)) over the per-subscriber daily cap" : ""))
+                }
             }
-            try plan(c, loaded: loaded, units: units, db: db)
+            if start { try dispatch.start(c.id) }
+            return c
         }
-        if record.state == .approved {
-            // Another dispatcher on the same store may start it at the same moment.
-            do { _ = try db.transitionCampaign(c.id, "start", by: "loa") } catch {
-                if try db.campaignRecord(c.id)?.state != .sending { throw error }
-            }
-        }
-        return c
-    }
-
-    /// The campaign's audience at --at, rendered per recipient and written as planned messages,
-    /// in parts of 50,000 (a national audience never sits in memory whole).
-    func plan(_ c: Campaign, loaded: LoadedCampaign, units: AdministrativeUnits, db: Store) throws {
-        var part: [PlannedMessage] = []
-        part.reserveCapacity(50_000)
-        var written = (planned: 0, capped: 0), recipients = 0
-        var textCache: [String: (String, TextMeasure)] = [:]
-        let day = Int((at.timestamp.seconds + Timestamp.vietnamOffset) / 86400)
-        func flush() throws {
-            if ShutdownSignals.requested {
-                throw CLIError("stopped while planning \(c.id) (\(formatCount(written.planned)) messages planned so far): run the same command again to continue")
-            }
-            let w = try db.planMessages(campaign: c.id, priority: c.priority, day: day, capPerDay: c.limits.perSubscriberPerDay, part: part)
-            written.planned += w.planned
-            written.capped += w.capped
-            part.removeAll(keepingCapacity: true)
-        }
-        let audience = AudienceRun(campaign: c, area: loaded.area!, units: units, store: store, at: at.timestamp)
-        // Planning without a carrier's presence would leave its subscribers out for good (the
-        // campaign is planned once): refused until a current snapshot is imported.
-        let without = try audience.carriersWithoutPresence()
-        if !without.isEmpty { throw CLIError("\(c.id): not planned: \(audience.noPresenceMessage(without))") }
-        let summary = try audience.run(sink: nil) { selector, r in
-            let key = "\(r.language)|\(r.commune ?? -1)"
-            if textCache[key] == nil {
-                let text = selector.render(language: r.language, commune: r.commune)
-                textCache[key] = (text, SMSEncoder.measure(text))
-            }
-            let (text, m) = textCache[key]!
-            part.append(.init(carrier: r.carrier, subscriber: r.subscriber.description, language: r.language, commune: r.commune,
-                              text: text, encoding: m.encoding, segments: m.segments))
-            recipients += 1
-            if part.count == 50_000 { try flush() }
-        }
-        try flush()
-        try db.finishPlanning(campaign: c.id, written: written)
-        if written.planned == 0 && written.capped == 0 && recipients > 0 {
-            print("\(c.id): already planned (by another dispatcher on this store); sending what is left")
-            return
-        }
-        print("\(c.id): planned \(formatCount(written.planned)) messages (\(formatCount(summary.segments)) segments) at \(at.timestamp.iso8601())" +
-              (written.capped > 0 ? "; \(formatCount(written.capped)) over the per-subscriber daily cap" : ""))
     }
 }
 

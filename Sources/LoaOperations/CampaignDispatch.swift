@@ -1,0 +1,105 @@
+import LoaCore
+import LoaStore
+
+/// What `loa dispatch` does with an approved campaign before its lanes send: the gate (submitted,
+/// approved, unchanged since approval, not ended), planning once in parts, and the start.
+public struct CampaignDispatch {
+    public let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    /// What to do with a campaign.
+    public enum Step: Equatable, Sendable {
+        /// Nothing to send (completed or cancelled): the reason.
+        case skip(String)
+        /// Send: plan it first (`plan`), start it first (`start`).
+        case send(plan: Bool, start: Bool)
+    }
+
+    /// The gate: the campaign `c` read from `file` (whose SHA-256 is `sha256`) may be sent at `at`
+    /// only as it was approved. Throws `notSendable` with what to do otherwise.
+    public func step(for c: Campaign, file: String, sha256: String, at: Timestamp) throws -> Step {
+        guard let record = try store.campaignRecord(c.id) else {
+            throw OperationError(.notSendable, "\(c.id) was never submitted: loa campaign submit \(file) --as NAME")
+        }
+        guard record.fileSHA256 == sha256 else { throw OperationError(.notSendable, "\(file) changed since it was approved; submit it again") }
+        switch record.state {
+        case .draft: throw OperationError(.notSendable, "\(c.id) is not approved yet: a second person runs loa campaign approve \(file) --as NAME")
+        case .cancelled, .completed: return .skip("\(c.id) is \(record.state.rawValue): skipped")
+        default: break
+        }
+        if !record.planned && c.schedule.end <= at {
+            throw OperationError(.notSendable, "\(c.id) ended at \(c.schedule.end.iso8601()): nothing planned or sent")
+        }
+        return .send(plan: !record.planned, start: record.state == .approved)
+    }
+
+    /// Starts an approved campaign (another dispatcher on the store may start it at the same moment).
+    public func start(_ id: String) throws {
+        do { _ = try store.transitionCampaign(id, "start", by: "loa") } catch {
+            if try store.campaignRecord(id)?.state != .sending { throw error }
+        }
+    }
+
+    /// What planning wrote.
+    public struct Planned: Equatable, Sendable {
+        public var planned = 0
+        /// Over the per-subscriber daily cap (recorded as rejected with the reason).
+        public var capped = 0
+        public var recipients = 0
+        public var segments = 0
+
+        public init(planned: Int = 0, capped: Int = 0, recipients: Int = 0, segments: Int = 0) {
+            self.planned = planned
+            self.capped = capped
+            self.recipients = recipients
+            self.segments = segments
+        }
+
+        /// Another dispatcher on the store had planned it already: nothing new was written.
+        public var byAnother: Bool { planned == 0 && capped == 0 && recipients > 0 }
+    }
+
+    /// Messages per part: a national audience never sits in memory whole, and a part repeated
+    /// after a crash adds nothing.
+    public static let partSize = 50_000
+
+    /// The campaign's audience at `audience.at`, rendered per recipient (text, encoding, parts) and
+    /// written as planned messages in parts. Refused while a carrier has no presence in the
+    /// campaign's window (its subscribers would be left out for good: a campaign is planned once).
+    /// `shouldStop` is asked between parts; when it says so, planning stops with `stopped`.
+    public func plan(_ c: Campaign, audience: AudienceRun, shouldStop: @escaping () -> Bool = { false }) throws -> Planned {
+        let without = try audience.carriersWithoutPresence()
+        if !without.isEmpty { throw OperationError(.noPresence, "\(c.id): not planned: \(audience.noPresenceMessage(without))") }
+        var part: [PlannedMessage] = []
+        part.reserveCapacity(Self.partSize)
+        var result = Planned()
+        var texts: [String: (String, TextMeasure)] = [:]
+        let day = Int((audience.at.seconds + Timestamp.vietnamOffset) / 86400)
+        func flush() throws {
+            if shouldStop() {
+                throw OperationError(.stopped, "stopped while planning \(c.id) (\(formatCount(result.planned)) messages planned so far): run the same command again to continue")
+            }
+            let w = try store.planMessages(campaign: c.id, priority: c.priority, day: day, capPerDay: c.limits.perSubscriberPerDay, part: part)
+            result.planned += w.planned
+            result.capped += w.capped
+            part.removeAll(keepingCapacity: true)
+        }
+        let summary = try audience.run(sink: nil) { selector, r in
+            let key = "\(r.language)|\(r.commune ?? -1)"
+            if texts[key] == nil {
+                let text = selector.render(language: r.language, commune: r.commune)
+                texts[key] = (text, SMSEncoder.measure(text))
+            }
+            let (text, m) = texts[key]!
+            part.append(.init(carrier: r.carrier, subscriber: r.subscriber.description, language: r.language, commune: r.commune,
+                              text: text, encoding: m.encoding, segments: m.segments))
+            result.recipients += 1
+            if part.count == Self.partSize { try flush() }
+        }
+        try flush()
+        try store.finishPlanning(campaign: c.id, written: (result.planned, result.capped))
+        result.segments = summary.segments
+        return result
+    }
+}
