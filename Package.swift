@@ -36,7 +36,8 @@ let package = Package(
         // Keyed pseudonyms, signatures, hashes and sealed contact numbers over libcrypto.
         .target(name: "LoaCrypto", dependencies: ["LoaCore", "COpenSSL"], swiftSettings: settings),
         // Carrier gateways: batch-http and Kannel wire formats, the libcurl transport, the dispatcher.
-        .target(name: "LoaCarriers", dependencies: ["LoaCore", "LoaCrypto", "CCurl"], swiftSettings: settings),
+        .target(name: "LoaCarriers", dependencies: ["LoaCore", "LoaCrypto", "CCurl",
+                                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")], swiftSettings: settings),
         // The HTTP side of loa (Hummingbird): delivery receipts now; the console and metrics next.
         .target(
             name: "LoaServer",

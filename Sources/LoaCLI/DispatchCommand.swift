@@ -7,6 +7,8 @@ import LoaServer
 import LoaCore
 import LoaOperations
 import LoaStore
+import Synchronization
+import ServiceLifecycle
 
 struct Dispatch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -104,12 +106,15 @@ struct Dispatch: AsyncParsableCommand {
         let board = ProgressBoard(carriers: gateways.map(\.carrier))
         let storage = try StorePool(location: store.databaseLocation, capacity: Dispatcher.storeConnections(carriers: gateways.count))
         let dispatcher = Dispatcher(storage: storage, gateways: gateways, campaigns: .init(policies: policies, senders: senders)) { board.update($0) }
-        stopper.set(dispatcher)
+        // The dispatcher runs as a service; a stop request (ShutdownSignals, not the group's own
+        // signal handling: see there) shuts the group down gracefully.
+        let service = DispatcherService(dispatcher, untilDrained: !forever)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                                                      gracefulShutdownSignals: [], logger: quietLogger("loa.dispatch")))
+        stopper.set { dispatcher.stop(); Task { await group.triggerGracefulShutdown() } }
         board.start()
-        let forever = self.forever
-        let lanes = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[Dispatcher.Progress], any Error>) in
-            Thread { c.resume(with: Result { try dispatcher.run(untilDrained: !forever) }) }.start()
-        }
+        try await group.run()
+        let lanes = service.lanes ?? []
         board.stop()
         if let wait = Duration8601.parseSeconds(waitReceipts), wait > 0, !dispatcher.stopping && !lanes.contains(where: { $0.fault != nil }) {
             let deadline = Date().addingTimeInterval(Double(wait))
@@ -166,22 +171,24 @@ struct Dispatch: AsyncParsableCommand {
     }
 }
 
-/// The dispatcher a stop request goes to, once there is one (a signal may come while planning).
-final class DispatcherSlot: @unchecked Sendable {
-    private let lock = NSLock()
-    private var dispatcher: Dispatcher?
-    private var stopped = false
+/// Where a stop request goes, once there is somewhere (a signal may come while planning).
+final class DispatcherSlot: Sendable {
+    private let state = Mutex<(stop: (@Sendable () -> Void)?, requested: Bool)>((nil, false))
 
-    func set(_ d: Dispatcher) {
-        lock.lock(); defer { lock.unlock() }
-        dispatcher = d
-        if stopped { d.stop() }
+    func set(_ stop: @escaping @Sendable () -> Void) {
+        let requested = state.withLock { s in
+            s.stop = stop
+            return s.requested
+        }
+        if requested { stop() }
     }
 
     func stop() {
-        lock.lock(); defer { lock.unlock() }
-        stopped = true
-        dispatcher?.stop()
+        let stop = state.withLock { s in
+            s.requested = true
+            return s.stop
+        }
+        stop?()
     }
 }
 
