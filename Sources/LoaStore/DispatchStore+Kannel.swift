@@ -30,7 +30,7 @@ extension Store: BatchQueue {
         try db.transaction {
             try db.run("UPDATE messages SET state = 'unknown', reason = 'interrupted while Kannel was submitting it; not sent again to avoid a duplicate', updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .unknown))",
                        [.int(Self.nowSeconds()), .int(batch)])
-            try db.run("UPDATE batches SET state = 'accepted', reason = 'interrupted (Kannel: at most once)' WHERE id = ?", [.int(batch)])
+            try db.run("UPDATE batches SET state = '\(BatchState.accepted.rawValue)', reason = 'interrupted (Kannel: at most once)' WHERE id = ?", [.int(batch)])
         }
     }
 
@@ -40,6 +40,6 @@ extension Store: BatchQueue {
     }
 
     public func finishBatch(_ batch: Int64) throws {
-        try db.run("UPDATE batches SET state = 'accepted', updated_at = ? WHERE id = ?", [.int(Self.nowSeconds()), .int(batch)])
+        try db.run("UPDATE batches SET state = '\(BatchState.accepted.rawValue)', updated_at = ? WHERE id = ?", [.int(Self.nowSeconds()), .int(batch)])
     }
 }

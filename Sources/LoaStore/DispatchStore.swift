@@ -186,7 +186,7 @@ extension Store {
     /// They go again with the same idempotency key, so the carrier sees each message once.
     /// Only batches of `allowed` campaigns (those that may send now), when given.
     public func openBatches(carrier: Carrier, dueAt now: Double, allowed: Set<String>? = nil, excluding: Set<Int64> = [], limit: Int = .max) throws -> [Batch] {
-        let due = try db.query("SELECT id, campaign FROM batches WHERE carrier = ? AND state = 'retry-at' AND retry_at <= ? ORDER BY retry_at, id",
+        let due = try db.query("SELECT id, campaign FROM batches WHERE carrier = ? AND state = '\(BatchState.retryAt.rawValue)' AND retry_at <= ? ORDER BY retry_at, id",
                                [.text(carrier.rawValue), .double(now.isFinite ? now : Double(Int64.max))]) { ($0.int64(0), $0.text(1)) }
         return try due.filter { (allowed?.contains($0.1) ?? true) && !excluding.contains($0.0) }.prefix(limit).map(\.0).compactMap(batch)
     }
@@ -196,13 +196,13 @@ extension Store {
     /// holder uploads to the carrier, so whatever is still uploading there was interrupted).
     public func reopenInterruptedBatches(carrier: Carrier? = nil) throws -> Int {
         if let carrier {
-            return try db.run("UPDATE batches SET state = 'retry-at', retry_at = 0, reason = 'interrupted' WHERE state = 'uploading' AND carrier = ?", [.text(carrier.rawValue)])
+            return try db.run("UPDATE batches SET state = '\(BatchState.retryAt.rawValue)', retry_at = 0, reason = 'interrupted' WHERE state = '\(BatchState.uploading.rawValue)' AND carrier = ?", [.text(carrier.rawValue)])
         }
-        return try db.run("UPDATE batches SET state = 'retry-at', retry_at = 0, reason = 'interrupted' WHERE state = 'uploading'")
+        return try db.run("UPDATE batches SET state = '\(BatchState.retryAt.rawValue)', retry_at = 0, reason = 'interrupted' WHERE state = '\(BatchState.uploading.rawValue)'")
     }
 
     public func nextRetryTime(carrier: Carrier) throws -> Double? {
-        try db.query("SELECT min(retry_at) FROM batches WHERE carrier = ? AND state = 'retry-at'", [.text(carrier.rawValue)]) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
+        try db.query("SELECT min(retry_at) FROM batches WHERE carrier = ? AND state = '\(BatchState.retryAt.rawValue)'", [.text(carrier.rawValue)]) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
     }
 
     func batch(_ id: Int64) throws -> Batch? {
@@ -226,7 +226,7 @@ extension Store {
             guard let pick = campaigns.filter({ allowed?.contains($0.0) ?? true }).sorted(by: { a, b in a.1 != b.1 ? a.1 > b.1 : a.2 < b.2 }).first else { return nil }
             let now = Self.nowSeconds()
             // A placeholder key of its own: a shared one would make concurrent claims wait on the unique index.
-            let batchID = try db.insertReturningID("INSERT INTO batches (carrier, campaign, idempotency_key, state, size, created_at, updated_at) VALUES (?, ?, ?, 'uploading', 0, ?, ?)",
+            let batchID = try db.insertReturningID("INSERT INTO batches (carrier, campaign, idempotency_key, state, size, created_at, updated_at) VALUES (?, ?, ?, '\(BatchState.uploading.rawValue)', 0, ?, ?)",
                                                    [.text(carrier.rawValue), .text(pick.0), .text("claiming-\(UUID().uuidString)"), .int(now), .int(now)])
             try db.run("UPDATE batches SET idempotency_key = ? WHERE id = ?", [.text(identity.idempotencyKey(carrier: carrier, batch: batchID)), .int(batchID)])
             // PostgreSQL: rows another worker is claiming right now are skipped, not waited for, and
@@ -260,7 +260,7 @@ extension Store {
 
     /// A re-upload that did not go after all (the dispatcher stopped): due again, attempt undone.
     public func batchNotAttempted(_ batch: Int64) throws {
-        try db.run("UPDATE batches SET state = 'retry-at', retry_at = 0, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = ? WHERE id = ?",
+        try db.run("UPDATE batches SET state = '\(BatchState.retryAt.rawValue)', retry_at = 0, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = ? WHERE id = ?",
                    [.int(Self.nowSeconds()), .int(batch)])
     }
 
@@ -273,7 +273,7 @@ extension Store {
     public func batchAccepted(_ batch: Int64, status: Int, rejected: [Int64: String]) throws {
         try db.transaction {
             let now = Self.nowSeconds()
-            try db.run("UPDATE batches SET state = 'accepted', http_status = ?, updated_at = ? WHERE id = ?", [.int(Int64(status)), .int(now), .int(batch)])
+            try db.run("UPDATE batches SET state = '\(BatchState.accepted.rawValue)', http_status = ?, updated_at = ? WHERE id = ?", [.int(Int64(status)), .int(now), .int(batch)])
             for (id, reason) in rejected {
                 try db.run("UPDATE messages SET state = 'rejected', reason = ?, updated_at = ? WHERE id = ? AND batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .rejected))",
                            [.text(reason), .int(now), .int(id), .int(batch)])
@@ -288,7 +288,7 @@ extension Store {
     public func batchExpired(_ batch: Int64, reason: String) throws {
         try db.transaction {
             let now = Self.nowSeconds()
-            try db.run("UPDATE batches SET state = 'expired', reason = ?, updated_at = ? WHERE id = ?", [.text(reason), .int(now), .int(batch)])
+            try db.run("UPDATE batches SET state = '\(BatchState.expired.rawValue)', reason = ?, updated_at = ? WHERE id = ?", [.text(reason), .int(now), .int(batch)])
             try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .expired))", [.text(reason), .int(now), .int(batch)])
         }
     }
@@ -302,10 +302,10 @@ extension Store {
             let now = Self.nowSeconds()
             var n = try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE carrier = ? AND campaign = ? AND state IN \(MessageState.sql(from: [.planned], to: .expired))",
                                [.text(reason), .int(now), .text(carrier.rawValue), .text(campaign)])
-            let open = try db.query("SELECT id FROM batches WHERE carrier = ? AND campaign = ? AND state = 'retry-at'",
+            let open = try db.query("SELECT id FROM batches WHERE carrier = ? AND campaign = ? AND state = '\(BatchState.retryAt.rawValue)'",
                                     [.text(carrier.rawValue), .text(campaign)]) { $0.int64(0) }
             for id in open {
-                try db.run("UPDATE batches SET state = 'expired', reason = ?, updated_at = ? WHERE id = ?", [.text(reason), .int(now), .int(id)])
+                try db.run("UPDATE batches SET state = '\(BatchState.expired.rawValue)', reason = ?, updated_at = ? WHERE id = ?", [.text(reason), .int(now), .int(id)])
                 n += try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .expired))",
                                 [.text(reason), .int(now), .int(id)])
             }
@@ -315,14 +315,14 @@ extension Store {
 
     /// Try again later with the same key (429/503, timeouts, resets, 5xx).
     public func batchRetry(_ batch: Int64, at time: Double, status: Int?, reason: String) throws {
-        try db.run("UPDATE batches SET state = 'retry-at', retry_at = ?, http_status = ?, reason = ?, updated_at = ? WHERE id = ?",
+        try db.run("UPDATE batches SET state = '\(BatchState.retryAt.rawValue)', retry_at = ?, http_status = ?, reason = ?, updated_at = ? WHERE id = ?",
                    [.double(time), status.map { .int(Int64($0)) } ?? .null, .text(reason), .int(Self.nowSeconds()), .int(batch)])
     }
 
     /// Takes a batch waiting to go again for its next upload attempt: false when it is no longer
     /// waiting (another worker took it, or it was settled meanwhile).
     public func batchUploading(_ batch: Int64) throws -> Bool {
-        try db.run("UPDATE batches SET state = 'uploading', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'retry-at'",
+        try db.run("UPDATE batches SET state = '\(BatchState.uploading.rawValue)', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = '\(BatchState.retryAt.rawValue)'",
                    [.int(Self.nowSeconds()), .int(batch)]) == 1
     }
 
@@ -330,7 +330,7 @@ extension Store {
     public func batchRejected(_ batch: Int64, status: Int?, reason: String) throws {
         try db.transaction {
             let now = Self.nowSeconds()
-            try db.run("UPDATE batches SET state = 'rejected', http_status = ?, reason = ?, updated_at = ? WHERE id = ?",
+            try db.run("UPDATE batches SET state = '\(BatchState.rejected.rawValue)', http_status = ?, reason = ?, updated_at = ? WHERE id = ?",
                        [status.map { .int(Int64($0)) } ?? .null, .text(reason), .int(now), .int(batch)])
             try db.run("UPDATE messages SET state = 'rejected', reason = ?, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .rejected))", [.text(reason), .int(now), .int(batch)])
         }
@@ -340,7 +340,7 @@ extension Store {
     public func batchTooLarge(_ batch: Int64) throws {
         try db.transaction {
             let now = Self.nowSeconds()
-            try db.run("UPDATE batches SET state = 'rejected', http_status = 413, reason = 'too large: split', updated_at = ? WHERE id = ?", [.int(now), .int(batch)])
+            try db.run("UPDATE batches SET state = '\(BatchState.rejected.rawValue)', http_status = 413, reason = 'too large: split', updated_at = ? WHERE id = ?", [.int(now), .int(batch)])
             try db.run("UPDATE messages SET state = 'planned', batch = NULL, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .planned))", [.int(now), .int(batch)])
         }
     }
@@ -391,7 +391,7 @@ extension Store {
         Int(try db.scalarInt("SELECT count(*) FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND c.state = 'sending'", [.text(carrier.rawValue)]) ?? 0)
             + Int(try db.scalarInt("""
                 SELECT count(*) FROM messages m JOIN batches b ON b.id = m.batch
-                WHERE b.carrier = ? AND b.state IN ('uploading', 'retry-at') AND m.state = 'submitted'
+                WHERE b.carrier = ? AND b.state IN ('\(BatchState.uploading.rawValue)', '\(BatchState.retryAt.rawValue)') AND m.state = 'submitted'
                 """, [.text(carrier.rawValue)]) ?? 0)
     }
 
@@ -399,7 +399,7 @@ extension Store {
     public func hasWork(carrier: Carrier) throws -> Bool {
         try db.scalarInt("""
             SELECT CASE WHEN EXISTS (SELECT 1 FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND c.state = 'sending')
-            OR EXISTS (SELECT 1 FROM batches WHERE carrier = ? AND state IN ('uploading', 'retry-at')) THEN 1 ELSE 0 END
+            OR EXISTS (SELECT 1 FROM batches WHERE carrier = ? AND state IN ('\(BatchState.uploading.rawValue)', '\(BatchState.retryAt.rawValue)')) THEN 1 ELSE 0 END
             """, [.text(carrier.rawValue), .text(carrier.rawValue)]) == 1
     }
 

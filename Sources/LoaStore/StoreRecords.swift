@@ -22,8 +22,7 @@ extension Store {
         public var carrier: Carrier?
         public var campaign: String
         public var idempotencyKey: String
-        /// `uploading`, `retry-at`, `accepted` or `rejected`.
-        public var state: String
+        public var state: BatchState?
         public var size: Int
         public var attempts: Int
         public var httpStatus: Int?
@@ -60,7 +59,7 @@ extension Store {
         var args: [SQLValue] = []
         if let carrier { sql += " WHERE carrier = ?"; args.append(.text(carrier.rawValue)) }
         return try db.query(sql + " ORDER BY id", args) {
-            BatchRecord(id: $0.int64(0), carrier: Carrier(rawValue: $0.text(1)), campaign: $0.text(2), idempotencyKey: $0.text(3), state: $0.text(4),
+            BatchRecord(id: $0.int64(0), carrier: Carrier(rawValue: $0.text(1)), campaign: $0.text(2), idempotencyKey: $0.text(3), state: BatchState(rawValue: $0.text(4)),
                         size: $0.int(5), attempts: $0.int(6), httpStatus: $0.isNull(7) ? nil : $0.int(7), reason: $0.isNull(8) ? nil : $0.text(8))
         }
     }

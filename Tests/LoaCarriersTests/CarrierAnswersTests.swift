@@ -27,7 +27,7 @@ struct CarrierAnswersTests {
         // Only batches of the first size met a 413 (several may have been in flight at once).
         let tooLarge = batches.filter { $0.httpStatus == 413 }
         #expect(!tooLarge.isEmpty && tooLarge.allSatisfy { $0.size == 200 }, "\(tooLarge.map(\.size)) refused with 413")
-        #expect(batches.filter { $0.state == "accepted" }.map(\.size).max() ?? 0 <= 40)
+        #expect(batches.filter { $0.state == .accepted }.map(\.size).max() ?? 0 <= 40)
         let (all, accepted) = (try store.messages().count, try store.messages(state: .accepted).count)
         #expect(all == accepted)
         await server.stop()

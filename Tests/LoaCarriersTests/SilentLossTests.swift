@@ -99,7 +99,7 @@ struct SilentLossTests {
         #expect(counts[.accepted] == nil && counts[.rejected] == nil, "\(counts)")
         #expect((counts[.submitted] ?? 0) + (counts[.planned] ?? 0) == 60, "\(counts)")
         // What the carrier saw stays open under its key; nothing else is held.
-        let open = try store.batches().filter { $0.state == "retry-at" && ($0.reason ?? "").hasPrefix("answer not understood:") }
+        let open = try store.batches().filter { $0.state == .retryAt && ($0.reason ?? "").hasPrefix("answer not understood:") }
         #expect(open.count == batches)
         let held = try store.messages(state: .submitted).filter { m in open.contains { $0.id == m.batch } }
         #expect(held.count == counts[.submitted] ?? 0)

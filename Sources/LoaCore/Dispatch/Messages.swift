@@ -23,6 +23,20 @@ public struct PlannedMessage: Sendable {
 }
 
 /// One upload: its messages and its idempotency key, fixed before the network call.
+/// Where a batch stands in the store.
+public enum BatchState: String, Sendable, CaseIterable {
+    /// Claimed or being uploaded (its attempt recorded before the upload).
+    case uploading
+    /// Waiting to go again under its key (after a transient failure, an interruption, an answer not understood).
+    case retryAt = "retry-at"
+    /// The carrier answered for it (each message carries its own outcome).
+    case accepted
+    /// Refused for good, or too large (its messages planned again).
+    case rejected
+    /// Its campaign ended before the carrier accepted it.
+    case expired
+}
+
 public struct Batch: Sendable, Equatable {
     public init(id: Int64, carrier: Carrier, campaign: String, idempotencyKey: String, attempts: Int, messages: [OutboundMessage], wireIdentity: StoreIdentity?) {
         self.id = id
