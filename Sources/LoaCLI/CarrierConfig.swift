@@ -22,7 +22,8 @@ struct CarrierConfig {
     static let fields: [String: [String]] = [
         "": ["serialization_version", "name", "display_name", "mcc_mnc", "protocol", "endpoint", "tps", "max_batch", "daily_quota",
              "window", "timeout", "retry", "credentials", "signing_secret_env", "receipt_secret_env", "pseudonym_key", "tls",
-             "dlr_base", "signature_version", "concurrent_uploads"],
+             "dlr_base", "signature_version", "concurrent_uploads", "receipts"],
+        "receipts": ["signature_version"],
         "retry": ["initial", "multiplier", "max", "attempts"],
         "credentials": ["token_env", "username_env", "password_env"],
         "pseudonym_key": ["env", "file"],
@@ -232,6 +233,19 @@ struct CarrierConfig {
             default: problems.add(root["signature_version"], "signature_version", "expected 1 or 2, found '\(Escaped(v))'")
             }
         }
+        var receiptSignatureVersion = 2
+        let receiptSection = root["receipts"]
+        if let v = scalar(receiptSection?["signature_version"]) {
+            switch v {
+            case "2": receiptSignatureVersion = 2
+            case "1":
+                receiptSignatureVersion = 1
+                if requireSecrets {
+                    printError("\(path): warning: receipts.signature_version 1 signs only the body: a captured receipt request can be replayed; ask the carrier for version 2")
+                }
+            default: problems.add(receiptSection?["signature_version"], "receipts.signature_version", "expected 1 or 2, found '\(Escaped(v))'")
+            }
+        }
         let concurrent = root["concurrent_uploads"] == nil ? nil : int("concurrent_uploads", 1...64)
         guard let wire, let endpoint, let tps, let maxBatch, let dailyQuota else { return nil }
         var gateway = CarrierGateway(carrier: carrier, displayName: displayName, protocolKind: wire, endpoint: endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint,
@@ -242,6 +256,7 @@ struct CarrierConfig {
                                                    clientCertificate: scalar(tls?["client_cert"]), clientKey: scalar(tls?["client_key"])))
         gateway.kannel = kannel
         gateway.signatureVersion = signatureVersion
+        gateway.receiptSignatureVersion = receiptSignatureVersion
         gateway.concurrentUploads = concurrent
         return gateway
     }

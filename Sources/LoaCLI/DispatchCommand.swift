@@ -96,7 +96,8 @@ struct Dispatch: AsyncParsableCommand {
         if let receiptsPort {
             var secrets: [Carrier: [UInt8]] = [:]
             for g in gateways { if let s = g.receiptSecret { secrets[g.carrier] = s } }
-            let endpoint = try ReceiptEndpoint(sink: Store(location: store.databaseLocation, create: false), secrets: secrets)
+            let legacy = Set(gateways.filter { $0.receiptSignatureVersion == 1 }.map(\.carrier))
+            let endpoint = try ReceiptEndpoint(sink: Store(location: store.databaseLocation, create: false), secrets: secrets, legacySignature: legacy)
             let router = Router()
             endpoint.addRoutes(to: router)
             receiptServer = BackgroundServer()
@@ -323,9 +324,16 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         var secrets: [Carrier: [UInt8]] = [:]
-        for (carrier, config) in try store.carrierConfigs() { if let s = try config.gateway(requireSecrets: false).receiptSecret { secrets[carrier] = s } }
+        var legacy: Set<Carrier> = []
+        for (carrier, config) in try store.carrierConfigs() {
+            let gateway = try config.gateway(requireSecrets: false)
+            guard let s = gateway.receiptSecret else { continue }
+            secrets[carrier] = s
+            if gateway.receiptSignatureVersion == 1 { legacy.insert(carrier) }
+        }
         if secrets.isEmpty { throw CLIError("no carrier has a receipt secret in the environment (receipt_secret_env in \(store.carriersDirectory))") }
-        let endpoint = try ReceiptEndpoint(sink: Store(location: store.databaseLocation, create: false), secrets: secrets, maxBody: maxBody * 1024, logger: serverLogger("loa.serve"))
+        let endpoint = try ReceiptEndpoint(sink: Store(location: store.databaseLocation, create: false), secrets: secrets, legacySignature: legacy,
+                                           maxBody: maxBody * 1024, logger: serverLogger("loa.serve"))
         let (host, port) = address!
         let banner = "receipts on http://\(host):\(port)/receipts/{carrier} for \(secrets.keys.map(\.rawValue).sorted().joined(separator: ", "))"
         try await endpoint.serve(host: host, port: port, maxConnections: maxConnections) {

@@ -416,9 +416,10 @@ final class ReceiptSender: @unchecked Sendable {
             lock.unlock()
             if due.isEmpty { usleep(50_000); continue }
             let body = Array((due.map(\.line).joined(separator: "\n") + "\n").utf8)
-            var headers = [("Content-Type", "application/x-ndjson")]
-            if let signer { headers.append(("X-Loa-Signature", signer.sign(body))) }
             for attempt in 1...5 {
+                // Signed afresh for each attempt (protocol version 2): loa refuses a signature it already accepted.
+                let headers = signer.map { BatchHTTP.receiptHeaders(body: body, signer: $0, now: Int64(Date().timeIntervalSince1970)) }
+                    ?? [("Content-Type", "application/x-ndjson")]
                 if let answer = try? client.post(url, headers: headers, body: body), answer.status < 300 {
                     lock.lock(); sent += due.count; lock.unlock()
                     break

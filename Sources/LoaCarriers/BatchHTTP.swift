@@ -58,28 +58,54 @@ public enum BatchHTTP {
         return h
     }
 
-    /// Receipts (POST /receipts/{carrier}): NDJSON lines {"message_id","status","at","reason"},
-    /// signed X-Loa-Signature = HMAC-SHA256(receipt secret, body).
-    public static func parseReceipts(_ body: [UInt8]) throws -> [ReceiptRecord] {
-        var out: [ReceiptRecord] = []
-        for (i, line) in body.split(separator: 0x0A).enumerated() where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) {
-            guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let ref = o["message_id"] as? String,
-                  let s = o["status"] as? String, let status = ReceiptStatus(rawValue: s) else {
-                throw WireFormatError("receipt line \(i + 1): expected {\"message_id\": \"…\", \"status\": \"delivered|failed|expired|unknown\"}")
+    /// One line of a receipt body: a receipt, or why it cannot be read.
+    public enum ReceiptLine: Sendable, Equatable {
+        case receipt(ReceiptRecord)
+        case unreadable(line: String, reason: String)
+    }
+
+    /// Receipts (POST /receipts/{carrier}): NDJSON lines {"message_id","status","at","reason"}.
+    /// Each line stands alone: one that cannot be read is reported (and quarantined) with the
+    /// reason, the others apply. Blank lines are skipped; numbers are 1-based lines of the body.
+    public static func receiptLines(_ body: [UInt8]) -> [(number: Int, line: ReceiptLine)] {
+        var out: [(Int, ReceiptLine)] = []
+        for (i, bytes) in body.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() where !bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) {
+            let text = String(decoding: bytes.prefix(4096), as: UTF8.self)
+            func bad(_ reason: String) { out.append((i + 1, .unreadable(line: text, reason: reason))) }
+            guard let o = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+                bad("not a JSON object: expected {\"message_id\": \"…\", \"status\": \"\(ReceiptStatus.words)\"}")
+                continue
+            }
+            guard let ref = o["message_id"] as? String, !ref.isEmpty else { bad("message_id: missing or not a string"); continue }
+            guard let word = o["status"] as? String else { bad("status: missing or not a string (\(ReceiptStatus.words))"); continue }
+            guard let status = ReceiptStatus(rawValue: word.lowercased()) else {
+                bad("status: \(Escaped(word)) is not a receipt status (\(ReceiptStatus.words))")
+                continue
             }
             var at: Timestamp? = nil
             if let value = o["at"], !(value is NSNull) {
                 // A time that cannot be read is refused, never dropped: it orders conflicting receipts.
-                guard let text = value as? String, let t = Timestamp.parseISO8601(text) else {
-                    throw WireFormatError("receipt line \(i + 1): at: expected ISO 8601 with an offset (2026-11-24T08:15:00+07:00), found \(Escaped("\(value)"))")
+                guard let t = (value as? String).flatMap(Timestamp.parseISO8601) else {
+                    bad("at: expected ISO 8601 with an offset (2026-11-24T08:15:00+07:00), found \(Escaped("\(value)"))")
+                    continue
                 }
                 at = t
             }
-            out.append(.init(messageRef: ref, status: status, at: at, reason: o["reason"] as? String))
+            out.append((i + 1, .receipt(.init(messageRef: ref, status: status, at: at, reason: o["reason"] as? String, line: text))))
         }
         return out
     }
 
+    /// Headers of a signed receipt request, protocol version 2: X-Loa-Signature = HMAC-SHA256(receipt
+    /// secret, "<X-Loa-Timestamp>\n<Content-SHA256>"), so that a captured request cannot be replayed
+    /// later (loa refuses a timestamp more than 5 minutes off and an exact signature seen before).
+    public static func receiptHeaders(body: [UInt8], signer: HMACSigner, now: Int64) -> [(String, String)] {
+        let hash = body.withUnsafeBytes { sha256Hex($0) }
+        return [("Content-Type", "application/x-ndjson"), ("Content-SHA256", hash), ("X-Loa-Timestamp", String(now)),
+                ("X-Loa-Signature-Version", "2"), ("X-Loa-Signature", signer.sign(Array(receiptSignedText(timestamp: String(now), contentSHA256: hash).utf8)))]
+    }
+
+    public static func receiptSignedText(timestamp: String, contentSHA256: String) -> String { "\(timestamp)\n\(contentSHA256)" }
 }
 
 /// A body that is not in the wire format it should be in.

@@ -29,6 +29,8 @@ public struct CarrierGateway: Sendable {
     public var contactVault: ContactVault?
     /// What upload signatures cover (carriers/README.md): 2, or 1 for a carrier not yet on version 2.
     public var signatureVersion = 2
+    /// How the carrier signs receipts: 2, or 1 (the body only, no replay protection) for a carrier not yet on version 2.
+    public var receiptSignatureVersion = 2
     /// Uploads in flight to this carrier at most (nil: the dispatcher's default, 16). The rate
     /// is shared by them; more of them only keep stalled uploads from holding the lane back.
     public var concurrentUploads: Int?

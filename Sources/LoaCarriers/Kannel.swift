@@ -42,11 +42,15 @@ public enum KannelProtocol {
         return settings.sendsmsURL + "?" + q.map { "\($0.0)=\(encode($0.1))" }.joined(separator: "&")
     }
 
-    /// Kannel report types → receipt status (nil: not a final outcome).
+    /// Kannel report types (`%d`) → receipt status: 1 delivered, 2 failed, 4 buffered (on its way),
+    /// 8 SMSC accepted, 16 SMSC rejected; nil for anything else.
     public static func status(dlrType: Int) -> ReceiptStatus? {
         switch dlrType {
         case 1: .delivered
-        case 2, 16: .failed
+        case 2: .failed
+        case 4: .enroute
+        case 8: .accepted
+        case 16: .rejected
         default: nil
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import HTTPTypes
 import Hummingbird
 import LoaCore
@@ -9,9 +10,12 @@ import LoaCarriers
 import NIOCore
 import HummingbirdCore
 
-/// `POST /receipts/{carrier}`: NDJSON receipts signed with the carrier's receipt secret
-/// (X-Loa-Signature = HMAC-SHA256 hex of the body). A bad signature gets 401 and changes nothing;
-/// a receipt for an unknown message is kept, never dropped.
+/// `POST /receipts/{carrier}`: NDJSON receipts signed with the carrier's receipt secret (protocol
+/// version 2: X-Loa-Signature = HMAC-SHA256 of "<X-Loa-Timestamp>\n<Content-SHA256>"). A bad
+/// signature, a timestamp more than 5 minutes off, or a signature already accepted gets 401 and
+/// changes nothing. Each line is answered on its own; a line that cannot be read or matches no
+/// message is quarantined with the reason, never dropped. Version 1 (HMAC of the body, no replay
+/// protection) is accepted only from carriers configured for it, with a warning in the log.
 public final class ReceiptEndpoint: @unchecked Sendable {
     /// Written from `queue` only (a store connection serves one thread at a time).
     private let sink: any ReceiptSink
@@ -19,14 +23,21 @@ public final class ReceiptEndpoint: @unchecked Sendable {
     private let queue = DispatchQueue(label: "loa.receipts")
     private let lock = NSLock()
     private var counts = (received: 0, matched: 0, unmatched: 0, rejected: 0)
+    /// Carriers still signing receipts the version-1 way (their carrier file says so).
+    private let legacySignature: Set<Carrier>
+    private let replays = Mutex(ReplayWindow(window: 300))
+    private let clock: @Sendable () -> Int64
     /// Bodies larger than this get 413 (nothing more of them is read).
     let maxBody: Int
     /// Refused requests are logged here (never their bodies).
     let logger: Logger
 
     /// Records what carriers send into `sink` (one store connection of its own).
-    public init(sink: any ReceiptSink, secrets: [Carrier: [UInt8]], maxBody: Int = 4 << 20, logger: Logger = quietLogger("loa.receipts")) throws {
+    public init(sink: any ReceiptSink, secrets: [Carrier: [UInt8]], legacySignature: Set<Carrier> = [], maxBody: Int = 4 << 20,
+                logger: Logger = quietLogger("loa.receipts"), clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) throws {
         self.sink = sink
+        self.legacySignature = legacySignature
+        self.clock = clock
         self.secrets = try secrets.mapValues { try HMACSigner(secret: $0) }
         self.maxBody = maxBody
         self.logger = logger
@@ -48,7 +59,9 @@ public final class ReceiptEndpoint: @unchecked Sendable {
             do { collected = try await request.body.collect(upTo: self.maxBody) } catch {
                 return self.refused(.contentTooLarge, carrier: name, "body larger than \(self.maxBody / 1024) KiB")
             }
-            return try await self.handle(carrier: name, signature: request.headers[HTTPField.Name("X-Loa-Signature")!], body: Array(collected.readableBytesView))
+            let h = request.headers
+            return try await self.handle(carrier: name, signature: h[HTTPField.Name("X-Loa-Signature")!], timestamp: h[HTTPField.Name("X-Loa-Timestamp")!],
+                                         contentSHA256: h[HTTPField.Name("Content-SHA256")!], body: Array(collected.readableBytesView))
         }
         // Kannel delivery reports: GET /receipts/{carrier}/dlr?id=m123&sig=…&type=%d
         router.get("receipts/:carrier/dlr") { request, context -> Response in
@@ -60,23 +73,67 @@ public final class ReceiptEndpoint: @unchecked Sendable {
         router.get("health") { _, _ in "ok" }
     }
 
-    func handle(carrier name: String, signature: String?, body: [UInt8]) async throws -> Response {
+    /// Why a request's signature is refused; nil when it is good.
+    func signatureProblem(_ carrier: Carrier, _ signer: HMACSigner, signature: String?, timestamp: String?, contentSHA256: String?, body: [UInt8]) -> String? {
+        guard let signature else { return "no X-Loa-Signature" }
+        if legacySignature.contains(carrier) {
+            guard signer.verify(body, signature: signature) else { return "bad signature (version 1: HMAC of the body)" }
+            logger.warning("receipts signed the version-1 way (no replay protection): move the carrier to version 2", metadata: ["carrier": "\(carrier.rawValue)"])
+            return nil
+        }
+        guard let timestamp, let seconds = Int64(timestamp) else { return "no X-Loa-Timestamp (protocol version 2: seconds since 1970)" }
+        let hash = body.withUnsafeBytes { sha256Hex($0) }
+        guard let contentSHA256, contentSHA256.lowercased() == hash else { return "Content-SHA256 missing or not the body's" }
+        guard signer.verify(Array(BatchHTTP.receiptSignedText(timestamp: timestamp, contentSHA256: hash).utf8), signature: signature) else {
+            return "bad signature (version 2: HMAC of \"<X-Loa-Timestamp>\\n<Content-SHA256>\")"
+        }
+        let now = clock()
+        if let refusal = replays.withLock({ $0.admit(signature: signature.lowercased(), timestamp: seconds, now: now) }) { return refusal.description }
+        return nil
+    }
+
+    func handle(carrier name: String, signature: String?, timestamp: String?, contentSHA256: String?, body: [UInt8]) async throws -> Response {
         guard let carrier = Carrier(name: name) else { return refused(.notFound, carrier: name, "unknown carrier") }
         guard let signer = secrets[carrier] else { return refused(.notFound, carrier: name, "no receipt secret configured for \(carrier.rawValue)") }
-        guard let signature, signer.verify(body, signature: signature) else {
+        if let problem = signatureProblem(carrier, signer, signature: signature, timestamp: timestamp, contentSHA256: contentSHA256, body: body) {
             record { $0.rejected += 1 }
-            return refused(.unauthorized, carrier: name, "bad signature", bytes: body.count)
+            return refused(.unauthorized, carrier: name, problem, bytes: body.count)
         }
-        let receipts: [ReceiptRecord]
-        do { receipts = try BatchHTTP.parseReceipts(body) } catch { return refused(.badRequest, carrier: name, "\(error)", bytes: body.count) }
-        let (matched, unmatched) = try await withCheckedThrowingContinuation { (c: CheckedContinuation<(Int, Int), any Error>) in
-            queue.async {
-                c.resume(with: Result { try self.sink.recordReceipts(carrier: carrier, receipts) })
+        let lines = BatchHTTP.receiptLines(body)
+        var receipts: [(number: Int, record: ReceiptRecord)] = []
+        var unreadable: [(number: Int, line: String, reason: String)] = []
+        for (n, line) in lines {
+            switch line {
+            case .receipt(let r): receipts.append((n, r))
+            case .unreadable(let text, let reason): unreadable.append((n, text, reason))
             }
         }
-        record { $0.received += receipts.count; $0.matched += matched; $0.unmatched += unmatched }
-        return Response(status: .ok, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(string: "{\"received\":\(receipts.count),\"matched\":\(matched),\"unmatched\":\(unmatched)}")))
+        let toQuarantine = unreadable.map { (line: $0.line, reason: "line \($0.number): \($0.reason)") }
+        let toRecord = receipts.map(\.record)
+        let outcomes = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[ReceiptOutcome], any Error>) in
+            queue.async {
+                c.resume(with: Result {
+                    try self.sink.quarantine(carrier: carrier, toQuarantine)
+                    return try self.sink.recordReceipts(carrier: carrier, toRecord)
+                })
+            }
+        }
+        var results: [(Int, String, String?)] = unreadable.map { ($0.number, "quarantined", $0.reason) }
+        for (i, outcome) in outcomes.enumerated() {
+            switch outcome {
+            case .applied: results.append((receipts[i].number, "applied", nil))
+            case .kept: results.append((receipts[i].number, "kept", nil))
+            case .quarantined(let reason): results.append((receipts[i].number, "quarantined", reason))
+            }
+        }
+        results.sort { $0.0 < $1.0 }
+        let quarantined = results.filter { $0.1 == "quarantined" }.count
+        record { $0.received += lines.count; $0.matched += lines.count - quarantined; $0.unmatched += quarantined }
+        if quarantined > 0 { logger.warning("receipts quarantined", metadata: ["carrier": "\(carrier.rawValue)", "lines": "\(quarantined)"]) }
+        var json = "{\"received\":\(lines.count),\"applied\":\(results.filter { $0.1 == "applied" }.count),\"kept\":\(results.filter { $0.1 == "kept" }.count),\"quarantined\":\(quarantined),\"lines\":["
+        json += results.map { r in "{\"line\":\(r.0),\"result\":\"\(r.1)\"" + (r.2.map { ",\"reason\":\(JSONString.quoted($0))" } ?? "") + "}" }.joined(separator: ",")
+        json += "]}"
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
     }
 
     func handleKannel(carrier name: String, id: String, sig: String, type: Int) async throws -> Response {
@@ -85,12 +142,14 @@ public final class ReceiptEndpoint: @unchecked Sendable {
             record { $0.rejected += 1 }
             return refused(.unauthorized, carrier: name, "bad signature (Kannel report)")
         }
-        guard let status = KannelProtocol.status(dlrType: type) else { return Self.text(.ok, "noted") }   // 4 buffered, 8 SMSC accepted
-        let receipt = ReceiptRecord(messageRef: id, status: status, at: nil, reason: type == 16 ? "SMSC rejected" : nil)
-        let (matched, unmatched) = try await withCheckedThrowingContinuation { (c: CheckedContinuation<(Int, Int), any Error>) in
+        guard let status = KannelProtocol.status(dlrType: type) else { return Self.text(.ok, "noted: report type \(type) is not one Kannel sends") }
+        let reason: String? = switch type { case 16: "SMSC rejected"; case 2: "failed (Kannel report type 2)"; default: nil }
+        let receipt = ReceiptRecord(messageRef: id, status: status, at: nil, reason: reason)
+        let outcomes = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[ReceiptOutcome], any Error>) in
             queue.async { c.resume(with: Result { try self.sink.recordReceipts(carrier: carrier, [receipt]) }) }
         }
-        record { $0.received += 1; $0.matched += matched; $0.unmatched += unmatched }
+        let quarantined = outcomes.filter { if case .quarantined = $0 { true } else { false } }.count
+        record { $0.received += 1; $0.matched += 1 - quarantined; $0.unmatched += quarantined }
         return Self.text(.ok, "ok")
     }
 

@@ -345,37 +345,130 @@ extension Store {
         }
     }
 
-    /// Records receipts; every receipt is kept, matched or not. A final state is never overwritten
-    /// (duplicates and late "unknown"s change nothing). Returns (matched, unknown messages).
-    public func recordReceipts(carrier: Carrier, _ receipts: [ReceiptRecord]) throws -> (matched: Int, unmatched: Int) {
-        var matched = 0, unmatched = 0
+    /// Applies receipts in order, one outcome each. A receipt of a message of this store is kept
+    /// with it; the message moves only where the transition table allows (a final state is never
+    /// overwritten; duplicates and intermediate statuses change nothing). A receipt that matches no
+    /// message of this store goes to the quarantine with its line and the reason, never dropped.
+    public func recordReceipts(carrier: Carrier, _ receipts: [ReceiptRecord]) throws -> [ReceiptOutcome] {
+        var outcomes: [ReceiptOutcome] = []
+        outcomes.reserveCapacity(receipts.count)
         try db.transaction {
             let now = Self.nowSeconds()
-            let currentKeys = "loa-\(identity.hex)-%"
             for r in receipts {
-                var messageID: Int64? = nil
-                // Only this store's ids match; the old form `m<id>` only a message sent under an old key.
-                if let ref = MessageRef(r.messageRef), ref.store == nil || ref.store == identity,
-                   let found = try db.query("""
-                        SELECT m.state, CASE WHEN b.idempotency_key LIKE ? THEN 1 ELSE 0 END FROM messages m LEFT JOIN batches b ON b.id = m.batch
-                        WHERE m.id = ? AND m.carrier = ?
-                        """, [.text(currentKeys), .int(ref.id), .text(carrier.rawValue)], row: { ($0.text(0), $0.int(1) == 1) }).first,
-                   ref.store != nil || !found.1,
-                   let state = MessageState(rawValue: found.0) {
-                    let id = ref.id
-                    messageID = id
-                    if state.canMove(to: r.status.messageState) {
-                        try db.run("UPDATE messages SET state = ?, reason = coalesce(?, reason), updated_at = ? WHERE id = ?",
-                                   [.text(r.status.messageState.rawValue), r.reason.map { .text($0) } ?? .null, .int(now), .int(id)])
-                    }
+                switch try apply(carrier, r, now) {
+                case .success(let outcome): outcomes.append(outcome)
+                case .failure(let miss): outcomes.append(try quarantineOne(carrier, r, miss.reason, now))
                 }
-                if messageID == nil { unmatched += 1 } else { matched += 1 }
-                try db.run("INSERT INTO receipts (carrier, message_ref, status, at, reason, received_at, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           [.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
-                            r.reason.map { .text($0) } ?? .null, .int(now), messageID.map { .int($0) } ?? .null])
             }
         }
-        return (matched, unmatched)
+        return outcomes
+    }
+
+    /// Why a receipt line matches no message or cannot be read.
+    public struct ReceiptMiss: Error, Equatable {
+        public var reason: String
+        public init(reason: String) { self.reason = reason }
+    }
+
+    /// Applies one receipt to its message (kept with it), or says why it matches none.
+    private func apply(_ carrier: Carrier, _ r: ReceiptRecord, _ now: Int64) throws -> Result<ReceiptOutcome, ReceiptMiss> {
+        // Only this store's ids match; the old form `m<id>` only a message sent under an old key.
+        guard let ref = MessageRef(r.messageRef) else {
+            return .failure(ReceiptMiss(reason: "message_id \(Escaped(r.messageRef)) is not an id loa gives (m<id>-<store>)"))
+        }
+        guard ref.store == nil || ref.store == identity else {
+            return .failure(ReceiptMiss(reason: "message \(r.messageRef) belongs to another store (this one is \(identity.hex))"))
+        }
+        guard let found = try db.query("""
+                SELECT m.state, CASE WHEN b.idempotency_key LIKE ? THEN 1 ELSE 0 END FROM messages m LEFT JOIN batches b ON b.id = m.batch
+                WHERE m.id = ? AND m.carrier = ?
+                """, [.text("loa-\(identity.hex)-%"), .int(ref.id), .text(carrier.rawValue)], row: { ($0.text(0), $0.int(1) == 1) }).first,
+              ref.store != nil || !found.1, let state = MessageState(rawValue: found.0) else {
+            return .failure(ReceiptMiss(reason: "no message \(r.messageRef) for \(carrier.rawValue) in this store"))
+        }
+        var outcome = ReceiptOutcome.kept
+        if let target = r.status.messageState, state.canMove(to: target) {
+            try db.run("UPDATE messages SET state = ?, reason = coalesce(?, reason), updated_at = ? WHERE id = ?",
+                       [.text(target.rawValue), r.reason.map { .text($0) } ?? .null, .int(now), .int(ref.id)])
+            outcome = .applied
+        }
+        try db.run("INSERT INTO receipts (carrier, message_ref, status, at, reason, received_at, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   [.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
+                    r.reason.map { .text($0) } ?? .null, .int(now), .int(ref.id)])
+        return .success(outcome)
+    }
+
+    /// Applies the quarantined lines again (after their cause was fixed, e.g. a store restored from
+    /// a backup that has their messages): a line read by `parse` that now matches its message
+    /// leaves the quarantine; the others stay with their reason brought up to date.
+    public func replayQuarantine(carrier: Carrier? = nil, parse: (String) -> Result<ReceiptRecord, ReceiptMiss>) throws -> (replayed: Int, left: Int) {
+        var replayed = 0, left = 0
+        try db.transaction {
+            let now = Self.nowSeconds()
+            for q in try quarantined(carrier: carrier) {
+                guard let c = Carrier(rawValue: q.carrier) else { left += 1; continue }
+                let reason: String
+                switch parse(q.line) {
+                case .failure(let why): reason = why.reason
+                case .success(let r):
+                    switch try apply(c, r, now) {
+                    case .success:
+                        try db.run("UPDATE receipt_quarantine SET replayed_at = ? WHERE id = ?", [.int(now), .int(q.id)])
+                        replayed += 1
+                        continue
+                    case .failure(let miss): reason = miss.reason
+                    }
+                }
+                try db.run("UPDATE receipt_quarantine SET reason = ? WHERE id = ?", [.text(reason), .int(q.id)])
+                left += 1
+            }
+        }
+        return (replayed, left)
+    }
+
+    private func quarantineOne(_ carrier: Carrier, _ r: ReceiptRecord, _ reason: String, _ now: Int64) throws -> ReceiptOutcome {
+        try db.run("INSERT INTO receipt_quarantine (carrier, line, reason, received_at) VALUES (?, ?, ?, ?)",
+                   [.text(carrier.rawValue), .text(r.line ?? Self.receiptLine(r)), .text(reason), .int(now)])
+        return .quarantined(reason: reason)
+    }
+
+    /// A receipt as an NDJSON line (for a receipt that came without its line, e.g. a Kannel report).
+    static func receiptLine(_ r: ReceiptRecord) -> String {
+        var o = "{\"message_id\":\(JSONString.quoted(r.messageRef)),\"status\":\"\(r.status.rawValue)\""
+        if let at = r.at { o += ",\"at\":\"\(at.iso8601())\"" }
+        if let reason = r.reason { o += ",\"reason\":\(JSONString.quoted(reason))" }
+        return o + "}"
+    }
+
+    /// Keeps receipt lines that could not be read, with the reason.
+    public func quarantine(carrier: Carrier, _ lines: [(line: String, reason: String)]) throws {
+        guard !lines.isEmpty else { return }
+        try db.transaction {
+            let now = Self.nowSeconds()
+            for l in lines {
+                try db.run("INSERT INTO receipt_quarantine (carrier, line, reason, received_at) VALUES (?, ?, ?, ?)",
+                           [.text(carrier.rawValue), .text(l.line), .text(l.reason), .int(now)])
+            }
+        }
+    }
+
+    /// A receipt line in the quarantine.
+    public struct QuarantinedReceipt: Sendable, Equatable {
+        public var id: Int64
+        public var carrier: String
+        public var line: String
+        public var reason: String
+        public var receivedAt: Timestamp
+    }
+
+    /// The lines waiting in the quarantine (not yet replayed successfully), oldest first.
+    public func quarantined(carrier: Carrier? = nil) throws -> [QuarantinedReceipt] {
+        var sql = "SELECT id, carrier, line, reason, received_at FROM receipt_quarantine WHERE replayed_at IS NULL"
+        var args: [SQLValue] = []
+        if let carrier { sql += " AND carrier = ?"; args.append(.text(carrier.rawValue)) }
+        return try db.query(sql + " ORDER BY id", args) {
+            QuarantinedReceipt(id: $0.int64(0), carrier: $0.text(1), line: $0.text(2), reason: $0.text(3), receivedAt: Timestamp(seconds: $0.int64(4)))
+        }
     }
 
     /// Message counts by state, for a campaign (or all).

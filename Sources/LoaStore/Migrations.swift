@@ -175,6 +175,18 @@ enum Migrations {
                 fingerprint TEXT NOT NULL
             );
             """, ""),
+        // Receipt lines nothing matched or nothing could read: kept with the reason until replayed.
+        (7, "receipt quarantine", """
+            CREATE TABLE receipt_quarantine (
+                id {pk},
+                carrier TEXT NOT NULL,
+                line TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                received_at {int} NOT NULL,
+                replayed_at {int}
+            );
+            CREATE INDEX receipt_quarantine_open ON receipt_quarantine (replayed_at, id);
+            """, ""),
     ]
 
     static func sql(_ template: String, for dialect: SQLDialect) -> String {

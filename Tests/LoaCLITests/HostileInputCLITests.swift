@@ -62,7 +62,7 @@ struct HostileInputCLITests {
         #expect(try post(String(repeating: "x", count: 5000)) == "413")
         usleep(200_000)
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        #expect(text.contains("receipts refused") && text.contains("status=401") && text.contains("reason=bad signature"), "\(text)")
+        #expect(text.contains("receipts refused") && text.contains("status=401") && text.contains("reason=no X-Loa-Signature"), "\(text)")
         #expect(text.contains("status=413"), "\(text)")
         #expect(!text.contains("delivered") && !text.contains("xxxxx"), "a body was logged: \(text)")
     }

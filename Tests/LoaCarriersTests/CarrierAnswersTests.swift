@@ -136,24 +136,40 @@ struct CarrierAnswersTests {
 
 @Suite("Receipt lines")
 struct ReceiptLineTests {
-    @Test("a receipt's time is read or the body is refused with the line: never silently dropped")
+    func receipts(_ text: String) -> [(Int, BatchHTTP.ReceiptLine)] { BatchHTTP.receiptLines(Array(text.utf8)).map { ($0.number, $0.line) } }
+
+    @Test("a receipt's time is read, or its line is reported with the reason: never silently dropped; the other lines stand")
     func receiptTimes() throws {
-        let good = try BatchHTTP.parseReceipts(Array("""
+        let good = receipts("""
             {"message_id":"m1-abc","status":"delivered","at":"2026-11-24T08:15:00+07:00"}
             {"message_id":"m2-abc","status":"failed","reason":"absent subscriber"}
             {"message_id":"m3-abc","status":"expired","at":null}
 
-            """.utf8))
+            """).compactMap { if case .receipt(let r) = $0.1 { r } else { nil } }
         #expect(good.map(\.messageRef) == ["m1-abc", "m2-abc", "m3-abc"])
         #expect(good[0].at == Timestamp.parseISO8601("2026-11-24T08:15:00+07:00"))
         #expect(good[1].at == nil && good[2].at == nil)
         #expect(good[1].reason == "absent subscriber")
         for bad in ["\"24/11/2026 08:15\"", "1764000000", "\"2026-11-24T08:15:00\""] {
-            #expect {
-                _ = try BatchHTTP.parseReceipts(Array("{\"message_id\":\"m1-abc\",\"status\":\"delivered\"}\n{\"message_id\":\"m2-abc\",\"status\":\"delivered\",\"at\":\(bad)}\n".utf8))
-            } throws: { error in
-                "\(error)".hasPrefix("receipt line 2: at: expected ISO 8601 with an offset")
+            let lines = receipts("{\"message_id\":\"m1-abc\",\"status\":\"delivered\"}\n{\"message_id\":\"m2-abc\",\"status\":\"delivered\",\"at\":\(bad)}\n")
+            #expect(lines.count == 2)
+            guard case .unreadable(_, let reason) = lines.last?.1 else { Issue.record("line 2 read"); continue }
+            #expect(lines.last?.0 == 2)
+            #expect(reason.hasPrefix("at: expected ISO 8601 with an offset"))
+        }
+    }
+
+    @Test("statuses: the five outcomes and the two intermediate ones, in any case; anything else is named")
+    func statuses() {
+        let lines = receipts(["delivered", "FAILED", "expired", "rejected", "unknown", "enroute", "accepted", "DELIVRD"]
+            .map { "{\"message_id\":\"m1\",\"status\":\"\($0)\"}" }.joined(separator: "\n"))
+        let states = lines.map { line -> String in
+            switch line.1 {
+            case .receipt(let r): r.status.messageState?.rawValue ?? "(intermediate)"
+            case .unreadable(_, let reason): reason
             }
         }
+        #expect(states == ["delivered", "failed", "expired", "rejected", "unknown", "(intermediate)", "(intermediate)",
+                           "status: DELIVRD is not a receipt status (delivered|failed|expired|rejected|unknown|enroute|accepted)"])
     }
 }

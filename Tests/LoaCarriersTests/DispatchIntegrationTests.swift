@@ -205,30 +205,122 @@ struct DispatchTimingTests {
     }
 }
 
-@Suite("Receipts over HTTP (SQLite and PostgreSQL)")
+/// Posts `body` to the receipt endpoint on `port` with `headers`, off the cooperative pool.
+func postReceipts(_ port: Int, _ body: [UInt8], _ headers: [(String, String)], carrier: String = "viettel") async throws -> (status: Int, body: String) {
+    let answer = try await onThread { try CurlClient().post("http://127.0.0.1:\(port)/receipts/\(carrier)", headers: headers, body: body) }
+    return (answer.status, String(decoding: answer.body, as: UTF8.self))
+}
+
+@Suite("Receipts over HTTP: signatures (version 2, replay window), per-line answers, quarantine (SQLite and PostgreSQL)")
 struct ReceiptEndpointTests {
-    @Test("a bad receipt signature gets 401 and changes nothing; unknown messages are kept", arguments: StoreEngine.available)
-    func receiptSignatures(engine: StoreEngine) async throws {
-        let path = try engine.scratchLocation()
-        try storeWithCampaign(path, carriers: [.viettel], count: 3)
-        let endpoint = try ReceiptEndpoint(sink: Store(location: path, create: false), secrets: [.viettel: receiptSecret])
+    static let now: Int64 = 1_780_000_000
+
+    func endpoint(_ path: String, legacy: Set<Carrier> = []) async throws -> (ReceiptEndpoint, BackgroundServer, Int) {
+        let endpoint = try ReceiptEndpoint(sink: Store(location: path, create: false), secrets: [.viettel: receiptSecret, .mobifone: receiptSecret],
+                                           legacySignature: legacy, clock: { Self.now })
         let router = Router()
         endpoint.addRoutes(to: router)
         let server = BackgroundServer()
-        let port = try await server.start(router)
-        let body = Array("{\"message_id\":\"m1\",\"status\":\"delivered\"}\n{\"message_id\":\"m999\",\"status\":\"failed\"}\n".utf8)
-        let client = CurlClient()
-        let bad = try await onThread { try client.post("http://127.0.0.1:\(port)/receipts/viettel", headers: [("X-Loa-Signature", String(repeating: "0", count: 64))], body: body) }
-        #expect(bad.status == 401)
+        return (endpoint, server, try await server.start(router))
+    }
+
+    @Test("signed requests only: a bad signature, a stale or future timestamp, a replayed request get 401 and change nothing",
+          arguments: StoreEngine.available)
+    func signatures(engine: StoreEngine) async throws {
+        let path = try engine.scratchLocation()
+        try storeWithCampaign(path, carriers: [.viettel], count: 3)
+        let (_, server, port) = try await endpoint(path)
         let store = try Store(location: path)
+        let ref = MessageRef(id: 1, store: store.identity)
+        let body = Array("{\"message_id\":\"\(ref)\",\"status\":\"unknown\"}\n".utf8)
+        let signer = try HMACSigner(secret: receiptSecret)
+        let wrong = try HMACSigner(secret: Array("another-secret-000000000000001".utf8))
+        var bad = BatchHTTP.receiptHeaders(body: body, signer: wrong, now: Self.now)
+        #expect(try await postReceipts(port, body, bad).status == 401)
+        bad = BatchHTTP.receiptHeaders(body: body, signer: signer, now: Self.now - 301)
+        #expect(try await postReceipts(port, body, bad).status == 401)
+        bad = BatchHTTP.receiptHeaders(body: body, signer: signer, now: Self.now + 301)
+        #expect(try await postReceipts(port, body, bad).status == 401)
+        // Version 1 (the body's HMAC alone) from a carrier on version 2.
+        #expect(try await postReceipts(port, body, [("X-Loa-Signature", signer.sign(body))]).status == 401)
+        // Another body under a good request's headers.
+        let good = BatchHTTP.receiptHeaders(body: body, signer: signer, now: Self.now - 290)
+        #expect(try await postReceipts(port, Array(body.dropLast()) + Array(" \n".utf8), good).status == 401)
         #expect(try store.receipts().isEmpty)
-        let signature = try HMACSigner(secret: receiptSecret).sign(body)
-        let good = try await onThread { try client.post("http://127.0.0.1:\(port)/receipts/viettel", headers: [("X-Loa-Signature", signature)], body: body) }
-        #expect(good.status == 200)
-        #expect(String(decoding: good.body, as: UTF8.self) == "{\"received\":2,\"matched\":1,\"unmatched\":1}")
-        #expect(try store.receipts().filter { $0.message == nil && $0.messageRef == "m999" }.count == 1)
-        // m1 was planned, never sent: a receipt cannot move it (planned → delivered is not a transition).
-        #expect(try store.messages().first { $0.id == 1 }?.state == .planned)
+        #expect(try store.messages().first?.state == .planned)
+        let first = try await postReceipts(port, body, good)
+        #expect(first.status == 200)
+        #expect(first.body == "{\"received\":1,\"applied\":0,\"kept\":1,\"quarantined\":0,\"lines\":[{\"line\":1,\"result\":\"kept\"}]}")
+        // The same request again, within the window: a replay.
+        #expect(try await postReceipts(port, body, good).status == 401)
+        #expect(try store.receipts().count == 1)
+        await server.stop()
+    }
+
+    @Test("each line answered on its own: unreadable lines, unknown statuses and unknown messages go to the quarantine with the reason; replay applies what now matches",
+          arguments: StoreEngine.available)
+    func perLineAndQuarantine(engine: StoreEngine) async throws {
+        let path = try engine.scratchLocation()
+        try storeWithCampaign(path, carriers: [.viettel], count: 2)
+        let store = try Store(location: path)
+        let batch = try #require(try store.claimBatch(carrier: .viettel, limit: 2))
+        try store.batchAccepted(batch.id, status: 202, rejected: [:])
+        let (endpoint, server, port) = try await endpoint(path)
+        let id = store.identity.hex
+        let body = Array("""
+            {"message_id":"m1-\(id)","status":"delivered","at":"2026-12-01T09:00:00+07:00"}
+            not json
+            {"message_id":"m2-\(id)","status":"DELIVRD"}
+            {"message_id":"m3-\(id)","status":"failed","reason":"absent subscriber"}
+            {"message_id":"m2-\(id)","status":"enroute"}
+            {"message_id":"m1-\(id)","status":"failed"}
+            {"message_id":"m2-\(id)","status":"delivered","at":"yesterday"}
+
+            """.utf8)
+        let answer = try await postReceipts(port, body, BatchHTTP.receiptHeaders(body: body, signer: try HMACSigner(secret: receiptSecret), now: Self.now))
+        #expect(answer.status == 200)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])
+        #expect(json["received"] as? Int == 7 && json["applied"] as? Int == 1 && json["kept"] as? Int == 2 && json["quarantined"] as? Int == 4)
+        let results = (json["lines"] as? [[String: Any]] ?? []).map { "\($0["line"]!):\($0["result"]!)" }
+        #expect(results == ["1:applied", "2:quarantined", "3:quarantined", "4:quarantined", "5:kept", "6:kept", "7:quarantined"])
+        // m1 delivered stays delivered (a later failure does not overwrite a final state); m2 is still accepted.
+        #expect(try store.messages().map { $0.state } == [.delivered, .accepted])
+        let q = try store.quarantined()
+        #expect(q.map(\.reason) == [
+            "line 2: not a JSON object: expected {\"message_id\": \"…\", \"status\": \"delivered|failed|expired|rejected|unknown|enroute|accepted\"}",
+            "line 3: status: DELIVRD is not a receipt status (delivered|failed|expired|rejected|unknown|enroute|accepted)",
+            "line 7: at: expected ISO 8601 with an offset (2026-11-24T08:15:00+07:00), found yesterday",
+            "no message m3-\(id) for viettel in this store",
+        ])
+        #expect(q.last?.line == "{\"message_id\":\"m3-\(id)\",\"status\":\"failed\",\"reason\":\"absent subscriber\"}")
+        #expect(endpoint.totals.unmatched == 4)
+        // Message 3 appears (a store restored from a backup): replay applies its receipt; the unreadable lines stay.
+        let more = [PlannedMessage(carrier: .viettel, subscriber: Pseudonym(w0: 99, w1: 1, w2: 2, w3: 3).description, language: "vi", commune: 23377,
+                                   text: "t", encoding: .gsm7, segments: 1)]
+        _ = try store.planMessages(campaign: "test-campaign", priority: .emergency, day: 20_000, capPerDay: 1, more)
+        let replay = try store.replayQuarantine { line in
+            switch BatchHTTP.receiptLines(Array(line.utf8)).first?.line {
+            case .receipt(let r): .success(r)
+            case .unreadable(_, let reason): .failure(.init(reason: reason))
+            case nil: .failure(.init(reason: "empty"))
+            }
+        }
+        #expect(replay == (1, 3))
+        #expect(try store.quarantined().count == 3)
+        #expect(try store.receipts().filter { $0.messageRef == "m3-\(id)" }.map(\.message) == [3])
+        await server.stop()
+    }
+
+    @Test("a carrier still on receipt signatures version 1 (its file says so) is accepted; the others are not", arguments: StoreEngine.available)
+    func legacySignature(engine: StoreEngine) async throws {
+        let path = try engine.scratchLocation()
+        try storeWithCampaign(path, carriers: [.mobifone], count: 1)
+        let (_, server, port) = try await endpoint(path, legacy: [.mobifone])
+        let id = try Store(location: path).identity.hex
+        let body = Array("{\"message_id\":\"m1-\(id)\",\"status\":\"unknown\"}\n".utf8)
+        let v1 = [("X-Loa-Signature", try HMACSigner(secret: receiptSecret).sign(body))]
+        #expect(try await postReceipts(port, body, v1, carrier: "mobifone").status == 200)
+        #expect(try await postReceipts(port, body, v1, carrier: "viettel").status == 401)
         await server.stop()
     }
 }

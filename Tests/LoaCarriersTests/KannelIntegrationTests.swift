@@ -78,8 +78,10 @@ struct KannelIntegrationTests {
     @Test func dlrTypes() {
         #expect(KannelProtocol.status(dlrType: 1) == .delivered)
         #expect(KannelProtocol.status(dlrType: 2) == .failed)
-        #expect(KannelProtocol.status(dlrType: 16) == .failed)
-        #expect(KannelProtocol.status(dlrType: 8) == nil)
+        #expect(KannelProtocol.status(dlrType: 4) == .enroute)
+        #expect(KannelProtocol.status(dlrType: 8) == .accepted)
+        #expect(KannelProtocol.status(dlrType: 16) == .rejected)
+        #expect(KannelProtocol.status(dlrType: 3) == nil)
         let url = KannelProtocol.url(.init(sendsmsURL: "http://k/cgi-bin/sendsms", username: "u", password: "p", dlrBase: "http://loa:8080"),
                                      carrier: .viettel, ref: MessageRef(id: 7, store: StoreIdentity("00112233445566ff")!), to: "+84912345678", from: "LOA", text: "Việt & Nam", encoding: "ucs2", dlrSigner: nil)
         #expect(url.contains("to=%2B84912345678"))

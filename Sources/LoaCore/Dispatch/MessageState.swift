@@ -26,9 +26,9 @@ public enum MessageState: String, Sendable, CaseIterable, Codable {
         case (.submitted, .accepted), (.submitted, .rejected), (.submitted, .expired), (.submitted, .unknown): true
         // Receipts: a receipt may arrive before the upload's own answer is recorded.
         case (.submitted, .delivered), (.submitted, .failed): true
-        case (.accepted, .delivered), (.accepted, .failed), (.accepted, .expired), (.accepted, .unknown): true
+        case (.accepted, .delivered), (.accepted, .failed), (.accepted, .expired), (.accepted, .unknown), (.accepted, .rejected): true
         // An "unknown" receipt may be followed by the real outcome.
-        case (.unknown, .delivered), (.unknown, .failed), (.unknown, .expired): true
+        case (.unknown, .delivered), (.unknown, .failed), (.unknown, .expired), (.unknown, .rejected): true
         default: false
         }
     }
@@ -43,16 +43,26 @@ public enum MessageState: String, Sendable, CaseIterable, Codable {
 
 /// A delivery receipt's status, as carriers report it.
 public enum ReceiptStatus: String, Sendable, CaseIterable, Codable {
-    case delivered, failed, expired, unknown
+    case delivered, failed, expired, rejected, unknown
+    /// Intermediate: on its way (kept; never changes a message's state).
+    case enroute
+    /// Intermediate: the SMSC took it (kept; never changes a message's state).
+    case accepted
 
-    public var messageState: MessageState {
+    /// The state a message moves to; nil for an intermediate status.
+    public var messageState: MessageState? {
         switch self {
         case .delivered: .delivered
         case .failed: .failed
         case .expired: .expired
+        case .rejected: .rejected
         case .unknown: .unknown
+        case .enroute, .accepted: nil
         }
     }
+
+    /// The words a receipt line may carry, for messages that name them.
+    public static let words = allCases.map(\.rawValue).joined(separator: "|")
 }
 
 /// A campaign's life: drafted → approved (by someone else) → sending ⇄ paused → completed | cancelled.

@@ -85,11 +85,63 @@ public struct ReceiptRecord: Sendable, Equatable {
     public var status: ReceiptStatus
     public var at: Timestamp?
     public var reason: String?
-    public init(messageRef: String, status: ReceiptStatus, at: Timestamp?, reason: String?) {
+    /// The line as the carrier sent it (kept in the quarantine when nothing matches it).
+    public var line: String?
+    public init(messageRef: String, status: ReceiptStatus, at: Timestamp?, reason: String?, line: String? = nil) {
         self.messageRef = messageRef
         self.status = status
         self.at = at
         self.reason = reason
+        self.line = line
     }
+}
+
+/// What became of one receipt.
+public enum ReceiptOutcome: Sendable, Equatable {
+    /// Its message moved to the receipt's state.
+    case applied
+    /// Kept with its message, which did not move: a duplicate, an intermediate status, or a state
+    /// the message cannot move to (a final one already).
+    case kept
+    /// Matched nothing (or could not be read): kept in the quarantine with the reason.
+    case quarantined(reason: String)
+}
+
+/// Signed requests seen recently: a captured request cannot be replayed. A request is refused when
+/// its timestamp is more than `window` seconds from the clock, or when its exact signature was
+/// already accepted within the window (after that its timestamp is refused anyway).
+public struct ReplayWindow: Sendable {
+    public let window: Int64
+    private var seen: [String: Int64] = [:]
+    private var oldestPossible: Int64 = .min
+
+    public init(window: Int64 = 300) { self.window = window }
+
+    public enum Refusal: Sendable, Equatable, CustomStringConvertible {
+        case stale(skew: Int64)
+        case replayed
+        public var description: String {
+            switch self {
+            case .stale(let skew): "timestamp \(skew > 0 ? "\(skew) s ahead of" : "\(-skew) s behind") loa's clock (at most 300 s either way)"
+            case .replayed: "this exact signature was already accepted (a replayed request)"
+            }
+        }
+    }
+
+    /// Admits a request signed at `timestamp` (seconds) with `signature`, at `now`; nil when admitted.
+    public mutating func admit(signature: String, timestamp: Int64, now: Int64) -> Refusal? {
+        let skew = timestamp - now
+        if abs(skew) > window { return .stale(skew: skew) }
+        if now - window > oldestPossible {
+            seen = seen.filter { $0.value >= now - window }
+            oldestPossible = now - window
+        }
+        if seen[signature] != nil { return .replayed }
+        seen[signature] = timestamp
+        return nil
+    }
+
+    /// Signatures remembered now (bounded by what a window can hold).
+    public var count: Int { seen.count }
 }
 

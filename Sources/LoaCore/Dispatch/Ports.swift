@@ -109,10 +109,13 @@ public protocol DispatchStorage: Sendable {
     func carrierLeases() throws -> any CarrierLeases
 }
 
-/// Where delivery receipts go: each is matched to its message by its `MessageRef`; one that matches
-/// nothing is kept too. Returns how many matched a message and how many did not.
+/// Where delivery receipts go: each is matched to its message by its `MessageRef` and kept with
+/// it; one that matches nothing goes to the quarantine with its line and the reason.
 public protocol ReceiptSink: AnyObject {
-    func recordReceipts(carrier: Carrier, _ receipts: [ReceiptRecord]) throws -> (matched: Int, unmatched: Int)
+    /// One outcome per receipt, in order.
+    func recordReceipts(carrier: Carrier, _ receipts: [ReceiptRecord]) throws -> [ReceiptOutcome]
+    /// Keeps lines that could not be read, with the reason.
+    func quarantine(carrier: Carrier, _ lines: [(line: String, reason: String)]) throws
 }
 
 /// The dispatcher's one source of time: a monotonic reading for pacing (rate windows, backoff,
