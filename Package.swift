@@ -74,6 +74,7 @@ let package = Package(
                 "LoaCore", "LoaCrypto", "LoaReference", "LoaStore", "LoaOperations", "LoaCarriers", "LoaServer", "LoaCarrierSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: settings
         ),

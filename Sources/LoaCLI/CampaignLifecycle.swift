@@ -91,15 +91,15 @@ struct CampaignStatus: AsyncParsableCommand {
 }
 
 func printDeliverySummary(_ counts: [String: [MessageState: Int]]) {
-    let states: [MessageState] = [.planned, .submitted, .accepted, .delivered, .failed, .expired, .unknown, .rejected]
-    print("  " + "carrier".padding(toLength: 13, withPad: " ", startingAt: 0) + states.map { $0.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
+    let states: [MessageState] = [.planned, .submitted, .accepted, .delivered, .failed, .expired, .unknown, .noReceipt, .rejected]
+    print("  " + "carrier".padding(toLength: 13, withPad: " ", startingAt: 0) + states.map { $0.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
     var totals: [MessageState: Int] = [:]
     for carrier in counts.keys.sorted() {
         let c = counts[carrier]!
         for (s, n) in c { totals[s, default: 0] += n }
-        print("  " + carrier.padding(toLength: 13, withPad: " ", startingAt: 0) + states.map { formatCount(c[$0] ?? 0).padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
+        print("  " + carrier.padding(toLength: 13, withPad: " ", startingAt: 0) + states.map { formatCount(c[$0] ?? 0).padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
     }
-    print("  " + "total".padding(toLength: 13, withPad: " ", startingAt: 0) + states.map { formatCount(totals[$0] ?? 0).padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
+    print("  " + "total".padding(toLength: 13, withPad: " ", startingAt: 0) + states.map { formatCount(totals[$0] ?? 0).padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
     let all = totals.values.reduce(0, +)
     if all > 0 {
         let delivered = totals[.delivered] ?? 0

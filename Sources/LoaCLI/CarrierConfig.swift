@@ -23,7 +23,7 @@ struct CarrierConfig {
         "": ["serialization_version", "name", "display_name", "mcc_mnc", "protocol", "endpoint", "tps", "max_batch", "daily_quota",
              "window", "timeout", "retry", "credentials", "signing_secret_env", "receipt_secret_env", "pseudonym_key", "tls",
              "dlr_base", "signature_version", "concurrent_uploads", "receipts"],
-        "receipts": ["signature_version"],
+        "receipts": ["signature_version", "validity"],
         "retry": ["initial", "multiplier", "max", "attempts"],
         "credentials": ["token_env", "username_env", "password_env"],
         "pseudonym_key": ["env", "file"],
@@ -246,6 +246,7 @@ struct CarrierConfig {
             default: problems.add(receiptSection?["signature_version"], "receipts.signature_version", "expected 1 or 2, found '\(Escaped(v))'")
             }
         }
+        let validity = seconds(receiptSection?["validity"], "receipts.validity", default: 48 * 3600, 3600...(30 * 86400))
         let concurrent = root["concurrent_uploads"] == nil ? nil : int("concurrent_uploads", 1...64)
         guard let wire, let endpoint, let tps, let maxBatch, let dailyQuota else { return nil }
         var gateway = CarrierGateway(carrier: carrier, displayName: displayName, protocolKind: wire, endpoint: endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint,
@@ -257,6 +258,7 @@ struct CarrierConfig {
         gateway.kannel = kannel
         gateway.signatureVersion = signatureVersion
         gateway.receiptSignatureVersion = receiptSignatureVersion
+        gateway.receiptValidity = validity
         gateway.concurrentUploads = concurrent
         return gateway
     }

@@ -7,6 +7,7 @@ import LoaServer
 import LoaCore
 import LoaOperations
 import LoaStore
+import Logging
 import Synchronization
 import ServiceLifecycle
 
@@ -336,6 +337,25 @@ struct Serve: AsyncParsableCommand {
                                            maxBody: maxBody * 1024, logger: serverLogger("loa.serve"))
         let (host, port) = address!
         let banner = "receipts on http://\(host):\(port)/receipts/{carrier} for \(secrets.keys.map(\.rawValue).sorted().joined(separator: ", "))"
+        // Every 10 minutes: what the carriers accepted longer ago than their receipts.validity without
+        // a final receipt becomes no-receipt (a late receipt still applies).
+        let configs = try store.carrierConfigs()
+        let location = store.databaseLocation
+        let reconciler = Task.detached {
+            let logger = serverLogger("loa.serve")
+            while !Task.isCancelled {
+                do {
+                    let db = try Store(location: location, create: false)
+                    for (carrier, n) in try reconcileReceipts(db, configs, at: Timestamp(seconds: Int64(Date().timeIntervalSince1970))) where n.count > 0 {
+                        logger.info("no final receipt within the validity: recorded no-receipt", metadata: ["carrier": "\(carrier.rawValue)", "messages": "\(n.count)"])
+                    }
+                } catch {
+                    logger.error("reconciling receipts failed: \(error)")
+                }
+                try? await Task.sleep(for: .seconds(600))
+            }
+        }
+        defer { reconciler.cancel() }
         try await endpoint.serve(host: host, port: port, maxConnections: maxConnections) {
             print(banner)
             fflush(nil)

@@ -13,8 +13,12 @@ struct ReceiptsCommand: AsyncParsableCommand {
             in a quarantine with the carrier and the reason (loa never drops one). After the cause is \
             fixed (a store restored from a backup, a carrier's format corrected), `replay` applies them \
             again; what still matches nothing stays, with the reason brought up to date.
+
+            `reconcile` records as no-receipt the messages a carrier accepted longer ago than its \
+            receipts.validity (default 48 h) without a final receipt; `loa serve` does it every 10 \
+            minutes. A receipt that comes later still applies.
             """,
-        subcommands: [ReceiptsQuarantine.self, ReceiptsReplay.self]
+        subcommands: [ReceiptsQuarantine.self, ReceiptsReplay.self, ReceiptsReconcile.self]
     )
 }
 
@@ -58,4 +62,28 @@ struct ReceiptsReplay: AsyncParsableCommand {
         }
         print("\(formatCount(result.replayed)) receipt line(s) applied; \(formatCount(result.left)) still in the quarantine (loa receipts quarantine)")
     }
+}
+
+struct ReceiptsReconcile: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "reconcile",
+                                                    abstract: "Record as no-receipt what was accepted longer ago than each carrier's receipts.validity without a final receipt.")
+    @Option(name: .long, help: "The time to reconcile at (ISO 8601 or now).") var at: TimeArgument = TimeArgument(argument: "now")!
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let db = try store.open()
+        for (carrier, n) in try reconcileReceipts(db, store.carrierConfigs(), at: at.timestamp) {
+            print("\(carrier.rawValue): \(formatCount(n.count)) message(s) without a final receipt after \(Duration8601.format(Int64(n.validity))) recorded as no-receipt")
+        }
+    }
+}
+
+/// Reconciles every carrier with a carrier file at `at`: what each recorded, with its validity.
+func reconcileReceipts(_ db: Store, _ configs: [Carrier: CarrierConfig], at: Timestamp) throws -> [(Carrier, (count: Int, validity: Double))] {
+    var out: [(Carrier, (count: Int, validity: Double))] = []
+    for carrier in configs.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+        let validity = try configs[carrier]!.gateway(requireSecrets: false).receiptValidity
+        out.append((carrier, (try db.reconcileReceipts(carrier: carrier, acceptedBefore: at.seconds - Int64(validity)), validity)))
+    }
+    return out
 }

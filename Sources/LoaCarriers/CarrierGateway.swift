@@ -31,6 +31,8 @@ public struct CarrierGateway: Sendable {
     public var signatureVersion = 2
     /// How the carrier signs receipts: 2, or 1 (the body only, no replay protection) for a carrier not yet on version 2.
     public var receiptSignatureVersion = 2
+    /// Seconds after acceptance without a final receipt before a message is recorded `no-receipt` (default 48 h).
+    public var receiptValidity: Double = 48 * 3600
     /// Uploads in flight to this carrier at most (nil: the dispatcher's default, 16). The rate
     /// is shared by them; more of them only keep stalled uploads from holding the lane back.
     public var concurrentUploads: Int?

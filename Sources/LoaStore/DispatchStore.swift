@@ -386,16 +386,43 @@ extension Store {
               ref.store != nil || !found.1, let state = MessageState(rawValue: found.0) else {
             return .failure(ReceiptMiss(reason: "no message \(r.messageRef) for \(carrier.rawValue) in this store"))
         }
+        // The time of the receipt that set a final state, when another final may conflict with it.
+        var currentAt: Timestamp? = nil
+        if let target = r.status.messageState, target != state, !state.canMove(to: target), state.isFinal {
+            currentAt = try db.scalarInt("SELECT max(at) FROM receipts WHERE message = ? AND status = ?", [.int(ref.id), .text(state.rawValue)])
+                .map { Timestamp(seconds: $0) }
+        }
         var outcome = ReceiptOutcome.kept
-        if let target = r.status.messageState, state.canMove(to: target) {
-            try db.run("UPDATE messages SET state = ?, reason = coalesce(?, reason), updated_at = ? WHERE id = ?",
-                       [.text(target.rawValue), r.reason.map { .text($0) } ?? .null, .int(now), .int(ref.id)])
+        var conflict: String? = nil
+        var move: MessageState? = nil
+        switch ReceiptDecision.decide(current: state, currentAt: currentAt, status: r.status, at: r.at) {
+        case .move(let target): move = target
+        case .keep: break
+        case .conflict(let winner, let note):
+            conflict = note
+            if winner != state { move = winner }
+        }
+        if let move {
+            try db.run("UPDATE messages SET state = ?, reason = ?, updated_at = ? WHERE id = ?",
+                       [.text(move.rawValue), (r.reason ?? conflict).map { .text($0) } ?? .null, .int(now), .int(ref.id)])
             outcome = .applied
         }
-        try db.run("INSERT INTO receipts (carrier, message_ref, status, at, reason, received_at, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        try db.run("INSERT INTO receipts (carrier, message_ref, status, at, reason, received_at, message, conflict) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                    [.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
-                    r.reason.map { .text($0) } ?? .null, .int(now), .int(ref.id)])
+                    r.reason.map { .text($0) } ?? .null, .int(now), .int(ref.id), conflict.map { .text($0) } ?? .null])
         return .success(outcome)
+    }
+
+    /// Messages the carrier accepted before `acceptedBefore` (wall-clock seconds) with no final
+    /// receipt since become `no-receipt` (the carrier's validity period has passed); a late receipt
+    /// still applies. Returns how many.
+    public func reconcileReceipts(carrier: Carrier, acceptedBefore: Int64) throws -> Int {
+        try db.transaction {
+            try db.run("""
+                UPDATE messages SET state = '\(MessageState.noReceipt.rawValue)', reason = 'no final receipt within the carrier''s validity period', updated_at = ?
+                WHERE carrier = ? AND state IN \(MessageState.sql(from: [.accepted], to: .noReceipt)) AND updated_at < ?
+                """, [.int(Self.nowSeconds()), .text(carrier.rawValue), .int(acceptedBefore)])
+        }
     }
 
     /// Applies the quarantined lines again (after their cause was fixed, e.g. a store restored from

@@ -187,6 +187,11 @@ enum Migrations {
             );
             CREATE INDEX receipt_quarantine_open ON receipt_quarantine (replayed_at, id);
             """, ""),
+        // Two different final receipts for one message: what conflicted, on the receipt that came second.
+        (8, "receipt conflicts", """
+            ALTER TABLE receipts ADD COLUMN conflict TEXT;
+            CREATE INDEX receipts_message ON receipts (message);
+            """, ""),
     ]
 
     static func sql(_ template: String, for dialect: SQLDialect) -> String {

@@ -130,3 +130,25 @@ struct DispatchCoreTests {
         #expect(CampaignState.draft.after("start") == .failure(.notAllowed(from: .draft, action: "start")))
     }
 }
+
+@Suite("Receipt decisions")
+struct ReceiptDecisionTests {
+    let nine = Timestamp.parseISO8601("2026-12-01T09:00:00+07:00")!
+    let ten = Timestamp.parseISO8601("2026-12-01T10:00:00+07:00")!
+
+    @Test("the transition table first; then between two finals the later time wins; intermediate statuses never move a message")
+    func decisions() {
+        #expect(ReceiptDecision.decide(current: .accepted, currentAt: nil, status: .delivered, at: nil) == .move(.delivered))
+        #expect(ReceiptDecision.decide(current: .noReceipt, currentAt: nil, status: .failed, at: nil) == .move(.failed))
+        #expect(ReceiptDecision.decide(current: .accepted, currentAt: nil, status: .enroute, at: nil) == .keep)
+        #expect(ReceiptDecision.decide(current: .delivered, currentAt: nine, status: .delivered, at: ten) == .keep)
+        #expect(ReceiptDecision.decide(current: .planned, currentAt: nil, status: .delivered, at: ten) == .keep)
+        guard case .conflict(let winner, _) = ReceiptDecision.decide(current: .delivered, currentAt: nine, status: .failed, at: ten) else { Issue.record("no conflict"); return }
+        #expect(winner == .failed)
+        guard case .conflict(let stays, _) = ReceiptDecision.decide(current: .failed, currentAt: ten, status: .delivered, at: nine) else { Issue.record("no conflict"); return }
+        #expect(stays == .failed)
+        // An upload's own rejection (no receipt time) is never overridden by a receipt.
+        guard case .conflict(let kept, _) = ReceiptDecision.decide(current: .rejected, currentAt: nil, status: .delivered, at: ten) else { Issue.record("no conflict"); return }
+        #expect(kept == .rejected)
+    }
+}

@@ -11,6 +11,9 @@
 /// it moves from, and each of those moves must be allowed here.
 public enum MessageState: String, Sendable, CaseIterable, Codable {
     case planned, submitted, accepted, rejected, delivered, failed, expired, unknown
+    /// Accepted by the carrier, and no final receipt within the carrier's validity period
+    /// (`loa receipts reconcile`); a late receipt still applies.
+    case noReceipt = "no-receipt"
 
     /// No further change: the message's story is told.
     public var isFinal: Bool { [.rejected, .delivered, .failed, .expired].contains(self) }
@@ -29,6 +32,9 @@ public enum MessageState: String, Sendable, CaseIterable, Codable {
         case (.accepted, .delivered), (.accepted, .failed), (.accepted, .expired), (.accepted, .unknown), (.accepted, .rejected): true
         // An "unknown" receipt may be followed by the real outcome.
         case (.unknown, .delivered), (.unknown, .failed), (.unknown, .expired), (.unknown, .rejected): true
+        // Reconciliation, and a late receipt after it.
+        case (.accepted, .noReceipt): true
+        case (.noReceipt, .delivered), (.noReceipt, .failed), (.noReceipt, .expired), (.noReceipt, .rejected), (.noReceipt, .unknown): true
         default: false
         }
     }
@@ -38,6 +44,35 @@ public enum MessageState: String, Sendable, CaseIterable, Codable {
     public static func sql(from: [MessageState], to target: MessageState) -> String {
         for state in from { precondition(state.canMove(to: target), "\(state) → \(target) is not a message transition") }
         return "(" + from.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
+    }
+}
+
+/// What a receipt does to its message. A receipt moves a message where the transition table allows;
+/// between two different final outcomes reported by receipts (a carrier correcting itself, or two
+/// receipts arriving out of order) the one with the later `at` wins and the conflict is recorded.
+public enum ReceiptDecision: Sendable, Equatable {
+    /// Move the message to this state.
+    case move(MessageState)
+    /// Keep the receipt; the message stays (a duplicate, an intermediate status, a state it cannot leave).
+    case keep
+    /// Two different finals: `winner` is the message's state after this receipt (it may stay), `note` says what conflicted.
+    case conflict(winner: MessageState, note: String)
+
+    /// The finals receipts report; a message in one of them may be corrected by a later receipt.
+    static let receiptFinals: Set<MessageState> = [.delivered, .failed, .expired, .rejected]
+
+    /// `current` is the message's state, set by a receipt timed `currentAt` when it is a receipt's final
+    /// (nil when that receipt had no time); `status` and `at` are the new receipt's.
+    public static func decide(current: MessageState, currentAt: Timestamp?, status: ReceiptStatus, at: Timestamp?) -> ReceiptDecision {
+        guard let target = status.messageState else { return .keep }
+        if current.canMove(to: target) { return .move(target) }
+        guard target != current, receiptFinals.contains(current), receiptFinals.contains(target) else { return .keep }
+        let later = if let at, let currentAt { at > currentAt } else { false }
+        let was = currentAt.map { " at \($0.iso8601())" } ?? " (no time given)"
+        let now = at.map { " at \($0.iso8601())" } ?? " (no time given)"
+        return later
+            ? .conflict(winner: target, note: "\(status.rawValue)\(now) replaces \(current.rawValue)\(was): the later receipt wins")
+            : .conflict(winner: current, note: "\(status.rawValue)\(now) conflicts with \(current.rawValue)\(was), which stays (the later receipt wins; one without a time never does)")
     }
 }
 
