@@ -77,9 +77,26 @@ public enum BatchHTTP {
                 continue
             }
             guard let ref = o["message_id"] as? String, !ref.isEmpty else { bad("message_id: missing or not a string"); continue }
-            guard let word = o["status"] as? String else { bad("status: missing or not a string (\(ReceiptStatus.words))"); continue }
-            guard let status = ReceiptStatus(rawValue: word.lowercased()) else {
-                bad("status: \(Escaped(word)) is not a receipt status (\(ReceiptStatus.words))")
+            // The SMSC's own receipt text, passed through (SMPP 3.4: "id:… stat:DELIVRD err:000 …").
+            var smpp: SMPPReceipt? = nil
+            if let text = o["smpp"] as? String {
+                guard let parsed = SMPPReceipt.parse(text) else { bad("smpp: not an SMPP receipt text (id:… stat:… err:…)"); continue }
+                smpp = parsed
+            }
+            let status: ReceiptStatus
+            if let word = o["status"] as? String {
+                guard let s = ReceiptStatus(rawValue: word.lowercased()) else {
+                    bad("status: \(Escaped(word)) is not a receipt status (\(ReceiptStatus.words))")
+                    continue
+                }
+                status = s
+            } else if let s = smpp?.status {
+                status = s
+            } else if let stat = smpp?.stat {
+                bad("smpp: stat:\(Escaped(stat)) is not an SMPP state (DELIVRD, EXPIRED, DELETED, UNDELIV, ACCEPTD, UNKNOWN, REJECTD, ENROUTE)")
+                continue
+            } else {
+                bad("status: missing or not a string (\(ReceiptStatus.words))")
                 continue
             }
             var at: Timestamp? = nil
@@ -91,7 +108,9 @@ public enum BatchHTTP {
                 }
                 at = t
             }
-            out.append((i + 1, .receipt(.init(messageRef: ref, status: status, at: at, reason: o["reason"] as? String, line: text))))
+            var reason = (o["reason"] as? String) ?? smpp?.reason
+            if let code = o["error_code"].map({ "\($0)" }), !code.isEmpty { reason = (reason.map { $0 + ", " } ?? "") + "error \(code)" }
+            out.append((i + 1, .receipt(.init(messageRef: ref, status: status, at: at ?? smpp?.doneDate, reason: reason, line: text))))
         }
         return out
     }

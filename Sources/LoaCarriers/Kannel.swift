@@ -37,7 +37,8 @@ public enum KannelProtocol {
             let sig = dlrSigner.map { $0.sign(Array(ref.utf8)) } ?? ""
             // Kannel replaces %d with the report type; the rest is loa's own query.
             q.append(("dlr-mask", "27"))   // 1 delivered + 2 failed + 8 SMSC accepted + 16 SMSC rejected
-            q.append(("dlr-url", "\(base)/receipts/\(carrier.rawValue)/dlr?id=\(ref)&sig=\(sig)&type=%d"))
+            // %A: the SMSC's receipt text (SMPP: stat, err, done date), when there is one.
+            q.append(("dlr-url", "\(base)/receipts/\(carrier.rawValue)/dlr?id=\(ref)&sig=\(sig)&type=%d&smpp=%A"))
         }
         return settings.sendsmsURL + "?" + q.map { "\($0.0)=\(encode($0.1))" }.joined(separator: "&")
     }

@@ -68,7 +68,7 @@ public final class ReceiptEndpoint: @unchecked Sendable {
             let name = context.parameters.get("carrier") ?? ""
             let q = request.uri.queryParameters
             return try await self.handleKannel(carrier: name, id: q["id"].map(String.init) ?? "", sig: q["sig"].map(String.init) ?? "",
-                                               type: q["type"].flatMap { Int(String($0)) } ?? 0)
+                                               type: q["type"].flatMap { Int(String($0)) } ?? 0, smpp: q["smpp"].map(String.init))
         }
         router.get("health") { _, _ in "ok" }
     }
@@ -136,15 +136,18 @@ public final class ReceiptEndpoint: @unchecked Sendable {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
     }
 
-    func handleKannel(carrier name: String, id: String, sig: String, type: Int) async throws -> Response {
+    func handleKannel(carrier name: String, id: String, sig: String, type: Int, smpp: String? = nil) async throws -> Response {
         guard let carrier = Carrier(name: name), let signer = secrets[carrier] else { return refused(.notFound, carrier: name, "unknown carrier") }
         guard signer.verify(Array(id.utf8), signature: sig) else {
             record { $0.rejected += 1 }
             return refused(.unauthorized, carrier: name, "bad signature (Kannel report)")
         }
         guard let status = KannelProtocol.status(dlrType: type) else { return Self.text(.ok, "noted: report type \(type) is not one Kannel sends") }
-        let reason: String? = switch type { case 16: "SMSC rejected"; case 2: "failed (Kannel report type 2)"; default: nil }
-        let receipt = ReceiptRecord(messageRef: id, status: status, at: nil, reason: reason)
+        // The report type decides; the SMSC's receipt text (%A), when Kannel has one, gives the error and the time.
+        let text = smpp.flatMap { SMPPReceipt.parse($0) }
+        let byType: String? = switch type { case 16: "SMSC rejected"; case 2: "failed (Kannel report type 2)"; default: nil }
+        let reason = text?.reason ?? byType
+        let receipt = ReceiptRecord(messageRef: id, status: status, at: text?.doneDate, reason: reason)
         let outcomes = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[ReceiptOutcome], any Error>) in
             queue.async { c.resume(with: Result { try self.sink.recordReceipts(carrier: carrier, [receipt]) }) }
         }

@@ -172,4 +172,20 @@ struct ReceiptLineTests {
         #expect(states == ["delivered", "failed", "expired", "rejected", "unknown", "(intermediate)", "(intermediate)",
                            "status: DELIVRD is not a receipt status (delivered|failed|expired|rejected|unknown|enroute|accepted)"])
     }
+
+    @Test("the SMSC's receipt text passed through (smpp) gives the status, the time and the error when the line does not; error_code is kept")
+    func smppPassThrough() {
+        let lines = receipts("""
+            {"message_id":"m1","smpp":"id:9 sub:001 dlvrd:000 submit date:2612010900 done date:2612011300 stat:UNDELIV err:00B text:"}
+            {"message_id":"m2","status":"failed","error_code":"0x0B","reason":"absent subscriber"}
+            {"message_id":"m3","smpp":"stat:SOMETHING"}
+            {"message_id":"m4","smpp":"hello"}
+            """)
+        guard case .receipt(let r1) = lines[0].1, case .receipt(let r2) = lines[1].1 else { Issue.record("\(lines)"); return }
+        #expect(r1.status == .failed && r1.reason == "SMSC: UNDELIV, error 00B" && r1.at == Timestamp.parseISO8601("2026-12-01T13:00:00+07:00"))
+        #expect(r2.reason == "absent subscriber, error 0x0B")
+        guard case .unreadable(_, let why3) = lines[2].1, case .unreadable(_, let why4) = lines[3].1 else { Issue.record("\(lines)"); return }
+        #expect(why3.hasPrefix("smpp: stat:SOMETHING is not an SMPP state"))
+        #expect(why4 == "smpp: not an SMPP receipt text (id:… stat:… err:…)")
+    }
 }

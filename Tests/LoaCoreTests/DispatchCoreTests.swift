@@ -152,3 +152,23 @@ struct ReceiptDecisionTests {
         #expect(kept == .rejected)
     }
 }
+
+@Suite("SMPP receipt text")
+struct SMPPReceiptTests {
+    @Test("the SMPP 3.4 receipt text: state, error, dates in Vietnam's time; any case; missing fields; not a receipt at all")
+    func parse() throws {
+        let r = try #require(SMPPReceipt.parse("id:0123456789 sub:001 dlvrd:001 submit date:2612010900 done date:2612010902 stat:DELIVRD err:000 text:Xa Bo Y: lu"))
+        #expect(r.id == "0123456789" && r.submitted == 1 && r.delivered == 1)
+        #expect(r.status == .delivered && r.reason == nil)
+        #expect(r.doneDate == Timestamp.parseISO8601("2026-12-01T09:02:00+07:00"))
+        #expect(r.submitDate == Timestamp.parseISO8601("2026-12-01T09:00:00+07:00"))
+        let failed = try #require(SMPPReceipt.parse("ID:77 SUB:001 DLVRD:000 SUBMIT DATE:2612010900 DONE DATE:2612011300 STAT:UNDELIV ERR:00B TEXT:"))
+        #expect(failed.status == .failed && failed.reason == "SMSC: UNDELIV, error 00B")
+        #expect(SMPPReceipt.parse("stat:EXPIRED err:0")?.status == .expired)
+        #expect(SMPPReceipt.parse("stat:REJECTD")?.status == .rejected)
+        #expect(SMPPReceipt.parse("id:1 stat:WEIRD")?.status == nil)
+        #expect(SMPPReceipt.parse("id:1 done date:2613450000 stat:DELIVRD")?.doneDate == nil)   // month 13: no time rather than a wrong one
+        #expect(SMPPReceipt.parse("ACK/") == nil)
+        #expect(SMPPReceipt.parse("text: stat:DELIVRD inside the text only")?.stat == nil)
+    }
+}
