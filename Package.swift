@@ -67,7 +67,7 @@ let package = Package(
         .target(name: "LoaStore", dependencies: ["LoaCore", "LoaCrypto", "CSQLite3", "CLibPQ"], swiftSettings: settings),
         // What an operator does, as library calls (the CLI maps flags to them; the console will too):
         // audience selection with its refusals, the dispatch gate, planning in parts.
-        .target(name: "LoaOperations", dependencies: ["LoaCore", "LoaCrypto", "LoaStore"], swiftSettings: settings),
+        .target(name: "LoaOperations", dependencies: ["LoaCore", "LoaCrypto", "LoaStore", "LoaCarriers"], swiftSettings: settings),
         .executableTarget(
             name: "LoaCLI",
             dependencies: [

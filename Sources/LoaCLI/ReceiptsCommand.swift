@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LoaCarriers
 import LoaCore
+import LoaOperations
 import LoaStore
 
 struct ReceiptsCommand: AsyncParsableCommand {
@@ -18,7 +19,7 @@ struct ReceiptsCommand: AsyncParsableCommand {
             receipts.validity (default 48 h) without a final receipt; `loa serve` does it every 10 \
             minutes. A receipt that comes later still applies.
             """,
-        subcommands: [ReceiptsQuarantine.self, ReceiptsReplay.self, ReceiptsReconcile.self]
+        subcommands: [ReceiptsImport.self, ReceiptsQuarantine.self, ReceiptsReplay.self, ReceiptsReconcile.self]
     )
 }
 
@@ -86,4 +87,39 @@ func reconcileReceipts(_ db: Store, _ configs: [Carrier: CarrierConfig], at: Tim
         out.append((carrier, (try db.reconcileReceipts(carrier: carrier, acceptedBefore: at.seconds - Int64(validity)), validity)))
     }
     return out
+}
+
+struct ReceiptsImport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Apply a carrier's receipt file (CSV with a header, or NDJSON), with the same rules as receipts over HTTP.",
+        discussion: """
+            CSV: a header naming message_id, status, and any of at, reason, error_code, smpp; NDJSON: \
+            one receipt object per line, as over HTTP. Read as a stream in parts of 5,000; a line that \
+            cannot be read or matches no message goes to the quarantine with its line number and the \
+            reason (loa receipts quarantine). Importing a file twice applies nothing twice (its \
+            quarantined lines are quarantined again).
+            """
+    )
+    @Argument(help: "The receipt file.") var file: String
+    @Option(name: .long, help: "The carrier that sent it.") var carrier: String
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        guard let c = Carrier(name: carrier) else { throw ValidationError("--carrier: unknown carrier '\(Escaped(carrier))'") }
+        let tty = isatty(2) == 1
+        let started = Date()
+        var lastShown = Date.distantPast
+        let report = try ReceiptImport.run(path: file, carrier: c, store: try store.open()) { lines, bytes, size in
+            guard tty, Date().timeIntervalSince(lastShown) >= 0.5 else { return }
+            lastShown = Date()
+            let rate = Int(Double(lines) / max(0.001, Date().timeIntervalSince(started)))
+            let share = size > 0 ? bytes * 100 / size : 0
+            FileHandle.standardError.write(Data("\r  \(formatCount(lines)) receipts · \(share)% of the file · \(formatCount(rate))/s   ".utf8))
+        }
+        if tty { FileHandle.standardError.write(Data("\n".utf8)) }
+        print("\(file) (\(report.format)): \(formatCount(report.lines)) receipt line(s) for \(c.rawValue): \(formatCount(report.applied)) applied, "
+              + "\(formatCount(report.kept)) kept without a change (duplicates, intermediate, final already), \(formatCount(report.quarantined)) quarantined")
+        if report.quarantined > 0 { print("  see them with: loa receipts quarantine --carrier \(c.rawValue)") }
+    }
 }

@@ -70,49 +70,53 @@ public enum BatchHTTP {
     public static func receiptLines(_ body: [UInt8]) -> [(number: Int, line: ReceiptLine)] {
         var out: [(Int, ReceiptLine)] = []
         for (i, bytes) in body.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() where !bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) {
-            let text = String(decoding: bytes.prefix(4096), as: UTF8.self)
-            func bad(_ reason: String) { out.append((i + 1, .unreadable(line: text, reason: reason))) }
-            guard let o = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-                bad("not a JSON object: expected {\"message_id\": \"…\", \"status\": \"\(ReceiptStatus.words)\"}")
-                continue
-            }
-            guard let ref = o["message_id"] as? String, !ref.isEmpty else { bad("message_id: missing or not a string"); continue }
-            // The SMSC's own receipt text, passed through (SMPP 3.4: "id:… stat:DELIVRD err:000 …").
-            var smpp: SMPPReceipt? = nil
-            if let text = o["smpp"] as? String {
-                guard let parsed = SMPPReceipt.parse(text) else { bad("smpp: not an SMPP receipt text (id:… stat:… err:…)"); continue }
-                smpp = parsed
-            }
-            let status: ReceiptStatus
-            if let word = o["status"] as? String {
-                guard let s = ReceiptStatus(rawValue: word.lowercased()) else {
-                    bad("status: \(Escaped(word)) is not a receipt status (\(ReceiptStatus.words))")
-                    continue
-                }
-                status = s
-            } else if let s = smpp?.status {
-                status = s
-            } else if let stat = smpp?.stat {
-                bad("smpp: stat:\(Escaped(stat)) is not an SMPP state (DELIVRD, EXPIRED, DELETED, UNDELIV, ACCEPTD, UNKNOWN, REJECTD, ENROUTE)")
-                continue
-            } else {
-                bad("status: missing or not a string (\(ReceiptStatus.words))")
-                continue
-            }
-            var at: Timestamp? = nil
-            if let value = o["at"], !(value is NSNull) {
-                // A time that cannot be read is refused, never dropped: it orders conflicting receipts.
-                guard let t = (value as? String).flatMap(Timestamp.parseISO8601) else {
-                    bad("at: expected ISO 8601 with an offset (2026-11-24T08:15:00+07:00), found \(Escaped("\(value)"))")
-                    continue
-                }
-                at = t
-            }
-            var reason = (o["reason"] as? String) ?? smpp?.reason
-            if let code = o["error_code"].map({ "\($0)" }), !code.isEmpty { reason = (reason.map { $0 + ", " } ?? "") + "error \(code)" }
-            out.append((i + 1, .receipt(.init(messageRef: ref, status: status, at: at ?? smpp?.doneDate, reason: reason, line: text))))
+            out.append((i + 1, receiptLine(Array(bytes))))
         }
         return out
+    }
+
+    /// One NDJSON receipt line.
+    public static func receiptLine(_ bytes: [UInt8]) -> ReceiptLine {
+        let text = String(decoding: bytes.prefix(4096), as: UTF8.self)
+        guard let o = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            return .unreadable(line: text, reason: "not a JSON object: expected {\"message_id\": \"…\", \"status\": \"\(ReceiptStatus.words)\"}")
+        }
+        return receipt(fields: o, line: text)
+    }
+
+    /// A receipt from its fields (an NDJSON object, or a CSV row by its header): message_id, status,
+    /// at, reason, error_code, smpp.
+    public static func receipt(fields o: [String: Any], line text: String) -> ReceiptLine {
+        func bad(_ reason: String) -> ReceiptLine { .unreadable(line: text, reason: reason) }
+        guard let ref = o["message_id"] as? String, !ref.isEmpty else { return bad("message_id: missing or not a string") }
+        // The SMSC's own receipt text, passed through (SMPP 3.4: "id:… stat:DELIVRD err:000 …").
+        var smpp: SMPPReceipt? = nil
+        if let text = o["smpp"] as? String, !text.isEmpty {
+            guard let parsed = SMPPReceipt.parse(text) else { return bad("smpp: not an SMPP receipt text (id:… stat:… err:…)") }
+            smpp = parsed
+        }
+        let status: ReceiptStatus
+        if let word = o["status"] as? String, !word.isEmpty {
+            guard let s = ReceiptStatus(rawValue: word.lowercased()) else { return bad("status: \(Escaped(word)) is not a receipt status (\(ReceiptStatus.words))") }
+            status = s
+        } else if let s = smpp?.status {
+            status = s
+        } else if let stat = smpp?.stat {
+            return bad("smpp: stat:\(Escaped(stat)) is not an SMPP state (DELIVRD, EXPIRED, DELETED, UNDELIV, ACCEPTD, UNKNOWN, REJECTD, ENROUTE)")
+        } else {
+            return bad("status: missing or not a string (\(ReceiptStatus.words))")
+        }
+        var at: Timestamp? = nil
+        if let value = o["at"], !(value is NSNull), (value as? String) != "" {
+            // A time that cannot be read is refused, never dropped: it orders conflicting receipts.
+            guard let t = (value as? String).flatMap(Timestamp.parseISO8601) else {
+                return bad("at: expected ISO 8601 with an offset (2026-11-24T08:15:00+07:00), found \(Escaped("\(value)"))")
+            }
+            at = t
+        }
+        var reason = (o["reason"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? smpp?.reason
+        if let code = o["error_code"].map({ "\($0)" }), !code.isEmpty { reason = (reason.map { $0 + ", " } ?? "") + "error \(code)" }
+        return .receipt(.init(messageRef: ref, status: status, at: at ?? smpp?.doneDate, reason: reason, line: text))
     }
 
     /// Headers of a signed receipt request, protocol version 2: X-Loa-Signature = HMAC-SHA256(receipt

@@ -20,6 +20,8 @@ public struct OperationError: Error, Equatable, CustomStringConvertible {
         case noPresence = "operations.no-presence"
         /// Stopped on request (a signal) between two steps.
         case stopped = "operations.stopped"
+        /// A file is not in the format expected (its header, its first line).
+        case notReadable = "operations.not-readable"
     }
 
     public var code: Code

@@ -106,14 +106,16 @@ final class ImportTicker {
 /// A line longer than `maxLineLength` is not handed out: `overlong(lineNumber)` is called for it
 /// and reading goes on after its end (a file with no line end at all costs one pass, not a
 /// growing buffer copied again for every chunk).
-struct LineReader {
+package struct LineReader {
     let path: String
     let chunkSize = 4 << 20
-    static let maxLineLength = 64 << 10
+    package static let maxLineLength = 64 << 10
+
+    package init(path: String) { self.path = path }
 
     /// Calls `body(lineNumber, bytes)` for each line, without the line ending; `progress` gets the
     /// bytes consumed so far every few thousand lines. Returns total bytes.
-    func forEachLine(progress: ((Int) -> Void)? = nil, chunk: ((UnsafeRawBufferPointer) -> Void)? = nil,
+    package func forEachLine(progress: ((Int) -> Void)? = nil, chunk: ((UnsafeRawBufferPointer) -> Void)? = nil,
                      overlong: (Int) -> Void = { _ in },
                      _ body: (Int, UnsafeBufferPointer<UInt8>) throws -> Void) throws -> Int {
         guard let handle = FileHandle(forReadingAtPath: path) else {

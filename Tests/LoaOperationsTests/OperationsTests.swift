@@ -128,3 +128,45 @@ struct OperationsTests {
         #expect(try dispatch.step(for: c, file: "c.yaml", sha256: "aa", at: at) == .skip("lu-bo-y is completed: skipped"))
     }
 }
+
+@Suite("Receipt files (SQLite and PostgreSQL)")
+struct ReceiptImportTests {
+    @Test("a CSV receipt file: applied with the same rules, bad lines quarantined with file:line and the reason; a second import changes nothing",
+          arguments: StoreEngine.available)
+    func csv(engine: StoreEngine) throws {
+        let store = try Store(location: try engine.scratchLocation())
+        try addSendingCampaign(store, id: "c", priority: .emergency)
+        let planned = (0..<3).map { PlannedMessage(carrier: .viettel, subscriber: Pseudonym(w0: UInt64($0), w1: 4, w2: 4, w3: 4).description,
+                                                   language: "vi", commune: 23377, text: "t", encoding: .gsm7, segments: 1) }
+        _ = try store.planMessages(campaign: "c", priority: .emergency, day: 1, capPerDay: 1, planned)
+        let batch = try #require(try store.claimBatch(carrier: .viettel, limit: 3))
+        try store.batchAccepted(batch.id, status: 202, rejected: [:])
+        let refs = batch.refs.map(\.description)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loa-receipts-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let file = "\(dir)/viettel-receipts.csv"
+        try ("\u{FEFF}message_id,status,at,reason\n"
+             + "\(refs[0]),delivered,2026-12-01T09:00:00+07:00,\n"
+             + "\(refs[1]),failed,,\"absent subscriber, switched off\"\n"
+             + "\(refs[2]),DELIVRD,,\n"
+             + "m999-\(store.identity.hex),delivered,,\n"
+             + "\(refs[2]),delivered\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let report = try ReceiptImport.run(path: file, carrier: .viettel, store: store)
+        #expect(report == ReceiptImport.Report(lines: 5, applied: 2, kept: 0, quarantined: 3, format: "CSV"))
+        #expect(try store.messages().map(\.state) == [.delivered, .failed, .accepted])
+        #expect(try store.messages()[1].reason == "absent subscriber, switched off")
+        #expect(try store.quarantined().map(\.reason) == [
+            "\(file):4: status: DELIVRD is not a receipt status (delivered|failed|expired|rejected|unknown|enroute|accepted)",
+            "\(file):6: expected 4 fields (message_id,status,at,reason), found 2",
+            "no message m999-\(store.identity.hex) for viettel in this store",
+        ])
+        let again = try ReceiptImport.run(path: file, carrier: .viettel, store: store)
+        #expect(again.applied == 0 && again.kept == 2)
+        #expect(try store.messages().map(\.state) == [.delivered, .failed, .accepted])
+        // NDJSON, and a file that is neither.
+        try "{\"message_id\":\"\(refs[2])\",\"status\":\"delivered\"}\n".write(toFile: "\(dir)/r.ndjson", atomically: true, encoding: .utf8)
+        #expect(try ReceiptImport.run(path: "\(dir)/r.ndjson", carrier: .viettel, store: store) == ReceiptImport.Report(lines: 1, applied: 1, format: "NDJSON"))
+        try "id;state\n".write(toFile: "\(dir)/bad.csv", atomically: true, encoding: .utf8)
+        #expect(throws: OperationError.self) { _ = try ReceiptImport.run(path: "\(dir)/bad.csv", carrier: .viettel, store: store) }
+    }
+}
