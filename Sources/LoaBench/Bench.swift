@@ -15,6 +15,7 @@ struct Bench {
         case "rate": try await DispatchBench(options: Options(args)).rateAccuracy()
         case "faults": try await DispatchBench(options: Options(args)).underFaults()
         case "kannel": try await DispatchBench(options: Options(args)).kannel()
+        case "receipts": try await ReceiptsBench(options: Options(args)).run()
         case "-h", "--help", "help": usage()
         default:
             print("unknown benchmark '\(command)'")
@@ -29,6 +30,7 @@ struct Bench {
                    loa-bench rate [--tps N] [--seconds N]
                    loa-bench faults [--tps N] [--seconds N] [--fault-percent N] [--timeout S]
                    loa-bench kannel [--tps N] [--seconds N] [--uploads N]   (LOA_KANNEL_SENDSMS set)
+                   loa-bench receipts [--pending N] [--receipts N] [--clients N]
               encode   NFC + encoding choice + segmentation + parts (UDH, packed payload) on a mixed
                        Vietnamese / ethnic-language / Lao / Khmer / Chinese / English corpus
               dispatch aggregate messages/s from a SQLite store to carrier simulators on loopback
@@ -37,6 +39,8 @@ struct Bench {
               faults   effective rate to a carrier that fails a share of uploads (503, 500, lost
                        and slow answers, resets), measured by the simulator
               kannel   messages/s accepted by a real Kannel (one request per message)
+              receipts receipts/s over HTTP (signed, 1,000 lines a request, 2% duplicates, 1% unknown
+                       ids) into a store with 10k, 100k and 1M messages awaiting receipts
             """)
     }
 }

@@ -350,15 +350,94 @@ extension Store {
     /// overwritten; duplicates and intermediate statuses change nothing). A receipt that matches no
     /// message of this store goes to the quarantine with its line and the reason, never dropped.
     public func recordReceipts(carrier: Carrier, _ receipts: [ReceiptRecord]) throws -> [ReceiptOutcome] {
+        guard !receipts.isEmpty else { return [] }
         var outcomes: [ReceiptOutcome] = []
         outcomes.reserveCapacity(receipts.count)
         try db.transaction {
             let now = Self.nowSeconds()
-            for r in receipts {
-                switch try apply(carrier, r, now) {
-                case .success(let outcome): outcomes.append(outcome)
-                case .failure(let miss): outcomes.append(try quarantineOne(carrier, r, miss.reason, now))
+            // The messages named, read at once (a body of 1,000 receipts is a few statements, not thousands).
+            let refs = receipts.map { MessageRef($0.messageRef) }
+            var known: [Int64: (state: MessageState, currentKey: Bool)] = [:]
+            let ids = Array(Set(refs.compactMap { ref in ref.flatMap { $0.store == nil || $0.store == identity ? $0.id : nil } }))
+            for part in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
+                let marks = Array(repeating: "?", count: part.count).joined(separator: ", ")
+                for row in try db.query("""
+                    SELECT m.id, m.state, CASE WHEN b.idempotency_key LIKE ? THEN 1 ELSE 0 END FROM messages m LEFT JOIN batches b ON b.id = m.batch
+                    WHERE m.carrier = ? AND m.id IN (\(marks))
+                    """, [.text("loa-\(identity.hex)-%"), .text(carrier.rawValue)] + part.map { .int($0) }, row: { ($0.int64(0), $0.text(1), $0.int(2) == 1) }) {
+                    if let state = MessageState(rawValue: row.1) { known[row.0] = (state, row.2) }
                 }
+            }
+            // Decided in order, in memory; written after.
+            var moves: [Int64: (state: MessageState, reason: String?, replaceReason: Bool)] = [:]
+            var finalAt: [Int64: Timestamp?] = [:]   // the time of the receipt that set a final state in this call
+            var rows: [[SQLValue]] = []
+            var quarantine: [(line: String, reason: String)] = []
+            for (r, ref) in zip(receipts, refs) {
+                let miss: String?
+                if let ref {
+                    if ref.store != nil && ref.store != identity { miss = "message \(r.messageRef) belongs to another store (this one is \(identity.hex))" }
+                    else if let k = known[ref.id], ref.store != nil || !k.currentKey { miss = nil }
+                    else { miss = "no message \(r.messageRef) for \(carrier.rawValue) in this store" }
+                } else {
+                    miss = "message_id \(Escaped(r.messageRef)) is not an id loa gives (m<id>-<store>)"
+                }
+                if let miss {
+                    quarantine.append((r.line ?? Self.receiptLine(r), miss))
+                    outcomes.append(.quarantined(reason: miss))
+                    continue
+                }
+                let id = ref!.id
+                let state = known[id]!.state
+                var currentAt: Timestamp? = nil
+                if let target = r.status.messageState, target != state, !state.canMove(to: target), state.isFinal {
+                    if let set = finalAt[id] { currentAt = set } else {
+                        currentAt = try db.scalarInt("SELECT max(at) FROM receipts WHERE message = ? AND status = ?", [.int(id), .text(state.rawValue)])
+                            .map { Timestamp(seconds: $0) }
+                    }
+                }
+                var conflict: String? = nil
+                var move: (MessageState, String?, Bool)? = nil
+                switch ReceiptDecision.decide(current: state, currentAt: currentAt, status: r.status, at: r.at) {
+                case .move(let target): move = (target, r.reason, false)
+                case .keep: break
+                case .conflict(let winner, let note):
+                    conflict = note
+                    if winner != state { move = (winner, r.reason ?? note, true) }
+                }
+                if let (target, reason, replace) = move {
+                    known[id]!.state = target
+                    if target.isFinal { finalAt[id] = r.at }
+                    let earlier = moves[id]
+                    moves[id] = (target, reason ?? (replace ? nil : earlier?.reason), replace || (earlier?.replaceReason ?? false))
+                    outcomes.append(.applied)
+                } else {
+                    outcomes.append(.kept)
+                }
+                rows.append([.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
+                             r.reason.map { .text($0) } ?? .null, .int(now), .int(id), conflict.map { .text($0) } ?? .null])
+            }
+            // Messages moved, grouped by what they move to.
+            var groups: [String: (state: MessageState, reason: String?, replace: Bool, ids: [Int64])] = [:]
+            for (id, m) in moves {
+                let key = "\(m.state.rawValue)|\(m.replaceReason)|\(m.reason ?? "\u{0}")"
+                groups[key, default: (m.state, m.reason, m.replaceReason, [])].ids.append(id)
+            }
+            for g in groups.values {
+                for part in stride(from: 0, to: g.ids.count, by: 500).map({ g.ids[$0..<min($0 + 500, g.ids.count)] }) {
+                    let marks = Array(repeating: "?", count: part.count).joined(separator: ", ")
+                    try db.run("UPDATE messages SET state = ?, reason = \(g.replace ? "?" : "coalesce(?, reason)"), updated_at = ? WHERE id IN (\(marks))",
+                               [.text(g.state.rawValue), g.reason.map { .text($0) } ?? .null, .int(now)] + part.map { .int($0) })
+                }
+            }
+            let row = "(?, ?, ?, ?, ?, ?, ?, ?)"
+            for part in stride(from: 0, to: rows.count, by: 200).map({ rows[$0..<min($0 + 200, rows.count)] }) {
+                try db.run("INSERT INTO receipts (carrier, message_ref, status, at, reason, received_at, message, conflict) VALUES "
+                           + Array(repeating: row, count: part.count).joined(separator: ", "), part.flatMap { $0 })
+            }
+            for q in quarantine {
+                try db.run("INSERT INTO receipt_quarantine (carrier, line, reason, received_at) VALUES (?, ?, ?, ?)",
+                           [.text(carrier.rawValue), .text(q.line), .text(q.reason), .int(now)])
             }
         }
         return outcomes
@@ -451,12 +530,6 @@ extension Store {
             }
         }
         return (replayed, left)
-    }
-
-    private func quarantineOne(_ carrier: Carrier, _ r: ReceiptRecord, _ reason: String, _ now: Int64) throws -> ReceiptOutcome {
-        try db.run("INSERT INTO receipt_quarantine (carrier, line, reason, received_at) VALUES (?, ?, ?, ?)",
-                   [.text(carrier.rawValue), .text(r.line ?? Self.receiptLine(r)), .text(reason), .int(now)])
-        return .quarantined(reason: reason)
     }
 
     /// A receipt as an NDJSON line (for a receipt that came without its line, e.g. a Kannel report).

@@ -173,6 +173,28 @@ struct ReceiptLineTests {
                            "status: DELIVRD is not a receipt status (delivered|failed|expired|rejected|unknown|enroute|accepted)"])
     }
 
+    @Test("the fast reader of flat lines agrees with the full JSON reader, and leaves it everything else")
+    func fastReader() throws {
+        let flat = [
+            #"{"message_id":"m1-abc","status":"delivered","at":"2026-11-24T08:15:00+07:00"}"#,
+            #" { "message_id" : "m2" , "status":"failed", "reason":"thuê bao vắng mặt", "at":null }  "#,
+            #"{}"#,
+        ]
+        for line in flat {
+            let fast = try #require(BatchHTTP.flatObject(Array(line.utf8)), "\(line)")
+            let full = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(Set(fast.keys) == Set(full.keys))
+            for (k, v) in full { #expect("\(fast[k]!)" == "\(v)", "\(k)") }
+        }
+        for line in [#"{"message_id":"m\u0031","status":"delivered"}"#, #"{"message_id":"m1","error_code":11}"#, #"{"a":{"b":"c"}}"#,
+                     #"{"message_id":"m1"} trailing"#, #"{"message_id":"m1",}"#, #"["m1"]"#] {
+            #expect(BatchHTTP.flatObject(Array(line.utf8)) == nil, "\(line)")
+        }
+        // Through the full reader, the same receipt.
+        guard case .receipt(let r) = BatchHTTP.receiptLine(Array(#"{"message_id":"m\u0031","status":"delivered","error_code":11}"#.utf8)) else { Issue.record("unread"); return }
+        #expect(r.messageRef == "m1" && r.reason == "error 11")
+    }
+
     @Test("the SMSC's receipt text passed through (smpp) gives the status, the time and the error when the line does not; error_code is kept")
     func smppPassThrough() {
         let lines = receipts("""

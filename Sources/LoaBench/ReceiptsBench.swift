@@ -1,0 +1,101 @@
+import Foundation
+import Hummingbird
+import Synchronization
+import LoaCarriers
+import LoaCore
+import LoaCrypto
+import LoaServer
+import LoaStore
+
+/// `loa-bench receipts`: delivery receipts over HTTP into a store with N messages awaiting them
+/// (accepted by the carrier), posted signed (protocol version 2) in bodies of 1,000 lines from a
+/// few concurrent clients, with 2% duplicates and 1% unknown ids. Prints receipts/s per store size;
+/// asserts nothing.
+struct ReceiptsBench {
+    let options: Options
+    let secret = Array("bench-receipt-secret-0001".utf8)
+
+    func run() async throws {
+        let sizes = options.values["pending"].map { [$0] } ?? [10_000, 100_000, 1_000_000]
+        let clients = options.int("clients", 4)
+        for pending in sizes { try await measure(pending: pending, clients: clients) }
+    }
+
+    func measure(pending: Int, clients: Int) async throws {
+        let bench = DispatchBench(options: options)
+        let path = try bench.store(messages: pending, carriers: [.viettel])
+        let store = try Store(location: path)
+        // Everything planned goes out in batches of 5,000 the carrier accepts.
+        let t0 = Date()
+        while let batch = try store.claimBatch(carrier: .viettel, limit: 5000) { try store.batchAccepted(batch.id, status: 202, rejected: [:]) }
+        print("  \(formatCount(pending)) messages accepted (awaiting receipts) in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
+        let endpoint = try ReceiptEndpoint(sink: Store(location: path, create: false), secrets: [.viettel: secret])
+        let router = Router()
+        endpoint.addRoutes(to: router)
+        let server = BackgroundServer()
+        let port = try await server.start(router)
+        let identity = store.identity
+        let posted = min(pending, options.int("receipts", 200_000))
+        // Bodies of 1,000 lines: each message once (in a shuffled order), 2% repeated, 1% unknown ids.
+        var rng = SplitMix64(seed: 42)
+        var ids = Array(1...Int64(pending)).shuffled(using: &rng).prefix(posted).map { $0 }
+        var lines: [String] = []
+        lines.reserveCapacity(posted * 103 / 100)
+        for id in ids {
+            let status = Double.random(in: 0..<1, using: &rng) < 0.95 ? "delivered" : "failed"
+            lines.append("{\"message_id\":\"\(MessageRef(id: id, store: identity))\",\"status\":\"\(status)\",\"at\":\"2026-12-03T09:00:00+07:00\"}")
+            if Double.random(in: 0..<1, using: &rng) < 0.02 { lines.append(lines.last!) }
+            if Double.random(in: 0..<1, using: &rng) < 0.01 {
+                lines.append("{\"message_id\":\"\(MessageRef(id: Int64(pending) + id, store: identity))\",\"status\":\"delivered\"}")
+            }
+        }
+        ids.removeAll()
+        let bodies = stride(from: 0, to: lines.count, by: 1000).map { Array((lines[$0..<min($0 + 1000, lines.count)].joined(separator: "\n") + "\n").utf8) }
+        final class Counters: Sendable {
+            let next = Atomic<Int>(0)
+            let failures = Atomic<Int>(0)
+        }
+        let counters = Counters()
+        let signer = try HMACSigner(secret: secret)
+        let start = Date()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<clients {
+                group.addTask {
+                    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                        Thread {
+                            let client = CurlClient(.init(timeout: 60))
+                            while true {
+                                let i = counters.next.add(1, ordering: .relaxed).oldValue
+                                if i >= bodies.count { break }
+                                let headers = BatchHTTP.receiptHeaders(body: bodies[i], signer: signer, now: Int64(Date().timeIntervalSince1970))
+                                let answer = try? client.post("http://127.0.0.1:\(port)/receipts/viettel", headers: headers, body: bodies[i])
+                                if answer?.status != 200 { counters.failures.add(1, ordering: .relaxed) }
+                            }
+                            c.resume()
+                        }.start()
+                    }
+                }
+            }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        let totals = endpoint.totals
+        // Where the time goes: reading the lines alone (one core).
+        let p0 = Date()
+        var parsed = 0
+        for body in bodies.prefix(20) { parsed += BatchHTTP.receiptLines(body).count }
+        let parseRate = Double(parsed) / Date().timeIntervalSince(p0)
+        // And the store alone (these receipts again: duplicates now, the same statements).
+        let s0 = Date()
+        var stored = 0
+        for body in bodies.prefix(20) {
+            let records = BatchHTTP.receiptLines(body).compactMap { if case .receipt(let r) = $0.line { r } else { nil } }
+            stored += try store.recordReceipts(carrier: .viettel, records).count
+        }
+        let storeRate = Double(stored) / Date().timeIntervalSince(s0) 
+        print("receipts: \(formatCount(pending)) pending: \(formatCount(lines.count)) receipt lines in \(bodies.count) requests from \(clients) clients in "
+              + "\(String(format: "%.2f", seconds)) s = \(formatCount(Int(Double(lines.count) / seconds))) receipts/s "
+              + "(matched \(formatCount(totals.matched)), quarantined \(formatCount(totals.unmatched)), failed requests \(counters.failures.load(ordering: .relaxed))); "
+              + "reading the lines alone: \(formatCount(Int(parseRate)))/s; the store alone: \(formatCount(Int(storeRate)))/s")
+        await server.stop()
+    }
+}
