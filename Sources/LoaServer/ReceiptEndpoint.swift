@@ -110,13 +110,15 @@ public final class ReceiptEndpoint: @unchecked Sendable {
         }
         let toQuarantine = unreadable.map { (line: $0.line, reason: "line \($0.number): \($0.reason)") }
         let toRecord = receipts.map(\.record)
-        let outcomes = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[ReceiptOutcome], any Error>) in
-            queue.async {
-                c.resume(with: Result {
-                    try self.sink.quarantine(carrier: carrier, toQuarantine)
-                    return try self.sink.recordReceipts(carrier: carrier, toRecord)
-                })
-            }
+        // A store busy with a large import is waited for (up to a minute), then the carrier is told
+        // to come back (503 with Retry-After): never a 500, never a receipt lost.
+        let outcomes: [ReceiptOutcome]
+        do {
+            outcomes = try await withStoreWait { try self.sink.quarantine(carrier: carrier, toQuarantine); return try self.sink.recordReceipts(carrier: carrier, toRecord) }
+        } catch let busy as StoreBusy {
+            var response = refused(.serviceUnavailable, carrier: name, "the store is busy (\(busy.reason)): nothing was recorded; post again", bytes: body.count)
+            response.headers[.retryAfter] = "10"
+            return response
         }
         var results: [(Int, String, String?)] = unreadable.map { ($0.number, "quarantined", $0.reason) }
         for (i, outcome) in outcomes.enumerated() {
@@ -148,12 +150,34 @@ public final class ReceiptEndpoint: @unchecked Sendable {
         let byType: String? = switch type { case 16: "SMSC rejected"; case 2: "failed (Kannel report type 2)"; default: nil }
         let reason = text?.reason ?? byType
         let receipt = ReceiptRecord(messageRef: id, status: status, at: text?.doneDate, reason: reason)
-        let outcomes = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[ReceiptOutcome], any Error>) in
-            queue.async { c.resume(with: Result { try self.sink.recordReceipts(carrier: carrier, [receipt]) }) }
+        let outcomes: [ReceiptOutcome]
+        do { outcomes = try await withStoreWait { try self.sink.recordReceipts(carrier: carrier, [receipt]) } } catch let busy as StoreBusy {
+            // Kannel retries a report that fails.
+            return refused(.serviceUnavailable, carrier: name, "the store is busy (\(busy.reason)): post again")
         }
         let quarantined = outcomes.filter { if case .quarantined = $0 { true } else { false } }.count
         record { $0.received += 1; $0.matched += 1 - quarantined; $0.unmatched += quarantined }
         return Self.text(.ok, "ok")
+    }
+
+    /// Why the store could not be written in time.
+    struct StoreBusy: Error { var reason: String }
+
+    /// Runs `work` on the store's queue; while the store says it is busy, tries again for up to
+    /// `patience` seconds, then throws `StoreBusy`.
+    func withStoreWait<T: Sendable>(patience: Double = 60, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        let deadline = Date().addingTimeInterval(patience)
+        while true {
+            do {
+                return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+                    queue.async { c.resume(with: Result { try work() }) }
+                }
+            } catch let e as any RetryableError where e.isRetryable {
+                if Date() >= deadline { throw StoreBusy(reason: "\(e)") }
+                logger.warning("the store is busy: waiting", metadata: ["reason": "\(e)"])
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
     }
 
     private func record(_ change: (inout (received: Int, matched: Int, unmatched: Int, rejected: Int)) -> Void) {

@@ -84,10 +84,12 @@ public enum SQLValue: Sendable, Hashable {
 
 /// Why the store refused or failed. `code` is stable: callers (the CLI, the console) match on it,
 /// never on the text, which is for people and may change.
-public struct StoreError: Error, CustomStringConvertible, Equatable {
+public struct StoreError: Error, CustomStringConvertible, Equatable, RetryableError {
     public enum Code: String, Sendable {
         /// The database failed (cannot connect, a statement failed, a constraint).
         case database = "store.database"
+        /// Another process held the write lock too long (a large import): try again shortly.
+        case busy = "store.busy"
         /// The input is wrong (a file, an argument) and the message says where.
         case input = "store.input"
         /// A file to import does not exist.
@@ -113,5 +115,7 @@ public struct StoreError: Error, CustomStringConvertible, Equatable {
     public static func database(_ message: String) -> StoreError { StoreError(.database, message) }
     public static func input(_ message: String) -> StoreError { StoreError(.input, message) }
 
-    public var description: String { code == .database ? "database: \(message)" : message }
+    public var isRetryable: Bool { code == .busy }
+
+    public var description: String { code == .database || code == .busy ? "database: \(message)" : message }
 }

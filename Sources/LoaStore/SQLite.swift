@@ -45,7 +45,9 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
 
     func check(_ rc: Int32, _ what: @autoclosure () -> String) throws(StoreError) {
         guard rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW else {
-            throw .database("\(what()): \(String(cString: sqlite3_errmsg(handle))) (code \(rc))")
+            let message = "\(what()): \(String(cString: sqlite3_errmsg(handle))) (code \(rc))"
+            // Another process held the write lock past the busy timeout (a large import): transient.
+            throw (rc & 0xFF) == SQLITE_BUSY ? StoreError(.busy, message) : .database(message)
         }
     }
 
@@ -55,7 +57,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         if rc != SQLITE_OK {
             let message = error.map { String(cString: $0) } ?? "code \(rc)"
             sqlite3_free(error)
-            throw .database("\(message) in: \(sql.prefix(120))")
+            throw (rc & 0xFF) == SQLITE_BUSY ? StoreError(.busy, "\(message) in: \(sql.prefix(120))") : .database("\(message) in: \(sql.prefix(120))")
         }
     }
 

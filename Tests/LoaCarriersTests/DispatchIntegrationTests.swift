@@ -206,8 +206,8 @@ struct DispatchTimingTests {
 }
 
 /// Posts `body` to the receipt endpoint on `port` with `headers`, off the cooperative pool.
-func postReceipts(_ port: Int, _ body: [UInt8], _ headers: [(String, String)], carrier: String = "viettel") async throws -> (status: Int, body: String) {
-    let answer = try await onThread { try CurlClient().post("http://127.0.0.1:\(port)/receipts/\(carrier)", headers: headers, body: body) }
+func postReceipts(_ port: Int, _ body: [UInt8], _ headers: [(String, String)], carrier: String = "viettel", timeout: Double = 10) async throws -> (status: Int, body: String) {
+    let answer = try await onThread { try CurlClient(.init(timeout: timeout)).post("http://127.0.0.1:\(port)/receipts/\(carrier)", headers: headers, body: body) }
     return (answer.status, String(decoding: answer.body, as: UTF8.self))
 }
 
@@ -308,6 +308,32 @@ struct ReceiptEndpointTests {
         #expect(replay == (1, 3))
         #expect(try store.quarantined().count == 3)
         #expect(try store.receipts().filter { $0.messageRef == "m3-\(id)" }.map(\.message) == [3])
+        await server.stop()
+    }
+
+    @Test("a store held by another process past its busy timeout (a large import): the request waits and succeeds; nothing answers 500")
+    func busyStoreIsWaitedFor() async throws {
+        let path = try StoreEngine.sqlite.scratchLocation()
+        try storeWithCampaign(path, carriers: [.viettel], count: 1)
+        let (_, server, port) = try await endpoint(path)
+        let id = try Store(location: path).identity.hex
+        // Another process's long write (a connection of its own, on a thread of its own).
+        let locked = DispatchSemaphore(value: 0)
+        Thread {
+            guard let raw = try? rawConnection(to: path), (try? raw.execute("BEGIN IMMEDIATE")) != nil,
+                  (try? raw.run("UPDATE campaigns SET title = title")) != nil else { locked.signal(); return }
+            locked.signal()
+            usleep(11_500_000)   // past SQLite's 10-second busy timeout
+            try? raw.execute("COMMIT")
+        }.start()
+        try await onThread { locked.wait() }
+        let held = Date()
+        let body = Array("{\"message_id\":\"m1-\(id)\",\"status\":\"unknown\"}\n".utf8)
+        let answer = try await postReceipts(port, body, BatchHTTP.receiptHeaders(body: body, signer: try HMACSigner(secret: receiptSecret), now: Self.now),
+                                            timeout: 60)
+        #expect(answer.status == 200, "\(answer.body)")
+        #expect(Date().timeIntervalSince(held) >= 11)
+        #expect(try Store(location: path).receipts().count == 1)
         await server.stop()
     }
 

@@ -12,7 +12,8 @@ import LoaTestSupport
 let kannelURL = ProcessInfo.processInfo.environment["LOA_KANNEL_SENDSMS"]
 let fakeSMSCLog = ProcessInfo.processInfo.environment["LOA_KANNEL_FAKESMSC_LOG"]
 
-@Suite("Kannel path end to end (real bearerbox, smsbox and fake SMSC)", .enabled(if: kannelURL != nil && fakeSMSCLog != nil), .serialized)
+@Suite("Kannel path end to end (real bearerbox, smsbox and fake SMSC)",
+       .enabled(if: kannelURL != nil && fakeSMSCLog != nil, "Kannel is not running: ./ops/test.sh starts it and sets LOA_KANNEL_SENDSMS and LOA_KANNEL_FAKESMSC_LOG"), .serialized)
 struct KannelIntegrationTests {
     @Test("contact-list recipients reach the SMSC once each as UCS-2; area recipients are refused with the reason",
           arguments: StoreEngine.available)

@@ -127,3 +127,9 @@ public protocol DispatchClock: Sendable {
     /// The wall clock.
     func now() -> Timestamp
 }
+
+/// An error from behind a port that says whether trying again shortly may succeed (a store busy
+/// with another process's write): the adapter in front waits and tries again instead of failing.
+public protocol RetryableError: Error {
+    var isRetryable: Bool { get }
+}
