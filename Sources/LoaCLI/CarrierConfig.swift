@@ -23,7 +23,7 @@ struct CarrierConfig {
         "": ["serialization_version", "name", "display_name", "mcc_mnc", "protocol", "endpoint", "tps", "max_batch", "daily_quota",
              "window", "timeout", "retry", "credentials", "signing_secret_env", "receipt_secret_env", "pseudonym_key", "tls",
              "dlr_base", "signature_version", "concurrent_uploads", "receipts"],
-        "receipts": ["signature_version", "validity"],
+        "receipts": ["signature_version", "validity", "parts"],
         "retry": ["initial", "multiplier", "max", "attempts"],
         "credentials": ["token_env", "username_env", "password_env"],
         "pseudonym_key": ["env", "file"],
@@ -247,6 +247,12 @@ struct CarrierConfig {
             }
         }
         let validity = seconds(receiptSection?["validity"], "receipts.validity", default: 48 * 3600, 3600...(30 * 86400))
+        var receiptParts = ReceiptParts.all
+        if let v = scalar(receiptSection?["parts"]) {
+            if let p = ReceiptParts(rawValue: v) { receiptParts = p } else {
+                problems.add(receiptSection?["parts"], "receipts.parts", "expected all, first or last, found '\(Escaped(v))'")
+            }
+        }
         let concurrent = root["concurrent_uploads"] == nil ? nil : int("concurrent_uploads", 1...64)
         guard let wire, let endpoint, let tps, let maxBatch, let dailyQuota else { return nil }
         var gateway = CarrierGateway(carrier: carrier, displayName: displayName, protocolKind: wire, endpoint: endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint,
@@ -259,6 +265,7 @@ struct CarrierConfig {
         gateway.signatureVersion = signatureVersion
         gateway.receiptSignatureVersion = receiptSignatureVersion
         gateway.receiptValidity = validity
+        gateway.receiptParts = receiptParts
         gateway.concurrentUploads = concurrent
         return gateway
     }

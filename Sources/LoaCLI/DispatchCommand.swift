@@ -98,7 +98,8 @@ struct Dispatch: AsyncParsableCommand {
             var secrets: [Carrier: [UInt8]] = [:]
             for g in gateways { if let s = g.receiptSecret { secrets[g.carrier] = s } }
             let legacy = Set(gateways.filter { $0.receiptSignatureVersion == 1 }.map(\.carrier))
-            let endpoint = try ReceiptEndpoint(sink: Store(location: store.databaseLocation, create: false), secrets: secrets, legacySignature: legacy)
+            let parts = Dictionary(uniqueKeysWithValues: gateways.map { ($0.carrier, $0.receiptParts) })
+            let endpoint = try ReceiptEndpoint(sink: Store(location: store.databaseLocation, create: false), secrets: secrets, legacySignature: legacy, parts: parts)
             let router = Router()
             endpoint.addRoutes(to: router)
             receiptServer = BackgroundServer()
@@ -326,15 +327,17 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         var secrets: [Carrier: [UInt8]] = [:]
         var legacy: Set<Carrier> = []
+        var parts: [Carrier: ReceiptParts] = [:]
         for (carrier, config) in try store.carrierConfigs() {
             let gateway = try config.gateway(requireSecrets: false)
             guard let s = gateway.receiptSecret else { continue }
             secrets[carrier] = s
+            parts[carrier] = gateway.receiptParts
             if gateway.receiptSignatureVersion == 1 { legacy.insert(carrier) }
         }
         if secrets.isEmpty { throw CLIError("no carrier has a receipt secret in the environment (receipt_secret_env in \(store.carriersDirectory))") }
         let endpoint = try ReceiptEndpoint(sink: Store(location: store.databaseLocation, create: false), secrets: secrets, legacySignature: legacy,
-                                           maxBody: maxBody * 1024, logger: serverLogger("loa.serve"))
+                                           parts: parts, maxBody: maxBody * 1024, logger: serverLogger("loa.serve"))
         let (host, port) = address!
         let banner = "receipts on http://\(host):\(port)/receipts/{carrier} for \(secrets.keys.map(\.rawValue).sorted().joined(separator: ", "))"
         // Every 10 minutes: what the carriers accepted longer ago than their receipts.validity without

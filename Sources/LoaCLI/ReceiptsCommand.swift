@@ -54,7 +54,9 @@ struct ReceiptsReplay: AsyncParsableCommand {
             guard let c = Carrier(name: name) else { throw ValidationError("--carrier: unknown carrier '\(Escaped(name))'") }
             return c
         }
-        let result = try store.open().replayQuarantine(carrier: c) { line in
+        var parts: [Carrier: ReceiptParts] = [:]
+        for (carrier, config) in try store.carrierConfigs() { parts[carrier] = try config.gateway(requireSecrets: false).receiptParts }
+        let result = try store.open().replayQuarantine(carrier: c, parts: parts) { line in
             switch BatchHTTP.receiptLines(Array(line.utf8)).first?.line {
             case .receipt(let r): .success(r)
             case .unreadable(_, let reason): .failure(.init(reason: reason))
@@ -110,7 +112,8 @@ struct ReceiptsImport: AsyncParsableCommand {
         let tty = isatty(2) == 1
         let started = Date()
         var lastShown = Date.distantPast
-        let report = try ReceiptImport.run(path: file, carrier: c, store: try store.open()) { lines, bytes, size in
+        let parts = try store.carrierConfigs()[c]?.gateway(requireSecrets: false).receiptParts ?? .all
+        let report = try ReceiptImport.run(path: file, carrier: c, parts: parts, store: try store.open()) { lines, bytes, size in
             guard tty, Date().timeIntervalSince(lastShown) >= 0.5 else { return }
             lastShown = Date()
             let rate = Int(Double(lines) / max(0.001, Date().timeIntervalSince(started)))

@@ -165,9 +165,16 @@ public enum BatchHTTP {
             }
             at = t
         }
+        var part: Int? = nil
+        if let value = o["part"], !(value is NSNull), "\(value)" != "" {
+            guard let n = (value as? Int) ?? Int("\(value)"), (1...255).contains(n) else {
+                return bad("part: expected the part's number from 1 to 255, found \(Escaped("\(value)"))")
+            }
+            part = n
+        }
         var reason = (o["reason"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? smpp?.reason
         if let code = o["error_code"].map({ "\($0)" }), !code.isEmpty { reason = (reason.map { $0 + ", " } ?? "") + "error \(code)" }
-        return .receipt(.init(messageRef: ref, status: status, at: at ?? smpp?.doneDate, reason: reason, line: text))
+        return .receipt(.init(messageRef: ref, status: status, at: at ?? smpp?.doneDate, reason: reason, line: text, part: part))
     }
 
     /// Headers of a signed receipt request, protocol version 2: X-Loa-Signature = HMAC-SHA256(receipt

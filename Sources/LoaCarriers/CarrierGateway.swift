@@ -33,6 +33,8 @@ public struct CarrierGateway: Sendable {
     public var receiptSignatureVersion = 2
     /// Seconds after acceptance without a final receipt before a message is recorded `no-receipt` (default 48 h).
     public var receiptValidity: Double = 48 * 3600
+    /// Which parts of a long message the carrier reports receipts for.
+    public var receiptParts: ReceiptParts = .all
     /// Uploads in flight to this carrier at most (nil: the dispatcher's default, 16). The rate
     /// is shared by them; more of them only keep stalled uploads from holding the lane back.
     public var concurrentUploads: Int?

@@ -27,7 +27,7 @@ public struct ReceiptImport {
     public static let partSize = 5_000
 
     /// Reads `path` and records its receipts for `carrier` in `store`; `progress` gets (lines, bytes read, file size).
-    public static func run(path: String, carrier: Carrier, store: Store, progress: ((Int, Int, Int) -> Void)? = nil) throws -> Report {
+    public static func run(path: String, carrier: Carrier, parts: ReceiptParts = .all, store: Store, progress: ((Int, Int, Int) -> Void)? = nil) throws -> Report {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         var report = Report()
         var header: [String]? = nil
@@ -36,7 +36,7 @@ public struct ReceiptImport {
         var unreadable: [(line: String, reason: String)] = []
         func flush() throws {
             try store.quarantine(carrier: carrier, unreadable)
-            for outcome in try store.recordReceipts(carrier: carrier, receipts) {
+            for outcome in try store.recordReceipts(carrier: carrier, parts: parts, receipts) {
                 switch outcome {
                 case .applied: report.applied += 1
                 case .kept: report.kept += 1

@@ -25,6 +25,8 @@ public final class ReceiptEndpoint: @unchecked Sendable {
     private var counts = (received: 0, matched: 0, unmatched: 0, rejected: 0)
     /// Carriers still signing receipts the version-1 way (their carrier file says so).
     private let legacySignature: Set<Carrier>
+    /// Which parts of long messages each carrier reports (default: all).
+    private let parts: [Carrier: ReceiptParts]
     private let replays = Mutex(ReplayWindow(window: 300))
     private let clock: @Sendable () -> Int64
     /// Bodies larger than this get 413 (nothing more of them is read).
@@ -33,10 +35,11 @@ public final class ReceiptEndpoint: @unchecked Sendable {
     let logger: Logger
 
     /// Records what carriers send into `sink` (one store connection of its own).
-    public init(sink: any ReceiptSink, secrets: [Carrier: [UInt8]], legacySignature: Set<Carrier> = [], maxBody: Int = 4 << 20,
+    public init(sink: any ReceiptSink, secrets: [Carrier: [UInt8]], legacySignature: Set<Carrier> = [], parts: [Carrier: ReceiptParts] = [:], maxBody: Int = 4 << 20,
                 logger: Logger = quietLogger("loa.receipts"), clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) throws {
         self.sink = sink
         self.legacySignature = legacySignature
+        self.parts = parts
         self.clock = clock
         self.secrets = try secrets.mapValues { try HMACSigner(secret: $0) }
         self.maxBody = maxBody
@@ -110,11 +113,12 @@ public final class ReceiptEndpoint: @unchecked Sendable {
         }
         let toQuarantine = unreadable.map { (line: $0.line, reason: "line \($0.number): \($0.reason)") }
         let toRecord = receipts.map(\.record)
+        let mode = parts[carrier] ?? .all
         // A store busy with a large import is waited for (up to a minute), then the carrier is told
         // to come back (503 with Retry-After): never a 500, never a receipt lost.
         let outcomes: [ReceiptOutcome]
         do {
-            outcomes = try await withStoreWait { try self.sink.quarantine(carrier: carrier, toQuarantine); return try self.sink.recordReceipts(carrier: carrier, toRecord) }
+            outcomes = try await withStoreWait { try self.sink.quarantine(carrier: carrier, toQuarantine); return try self.sink.recordReceipts(carrier: carrier, parts: mode, toRecord) }
         } catch let busy as StoreBusy {
             var response = refused(.serviceUnavailable, carrier: name, "the store is busy (\(busy.reason)): nothing was recorded; post again", bytes: body.count)
             response.headers[.retryAfter] = "10"

@@ -349,7 +349,7 @@ extension Store {
     /// with it; the message moves only where the transition table allows (a final state is never
     /// overwritten; duplicates and intermediate statuses change nothing). A receipt that matches no
     /// message of this store goes to the quarantine with its line and the reason, never dropped.
-    public func recordReceipts(carrier: Carrier, _ receipts: [ReceiptRecord]) throws -> [ReceiptOutcome] {
+    public func recordReceipts(carrier: Carrier, parts mode: ReceiptParts, _ receipts: [ReceiptRecord]) throws -> [ReceiptOutcome] {
         guard !receipts.isEmpty else { return [] }
         var outcomes: [ReceiptOutcome] = []
         outcomes.reserveCapacity(receipts.count)
@@ -357,15 +357,25 @@ extension Store {
             let now = Self.nowSeconds()
             // The messages named, read at once (a body of 1,000 receipts is a few statements, not thousands).
             let refs = receipts.map { MessageRef($0.messageRef) }
-            var known: [Int64: (state: MessageState, currentKey: Bool)] = [:]
+            var known: [Int64: (state: MessageState, currentKey: Bool, segments: Int)] = [:]
             let ids = Array(Set(refs.compactMap { ref in ref.flatMap { $0.store == nil || $0.store == identity ? $0.id : nil } }))
             for part in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
                 let marks = Array(repeating: "?", count: part.count).joined(separator: ", ")
                 for row in try db.query("""
-                    SELECT m.id, m.state, CASE WHEN b.idempotency_key LIKE ? THEN 1 ELSE 0 END FROM messages m LEFT JOIN batches b ON b.id = m.batch
+                    SELECT m.id, m.state, CASE WHEN b.idempotency_key LIKE ? THEN 1 ELSE 0 END, m.segments FROM messages m LEFT JOIN batches b ON b.id = m.batch
                     WHERE m.carrier = ? AND m.id IN (\(marks))
-                    """, [.text("loa-\(identity.hex)-%"), .text(carrier.rawValue)] + part.map { .int($0) }, row: { ($0.int64(0), $0.text(1), $0.int(2) == 1) }) {
-                    if let state = MessageState(rawValue: row.1) { known[row.0] = (state, row.2) }
+                    """, [.text("loa-\(identity.hex)-%"), .text(carrier.rawValue)] + part.map { .int($0) }, row: { ($0.int64(0), $0.text(1), $0.int(2) == 1, $0.int(3)) }) {
+                    if let state = MessageState(rawValue: row.1) { known[row.0] = (state, row.2, row.3) }
+                }
+            }
+            // The parts of long messages reported so far (the latest receipt per part).
+            var partStatuses: [Int64: [Int: ReceiptStatus]] = [:]
+            let partIDs = Array(Set(zip(receipts, refs).compactMap { r, ref in r.part != nil ? ref?.id : nil }))
+            for part in stride(from: 0, to: partIDs.count, by: 500).map({ partIDs[$0..<min($0 + 500, partIDs.count)] }) {
+                let marks = Array(repeating: "?", count: part.count).joined(separator: ", ")
+                for row in try db.query("SELECT message, part, status FROM receipts WHERE part IS NOT NULL AND message IN (\(marks)) ORDER BY id",
+                                        part.map { .int($0) }, row: { ($0.int64(0), $0.int(1), $0.text(2)) }) {
+                    if let s = ReceiptStatus(rawValue: row.2) { partStatuses[row.0, default: [:]][row.1] = s }
                 }
             }
             // Decided in order, in memory; written after.
@@ -389,8 +399,24 @@ extension Store {
                 }
                 let id = ref!.id
                 let state = known[id]!.state
+                // A part's receipt stands for the message only once the parts decide it.
+                var status = r.status
+                if let part = r.part, known[id]!.segments > 1 {
+                    if let previous = partStatuses[id]?[part], previous.messageState?.isFinal == true, r.status.messageState?.isFinal != true {
+                        // an intermediate after a final for the same part changes nothing
+                    } else {
+                        partStatuses[id, default: [:]][part] = r.status
+                    }
+                    guard let decided = mode.messageStatus(segments: known[id]!.segments, part: part, parts: partStatuses[id] ?? [:]) else {
+                        rows.append([.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
+                                     r.reason.map { .text($0) } ?? .null, .int(now), .int(id), .null, .int(Int64(part))])
+                        outcomes.append(.kept)
+                        continue
+                    }
+                    status = decided
+                }
                 var currentAt: Timestamp? = nil
-                if let target = r.status.messageState, target != state, !state.canMove(to: target), state.isFinal {
+                if let target = status.messageState, target != state, !state.canMove(to: target), state.isFinal {
                     if let set = finalAt[id] { currentAt = set } else {
                         currentAt = try db.scalarInt("SELECT max(at) FROM receipts WHERE message = ? AND status = ?", [.int(id), .text(state.rawValue)])
                             .map { Timestamp(seconds: $0) }
@@ -398,7 +424,7 @@ extension Store {
                 }
                 var conflict: String? = nil
                 var move: (MessageState, String?, Bool)? = nil
-                switch ReceiptDecision.decide(current: state, currentAt: currentAt, status: r.status, at: r.at) {
+                switch ReceiptDecision.decide(current: state, currentAt: currentAt, status: status, at: r.at) {
                 case .move(let target): move = (target, r.reason, false)
                 case .keep: break
                 case .conflict(let winner, let note):
@@ -415,7 +441,7 @@ extension Store {
                     outcomes.append(.kept)
                 }
                 rows.append([.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
-                             r.reason.map { .text($0) } ?? .null, .int(now), .int(id), conflict.map { .text($0) } ?? .null])
+                             r.reason.map { .text($0) } ?? .null, .int(now), .int(id), conflict.map { .text($0) } ?? .null, r.part.map { .int(Int64($0)) } ?? .null])
             }
             // Messages moved, grouped by what they move to.
             var groups: [String: (state: MessageState, reason: String?, replace: Bool, ids: [Int64])] = [:]
@@ -430,9 +456,9 @@ extension Store {
                                [.text(g.state.rawValue), g.reason.map { .text($0) } ?? .null, .int(now)] + part.map { .int($0) })
                 }
             }
-            let row = "(?, ?, ?, ?, ?, ?, ?, ?)"
+            let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
             for part in stride(from: 0, to: rows.count, by: 200).map({ rows[$0..<min($0 + 200, rows.count)] }) {
-                try db.run("INSERT INTO receipts (carrier, message_ref, status, at, reason, received_at, message, conflict) VALUES "
+                try db.run("INSERT INTO receipts (carrier, message_ref, status, at, reason, received_at, message, conflict, part) VALUES "
                            + Array(repeating: row, count: part.count).joined(separator: ", "), part.flatMap { $0 })
             }
             for q in quarantine {
@@ -449,47 +475,19 @@ extension Store {
         public init(reason: String) { self.reason = reason }
     }
 
-    /// Applies one receipt to its message (kept with it), or says why it matches none.
-    private func apply(_ carrier: Carrier, _ r: ReceiptRecord, _ now: Int64) throws -> Result<ReceiptOutcome, ReceiptMiss> {
+    /// Why a receipt matches no message of this store for `carrier`; nil when it matches one.
+    private func miss(_ carrier: Carrier, _ r: ReceiptRecord) throws -> String? {
         // Only this store's ids match; the old form `m<id>` only a message sent under an old key.
-        guard let ref = MessageRef(r.messageRef) else {
-            return .failure(ReceiptMiss(reason: "message_id \(Escaped(r.messageRef)) is not an id loa gives (m<id>-<store>)"))
-        }
-        guard ref.store == nil || ref.store == identity else {
-            return .failure(ReceiptMiss(reason: "message \(r.messageRef) belongs to another store (this one is \(identity.hex))"))
-        }
+        guard let ref = MessageRef(r.messageRef) else { return "message_id \(Escaped(r.messageRef)) is not an id loa gives (m<id>-<store>)" }
+        guard ref.store == nil || ref.store == identity else { return "message \(r.messageRef) belongs to another store (this one is \(identity.hex))" }
         guard let found = try db.query("""
-                SELECT m.state, CASE WHEN b.idempotency_key LIKE ? THEN 1 ELSE 0 END FROM messages m LEFT JOIN batches b ON b.id = m.batch
+                SELECT CASE WHEN b.idempotency_key LIKE ? THEN 1 ELSE 0 END FROM messages m LEFT JOIN batches b ON b.id = m.batch
                 WHERE m.id = ? AND m.carrier = ?
-                """, [.text("loa-\(identity.hex)-%"), .int(ref.id), .text(carrier.rawValue)], row: { ($0.text(0), $0.int(1) == 1) }).first,
-              ref.store != nil || !found.1, let state = MessageState(rawValue: found.0) else {
-            return .failure(ReceiptMiss(reason: "no message \(r.messageRef) for \(carrier.rawValue) in this store"))
+                """, [.text("loa-\(identity.hex)-%"), .int(ref.id), .text(carrier.rawValue)], row: { $0.int(0) == 1 }).first,
+              ref.store != nil || !found else {
+            return "no message \(r.messageRef) for \(carrier.rawValue) in this store"
         }
-        // The time of the receipt that set a final state, when another final may conflict with it.
-        var currentAt: Timestamp? = nil
-        if let target = r.status.messageState, target != state, !state.canMove(to: target), state.isFinal {
-            currentAt = try db.scalarInt("SELECT max(at) FROM receipts WHERE message = ? AND status = ?", [.int(ref.id), .text(state.rawValue)])
-                .map { Timestamp(seconds: $0) }
-        }
-        var outcome = ReceiptOutcome.kept
-        var conflict: String? = nil
-        var move: MessageState? = nil
-        switch ReceiptDecision.decide(current: state, currentAt: currentAt, status: r.status, at: r.at) {
-        case .move(let target): move = target
-        case .keep: break
-        case .conflict(let winner, let note):
-            conflict = note
-            if winner != state { move = winner }
-        }
-        if let move {
-            try db.run("UPDATE messages SET state = ?, reason = ?, updated_at = ? WHERE id = ?",
-                       [.text(move.rawValue), (r.reason ?? conflict).map { .text($0) } ?? .null, .int(now), .int(ref.id)])
-            outcome = .applied
-        }
-        try db.run("INSERT INTO receipts (carrier, message_ref, status, at, reason, received_at, message, conflict) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                   [.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
-                    r.reason.map { .text($0) } ?? .null, .int(now), .int(ref.id), conflict.map { .text($0) } ?? .null])
-        return .success(outcome)
+        return nil
     }
 
     /// Messages the carrier accepted before `acceptedBefore` (wall-clock seconds) with no final
@@ -505,29 +503,29 @@ extension Store {
     }
 
     /// Applies the quarantined lines again (after their cause was fixed, e.g. a store restored from
-    /// a backup that has their messages): a line read by `parse` that now matches its message
-    /// leaves the quarantine; the others stay with their reason brought up to date.
-    public func replayQuarantine(carrier: Carrier? = nil, parse: (String) -> Result<ReceiptRecord, ReceiptMiss>) throws -> (replayed: Int, left: Int) {
+    /// a backup that has their messages): a line read by `parse` that now matches its message is
+    /// recorded (with the rules of `recordReceipts`, `parts` per carrier) and leaves the quarantine;
+    /// the others stay with their reason brought up to date.
+    public func replayQuarantine(carrier: Carrier? = nil, parts: [Carrier: ReceiptParts] = [:],
+                                 parse: (String) -> Result<ReceiptRecord, ReceiptMiss>) throws -> (replayed: Int, left: Int) {
         var replayed = 0, left = 0
-        try db.transaction {
-            let now = Self.nowSeconds()
-            for q in try quarantined(carrier: carrier) {
-                guard let c = Carrier(rawValue: q.carrier) else { left += 1; continue }
-                let reason: String
+        for q in try quarantined(carrier: carrier) {
+            var reason: String? = "carrier \(q.carrier) is not one loa knows"
+            if let c = Carrier(rawValue: q.carrier) {
                 switch parse(q.line) {
                 case .failure(let why): reason = why.reason
                 case .success(let r):
-                    switch try apply(c, r, now) {
-                    case .success:
-                        try db.run("UPDATE receipt_quarantine SET replayed_at = ? WHERE id = ?", [.int(now), .int(q.id)])
+                    reason = try miss(c, r)
+                    if reason == nil {
+                        _ = try recordReceipts(carrier: c, parts: parts[c] ?? .all, [r])
+                        try db.run("UPDATE receipt_quarantine SET replayed_at = ? WHERE id = ?", [.int(Self.nowSeconds()), .int(q.id)])
                         replayed += 1
                         continue
-                    case .failure(let miss): reason = miss.reason
                     }
                 }
-                try db.run("UPDATE receipt_quarantine SET reason = ? WHERE id = ?", [.text(reason), .int(q.id)])
-                left += 1
             }
+            try db.run("UPDATE receipt_quarantine SET reason = ? WHERE id = ?", [.text(reason!), .int(q.id)])
+            left += 1
         }
         return (replayed, left)
     }

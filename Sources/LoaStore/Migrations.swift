@@ -192,6 +192,10 @@ enum Migrations {
             ALTER TABLE receipts ADD COLUMN conflict TEXT;
             CREATE INDEX receipts_message ON receipts (message);
             """, ""),
+        // Receipts for one part of a long message.
+        (9, "receipt parts", """
+            ALTER TABLE receipts ADD COLUMN part INTEGER;
+            """, ""),
     ]
 
     static func sql(_ template: String, for dialect: SQLDialect) -> String {

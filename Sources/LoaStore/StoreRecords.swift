@@ -40,6 +40,8 @@ extension Store {
         public var message: Int64?
         /// Another final receipt of the message it conflicted with, and which won.
         public var conflict: String?
+        /// The part of a long message it reported; nil for the whole message.
+        public var part: Int?
     }
 
     /// Messages in id order, of one campaign and in one state when given.
@@ -68,9 +70,10 @@ extension Store {
 
     /// Every receipt received, in the order received.
     public func receipts() throws -> [StoredReceipt] {
-        try db.query("SELECT carrier, message_ref, status, at, reason, message, conflict FROM receipts ORDER BY id") {
+        try db.query("SELECT carrier, message_ref, status, at, reason, message, conflict, part FROM receipts ORDER BY id") {
             StoredReceipt(carrier: Carrier(rawValue: $0.text(0)), messageRef: $0.text(1), status: $0.text(2), at: $0.isNull(3) ? nil : Timestamp(seconds: $0.int64(3)),
-                          reason: $0.isNull(4) ? nil : $0.text(4), message: $0.isNull(5) ? nil : $0.int64(5), conflict: $0.isNull(6) ? nil : $0.text(6))
+                          reason: $0.isNull(4) ? nil : $0.text(4), message: $0.isNull(5) ? nil : $0.int64(5), conflict: $0.isNull(6) ? nil : $0.text(6),
+                          part: $0.isNull(7) ? nil : $0.int(7))
         }
     }
 

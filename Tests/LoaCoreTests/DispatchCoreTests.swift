@@ -172,3 +172,19 @@ struct SMPPReceiptTests {
         #expect(SMPPReceipt.parse("text: stat:DELIVRD inside the text only")?.stat == nil)
     }
 }
+
+@Suite("Receipts for the parts of long messages")
+struct ReceiptPartsTests {
+    @Test("all parts: delivered when every part is, failed when any part failed; first or last: that part stands for the message")
+    func parts() {
+        #expect(ReceiptParts.all.messageStatus(segments: 3, part: 1, parts: [1: .delivered]) == nil)
+        #expect(ReceiptParts.all.messageStatus(segments: 3, part: 3, parts: [1: .delivered, 3: .delivered]) == nil)
+        #expect(ReceiptParts.all.messageStatus(segments: 3, part: 2, parts: [1: .delivered, 2: .delivered, 3: .delivered]) == .delivered)
+        #expect(ReceiptParts.all.messageStatus(segments: 3, part: 2, parts: [1: .delivered, 2: .failed]) == .failed)
+        #expect(ReceiptParts.all.messageStatus(segments: 3, part: 2, parts: [2: .enroute]) == nil)
+        #expect(ReceiptParts.first.messageStatus(segments: 3, part: 1, parts: [1: .delivered]) == .delivered)
+        #expect(ReceiptParts.first.messageStatus(segments: 3, part: 2, parts: [2: .failed]) == nil)
+        #expect(ReceiptParts.last.messageStatus(segments: 3, part: 3, parts: [3: .expired]) == .expired)
+        #expect(ReceiptParts.last.messageStatus(segments: 3, part: 1, parts: [1: .delivered]) == nil)
+    }
+}

@@ -7,13 +7,13 @@ import LoaTestSupport
 /// Receipts in the store: order, duplicates, conflicting finals, reconciliation.
 @Suite("Receipt rules in the store (SQLite and PostgreSQL)")
 struct ReceiptRulesTests {
-    /// A store with `count` Viettel messages the carrier accepted; their receipt ids.
-    func accepted(_ engine: StoreEngine, count: Int) throws -> (Store, [String]) {
+    /// A store with `count` Viettel messages the carrier accepted, of `segments` parts each; their receipt ids.
+    func accepted(_ engine: StoreEngine, count: Int, segments: Int = 1) throws -> (Store, [String]) {
         let store = try Store(location: try engine.scratchLocation())
         try addSendingCampaign(store, id: "c", priority: .emergency)
         let messages = (0..<count).map {
             PlannedMessage(carrier: .viettel, subscriber: Pseudonym(w0: UInt64($0), w1: 3, w2: 3, w3: 3).description, language: "vi", commune: 23377,
-                           text: "t", encoding: .gsm7, segments: 1)
+                           text: "t", encoding: .gsm7, segments: segments)
         }
         _ = try store.planMessages(campaign: "c", priority: .emergency, day: 1, capPerDay: 1, messages)
         let batch = try #require(try store.claimBatch(carrier: .viettel, limit: count))
@@ -67,5 +67,28 @@ struct ReceiptRulesTests {
         #expect(try store.recordReceipts(carrier: .viettel, [receipt(refs[2], .delivered, nil)]) == [.applied])
         #expect(try store.messages().map(\.state) == [.delivered, .noReceipt, .delivered])
         #expect(try store.reconcileReceipts(carrier: .viettel, acceptedBefore: now + 1) == 0)
+    }
+
+    @Test("parts of a long message: every part recorded; delivered once all are, failed when one fails; a carrier reporting only the last part",
+          arguments: StoreEngine.available)
+    func parts(engine: StoreEngine) throws {
+        let (store, refs) = try accepted(engine, count: 2, segments: 3)
+        func part(_ ref: String, _ n: Int, _ status: ReceiptStatus) -> ReceiptRecord {
+            ReceiptRecord(messageRef: ref, status: status, at: nil, reason: nil, part: n)
+        }
+        #expect(try store.recordReceipts(carrier: .viettel, [part(refs[0], 1, .delivered), part(refs[0], 3, .delivered)]) == [.kept, .kept])
+        #expect(try store.messages()[0].state == .accepted)
+        #expect(try store.recordReceipts(carrier: .viettel, [part(refs[0], 2, .delivered)]) == [.applied])
+        #expect(try store.messages()[0].state == .delivered)
+        // A part failed: the message failed, whatever the others say.
+        #expect(try store.recordReceipts(carrier: .viettel, [part(refs[1], 1, .delivered), part(refs[1], 2, .failed), part(refs[1], 3, .delivered)])
+                == [.kept, .applied, .kept])
+        #expect(try store.messages()[1].state == .failed)
+        #expect(try store.receipts().compactMap(\.part) == [1, 3, 2, 1, 2, 3])
+        // A carrier that reports the last part only.
+        let (other, more) = try accepted(engine, count: 1, segments: 2)
+        #expect(try other.recordReceipts(carrier: .viettel, parts: .last, [part(more[0], 1, .failed)]) == [.kept])
+        #expect(try other.recordReceipts(carrier: .viettel, parts: .last, [part(more[0], 2, .delivered)]) == [.applied])
+        #expect(try other.messages()[0].state == .delivered)
     }
 }

@@ -87,12 +87,40 @@ public struct ReceiptRecord: Sendable, Equatable {
     public var reason: String?
     /// The line as the carrier sent it (kept in the quarantine when nothing matches it).
     public var line: String?
-    public init(messageRef: String, status: ReceiptStatus, at: Timestamp?, reason: String?, line: String? = nil) {
+    /// The part of a long message it reports (1-based); nil for the whole message.
+    public var part: Int?
+    public init(messageRef: String, status: ReceiptStatus, at: Timestamp?, reason: String?, line: String? = nil, part: Int? = nil) {
         self.messageRef = messageRef
         self.status = status
         self.at = at
         self.reason = reason
         self.line = line
+        self.part = part
+    }
+}
+
+/// Which parts of a long message a carrier reports receipts for (`receipts.parts` in its file).
+public enum ReceiptParts: String, Sendable, CaseIterable {
+    /// Every part: the message is delivered when all its parts are, failed when any part failed.
+    case all
+    /// Only the first part: its receipt stands for the message.
+    case first
+    /// Only the last part: its receipt stands for the message.
+    case last
+
+    /// The whole message's status after a receipt for `part` of a message of `segments` parts, given
+    /// the latest status of each part so far (this one included); nil while it is not decided yet.
+    public func messageStatus(segments: Int, part: Int, parts: [Int: ReceiptStatus]) -> ReceiptStatus? {
+        let status = parts[part]
+        switch self {
+        case .first: return part == 1 ? status : nil
+        case .last: return part == segments ? status : nil
+        case .all:
+            let finals = parts.values.filter { $0.messageState?.isFinal == true }
+            if let bad = finals.first(where: { $0 != .delivered }) { return bad }
+            if (1...max(1, segments)).allSatisfy({ parts[$0] == .delivered }) { return .delivered }
+            return nil
+        }
     }
 }
 

@@ -112,10 +112,18 @@ public protocol DispatchStorage: Sendable {
 /// Where delivery receipts go: each is matched to its message by its `MessageRef` and kept with
 /// it; one that matches nothing goes to the quarantine with its line and the reason.
 public protocol ReceiptSink: AnyObject {
-    /// One outcome per receipt, in order.
-    func recordReceipts(carrier: Carrier, _ receipts: [ReceiptRecord]) throws -> [ReceiptOutcome]
+    /// One outcome per receipt, in order; receipts for parts of long messages decide the message as
+    /// `parts` says.
+    func recordReceipts(carrier: Carrier, parts: ReceiptParts, _ receipts: [ReceiptRecord]) throws -> [ReceiptOutcome]
     /// Keeps lines that could not be read, with the reason.
     func quarantine(carrier: Carrier, _ lines: [(line: String, reason: String)]) throws
+}
+
+extension ReceiptSink {
+    /// Receipts of a carrier that reports every part.
+    public func recordReceipts(carrier: Carrier, _ receipts: [ReceiptRecord]) throws -> [ReceiptOutcome] {
+        try recordReceipts(carrier: carrier, parts: .all, receipts)
+    }
 }
 
 /// The dispatcher's one source of time: a monotonic reading for pacing (rate windows, backoff,
