@@ -16,7 +16,8 @@ struct DispatchBench {
     let options: Options
     let signing = Array("bench-signing-secret-0001".utf8)
 
-    func store(messages: Int, carriers: [Carrier]) throws -> String {
+    /// `segments(i)`: the parts of the i-th message of a carrier (1 by default).
+    func store(messages: Int, carriers: [Carrier], segments: (Int) -> Int = { _ in 1 }) throws -> String {
         let path: String
         if let server = ProcessInfo.processInfo.environment["LOA_BENCH_POSTGRES"] {
             // A fresh database on that server (postgres://user:password@host:port/any).
@@ -35,7 +36,7 @@ struct DispatchBench {
             let n = messages / carriers.count
             let planned = (0..<n).map { i in
                 PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i), w1: UInt64(k), w2: 3, w3: 4).description, language: "vi",
-                                               commune: 23377, text: "Xã Bờ Y: cảnh báo lũ quét, di chuyển lên vùng cao ngay.", encoding: .ucs2, segments: 1)
+                                               commune: 23377, text: "Xã Bờ Y: cảnh báo lũ quét, di chuyển lên vùng cao ngay.", encoding: .ucs2, segments: segments(i))
             }
             let t = Date()
             _ = try store.planMessages(campaign: "bench", priority: .emergency, day: 1, capPerDay: 1, planned)

@@ -8,9 +8,9 @@ import LoaServer
 import LoaStore
 
 /// `loa-bench receipts`: delivery receipts over HTTP into a store with N messages awaiting them
-/// (accepted by the carrier), posted signed (protocol version 2) in bodies of 1,000 lines from a
-/// few concurrent clients, with 2% duplicates and 1% unknown ids. Prints receipts/s per store size;
-/// asserts nothing.
+/// (accepted by the carrier; a third of them long, in two parts, whose receipts come per part),
+/// posted signed (protocol version 2) in bodies of 1,000 lines from a few concurrent clients, with
+/// 2% duplicates and 1% unknown ids. Prints receipts/s per store size; asserts nothing.
 struct ReceiptsBench {
     let options: Options
     let secret = Array("bench-receipt-secret-0001".utf8)
@@ -23,7 +23,8 @@ struct ReceiptsBench {
 
     func measure(pending: Int, clients: Int) async throws {
         let bench = DispatchBench(options: options)
-        let path = try bench.store(messages: pending, carriers: [.viettel])
+        // Every third message is long (two parts); ids follow the planning order from 1.
+        let path = try bench.store(messages: pending, carriers: [.viettel]) { $0 % 3 == 0 ? 2 : 1 }
         let store = try Store(location: path)
         // Everything planned goes out in batches of 5,000 the carrier accepts.
         let t0 = Date()
@@ -43,7 +44,13 @@ struct ReceiptsBench {
         lines.reserveCapacity(posted * 103 / 100)
         for id in ids {
             let status = Double.random(in: 0..<1, using: &rng) < 0.95 ? "delivered" : "failed"
-            lines.append("{\"message_id\":\"\(MessageRef(id: id, store: identity))\",\"status\":\"\(status)\",\"at\":\"2026-12-03T09:00:00+07:00\"}")
+            if (id - 1) % 3 == 0 {
+                for part in 1...2 {
+                    lines.append("{\"message_id\":\"\(MessageRef(id: id, store: identity))\",\"part\":\"\(part)\",\"status\":\"\(status)\",\"at\":\"2026-12-03T09:00:00+07:00\"}")
+                }
+            } else {
+                lines.append("{\"message_id\":\"\(MessageRef(id: id, store: identity))\",\"status\":\"\(status)\",\"at\":\"2026-12-03T09:00:00+07:00\"}")
+            }
             if Double.random(in: 0..<1, using: &rng) < 0.02 { lines.append(lines.last!) }
             if Double.random(in: 0..<1, using: &rng) < 0.01 {
                 lines.append("{\"message_id\":\"\(MessageRef(id: Int64(pending) + id, store: identity))\",\"status\":\"delivered\"}")
