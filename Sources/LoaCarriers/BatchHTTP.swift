@@ -189,8 +189,3 @@ public enum BatchHTTP {
     public static func receiptSignedText(timestamp: String, contentSHA256: String) -> String { "\(timestamp)\n\(contentSHA256)" }
 }
 
-/// A body that is not in the wire format it should be in.
-public struct WireFormatError: Error, CustomStringConvertible, Equatable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
