@@ -118,7 +118,9 @@ public final class ReceiptEndpoint: @unchecked Sendable {
         // to come back (503 with Retry-After): never a 500, never a receipt lost.
         let outcomes: [ReceiptOutcome]
         do {
-            outcomes = try await withStoreWait { try self.sink.quarantine(carrier: carrier, toQuarantine); return try self.sink.recordReceipts(carrier: carrier, parts: mode, toRecord) }
+            // Two steps, each committed on its own: a retry of the second never quarantines lines twice.
+            if !toQuarantine.isEmpty { try await withStoreWait { try self.sink.quarantine(carrier: carrier, toQuarantine) } }
+            outcomes = try await withStoreWait { try self.sink.recordReceipts(carrier: carrier, parts: mode, toRecord) }
         } catch let busy as StoreBusy {
             var response = refused(.serviceUnavailable, carrier: name, "the store is busy (\(busy.reason)): nothing was recorded; post again", bytes: body.count)
             response.headers[.retryAfter] = "10"
