@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LoaCore
 import LoaCrypto
+import LoaOperations
 import LoaStore
 
 func fileSHA(_ path: String) throws -> String {
@@ -19,14 +20,15 @@ func checkedCampaign(_ file: String, units: AdministrativeUnits) throws -> Loade
 struct CampaignSubmit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "submit", abstract: "Register a checked campaign file as a draft awaiting approval.")
     @Argument var file: String
-    @Option(name: .customLong("as"), help: "Who drafted it (recorded in the audit trail).") var actor: String
+    @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
-
-    func validate() throws { _ = try personName(actor) }
 
     func run() async throws {
         let loaded = try checkedCampaign(file, units: try loadUnits())
-        let record = try store.open(create: true).submitCampaign(loaded.campaign!, file: file, sha256: try fileSHA(file), by: try personName(actor).text)
+        let db = try store.open(create: true)
+        let me = try actor.actor(db, needs: .draft)
+        let record: Store.CampaignRecord
+        do { record = try db.submitCampaign(loaded.campaign!, file: file, sha256: try fileSHA(file), by: me.name) } catch let e as StoreError { throw CLIError(e.description) }
         print("\(record.id): \(record.state.rawValue), drafted by \(record.draftedBy); a second person approves it with: loa campaign approve \(file) --as NAME")
     }
 }
@@ -38,18 +40,18 @@ struct CampaignApprove: AsyncParsableCommand {
         discussion: "Ethnic-language variants must have been checked by a native translator (review: verified, reviewed_by: …)."
     )
     @Argument var file: String
-    @Option(name: .customLong("as"), help: "Who approves it.") var actor: String
+    @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
-
-    func validate() throws { _ = try personName(actor) }
 
     func run() async throws {
         let loaded = try checkedCampaign(file, units: try loadUnits())
         let campaign = loaded.campaign!
         let unreviewed = campaign.variants.filter { $0.value.review == .needsNativeReview }.keys.sorted()
+        let db = try store.open()
+        let me = try actor.actor(db, needs: .approve)
         do {
-            let record = try store.open().approveCampaign(campaign.id, sha256: try fileSHA(file), by: try personName(actor).text, unreviewed: unreviewed)
-            print("\(record.id): approved by \(record.approvedBy ?? actor) (drafted by \(record.draftedBy)); send it with: loa dispatch \(file)")
+            let record = try db.approveCampaign(campaign.id, sha256: try fileSHA(file), by: me.name, unreviewed: unreviewed)
+            print("\(record.id): approved by \(record.approvedBy ?? me.name) (drafted by \(record.draftedBy)); send it with: loa dispatch \(file)")
         } catch let e as StoreError { throw CLIError(e.description) }
     }
 }
@@ -58,17 +60,18 @@ struct CampaignControl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "control", abstract: "Pause, resume or cancel a campaign, also mid-flight.")
     @Argument(help: "pause, resume or cancel") var action: String
     @Argument(help: "The campaign id.") var id: String
-    @Option(name: .customLong("as"), help: "Who does it.") var actor: String
+    @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
         guard ["pause", "resume", "cancel"].contains(action) else { throw ValidationError("action: pause, resume or cancel") }
-        _ = try personName(actor)
     }
 
     func run() async throws {
+        let db = try store.open()
+        let me = try actor.actor(db, needs: .operate)
         do {
-            let record = try store.open().transitionCampaign(id, action, by: try personName(actor).text)
+            let record = try db.transitionCampaign(id, action, by: me.name)
             print("\(record.id): \(record.state.rawValue)")
         } catch let e as StoreError { throw CLIError(e.description) }
     }

@@ -39,6 +39,7 @@ struct Dispatch: AsyncParsableCommand {
     @Option(name: .long, help: "Also accept receipts on this port (POST /receipts/{carrier}).") var receiptsPort: Int?
     @Option(name: .long, help: "After sending, wait this long for receipts (e.g. 20s).") var waitReceipts = "0s"
     @Flag(name: .long, help: "Keep running (waiting for windows and new work) instead of stopping when done.") var forever = false
+    @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -55,13 +56,14 @@ struct Dispatch: AsyncParsableCommand {
         }
         let units = try loadUnits()
         let db = try store.open()
+        let me = try actor.actor(db, needs: .operate)
         var policies: [String: SendingPolicy] = [:], senders: [String: String] = [:]
         // One bad campaign never stops the others: each is checked, planned and started on its
         // own; what was refused is listed at the end and makes the exit status non-zero.
         var refused: [String] = []
         for file in files {
             do {
-                guard let c = try prepare(file, units: units, db: db) else { continue }
+                guard let c = try prepare(file, units: units, db: db, actor: me.name) else { continue }
                 policies[c.id] = SendingPolicy(campaignWindows: c.schedule.windows, carrierWindow: nil, quietHours: c.schedule.quietHours,
                                                priority: c.priority, start: c.schedule.start, end: c.schedule.end)
                 senders[c.id] = c.sender
@@ -89,7 +91,11 @@ struct Dispatch: AsyncParsableCommand {
                 if g.kannel?.dlrBase == nil, let receiptsPort { g.kannel?.dlrBase = "http://127.0.0.1:\(receiptsPort)" }
             }
             gateways.append(g)
+            if try db.noteCarrierFile(carrier: carrier.rawValue, path: config.path, sha256: try fileSHA(config.path), by: me.name) {
+                printError("note: \(config.path) is new or changed since the last dispatch (recorded in the audit trail)")
+            }
         }
+        try db.audit(me.name, "dispatch-start", campaign: nil, "campaigns \(policies.keys.sorted().joined(separator: ", ")); carriers \(gateways.map(\.carrier.rawValue).joined(separator: ", "))")
         let missing = Set(counts.keys).subtracting(configs.keys.map(\.rawValue)).filter { (counts[$0]?[.planned] ?? 0) > 0 }
         if !missing.isEmpty { printError("warning: no carrier file for \(missing.sorted().joined(separator: ", ")) in \(store.carriersDirectory): their messages wait") }
 
@@ -130,6 +136,8 @@ struct Dispatch: AsyncParsableCommand {
         }
         await receiptServer?.stop()
         try db.completeFinishedCampaigns()
+        let sentNow = lanes.reduce(0) { $0 + $1.sent }
+        try db.audit(me.name, "dispatch-finish", campaign: nil, "\(sentNow) messages sent in this run" + (ShutdownSignals.requested ? "; stopped by \(ShutdownSignals.name(ShutdownSignals.signal))" : ""))
         for id in policies.keys.sorted() {
             print("\n\(id): \(try db.campaignRecord(id)?.state.rawValue ?? "?")")
             printDeliverySummary(try db.messageCounts(campaign: id))
@@ -149,10 +157,10 @@ struct Dispatch: AsyncParsableCommand {
     }
 
     /// Checks, plans (the first time) and starts one campaign; nil when there is nothing to send.
-    func prepare(_ file: String, units: AdministrativeUnits, db: Store) throws -> Campaign? {
+    func prepare(_ file: String, units: AdministrativeUnits, db: Store, actor: String) throws -> Campaign? {
         let loaded = try checkedCampaign(file, units: units)
         let c = loaded.campaign!
-        let dispatch = CampaignDispatch(store: db)
+        let dispatch = CampaignDispatch(store: db, actor: actor)
         switch try dispatch.step(for: c, file: file, sha256: try fileSHA(file), at: at.timestamp) {
         case .skip(let why):
             print(why)

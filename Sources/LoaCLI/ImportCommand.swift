@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Synchronization
 import LoaCore
+import LoaOperations
 import LoaStore
 
 struct ImportCommand: AsyncParsableCommand {
@@ -17,7 +18,15 @@ struct ImportCommand: AsyncParsableCommand {
     )
 }
 
-func printReport(_ report: ImportReport) {
+/// Prints what an import did and records it in the audit trail (file, its SHA-256, counts).
+func printReport(_ report: ImportReport, audit: (Store, Actor)? = nil) {
+    if let (db, me) = audit {
+        let sha = (try? fileSHA(report.file)) ?? "unreadable"
+        let what = report.alreadyImported ? "already imported: nothing done" : "\(report.rowsOK) rows kept, \(report.rowsBad) refused"
+        do { try db.audit(me.name, "import-\(report.kind)", campaign: nil, "\(report.file) sha256 \(sha): \(what)") } catch {
+            printError("warning: the import is done but could not be recorded in the audit trail: \(error)")
+        }
+    }
     print(report.summary)
     for note in report.notes { print("  note: \(note)") }
     for p in report.problems { printError("  \(report.file):\(p.line): \(p.reason)") }
@@ -36,12 +45,14 @@ struct ImportCells: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cells", abstract: "Cells: cgi,lat,lon,commune_code (cgi = MCC-MNC-LAC-CI).")
     @Argument var file: String
     @Flag(name: .long, help: "Import even if this exact file was imported before.") var force = false
+    @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
         let db = try store.open(create: true)
+        let me = try actor.actor(db, needs: .operate)
         let units = try loadUnits()
-        printReport(try withImportProgress { try db.importCells(path: file, units: units, force: force, progress: $0) })
+        printReport(try withImportProgress { try db.importCells(path: file, units: units, force: force, progress: $0) }, audit: (db, me))
     }
 }
 
@@ -63,6 +74,7 @@ struct ImportPresence: AsyncParsableCommand {
     @Option(name: .long, help: "Keep this carrier's presence this long (default 7d, at least 1h).") var retention = "7d"
     @Option(name: .long, help: "Refuse rows seen more than this after now (default 5m).") var futureTolerance = "5m"
     @Flag(name: .long, help: "Import even if this exact file was imported before.") var force = false
+    @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
@@ -72,12 +84,14 @@ struct ImportPresence: AsyncParsableCommand {
         let configs = try store.carrierConfigs()
         let key = try configs[c]?.pseudonymizer()
         let db = try store.open(create: true)
+        let me = try actor.actor(db, needs: .operate)
         let now = Int64(Date().timeIntervalSince1970)
         let cutoff = Timestamp(seconds: now - keep)
         printReport(try explainingMissingKey(configs[c], c, store) {
             try withImportProgress { try db.importPresence(path: file, carrier: c, key: key, notAfter: Timestamp(seconds: now + ahead), retainedAfter: cutoff, force: force, progress: $0) }
-        })
+        }, audit: (db, me))
         let purged = try db.purgePresence(before: cutoff, carrier: c)
+        if purged > 0 { try db.audit(me.name, "purge", campaign: nil, "\(purged) \(c.rawValue) presence rows before \(cutoff.iso8601()) (retention \(retention))") }
         if purged > 0 { print("  purged \(formatCount(purged)) \(c.rawValue) presence rows seen or imported before \(cutoff.iso8601()) (retention \(retention))") }
     }
 }
@@ -96,22 +110,24 @@ struct ImportPreferences: AsyncParsableCommand {
     @Argument var file: String
     @Option(name: .long, help: "The carrier that supplied the file; omit it when every line names its carrier.") var carrier: String?
     @Flag(name: .long) var force = false
+    @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
         let configs = try store.carrierConfigs()
         let db = try store.open(create: true)
+        let me = try actor.actor(db, needs: .operate)
         if let carrier {
             guard let c = Carrier(name: carrier) else { throw ValidationError("unknown carrier '\(carrier)'") }
             let key = try configs[c]?.pseudonymizer()
             printReport(try explainingMissingKey(configs[c], c, store) {
                 try withImportProgress { try db.importPreferences(path: file, carrier: c, key: key, force: force, progress: $0) }
-            })
+            }, audit: (db, me))
             return
         }
         let keys = try CarrierConfig.keys(configs)
         do {
-            printReport(try withImportProgress { try db.importPreferences(path: file, carrier: nil, keys: keys, force: force, progress: $0) })
+            printReport(try withImportProgress { try db.importPreferences(path: file, carrier: nil, keys: keys, force: force, progress: $0) }, audit: (db, me))
         } catch let error as StoreError where error.code == .missingPseudonymKey {
             let message = error.message
             let missing = Carrier.allCases.filter { keys[$0] == nil }.map { c in
@@ -130,12 +146,14 @@ struct ImportDoNotCall: AsyncParsableCommand {
     )
     @Argument var file: String
     @Flag(name: .long) var force = false
+    @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
         let vault = try store.requireContactVault(for: "importing the do-not-call list")
         let db = try store.open(create: true)
-        printReport(try withImportProgress { try db.importDoNotCall(path: file, vault: vault, force: force, progress: $0) })
+        let me = try actor.actor(db, needs: .operate)
+        printReport(try withImportProgress { try db.importDoNotCall(path: file, vault: vault, force: force, progress: $0) }, audit: (db, me))
     }
 }
 
@@ -156,6 +174,7 @@ struct ImportContacts: AsyncParsableCommand {
     @Option(name: .long, help: "A carrier routing (porting) list, CSV msisdn,carrier.") var routing: String?
     @Flag(name: .long, help: "Replace the list even when the file has no good row (empties it).") var replace = false
     @Flag(name: .long) var force = false
+    @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
@@ -163,12 +182,13 @@ struct ImportContacts: AsyncParsableCommand {
         if let routing { routingList = try InspectMSISDN.parseRouting(routing) }
         let vault = try store.requireContactVault(for: "importing a contact list")
         let db = try store.open(create: true)
+        let me = try actor.actor(db, needs: .operate)
         let units = try loadUnits()
         let report = try withImportProgress {
             try db.importContacts(path: file, list: list, units: units, routing: routingList,
                                   vault: vault, replaceEvenIfEmpty: replace, force: force, progress: $0)
         }
-        printReport(report)
+        printReport(report, audit: (db, me))
         if report.listKept { throw ExitCode(1) }
     }
 }
@@ -176,12 +196,16 @@ struct ImportContacts: AsyncParsableCommand {
 struct Purge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Delete presence data older than the retention period.")
     @Option(name: .long, help: "Delete presence seen longer ago than this (default 7d).") var olderThan = "7d"
+    @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
         let keep = try durationOption(olderThan, "--older-than", 3600...Duration8601.maxSeconds)
         let cutoff = Timestamp(seconds: Int64(Date().timeIntervalSince1970) - keep)
-        let n = try store.open().purgePresence(before: cutoff)
+        let db = try store.open()
+        let me = try actor.actor(db, needs: .operate)
+        let n = try db.purgePresence(before: cutoff)
+        try db.audit(me.name, "purge", campaign: nil, "\(n) presence rows before \(cutoff.iso8601()) (--older-than \(olderThan))")
         print("purged \(formatCount(n)) presence rows seen or imported before \(cutoff.iso8601())")
     }
 }

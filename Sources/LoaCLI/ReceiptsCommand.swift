@@ -47,6 +47,7 @@ struct ReceiptsQuarantine: AsyncParsableCommand {
 struct ReceiptsReplay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "replay", abstract: "Apply the quarantined receipt lines again.")
     @Option(name: .long, help: "Only this carrier's lines.") var carrier: String?
+    @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
@@ -56,13 +57,16 @@ struct ReceiptsReplay: AsyncParsableCommand {
         }
         var parts: [Carrier: ReceiptParts] = [:]
         for (carrier, config) in try store.carrierConfigs() { parts[carrier] = try config.gateway(requireSecrets: false).receiptParts }
-        let result = try store.open().replayQuarantine(carrier: c, parts: parts) { line in
+        let db = try store.open()
+        let me = try actor.actor(db, needs: .operate)
+        let result = try db.replayQuarantine(carrier: c, parts: parts) { line in
             switch BatchHTTP.receiptLines(Array(line.utf8)).first?.line {
             case .receipt(let r): .success(r)
             case .unreadable(_, let reason): .failure(.init(reason: reason))
             case nil: .failure(.init(reason: "an empty line"))
             }
         }
+        try db.audit(me.name, "receipts-replay", campaign: nil, "\(c?.rawValue ?? "every carrier"): \(result.replayed) lines applied, \(result.left) left in the quarantine")
         print("\(formatCount(result.replayed)) receipt line(s) applied; \(formatCount(result.left)) still in the quarantine (loa receipts quarantine)")
     }
 }
@@ -71,11 +75,14 @@ struct ReceiptsReconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "reconcile",
                                                     abstract: "Record as no-receipt what was accepted longer ago than each carrier's receipts.validity without a final receipt.")
     @Option(name: .long, help: "The time to reconcile at (ISO 8601 or now).") var at: TimeArgument = TimeArgument(argument: "now")!
+    @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
         let db = try store.open()
+        let me = try actor.actor(db, needs: .operate)
         for (carrier, n) in try reconcileReceipts(db, store.carrierConfigs(), at: at.timestamp) {
+            if n.count > 0 { try db.audit(me.name, "receipts-reconcile", campaign: nil, "\(carrier.rawValue): \(n.count) messages recorded as no-receipt at \(at.timestamp.iso8601())") }
             print("\(carrier.rawValue): \(formatCount(n.count)) message(s) without a final receipt after \(Duration8601.format(Int64(n.validity))) recorded as no-receipt")
         }
     }
@@ -105,6 +112,7 @@ struct ReceiptsImport: AsyncParsableCommand {
     )
     @Argument(help: "The receipt file.") var file: String
     @Option(name: .long, help: "The carrier that sent it.") var carrier: String
+    @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
@@ -113,7 +121,9 @@ struct ReceiptsImport: AsyncParsableCommand {
         let started = Date()
         var lastShown = Date.distantPast
         let parts = try store.carrierConfigs()[c]?.gateway(requireSecrets: false).receiptParts ?? .all
-        let report = try ReceiptImport.run(path: file, carrier: c, parts: parts, store: try store.open()) { lines, bytes, size in
+        let db = try store.open()
+        let me = try actor.actor(db, needs: .operate)
+        let report = try ReceiptImport.run(path: file, carrier: c, parts: parts, store: db) { lines, bytes, size in
             guard tty, Date().timeIntervalSince(lastShown) >= 0.5 else { return }
             lastShown = Date()
             let rate = Int(Double(lines) / max(0.001, Date().timeIntervalSince(started)))
@@ -123,6 +133,7 @@ struct ReceiptsImport: AsyncParsableCommand {
         if tty { FileHandle.standardError.write(Data("\n".utf8)) }
         print("\(file) (\(report.format)): \(formatCount(report.lines)) receipt line(s) for \(c.rawValue): \(formatCount(report.applied)) applied, "
               + "\(formatCount(report.kept)) kept without a change (duplicates, intermediate, final already), \(formatCount(report.quarantined)) quarantined")
+        try db.audit(me.name, "receipts-import", campaign: nil, "\(file) sha256 \(try fileSHA(file)) for \(c.rawValue): \(report.lines) lines, \(report.applied) applied, \(report.kept) kept, \(report.quarantined) quarantined")
         if report.quarantined > 0 { print("  see them with: loa receipts quarantine --carrier \(c.rawValue)") }
     }
 }

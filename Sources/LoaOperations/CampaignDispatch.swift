@@ -5,8 +5,13 @@ import LoaStore
 /// approved, unchanged since approval, not ended), planning once in parts, and the start.
 public struct CampaignDispatch {
     public let store: Store
+    /// Who runs the dispatch (recorded when a campaign starts).
+    public let actor: String
 
-    public init(store: Store) { self.store = store }
+    public init(store: Store, actor: String = "loa") {
+        self.store = store
+        self.actor = actor
+    }
 
     /// What to do with a campaign.
     public enum Step: Equatable, Sendable {
@@ -36,7 +41,7 @@ public struct CampaignDispatch {
 
     /// Starts an approved campaign (another dispatcher on the store may start it at the same moment).
     public func start(_ id: String) throws {
-        do { _ = try store.transitionCampaign(id, "start", by: "loa") } catch {
+        do { _ = try store.transitionCampaign(id, "start", by: actor) } catch {
             if try store.campaignRecord(id)?.state != .sending { throw error }
         }
     }

@@ -22,6 +22,10 @@ public struct OperationError: Error, Equatable, CustomStringConvertible {
         case stopped = "operations.stopped"
         /// A file is not in the format expected (its header, its first line).
         case notReadable = "operations.not-readable"
+        /// Who acts could not be established (no --as, a refused sign-in).
+        case notSignedIn = "operations.not-signed-in"
+        /// The user's role does not allow the action.
+        case notPermitted = "operations.not-permitted"
     }
 
     public var code: Code

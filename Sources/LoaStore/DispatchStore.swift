@@ -15,22 +15,11 @@ extension Store {
         public var planned: Bool
     }
 
-    static func nowSeconds() -> Int64 { Int64(Date().timeIntervalSince1970) }
+    public static func nowSeconds() -> Int64 { Int64(Date().timeIntervalSince1970) }
 
     /// Inside a transaction: other writers of this campaign wait (SQLite's write lock does it already).
     func lockCampaign(_ id: String) throws {
         if db.dialect == .postgres { _ = try db.query("SELECT id FROM campaigns WHERE id = ? FOR UPDATE", [.text(id)]) { _ in () } }
-    }
-
-    public func audit(_ actor: String, _ action: String, campaign: String?, _ detail: String = "") throws {
-        try db.run("INSERT INTO audit (at, actor, action, campaign, detail) VALUES (?, ?, ?, ?, ?)",
-                   [.int(Self.nowSeconds()), .text(actor), .text(action), campaign.map { .text($0) } ?? .null, .text(detail)])
-    }
-
-    public func auditTrail(campaign: String) throws -> [(at: Timestamp, actor: String, action: String, detail: String)] {
-        try db.query("SELECT at, actor, action, detail FROM audit WHERE campaign = ? ORDER BY id", [.text(campaign)]) {
-            (Timestamp(seconds: $0.int64(0)), $0.text(1), $0.text(2), $0.text(3))
-        }
     }
 
     public func campaignRecord(_ id: String) throws -> CampaignRecord? {

@@ -196,6 +196,42 @@ enum Migrations {
         (9, "receipt parts", """
             ALTER TABLE receipts ADD COLUMN part INTEGER;
             """, ""),
+        // The audit trail becomes a hash chain (AuditEntry): rows before this version are chained
+        // once, in order, by the first process that opens the store (Store.chainLegacyAudit);
+        // a row without a hash after that was written around loa.
+        (10, "audit hash chain", """
+            ALTER TABLE audit ADD COLUMN seq {int};
+            ALTER TABLE audit ADD COLUMN prev_hash TEXT;
+            ALTER TABLE audit ADD COLUMN hash TEXT;
+            CREATE UNIQUE INDEX audit_seq ON audit (seq);
+            CREATE UNIQUE INDEX audit_prev ON audit (prev_hash);
+            CREATE INDEX audit_campaign ON audit (campaign, id);
+            CREATE TABLE audit_legacy (
+                singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                last_id {int},
+                chained INTEGER NOT NULL DEFAULT 0
+            );
+            INSERT INTO audit_legacy (singleton, last_id) SELECT 1, max(id) FROM audit;
+            """, ""),
+        // loa users: a role each, a token kept only as its SHA-256, an optional operating-system
+        // account for single-operator installs; failed sign-ins, to slow guessing.
+        (11, "users and roles", """
+            CREATE TABLE users (
+                folded TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                role TEXT NOT NULL,
+                token_sha256 TEXT,
+                os_user TEXT UNIQUE,
+                disabled_at {int},
+                created_at {int} NOT NULL
+            );
+            CREATE TABLE auth_failures (
+                id {pk},
+                folded TEXT NOT NULL,
+                at {int} NOT NULL
+            );
+            CREATE INDEX auth_failures_user ON auth_failures (folded, at);
+            """, ""),
     ]
 
     static func sql(_ template: String, for dialect: SQLDialect) -> String {
@@ -226,12 +262,19 @@ enum Migrations {
     static var latestVersion: Int { all.map(\.version).max() ?? 0 }
 }
 
+extension Store {
+    /// The schema through `version` on a bare database: tests make the stores older versions left.
+    package static func migrate(_ db: any SQLDatabase, through version: Int) throws { try Migrations.run(on: db, through: version) }
+}
+
 /// Advisory lock keys (PostgreSQL) shared by every loa process on one database.
 enum StoreLocks {
     /// Schema migrations.
     static let migrations: Int64 = 0x6C6F_6101
     /// Planning messages (the per-subscriber cap counts across campaigns).
     static let planning: Int64 = 0x6C6F_6102
+    /// Appending to the audit chain (one head at a time).
+    static let audit: Int64 = 0x6C6F_6103
     /// Two-key locks `(class, n)`: dispatcher nodes and carrier leases.
     static let nodeClass: Int32 = 0x6C6F_61
     static let carrierClass: Int32 = 0x6C6F_62

@@ -12,6 +12,7 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     /// Prepared statement names by SQL text.
     private var prepared: [String: String] = [:]
     private var insideTransaction = false
+    public var isInTransaction: Bool { insideTransaction }
     /// Reconnect when the connection was found broken before a statement (a server restart while
     /// idle): that statement was never sent, so running it on the new session is safe. Off for
     /// sessions whose advisory locks matter (leases): a new session would not hold them.

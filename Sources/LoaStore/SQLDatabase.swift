@@ -39,6 +39,8 @@ public protocol SQLDatabase: AnyObject {
     /// Runs `body` in a transaction that takes the write lock at once (SQLite: BEGIN IMMEDIATE),
     /// committed when it returns, rolled back when it throws.
     func transaction<T>(_ body: () throws -> T) throws -> T
+    /// Inside `transaction`'s body.
+    var isInTransaction: Bool { get }
 }
 
 extension SQLDatabase {
@@ -102,6 +104,8 @@ public struct StoreError: Error, CustomStringConvertible, Equatable, RetryableEr
         case wrongContactKey = "store.wrong-contact-key"
         /// No such campaign, or it is not in a state that allows the step.
         case campaign = "store.campaign"
+        /// The user's role does not allow it, or a sign-in was refused.
+        case permission = "store.permission"
     }
 
     public var code: Code

@@ -72,6 +72,8 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         try inTransaction(begin: "BEGIN IMMEDIATE", body)
     }
 
+    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     public var changes: Int { Int(sqlite3_changes(handle)) }
 

@@ -67,6 +67,7 @@ public final class Store: @unchecked Sendable {
         }
         try Migrations.run(on: db)
         identity = try Self.identity(of: db)
+        try chainLegacyAudit()
         // An import cut off by a crash left rows tagged with an unfinished import: drop them.
         // (Imports commit as one transaction, so on PostgreSQL another node's import in progress is invisible here.)
         // (Checked first: the delete would scan the presence table of a SQLite store on every open.)
