@@ -8,8 +8,8 @@ import LoaStore
 struct CampaignCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "campaign",
-        abstract: "Check, submit, approve and control campaigns; make them from emergency alerts.",
-        subcommands: [CheckCampaign.self, CampaignFromCAP.self, CampaignSubmit.self, CampaignApprove.self, CampaignControl.self, CampaignStatus.self]
+        abstract: "Check, submit, approve or reject, and control campaigns; make them from emergency alerts.",
+        subcommands: [CheckCampaign.self, CampaignFromCAP.self, CampaignSubmit.self, CampaignApprove.self, CampaignReject.self, CampaignControl.self, CampaignStatus.self]
     )
 }
 

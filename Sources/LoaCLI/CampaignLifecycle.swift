@@ -56,6 +56,23 @@ struct CampaignApprove: AsyncParsableCommand {
     }
 }
 
+struct CampaignReject: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "reject", abstract: "Send a submitted campaign back to its drafter with the reason (an approver, not the drafter).")
+    @Argument(help: "The campaign id.") var id: String
+    @Option(name: .long, help: "Why (recorded in the audit trail, shown by loa campaign status).") var reason: String
+    @OptionGroup var actor: ActorOptions
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let db = try store.open()
+        let me = try actor.actor(db, needs: .approve)
+        do {
+            let record = try db.rejectCampaign(id, by: me.name, reason: reason)
+            print("\(record.id): rejected by \(me.name) (drafted by \(record.draftedBy)); the drafter changes the file and submits it again")
+        } catch let e as StoreError { throw CLIError(e.description) }
+    }
+}
+
 struct CampaignControl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "control", abstract: "Pause, resume or cancel a campaign, also mid-flight.")
     @Argument(help: "pause, resume or cancel") var action: String

@@ -30,6 +30,7 @@ public struct CampaignDispatch {
         guard record.fileSHA256 == sha256 else { throw OperationError(.notSendable, "\(file) changed since it was approved; submit it again") }
         switch record.state {
         case .draft: throw OperationError(.notSendable, "\(c.id) is not approved yet: a second person runs loa campaign approve \(file) --as NAME")
+        case .rejected: throw OperationError(.notSendable, "\(c.id) was rejected (loa campaign status \(c.id) gives the reason): change the file and submit it again")
         case .cancelled, .completed: return .skip("\(c.id) is \(record.state.rawValue): skipped")
         default: break
         }

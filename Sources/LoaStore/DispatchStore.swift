@@ -39,13 +39,13 @@ extension Store {
     public func submitCampaign(id: String, title: String, priority: Campaign.Priority, file: String, sha256: String, by actor: String) throws -> CampaignRecord {
         try db.transaction {
             if let existing = try campaignRecord(id) {
-                guard existing.state == .draft else {
+                guard existing.state == .draft || existing.state == .rejected else {
                     if existing.fileSHA256 != sha256 {
                         throw StoreError(.campaign, "campaign \(id) is \(existing.state.rawValue): its file changed since approval; give the new version a new id")
                     }
                     return
                 }
-                try db.run("UPDATE campaigns SET file = ?, file_sha256 = ?, title = ?, priority = ?, drafted_by = ? WHERE id = ?",
+                try db.run("UPDATE campaigns SET file = ?, file_sha256 = ?, title = ?, priority = ?, drafted_by = ?, state = 'draft' WHERE id = ?",
                            [.text(file), .text(sha256), .text(title), .text(priority.rawValue), .text(actor), .text(id)])
                 try audit(actor, "resubmit", campaign: id, "file sha256 \(sha256)")
             } else {
@@ -68,6 +68,26 @@ extension Store {
             case .success(let next):
                 try db.run("UPDATE campaigns SET state = ?, approved_by = ? WHERE id = ?", [.text(next.rawValue), .text(approver), .text(id)])
                 try audit(approver, "approve", campaign: id, "drafted by \(record.draftedBy); file sha256 \(sha256)")
+            }
+        }
+        return try campaignRecord(id)!
+    }
+
+    /// An approver sends a draft back with the reason (audited); the drafter may submit it again.
+    public func rejectCampaign(_ id: String, by approver: String, reason: String) throws -> CampaignRecord {
+        let reason = NFC.normalize(reason).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw StoreError(.input, "a rejection needs its reason (--reason)") }
+        try db.transaction {
+            try lockCampaign(id)
+            guard let record = try campaignRecord(id) else { throw StoreError(.campaign, "no campaign \(id)") }
+            if (try? PersonName(record.draftedBy)) == (try? PersonName(approver)) {
+                throw StoreError(.campaign, "\(id): \(approver) drafted it; a second person rejects it (the drafter cancels: loa campaign control cancel \(id))")
+            }
+            switch record.state.after("reject") {
+            case .failure(let e): throw StoreError(.campaign, "\(id): \(e.description)")
+            case .success(let next):
+                try db.run("UPDATE campaigns SET state = ? WHERE id = ?", [.text(next.rawValue), .text(id)])
+                try audit(approver, "reject", campaign: id, "drafted by \(record.draftedBy): \(reason)")
             }
         }
         return try campaignRecord(id)!

@@ -59,6 +59,20 @@ struct AccessTests {
         #expect(try store.approveCampaign("c", sha256: "abc", by: ha.name, unreviewed: []).approvedBy == "Hà")
     }
 
+    @Test("an approver rejects a draft with the reason (never the drafter); the drafter submits it again as a draft", arguments: StoreEngine.available)
+    func reject(engine: StoreEngine) throws {
+        let (store, _, _) = try staffed(engine)
+        _ = try store.submitCampaign(id: "c", title: "c", priority: .routine, file: "c.yaml", sha256: "abc", by: "Lan")
+        #expect(throws: StoreError.self) { try store.rejectCampaign("c", by: "lan", reason: "mine") }
+        #expect(throws: StoreError.self) { try store.rejectCampaign("c", by: "Minh", reason: "  ") }
+        #expect(try store.rejectCampaign("c", by: "Minh", reason: "sai tên xã").state == .rejected)
+        #expect(throws: StoreError.self) { try store.approveCampaign("c", sha256: "abc", by: "Hà", unreviewed: []) }
+        #expect(try store.submitCampaign(id: "c", title: "c", priority: .routine, file: "c.yaml", sha256: "def", by: "Lan").state == .draft)
+        #expect(try store.approveCampaign("c", sha256: "def", by: "Hà", unreviewed: []).state == .approved)
+        let trail = try store.auditEntries(campaign: "c").compactMap(\.entry).map { "\($0.actor) \($0.action): \($0.detail)" }
+        #expect(trail == ["Lan submit: file sha256 abc", "Minh reject: drafted by Lan: sai tên xã", "Lan resubmit: file sha256 def", "Hà approve: drafted by Lan; file sha256 def"])
+    }
+
     @Test("a wrong token is refused and audited; five failures lock the user out for 15 minutes, the right token too", arguments: StoreEngine.available)
     func throttled(engine: StoreEngine) throws {
         let (store, tokens, _) = try staffed(engine)

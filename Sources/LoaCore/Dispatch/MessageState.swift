@@ -103,6 +103,8 @@ public enum ReceiptStatus: String, Sendable, CaseIterable, Codable {
 /// A campaign's life: drafted → approved (by someone else) → sending ⇄ paused → completed | cancelled.
 public enum CampaignState: String, Sendable, CaseIterable, Codable {
     case draft, approved, sending, paused, completed, cancelled
+    /// An approver sent it back with a reason; submitting the file again makes it a draft.
+    case rejected
 
     public enum TransitionError: Error, Equatable, CustomStringConvertible {
         case selfApproval(String)
@@ -132,7 +134,8 @@ public enum CampaignState: String, Sendable, CaseIterable, Codable {
         case (.approved, "start"), (.paused, "resume"): .success(.sending)
         case (.sending, "pause"), (.approved, "pause"): .success(.paused)
         case (.sending, "complete"): .success(.completed)
-        case (.draft, "cancel"), (.approved, "cancel"), (.sending, "cancel"), (.paused, "cancel"): .success(.cancelled)
+        case (.draft, "cancel"), (.approved, "cancel"), (.sending, "cancel"), (.paused, "cancel"), (.rejected, "cancel"): .success(.cancelled)
+        case (.draft, "reject"): .success(.rejected)
         default: .failure(.notAllowed(from: self, action: action))
         }
     }
