@@ -16,6 +16,7 @@ struct Bench {
         case "faults": try await DispatchBench(options: Options(args)).underFaults()
         case "kannel": try await DispatchBench(options: Options(args)).kannel()
         case "receipts": try await ReceiptsBench(options: Options(args)).run()
+        case "report": try ReportBench(options: Options(args)).run()
         case "-h", "--help", "help": usage()
         default:
             print("unknown benchmark '\(command)'")
@@ -31,6 +32,7 @@ struct Bench {
                    loa-bench faults [--tps N] [--seconds N] [--fault-percent N] [--timeout S]
                    loa-bench kannel [--tps N] [--seconds N] [--uploads N]   (LOA_KANNEL_SENDSMS set)
                    loa-bench receipts [--pending N] [--receipts N] [--clients N]
+                   loa-bench report [--messages N]
               encode   NFC + encoding choice + segmentation + parts (UDH, packed payload) on a mixed
                        Vietnamese / ethnic-language / Lao / Khmer / Chinese / English corpus
               dispatch aggregate messages/s from a SQLite store to carrier simulators on loopback
@@ -41,6 +43,7 @@ struct Bench {
               kannel   messages/s accepted by a real Kannel (one request per message)
               receipts receipts/s over HTTP (signed, 1,000 lines a request, 2% duplicates, 1% unknown
                        ids) into a store with 10k, 100k and 1M messages awaiting receipts
+              report   a campaign report (each --by) over 5M messages in a SQLite store
             """)
     }
 }

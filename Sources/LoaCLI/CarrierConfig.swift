@@ -13,6 +13,9 @@ struct CarrierConfig {
     var keySource: KeySource?
     var path: String
     var root: SourceNode
+    /// Price per segment by encoding (`gsm7`, `ucs2`), in `currency` (reports' cost).
+    var prices: [String: Double] = [:]
+    var currency = "VND"
 
     enum KeySource {
         case environment(String)
@@ -22,8 +25,9 @@ struct CarrierConfig {
     static let fields: [String: [String]] = [
         "": ["serialization_version", "name", "display_name", "mcc_mnc", "protocol", "endpoint", "tps", "max_batch", "daily_quota",
              "window", "timeout", "retry", "credentials", "signing_secret_env", "receipt_secret_env", "pseudonym_key", "tls",
-             "dlr_base", "signature_version", "concurrent_uploads", "receipts"],
+             "dlr_base", "signature_version", "concurrent_uploads", "receipts", "prices"],
         "receipts": ["signature_version", "validity", "parts"],
+        "prices": ["currency", "gsm7", "ucs2"],
         "retry": ["initial", "multiplier", "max", "attempts"],
         "credentials": ["token_env", "username_env", "password_env"],
         "pseudonym_key": ["env", "file"],
@@ -67,8 +71,22 @@ struct CarrierConfig {
             else if case .scalar = key { problems.add(key, "pseudonym_key", "never write a key inline: use env: VARIABLE or file: /path/outside/the/repo") }
             else { problems.add(key, "pseudonym_key", "expected env: VARIABLE or file: PATH") }
         }
-        let config = CarrierConfig(carrier: carrier ?? .viettel, displayName: problems.scalar(root["display_name"]) ?? problems.scalar(root["name"]) ?? "",
+        let unpriced = CarrierConfig(carrier: carrier ?? .viettel, displayName: problems.scalar(root["display_name"]) ?? problems.scalar(root["name"]) ?? "",
                                    mccMnc: problems.scalar(root["mcc_mnc"]) ?? "", keySource: source, path: path, root: root)
+        var priced = unpriced
+        if let p = root["prices"] {
+            guard case .mapping = p else { problems.add(p, "prices", "expected gsm7: PRICE, ucs2: PRICE (per segment) and currency:"); throw problems.error! }
+            for encoding in ["gsm7", "ucs2"] {
+                guard let v = problems.scalar(p[encoding]) else { continue }
+                if let price = Double(v), price >= 0, price.isFinite { priced.prices[encoding] = price }
+                else { problems.add(p[encoding], "prices.\(encoding)", "expected a price per segment (a number, 0 or more), found '\(Escaped(v))'") }
+            }
+            if let c = problems.scalar(p["currency"]) {
+                if c.count == 3, c.allSatisfy({ $0.isASCII && $0.isUppercase }) { priced.currency = c }
+                else { problems.add(p["currency"], "prices.currency", "expected an ISO 4217 code such as VND, found '\(Escaped(c))'") }
+            }
+        }
+        let config = priced
         // Everything else in the file, without the secrets (read when sending). A file used only for
         // targeting may name just the carrier and its key; what sending needs is required then.
         _ = config.gatewayFields(&problems, requireSecrets: false, requireGateway: false)

@@ -1,0 +1,230 @@
+import Foundation
+import LoaCore
+import LoaStore
+
+/// A campaign's delivery report, by one dimension, in the forms an office needs: a terminal
+/// table, CSV for Excel (UTF-8 with a BOM, CRLF), JSON for scripts and the console, and a
+/// printable HTML page. Aggregates only: no number and no pseudonym appears in it.
+public struct CampaignReport: Sendable {
+    public var campaign: Store.CampaignRecord
+    public var report: DeliveryReport
+    /// Per row key: a name (carrier, commune, language) and, for communes, the province.
+    public var labels: [String: (name: String, province: String?)]
+    public var currency: String
+    public var generatedAt: Timestamp
+    public var notes: [String]
+
+    /// Prices per carrier and encoding (per segment), in `currency`.
+    public struct Prices: Sendable {
+        public var perSegment: [String: [String: Double]]
+        public var currency: String
+        public var carrierNames: [String: String]
+        public init(perSegment: [String: [String: Double]], currency: String = "VND", carrierNames: [String: String] = [:]) {
+            self.perSegment = perSegment
+            self.currency = currency
+            self.carrierNames = carrierNames
+        }
+    }
+
+    public init(store: Store, campaign id: String, by dimension: ReportDimension, units: AdministrativeUnits, prices: Prices,
+                at: Timestamp = Timestamp(seconds: Store.nowSeconds())) throws {
+        guard let record = try store.campaignRecord(id) else { throw OperationError(.notReadable, "no campaign \(id) in \(store.location)") }
+        campaign = record
+        report = DeliveryReport(dimension: dimension, facts: try store.deliveryFacts(campaign: id)) { prices.perSegment[$0]?[$1] }
+        currency = prices.currency
+        generatedAt = at
+        var labels: [String: (String, String?)] = [:]
+        for row in report.rows {
+            switch dimension {
+            case .carrier: labels[row.key] = (prices.carrierNames[row.key] ?? row.key, nil)
+            case .commune:
+                if let code = Int(row.key), case .success(let c) = units.commune(code) {
+                    labels[row.key] = (c.name, units.provinces[c.provinceCode]?.name)
+                } else {
+                    labels[row.key] = (row.key == "none" ? "(no commune: contact lists)" : "(not a 2025 commune)", nil)
+                }
+            case .language: labels[row.key] = (Languages.info(row.key)?.name ?? row.key, nil)
+            case .day, .hour: labels[row.key] = (row.key == DeliveryReport.notSent ? "not sent" : row.key, nil)
+            }
+        }
+        self.labels = labels
+        var notes: [String] = []
+        if !report.unpriced.isEmpty {
+            notes.append("no price per segment for \(report.unpriced.sorted().joined(separator: ", ")) (prices: in carriers/*.yaml): the cost is left out")
+        }
+        if !report.total.addsUp { notes.append("the counts do not add up: please report this as a bug") }
+        self.notes = notes
+    }
+
+    // MARK: Columns
+
+    struct Column {
+        var key: String
+        var english: String
+        var vietnamese: String
+        var value: (DeliveryCounts) -> String
+    }
+
+    static func percent(_ r: Double?) -> String { r.map { String(format: "%.1f", $0 * 100) } ?? "" }
+    static func money(_ v: Double?) -> String { v.map { String(format: "%.0f", $0) } ?? "" }
+
+    var columns: [Column] {
+        [
+            Column(key: "recipients", english: "recipients", vietnamese: "Người nhận") { "\($0.recipients)" },
+            Column(key: "planned", english: "planned", vietnamese: "Chờ gửi") { "\($0.planned)" },
+            Column(key: "sent", english: "sent", vietnamese: "Đã gửi") { "\($0.sent)" },
+            Column(key: "delivered", english: "delivered", vietnamese: "Đã nhận") { "\($0.delivered)" },
+            Column(key: "failed", english: "failed", vietnamese: "Không nhận được") { "\($0.failed)" },
+            Column(key: "no_receipt", english: "no receipt", vietnamese: "Không có báo cáo") { "\($0.noReceipt)" },
+            Column(key: "pending", english: "pending", vietnamese: "Chờ báo cáo") { "\($0.pending)" },
+            Column(key: "unknown", english: "unknown", vietnamese: "Không rõ") { "\($0.unknown)" },
+            Column(key: "rejected", english: "rejected", vietnamese: "Bị từ chối") { "\($0.rejected)" },
+            Column(key: "expired", english: "expired", vietnamese: "Hết hạn") { "\($0.expired)" },
+            Column(key: "delivery_rate_percent", english: "delivered %", vietnamese: "Tỷ lệ nhận (%)") { Self.percent($0.deliveryRate) },
+            Column(key: "latency_p50_s", english: "p50 s", vietnamese: "Độ trễ p50 (giây)") { $0.latency(percentile: 0.5).map(String.init) ?? "" },
+            Column(key: "latency_p95_s", english: "p95 s", vietnamese: "Độ trễ p95 (giây)") { $0.latency(percentile: 0.95).map(String.init) ?? "" },
+            Column(key: "segments", english: "segments", vietnamese: "Số tin (đoạn)") { "\($0.segmentsSent)" },
+            Column(key: "cost_\(currency.lowercased())", english: "cost \(currency)", vietnamese: "Chi phí (\(currency))") { Self.money($0.cost) },
+        ]
+    }
+
+    var keyHeader: (english: String, vietnamese: String) {
+        switch report.dimension {
+        case .carrier: ("carrier", "Nhà mạng")
+        case .commune: ("commune", "Xã/phường")
+        case .language: ("language", "Ngôn ngữ")
+        case .day: ("day", "Ngày")
+        case .hour: ("hour", "Giờ")
+        }
+    }
+
+    // MARK: CSV
+
+    /// UTF-8 with a byte-order mark, CRLF line ends, one header row, the total as the last row.
+    public func csv() -> [UInt8] {
+        var lines: [[String]] = []
+        var header = [report.dimension.rawValue, "name"]
+        if report.dimension == .commune { header.append("province") }
+        lines.append(header + columns.map(\.key))
+        for row in report.rows {
+            var cells = [row.key, labels[row.key]?.name ?? row.key]
+            if report.dimension == .commune { cells.append(labels[row.key]?.province ?? "") }
+            lines.append(cells + columns.map { $0.value(row.counts) })
+        }
+        var total = ["total", "total"]
+        if report.dimension == .commune { total.append("") }
+        lines.append(total + columns.map { $0.value(report.total) })
+        let text = lines.map { $0.map(Self.csvField).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
+        return [0xEF, 0xBB, 0xBF] + Array(text.utf8)
+    }
+
+    static func csvField(_ s: String) -> String {
+        let needs = s.contains(",") || s.contains("\"") || s.contains("\n") || s.contains("\r")
+        return needs ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+
+    // MARK: JSON
+
+    public func json() -> String {
+        func counts(_ c: DeliveryCounts) -> String {
+            var o = columns.map { col -> String in
+                let v = col.value(c)
+                return JSONString.quoted(col.key) + ":" + (v.isEmpty ? "null" : v)
+            }
+            o.append("\"rejected_by\":" + object(c.rejectedBy))
+            o.append("\"failed_by\":" + object(c.failedBy))
+            return o.joined(separator: ",")
+        }
+        func object(_ d: [String: Int]) -> String {
+            "{" + d.sorted { $0.key < $1.key }.map { JSONString.quoted($0.key) + ":\($0.value)" }.joined(separator: ",") + "}"
+        }
+        var out = "{\"campaign\":\(JSONString.quoted(campaign.id)),\"title\":\(JSONString.quoted(campaign.title)),"
+        out += "\"state\":\(JSONString.quoted(campaign.state.rawValue)),\"by\":\(JSONString.quoted(report.dimension.rawValue)),"
+        out += "\"generated_at\":\(JSONString.quoted(generatedAt.iso8601())),\"currency\":\(JSONString.quoted(currency)),\"rows\":["
+        out += report.rows.map { row in
+            var head = "{\"key\":\(JSONString.quoted(row.key)),\"name\":\(JSONString.quoted(labels[row.key]?.name ?? row.key))"
+            if report.dimension == .commune { head += ",\"province\":" + (labels[row.key]?.province.map(JSONString.quoted) ?? "null") }
+            return head + "," + counts(row.counts) + "}"
+        }.joined(separator: ",")
+        out += "],\"total\":{" + counts(report.total) + "},\"notes\":[" + notes.map(JSONString.quoted).joined(separator: ",") + "]}"
+        return out + "\n"
+    }
+
+    // MARK: Table
+
+    public func table() -> String {
+        let heads = [keyHeader.english] + (report.dimension == .commune ? ["name", "province"] : report.dimension == .day || report.dimension == .hour ? [] : ["name"])
+            + columns.map(\.english)
+        var rows: [[String]] = report.rows.map { row in
+            [row.key] + (report.dimension == .commune ? [labels[row.key]?.name ?? "", labels[row.key]?.province ?? ""]
+                         : report.dimension == .day || report.dimension == .hour ? [] : [labels[row.key]?.name ?? ""])
+                + columns.map { $0.value(row.counts) }
+        }
+        rows.append(["total"] + Array(repeating: "", count: heads.count - 1 - columns.count) + columns.map { $0.value(report.total) })
+        let widths = heads.indices.map { i in ([heads[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in
+                i < heads.count - columns.count ? c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: max(0, widths[i] - c.count)) + c
+            }.joined(separator: "  ")
+        }
+        var out = "\(campaign.id): \(campaign.title) (\(campaign.state.rawValue)), by \(report.dimension.rawValue), \(generatedAt.iso8601())\n"
+        out += line(heads) + "\n" + rows.map(line).joined(separator: "\n") + "\n"
+        for (title, reasons) in [("rejected", report.total.rejectedBy), ("failed", report.total.failedBy)] where !reasons.isEmpty {
+            out += "\(title) by reason:\n"
+            for (reason, n) in reasons.sorted(by: { ($1.value, $0.key) < ($0.value, $1.key) }) { out += "  \(n)  \(reason)\n" }
+        }
+        for note in notes { out += "note: \(note)\n" }
+        return out
+    }
+
+    // MARK: HTML
+
+    /// A printable page (A4), Vietnamese headings, the office and a signature block.
+    public func html(office: String?) -> String {
+        func e(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        }
+        var h = """
+            <!DOCTYPE html>
+            <html lang="vi"><head><meta charset="utf-8"><title>Báo cáo kết quả gửi tin: \(e(campaign.id))</title>
+            <style>
+            @page { size: A4 landscape; margin: 15mm; }
+            body { font-family: "Noto Sans", "DejaVu Sans", Arial, sans-serif; font-size: 10pt; color: #111; }
+            h1 { font-size: 14pt; margin: 0 0 4pt; } .meta { margin: 0 0 10pt; color: #333; }
+            table { border-collapse: collapse; width: 100%; } th, td { border: 1px solid #999; padding: 3pt 5pt; }
+            th { background: #eee; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+            tr.total td { font-weight: bold; } .sign { margin-top: 28pt; display: flex; justify-content: space-between; }
+            .sign div { width: 40%; text-align: center; } .sign .space { height: 60pt; }
+            </style></head><body>
+            <p class="meta">\(e(office ?? ""))</p>
+            <h1>Báo cáo kết quả gửi tin nhắn: \(e(campaign.title))</h1>
+            <p class="meta">Chiến dịch <b>\(e(campaign.id))</b> · trạng thái \(e(campaign.state.rawValue)) · theo \(e(keyHeader.vietnamese.lowercased())) · lập lúc \(e(generatedAt.iso8601()))</p>
+            <table><thead><tr><th>\(e(keyHeader.vietnamese))</th>
+            """
+        if report.dimension == .commune || report.dimension == .carrier || report.dimension == .language { h += "<th>Tên</th>" }
+        if report.dimension == .commune { h += "<th>Tỉnh/thành phố</th>" }
+        h += columns.map { "<th>\(e($0.vietnamese))</th>" }.joined() + "</tr></thead><tbody>\n"
+        func cells(_ c: DeliveryCounts) -> String { columns.map { "<td class=\"n\">\(e($0.value(c)))</td>" }.joined() }
+        for row in report.rows {
+            h += "<tr><td>\(e(row.key))</td>"
+            if report.dimension == .commune || report.dimension == .carrier || report.dimension == .language { h += "<td>\(e(labels[row.key]?.name ?? ""))</td>" }
+            if report.dimension == .commune { h += "<td>\(e(labels[row.key]?.province ?? ""))</td>" }
+            h += cells(row.counts) + "</tr>\n"
+        }
+        let span = 1 + (report.dimension == .commune ? 2 : report.dimension == .day || report.dimension == .hour ? 0 : 1)
+        h += "<tr class=\"total\"><td colspan=\"\(span)\">Tổng cộng</td>" + cells(report.total) + "</tr>\n</tbody></table>\n"
+        for (title, reasons) in [("Bị từ chối theo lý do", report.total.rejectedBy), ("Không nhận được theo lý do", report.total.failedBy)] where !reasons.isEmpty {
+            h += "<h2 style=\"font-size:11pt\">\(title)</h2><ul>" + reasons.sorted { $0.value > $1.value }.map { "<li>\(e($0.key)): \($0.value)</li>" }.joined() + "</ul>\n"
+        }
+        for note in notes { h += "<p><i>\(e(note))</i></p>\n" }
+        h += """
+            <div class="sign"><div>NGƯỜI LẬP BÁO CÁO<div class="space"></div>(ký, ghi rõ họ tên)</div>
+            <div>THỦ TRƯỞNG ĐƠN VỊ<div class="space"></div>(ký tên, đóng dấu)</div></div>
+            </body></html>
+
+            """
+        return h
+    }
+}
