@@ -32,7 +32,10 @@ extension Store {
 
     /// Registers a campaign file as a draft (or refreshes a draft whose file changed).
     public func submitCampaign(_ campaign: Campaign, file: String, sha256: String, by actor: String) throws -> CampaignRecord {
-        try submitCampaign(id: campaign.id, title: campaign.title, priority: campaign.priority, file: file, sha256: sha256, by: actor)
+        let record = try submitCampaign(id: campaign.id, title: campaign.title, priority: campaign.priority, file: file, sha256: sha256, by: actor)
+        try db.run("UPDATE campaigns SET office = ?, purpose = ?, channel = ? WHERE id = ? AND state = 'draft'",
+                   [.text(campaign.office), .text(campaign.purpose.rawValue), .text(campaign.channel.rawValue), .text(campaign.id)])
+        return record
     }
 
     /// Registers a campaign by what the store keeps of it (its file is checked elsewhere).

@@ -232,6 +232,12 @@ enum Migrations {
             );
             CREATE INDEX auth_failures_user ON auth_failures (folded, at);
             """, ""),
+        // What the annual report groups campaigns by (older rows: unknown).
+        (12, "campaign office, purpose and channel", """
+            ALTER TABLE campaigns ADD COLUMN office TEXT;
+            ALTER TABLE campaigns ADD COLUMN purpose TEXT;
+            ALTER TABLE campaigns ADD COLUMN channel TEXT;
+            """, ""),
     ]
 
     static func sql(_ template: String, for dialect: SQLDialect) -> String {

@@ -108,3 +108,41 @@ struct TextInterner {
         return last
     }
 }
+
+extension Store {
+    /// A campaign as the annual report lists it.
+    public struct CampaignSummary: Sendable {
+        public var id: String
+        public var title: String
+        public var priority: Campaign.Priority
+        public var state: CampaignState
+        public var office: String?
+        public var purpose: Campaign.Purpose?
+        public var channel: String?
+        public var submittedAt: Int64
+        /// The approval's time (from the audit trail).
+        public var approvedAt: Int64?
+    }
+
+    /// Campaigns submitted in [from, to) (seconds), in the order submitted.
+    public func campaigns(submittedFrom from: Int64, to: Int64) throws -> [CampaignSummary] {
+        try db.query("""
+            SELECT c.id, c.title, c.priority, c.state, c.office, c.purpose, c.channel, c.created_at,
+                   (SELECT min(a.at) FROM audit a WHERE a.campaign = c.id AND a.action = 'approve')
+            FROM campaigns c WHERE c.created_at >= ? AND c.created_at < ? ORDER BY c.created_at, c.id
+            """, [.int(from), .int(to)]) {
+            CampaignSummary(id: $0.text(0), title: $0.text(1), priority: Campaign.Priority(rawValue: $0.text(2)) ?? .routine,
+                            state: CampaignState(rawValue: $0.text(3)) ?? .draft, office: $0.isNull(4) ? nil : $0.text(4),
+                            purpose: $0.isNull(5) ? nil : Campaign.Purpose(rawValue: $0.text(5)), channel: $0.isNull(6) ? nil : $0.text(6),
+                            submittedAt: $0.int64(7), approvedAt: $0.isNull(8) ? nil : $0.int64(8))
+        }
+    }
+
+    /// When loa learned of the `rank`-th delivery of a campaign (1-based), in time order; nil when
+    /// fewer were delivered.
+    public func deliveryTime(campaign: String, rank: Int) throws -> Int64? {
+        guard rank >= 1 else { return nil }
+        return try db.scalarInt("SELECT updated_at FROM messages WHERE campaign = ? AND state = 'delivered' ORDER BY updated_at LIMIT 1 OFFSET ?",
+                                [.text(campaign), .int(Int64(rank - 1))])
+    }
+}

@@ -23,7 +23,7 @@ let vault = try! ContactVault(hex: String(repeating: "6b", count: 32))
 func campaign(id: String = "lu-bo-y") -> Campaign {
     var parser = CampaignParser(units: units)
     let c = parser.parse(map([
-        ("id", s(id)), ("title", s("Lũ quét")), ("office", s("Sở")), ("legal_basis", s("220/KH-UBND")),
+        ("id", s(id)), ("title", s("Lũ quét")), ("purpose", s("disaster")), ("office", s("Sở")), ("legal_basis", s("220/KH-UBND")),
         ("channel", s("sms")), ("sender", s("QUANGNGAI")), ("priority", s("emergency")),
         ("audience", map([("communes", list([s("23377")])), ("seen_within", s("24h"))])),
         ("languages", map([("default", s("vi"))])),

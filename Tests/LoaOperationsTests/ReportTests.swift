@@ -134,4 +134,29 @@ struct ReportTests {
         #expect(html.contains("<td colspan=\"2\">Tổng cộng</td><td class=\"n\">10</td>"))
         #expect(html.contains("THỦ TRƯỞNG ĐƠN VỊ"))
     }
+
+    @Test("the annual report: campaigns of the year by purpose and priority, totals, emergency speed; other years and offices left out",
+          arguments: StoreEngine.available)
+    func annual(engine: StoreEngine) throws {
+        let (store, _) = try fixture(engine)
+        let c = campaign(id: "nam-cu")
+        _ = try store.submitCampaign(c, file: "nam-cu.yaml", sha256: "x", by: "Lan")
+        let year = Int(Timestamp(seconds: Store.nowSeconds()).iso8601().prefix(4))!
+        // A campaign of last year.
+        try rawConnection(to: store.givenLocation).run("UPDATE campaigns SET created_at = created_at - 400 * 86400 WHERE id = 'nam-cu'")
+        let report = try AnnualReport(store: store, year: year, office: nil, prices: prices)
+        #expect(report.entries.map(\.campaign.id) == ["c"])
+        #expect(report.total == (try CampaignReport(store: store, campaign: "c", by: .carrier, units: units, prices: prices)).report.total)
+        #expect(report.byPurposeAndPriority == [.other: [.emergency: 1]])
+        let speed = try #require(report.entries.first?.toFirstDelivery)
+        #expect(speed >= 0 && speed < 60)
+        // 90% of the 8 sent is 8 delivered: only 5 were.
+        #expect(report.entries.first?.toNinetyPercent == nil)
+        #expect(report.entries.first?.communesReached.count == 2)
+        let lastYear = try AnnualReport(store: store, year: year - 1, office: "Sở", prices: prices)
+        #expect(lastYear.entries.map { "\($0.campaign.id) \($0.campaign.purpose?.rawValue ?? "?")" } == ["nam-cu disaster"])
+        #expect(try AnnualReport(store: store, year: year - 1, office: "Another office", prices: prices).entries.isEmpty)
+        let html = report.html()
+        #expect(html.contains("Báo cáo kết quả thông tin qua tin nhắn năm \(year)") && html.contains("Khẩn cấp"))
+    }
 }

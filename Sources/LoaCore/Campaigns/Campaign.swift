@@ -7,8 +7,27 @@ public struct Campaign: Sendable {
         public static func < (a: Priority, b: Priority) -> Bool { a.rank < b.rank }
     }
 
+    /// What a campaign is for, as the annual report groups them.
+    public enum Purpose: String, Sendable, CaseIterable {
+        case disaster, health, security, law, social, education, other
+        /// The heading in Vietnamese reports.
+        public var vietnamese: String {
+            switch self {
+            case .disaster: "Phòng chống thiên tai"
+            case .health: "Y tế, dịch bệnh"
+            case .security: "An ninh, trật tự, biên giới"
+            case .law: "Tuyên truyền pháp luật"
+            case .social: "An sinh xã hội"
+            case .education: "Giáo dục"
+            case .other: "Khác"
+            }
+        }
+    }
+
     public var id: String
     public var title: String
+    /// `purpose:` in the file (optional: other).
+    public var purpose: Purpose = .other
     public var office: String
     public var legalBasis: String
     public var channel: Channel

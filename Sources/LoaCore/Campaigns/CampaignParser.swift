@@ -7,7 +7,7 @@ public struct CampaignParser {
 
     public init(units: AdministrativeUnits) { self.units = units }
 
-    static let topLevelFields = ["serialization_version", "id", "title", "office", "legal_basis", "channel", "sender",
+    static let topLevelFields = ["serialization_version", "id", "title", "purpose", "office", "legal_basis", "channel", "sender",
                                  "priority", "audience", "languages", "variants", "schedule", "limits", "values"]
 
     mutating func error(_ node: SourceNode?, _ field: String, _ message: String, at position: SourcePosition? = nil) {
@@ -61,9 +61,11 @@ public struct CampaignParser {
         let campaign = Campaign(id: id, title: title, office: office, legalBasis: legalBasis, channel: channel, sender: sender,
                                 priority: priority, audience: audience, languages: languages, variants: variants,
                                 schedule: schedule, limits: limits, values: values)
-        checkLanguageCoverage(campaign, root: root)
-        previews = checkMessages(campaign)
-        return campaign
+        var purposed = campaign
+        if root["purpose"] != nil, let p = requiredEnum(root, "purpose", Campaign.Purpose.self) { purposed.purpose = p }
+        checkLanguageCoverage(purposed, root: root)
+        previews = checkMessages(purposed)
+        return purposed
     }
 
     // MARK: - Fields
