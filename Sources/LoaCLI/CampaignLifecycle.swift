@@ -40,18 +40,28 @@ struct CampaignApprove: AsyncParsableCommand {
         discussion: "Ethnic-language variants must have been checked by a native translator (review: verified, reviewed_by: …)."
     )
     @Argument var file: String
+    @Option(name: .long, help: "The province's policy file (default: $LOA_POLICY, or ./policy.yaml when present).") var policy: String?
     @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
         let loaded = try checkedCampaign(file, units: try loadUnits())
         let campaign = loaded.campaign!
+        let rules = try PolicyFile.load(policy)
         let unreviewed = campaign.variants.filter { $0.value.review == .needsNativeReview }.keys.sorted()
         let db = try store.open()
         let me = try actor.actor(db, needs: .approve)
         do {
-            let record = try db.approveCampaign(campaign.id, sha256: try fileSHA(file), by: me.name, unreviewed: unreviewed)
-            print("\(record.id): approved by \(record.approvedBy ?? me.name) (drafted by \(record.draftedBy)); send it with: loa dispatch \(file)")
+            let before = try db.campaignRecord(campaign.id)
+            let record = try db.approveCampaign(campaign.id, sha256: try fileSHA(file), by: me.name, unreviewed: unreviewed, emergency: rules.emergency)
+            if before?.state != .draft, record.secondApprovedBy != nil {
+                print("\(record.id): second approval by \(record.secondApprovedBy!) confirms \(record.approvedBy ?? "?")'s (emergency policy)")
+            } else if let due = record.secondApprovalDue {
+                print("\(record.id): approved by \(record.approvedBy ?? me.name) alone under the emergency policy (\(rules.path ?? "")); send it with: loa dispatch \(file)")
+                print("  a second approver must confirm by \(Timestamp(seconds: due).iso8601()) (loa campaign approve \(file) --as ANOTHER), or nothing more is sent")
+            } else {
+                print("\(record.id): approved by \(record.approvedBy ?? me.name) (drafted by \(record.draftedBy)); send it with: loa dispatch \(file)")
+            }
         } catch let e as StoreError { throw CLIError(e.description) }
     }
 }
@@ -104,6 +114,11 @@ struct CampaignStatus: AsyncParsableCommand {
         guard let record = try db.campaignRecord(id) else { throw CLIError("no campaign \(id) in \(db.location)") }
         print("\(record.id): \(record.title)")
         print("  state \(record.state.rawValue), priority \(record.priority.rawValue), drafted by \(record.draftedBy), approved by \(record.approvedBy ?? "nobody yet")")
+        if let due = record.secondApprovalDue {
+            if let second = record.secondApprovedBy { print("  approved alone under the emergency policy; confirmed by \(second)") }
+            else if record.awaitsOverdueConfirmation(now: Store.nowSeconds()) { print("  approved alone under the emergency policy; NO second approval by \(Timestamp(seconds: due).iso8601()): nothing more is sent until one comes") }
+            else { print("  approved alone under the emergency policy; a second approver confirms by \(Timestamp(seconds: due).iso8601())") }
+        }
         printDeliverySummary(try db.messageCounts(campaign: id))
         print("  audit trail:")
         for e in try db.auditTrail(campaign: id) { print("    \(e.at.iso8601())  \(e.actor.padding(toLength: max(12, e.actor.count), withPad: " ", startingAt: 0))  \(e.action)\(e.detail.isEmpty ? "" : ": \(e.detail)")") }

@@ -34,6 +34,9 @@ public struct CampaignDispatch {
         case .cancelled, .completed: return .skip("\(c.id) is \(record.state.rawValue): skipped")
         default: break
         }
+        if record.awaitsOverdueConfirmation(now: at.seconds), let due = record.secondApprovalDue {
+            throw OperationError(.notSendable, "\(c.id) was approved alone under the emergency policy and no second approver confirmed it by \(Timestamp(seconds: due).iso8601()): nothing more is sent until one does (loa campaign approve \(file) --as ANOTHER)")
+        }
         if !record.planned && c.schedule.end <= at {
             throw OperationError(.notSendable, "\(c.id) ended at \(c.schedule.end.iso8601()): nothing planned or sent")
         }

@@ -13,6 +13,14 @@ extension Store {
         public var approvedBy: String?
         public var fileSHA256: String
         public var planned: Bool
+        /// An emergency approved alone: when a second approval is due (seconds), and who gave it.
+        public var secondApprovalDue: Int64? = nil
+        public var secondApprovedBy: String? = nil
+
+        /// Approved alone and not confirmed by `now`: nothing more may be sent.
+        public func awaitsOverdueConfirmation(now: Int64) -> Bool {
+            secondApprovalDue.map { $0 < now && secondApprovedBy == nil } ?? false
+        }
     }
 
     public static func nowSeconds() -> Int64 { Int64(Date().timeIntervalSince1970) }
@@ -23,10 +31,11 @@ extension Store {
     }
 
     public func campaignRecord(_ id: String) throws -> CampaignRecord? {
-        try db.query("SELECT id, title, priority, state, drafted_by, approved_by, file_sha256, planned_at FROM campaigns WHERE id = ?", [.text(id)]) {
+        try db.query("SELECT id, title, priority, state, drafted_by, approved_by, file_sha256, planned_at, second_approval_due, second_approved_by FROM campaigns WHERE id = ?", [.text(id)]) {
             CampaignRecord(id: $0.text(0), title: $0.text(1), priority: Campaign.Priority(rawValue: $0.text(2)) ?? .routine,
                            state: CampaignState(rawValue: $0.text(3)) ?? .draft, draftedBy: $0.text(4),
-                           approvedBy: $0.isNull(5) ? nil : $0.text(5), fileSHA256: $0.text(6), planned: !$0.isNull(7))
+                           approvedBy: $0.isNull(5) ? nil : $0.text(5), fileSHA256: $0.text(6), planned: !$0.isNull(7),
+                           secondApprovalDue: $0.isNull(8) ? nil : $0.int64(8), secondApprovedBy: $0.isNull(9) ? nil : $0.text(9))
         }.first
     }
 
@@ -60,17 +69,38 @@ extension Store {
         return try campaignRecord(id)!
     }
 
-    /// Approval by a second person; the file must be the one submitted.
-    public func approveCampaign(_ id: String, sha256: String, by approver: String, unreviewed: [String]) throws -> CampaignRecord {
+    /// Approval by a second person; the file must be the one submitted. With an emergency policy,
+    /// an emergency may be approved alone (by its drafter too), a second approver confirming
+    /// within the policy's window: the same command by another approver confirms it.
+    public func approveCampaign(_ id: String, sha256: String, by approver: String, unreviewed: [String],
+                                emergency: EmergencyApproval? = nil, now: Int64 = Store.nowSeconds()) throws -> CampaignRecord {
         try db.transaction {
             try lockCampaign(id)
             guard let record = try campaignRecord(id) else { throw StoreError(.campaign, "campaign \(id) was never submitted (loa campaign submit FILE --as NAME)") }
             guard record.fileSHA256 == sha256 else { throw StoreError(.campaign, "campaign \(id): the file changed since it was submitted; submit it again before approval") }
-            switch CampaignState.approve(state: record.state, drafter: record.draftedBy, approver: approver, unreviewed: unreviewed) {
+            // The second approval of an emergency sent on one.
+            if record.state != .draft, let due = record.secondApprovalDue, record.secondApprovedBy == nil, let first = record.approvedBy {
+                guard EmergencyApproval.confirms(first: first, second: approver) else {
+                    throw StoreError(.campaign, "\(id): \(approver) approved it already; the second approval must come from another approver")
+                }
+                try db.run("UPDATE campaigns SET second_approved_by = ? WHERE id = ?", [.text(approver), .text(id)])
+                let late = now > due ? " (after the deadline \(Timestamp(seconds: due).iso8601()): sending may resume)" : ""
+                try audit(approver, "second-approve", campaign: id, "confirms \(first)'s approval under the emergency policy\(late); file sha256 \(sha256)")
+                return
+            }
+            let alone = record.priority == .emergency && emergency != nil
+            switch CampaignState.approve(state: record.state, drafter: record.draftedBy, approver: approver, unreviewed: unreviewed, aloneAllowed: alone) {
             case .failure(let e): throw StoreError(.campaign, "\(id): \(e.description)")
             case .success(let next):
                 try db.run("UPDATE campaigns SET state = ?, approved_by = ? WHERE id = ?", [.text(next.rawValue), .text(approver), .text(id)])
-                try audit(approver, "approve", campaign: id, "drafted by \(record.draftedBy); file sha256 \(sha256)")
+                if let emergency, alone {
+                    let due = now + emergency.window
+                    try db.run("UPDATE campaigns SET second_approval_due = ? WHERE id = ?", [.int(due), .text(id)])
+                    try audit(approver, "approve", campaign: id, "drafted by \(record.draftedBy); file sha256 \(sha256); emergency policy: "
+                              + "sent on this approval, a second approver confirms by \(Timestamp(seconds: due).iso8601())")
+                } else {
+                    try audit(approver, "approve", campaign: id, "drafted by \(record.draftedBy); file sha256 \(sha256)")
+                }
             }
         }
         return try campaignRecord(id)!
@@ -233,8 +263,8 @@ extension Store {
         let id: Int64? = try db.transaction {
             let campaigns = try db.query("""
                 SELECT c.id, c.priority, (SELECT max(b.id) FROM batches b WHERE b.carrier = ? AND b.campaign = c.id) AS last
-                FROM campaigns c WHERE c.state = 'sending' AND EXISTS (SELECT 1 FROM messages m WHERE m.carrier = ? AND m.state = 'planned' AND m.campaign = c.id)
-                """, [.text(carrier.rawValue), .text(carrier.rawValue)]) { ($0.text(0), Campaign.Priority(rawValue: $0.text(1)) ?? .routine, $0.isNull(2) ? -1 : $0.int64(2)) }
+                FROM campaigns c WHERE EXISTS (SELECT 1 FROM messages m WHERE m.carrier = ? AND m.state = 'planned' AND m.campaign = c.id) AND \(Self.sendable)
+                """, [.text(carrier.rawValue), .text(carrier.rawValue), .int(Self.nowSeconds())]) { ($0.text(0), Campaign.Priority(rawValue: $0.text(1)) ?? .routine, $0.isNull(2) ? -1 : $0.int64(2)) }
             guard let pick = campaigns.filter({ allowed?.contains($0.0) ?? true }).sorted(by: { a, b in a.1 != b.1 ? a.1 > b.1 : a.2 < b.2 }).first else { return nil }
             let now = Self.nowSeconds()
             // A placeholder key of its own: a shared one would make concurrent claims wait on the unique index.
@@ -590,8 +620,13 @@ extension Store {
         return out
     }
 
+    /// A campaign (alias `c`) whose messages may be sent: sending, and not an emergency approved
+    /// alone whose second approval is overdue. Binds one value: now.
+    static let sendable = "c.state = 'sending' AND (c.second_approval_due IS NULL OR c.second_approved_by IS NOT NULL OR c.second_approval_due >= ?)"
+
     public func pendingCount(carrier: Carrier) throws -> Int {
-        Int(try db.scalarInt("SELECT count(*) FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND c.state = 'sending'", [.text(carrier.rawValue)]) ?? 0)
+        Int(try db.scalarInt("SELECT count(*) FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND \(Self.sendable)",
+                             [.text(carrier.rawValue), .int(Self.nowSeconds())]) ?? 0)
             + Int(try db.scalarInt("""
                 SELECT count(*) FROM messages m JOIN batches b ON b.id = m.batch
                 WHERE b.carrier = ? AND b.state IN ('\(BatchState.uploading.rawValue)', '\(BatchState.retryAt.rawValue)') AND m.state = 'submitted'
@@ -601,9 +636,9 @@ extension Store {
     /// Whether anything is left for a carrier (cheaper than counting it).
     public func hasWork(carrier: Carrier) throws -> Bool {
         try db.scalarInt("""
-            SELECT CASE WHEN EXISTS (SELECT 1 FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND c.state = 'sending')
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND \(Self.sendable))
             OR EXISTS (SELECT 1 FROM batches WHERE carrier = ? AND state IN ('\(BatchState.uploading.rawValue)', '\(BatchState.retryAt.rawValue)')) THEN 1 ELSE 0 END
-            """, [.text(carrier.rawValue), .text(carrier.rawValue)]) == 1
+            """, [.text(carrier.rawValue), .int(Self.nowSeconds()), .text(carrier.rawValue)]) == 1
     }
 
     /// Messages sent to a carrier today (restores the daily quota after a restart).

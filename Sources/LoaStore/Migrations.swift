@@ -238,6 +238,11 @@ enum Migrations {
             ALTER TABLE campaigns ADD COLUMN purpose TEXT;
             ALTER TABLE campaigns ADD COLUMN channel TEXT;
             """, ""),
+        // An emergency approved alone under the province's policy: when the second approval is due, and by whom it came.
+        (13, "emergency second approval", """
+            ALTER TABLE campaigns ADD COLUMN second_approval_due {int};
+            ALTER TABLE campaigns ADD COLUMN second_approved_by TEXT;
+            """, ""),
     ]
 
     static func sql(_ template: String, for dialect: SQLDialect) -> String {

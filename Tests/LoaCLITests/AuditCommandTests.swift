@@ -83,6 +83,35 @@ struct AuditCommandTests {
         #expect(try run("/usr/bin/env", ["python3", script, "\(dir)/truncated.ndjson", String(head)]).stderr.contains("is not in the export"))
     }
 
+    @Test("contact lists export masked; unmasked only for an auditor signed in, and audited")
+    func unmaskedExportIsAudited() throws {
+        let dir = try CLI.temporaryDirectory()
+        try Data("msisdn,name,language,commune_code\n0912345678,\"Y Blương, trưởng thôn\",jra,23377\n0961234567,A Thút,,\n".utf8)
+            .write(to: URL(fileURLWithPath: "\(dir)/contacts.csv"))
+        let env = ["LOA_DATABASE": "\(dir)/loa.sqlite", "LOA_TOKEN": "", "LOA_CONTACT_KEY": String(repeating: "6b", count: 32)]
+        func loa(_ args: [String], token: String? = nil) throws -> CLIResult {
+            try CLI.run(args, environment: token.map { env.merging(["LOA_TOKEN": $0]) { $1 } } ?? env)
+        }
+        #expect(try loa(["import", "contacts", "\(dir)/contacts.csv", "--list", "uy-tin", "--as", "Op"]).status == 0)
+        let masked = try loa(["contacts", "export", "uy-tin"])
+        #expect(masked.status == 0, "\(masked.stderr)")
+        #expect(masked.stdout == "\u{FEFF}name,msisdn,carrier,language,commune_code,opted_out\r\nA Thút,0961***567,viettel,,,no\r\n\"Y Blương, trưởng thôn\",0912***678,vinaphone,jra,23377,no\r\n")
+        let open = try loa(["contacts", "export", "uy-tin", "--unmasked", "--as", "Op"])
+        #expect(open.status != 0)
+        #expect(open.stderr.contains("only an auditor may export unmasked numbers"), "\(open.stderr)")
+        let admin = try loa(["user", "add", "Admin", "--role", "admin"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let auditor = try loa(["user", "add", "Kiểm Toán", "--role", "auditor", "--as", "Admin"], token: admin).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let byAdmin = try loa(["contacts", "export", "uy-tin", "--unmasked", "--as", "Admin"], token: admin)
+        #expect(byAdmin.stderr.contains("Admin is an admin and may not export unmasked phone numbers (roles that may: auditor)"), "\(byAdmin.stderr)")
+        let clear = try loa(["contacts", "export", "uy-tin", "--unmasked", "--as", "Kiểm Toán", "--out", "\(dir)/clear.csv"], token: auditor)
+        #expect(clear.status == 0, "\(clear.stderr)")
+        let text = try String(contentsOfFile: "\(dir)/clear.csv", encoding: .utf8)
+        #expect(text.contains(",0912345678,vinaphone,") && text.contains(",0961234567,viettel,"))
+        let trail = try loa(["audit", "list"]).stdout
+        #expect(trail.contains("Kiểm Toán  export-unmasked: contact list uy-tin: 2 numbers unmasked to \(dir)/clear.csv"), "\(trail)")
+        #expect(try loa(["audit", "verify"]).status == 0)
+    }
+
     func run(_ tool: String, _ args: [String]) throws -> CLIResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)

@@ -73,6 +73,42 @@ struct AccessTests {
         #expect(trail == ["Lan submit: file sha256 abc", "Minh reject: drafted by Lan: sai tên xã", "Lan resubmit: file sha256 def", "Hà approve: drafted by Lan; file sha256 def"])
     }
 
+    @Test("emergency policy: one approver sends an emergency at once (their own too), a second confirms; overdue, nothing more is sent",
+          arguments: StoreEngine.available)
+    func emergencyAlone(engine: StoreEngine) throws {
+        let (store, _, _) = try staffed(engine)
+        let policy = EmergencyApproval(window: 1800)
+        _ = try store.submitCampaign(id: "e", title: "e", priority: .emergency, file: "e.yaml", sha256: "abc", by: "Minh")
+        _ = try store.submitCampaign(id: "r", title: "r", priority: .routine, file: "r.yaml", sha256: "abc", by: "Minh")
+        #expect(throws: StoreError.self) { try store.approveCampaign("e", sha256: "abc", by: "Minh", unreviewed: []) }
+        #expect(throws: StoreError.self) { try store.approveCampaign("r", sha256: "abc", by: "Minh", unreviewed: [], emergency: policy) }
+        let now = Store.nowSeconds()
+        let alone = try store.approveCampaign("e", sha256: "abc", by: "Minh", unreviewed: [], emergency: policy, now: now)
+        #expect(alone.state == .approved && alone.secondApprovalDue == now + 1800 && alone.secondApprovedBy == nil)
+        #expect(throws: StoreError.self) { try store.approveCampaign("e", sha256: "abc", by: "minh", unreviewed: [], emergency: policy) }
+        #expect(try store.approveCampaign("e", sha256: "abc", by: "Hà", unreviewed: [], emergency: policy).secondApprovedBy == "Hà")
+        let trail = try store.auditEntries(campaign: "e").compactMap(\.entry).map(\.action)
+        #expect(trail == ["submit", "approve", "second-approve"])
+
+        // Approved alone an hour ago with a 30-minute window, never confirmed: claims skip it, the gate refuses.
+        _ = try store.submitCampaign(id: "late", title: "late", priority: .emergency, file: "late.yaml", sha256: "abc", by: "Minh")
+        _ = try store.approveCampaign("late", sha256: "abc", by: "Minh", unreviewed: [], emergency: policy, now: now - 3600)
+        _ = try store.transitionCampaign("late", "start", by: "Op")
+        _ = try store.planMessages(campaign: "late", priority: .emergency, day: 1, capPerDay: 1, [
+            PlannedMessage(carrier: .viettel, subscriber: Pseudonym(w0: 1, w1: 1, w2: 1, w3: 1).description, language: "vi", commune: 23377,
+                           text: "t", encoding: .gsm7, segments: 1)])
+        #expect(try store.claimBatch(carrier: .viettel, limit: 10) == nil)
+        #expect(try store.hasWork(carrier: .viettel) == false)
+        #expect(try store.campaignRecord("late")?.awaitsOverdueConfirmation(now: now) == true)
+        var refused: OperationError.Code? = nil
+        do { _ = try CampaignDispatch(store: store).step(for: campaign(id: "late"), file: "late.yaml", sha256: "abc", at: Timestamp(seconds: now)) } catch {
+            refused = (error as? OperationError)?.code
+        }
+        #expect(refused == .notSendable)
+        _ = try store.approveCampaign("late", sha256: "abc", by: "Hà", unreviewed: [], emergency: policy)
+        #expect(try store.claimBatch(carrier: .viettel, limit: 10)?.messages.count == 1)
+    }
+
     @Test("a wrong token is refused and audited; five failures lock the user out for 15 minutes, the right token too", arguments: StoreEngine.available)
     func throttled(engine: StoreEngine) throws {
         let (store, tokens, _) = try staffed(engine)

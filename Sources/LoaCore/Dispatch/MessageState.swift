@@ -121,10 +121,14 @@ public enum CampaignState: String, Sendable, CaseIterable, Codable {
 
     /// Approval: only a draft, only by someone other than the drafter, only when every variant
     /// that needs a native translator's review has had it.
-    public static func approve(state: CampaignState, drafter: String, approver: String, unreviewed: [String]) -> Result<CampaignState, TransitionError> {
+    /// `aloneAllowed`: an emergency under a policy that lets one approver send it at once, a
+    /// second confirming afterwards (`EmergencyApproval`): the drafter may then approve alone.
+    public static func approve(state: CampaignState, drafter: String, approver: String, unreviewed: [String],
+                               aloneAllowed: Bool = false) -> Result<CampaignState, TransitionError> {
         guard state == .draft else { return .failure(.notAllowed(from: state, action: "approve")) }
-        // Names are compared as people: NFC, trimmed, ignoring case (free text until roles exist).
-        if (try? PersonName(drafter)) == (try? PersonName(approver)) || drafter.lowercased() == approver.lowercased() { return .failure(.selfApproval(approver)) }
+        // Names are compared as people: NFC, trimmed, ignoring case.
+        let same = (try? PersonName(drafter)) == (try? PersonName(approver)) || drafter.lowercased() == approver.lowercased()
+        if same && !aloneAllowed { return .failure(.selfApproval(approver)) }
         if !unreviewed.isEmpty { return .failure(.unreviewedTranslations(unreviewed)) }
         return .success(.approved)
     }
@@ -138,5 +142,19 @@ public enum CampaignState: String, Sendable, CaseIterable, Codable {
         case (.draft, "reject"): .success(.rejected)
         default: .failure(.notAllowed(from: self, action: action))
         }
+    }
+}
+
+/// A province's policy for emergencies (`emergency:` in the policy file): one approver may send an
+/// emergency at once, even one they drafted, when a second approver confirms within `window`
+/// seconds; both approvals are recorded. Without confirmation by then, loa sends no more of it.
+public struct EmergencyApproval: Sendable, Equatable {
+    public var window: Int64
+
+    public init(window: Int64) { self.window = window }
+
+    /// What a second approval may be, given who approved first.
+    public static func confirms(first: String, second: String) -> Bool {
+        (try? PersonName(first)) != (try? PersonName(second)) && first.lowercased() != second.lowercased()
     }
 }
