@@ -45,17 +45,10 @@ struct ContactsExport: AsyncParsableCommand {
             lines.append([c.name, unmasked ? c.msisdn.national : c.msisdn.masked, c.carrier.rawValue, c.language ?? "",
                           c.commune.map(Commune.codeText) ?? "", c.optedOut ? "yes" : "no"])
         }
-        let csv = [0xEF, 0xBB, 0xBF] + Array((lines.map { $0.map(csvCell).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n").utf8)
+        let csv = [0xEF, 0xBB, 0xBF] + Array((lines.map { $0.map(CSVLine.textField).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n").utf8)
         if let me {
             try db.audit(me.name, "export-unmasked", campaign: nil, "contact list \(list): \(contacts.count) numbers unmasked" + (out.map { " to \($0)" } ?? " to standard output"))
         }
         if let out { try OutputFile.write(csv, to: out, force: force) } else { FileHandle.standardOutput.write(Data(csv)) }
-    }
-
-    func csvCell(_ s: String) -> String {
-        // A cell Excel would read as a formula is written as text.
-        let guarded = s.first.map { "=+-@".contains($0) } == true ? "'" + s : s
-        return guarded.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-            ? "\"" + guarded.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : guarded
     }
 }

@@ -110,7 +110,7 @@ public struct AnnualReport: Sendable {
         lines.append(["total", "", "", "", "", "", "", "\(t.recipients)", "\(t.sent)", "\(t.delivered)", "\(t.failed)", "\(t.rejected)", "\(t.expired)",
                       CampaignReport.percent(t.deliveryRate), Set(entries.flatMap(\.languages)).sorted().joined(separator: " "),
                       "\(Set(entries.flatMap(\.communesReached)).count)", CampaignReport.money(t.cost), "", ""])
-        return [0xEF, 0xBB, 0xBF] + Array((lines.map { $0.map(CampaignReport.csvField).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n").utf8)
+        return [0xEF, 0xBB, 0xBF] + Array((lines.map { $0.map(CSVLine.field).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n").utf8)
     }
 
     public func json() -> String {

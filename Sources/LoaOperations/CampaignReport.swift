@@ -114,14 +114,10 @@ public struct CampaignReport: Sendable {
         var total = ["total", "total"]
         if report.dimension == .commune { total.append("") }
         lines.append(total + columns.map { $0.value(report.total) })
-        let text = lines.map { $0.map(Self.csvField).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
+        let text = lines.map { $0.map(CSVLine.field).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
         return [0xEF, 0xBB, 0xBF] + Array(text.utf8)
     }
 
-    static func csvField(_ s: String) -> String {
-        let needs = s.contains(",") || s.contains("\"") || s.contains("\n") || s.contains("\r")
-        return needs ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-    }
 
     // MARK: JSON
 

@@ -89,6 +89,12 @@ public enum CSVLine {
         }
     }
 
+    /// A field of text that people typed (names): one that Excel would run as a formula
+    /// (`=`, `+`, `-`, `@` first) is written as text, with an apostrophe; then quoted when needed.
+    public static func textField(_ s: String) -> String {
+        field(s.first.map { "=+-@".contains($0) } == true ? "'" + s : s)
+    }
+
     /// Quotes a field when it needs it.
     public static func field(_ s: String) -> String {
         if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
