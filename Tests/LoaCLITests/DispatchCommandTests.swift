@@ -174,8 +174,12 @@ struct DispatchCommandTests {
         // Once both nodes have been up a while (the second has its share of carriers), kill the first without warning.
         var killed = false
         usleep(1_500_000)
-        // What an operator sees meanwhile.
-        let info = try CLI.run(["store", "info"], environment: fx.env)
+        // What an operator sees meanwhile (a busy machine may take longer to start the second node).
+        var info = try CLI.run(["store", "info"], environment: fx.env)
+        for _ in 0..<40 where !info.stdout.contains("dispatchers: 2 running") {
+            usleep(250_000)
+            info = try CLI.run(["store", "info"], environment: fx.env)
+        }
         #expect(info.stdout.contains("dispatchers: 2 running"), "\(info.stdout)\(info.stderr)")
         #expect(info.stdout.contains("schema: version "))
         if engine == .postgres { #expect(!info.stdout.contains("loa-test@") && info.stdout.contains(":***@")) }

@@ -72,6 +72,10 @@ struct ReportTests {
             #expect(sum == r.total, "\(dimension)")
             #expect(r.total.addsUp && r.rows.allSatisfy { $0.counts.addsUp }, "\(dimension)")
         }
+        // Read in two halves at once (as large campaigns are), the same facts.
+        func sorted(_ f: [DeliveryFact]) -> [String] { f.map { "\($0.carrier) \($0.commune ?? -1) \($0.language) \($0.state) \($0.reason ?? "") \($0.encoding) \($0.sentAt ?? -1) \($0.latency ?? -1) \($0.count) \($0.segments)" }.sorted() }
+        #expect(sorted(try store.deliveryFacts(campaign: "c", splitAbove: 0)) == sorted(try store.deliveryFacts(campaign: "c")))
+        #expect(try store.deliveryFacts(campaign: "c", splitAbove: 0).reduce(0) { $0 + $1.count } == 10)
         let byLanguage = try CampaignReport(store: store, campaign: "c", by: .language, units: units, prices: prices)
         #expect(byLanguage.report.rows.map { "\($0.key) \($0.counts.recipients)" } == ["vi 8", "xdg 2"])
         let byCommune = try CampaignReport(store: store, campaign: "c", by: .commune, units: units, prices: prices)
