@@ -106,12 +106,13 @@ struct ReceiptsImport: AsyncParsableCommand {
             CSV: a header naming message_id, status, and any of at, reason, error_code, smpp; NDJSON: \
             one receipt object per line, as over HTTP. Read as a stream in parts of 5,000; a line that \
             cannot be read or matches no message goes to the quarantine with its line number and the \
-            reason (loa receipts quarantine). Importing a file twice applies nothing twice (its \
-            quarantined lines are quarantined again).
+            reason (loa receipts quarantine). A file imported before (same SHA-256) is not read again \
+            unless --force.
             """
     )
     @Argument(help: "The receipt file.") var file: String
     @Option(name: .long, help: "The carrier that sent it.") var carrier: String
+    @Flag(name: .long, help: "Read it again even if this exact file was imported before.") var force = false
     @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
 
@@ -123,7 +124,7 @@ struct ReceiptsImport: AsyncParsableCommand {
         let parts = try store.carrierConfigs()[c]?.gateway(requireSecrets: false).receiptParts ?? .all
         let db = try store.open()
         let me = try actor.actor(db, needs: .operate)
-        let report = try ReceiptImport.run(path: file, carrier: c, parts: parts, store: db) { lines, bytes, size in
+        let report = try ReceiptImport.run(path: file, carrier: c, parts: parts, store: db, force: force) { lines, bytes, size in
             guard tty, Date().timeIntervalSince(lastShown) >= 0.5 else { return }
             lastShown = Date()
             let rate = Int(Double(lines) / max(0.001, Date().timeIntervalSince(started)))
@@ -131,6 +132,10 @@ struct ReceiptsImport: AsyncParsableCommand {
             FileHandle.standardError.write(Data("\r  \(formatCount(lines)) receipts · \(share)% of the file · \(formatCount(rate))/s   ".utf8))
         }
         if tty { FileHandle.standardError.write(Data("\n".utf8)) }
+        if let earlier = report.alreadyImported {
+            print("\(file): imported before for \(c.rawValue) (import #\(earlier), same SHA-256): nothing done (--force reads it again; its unreadable lines would be quarantined again)")
+            return
+        }
         print("\(file) (\(report.format)): \(formatCount(report.lines)) receipt line(s) for \(c.rawValue): \(formatCount(report.applied)) applied, "
               + "\(formatCount(report.kept)) kept without a change (duplicates, intermediate, final already), \(formatCount(report.quarantined)) quarantined")
         try db.audit(me.name, "receipts-import", campaign: nil, "\(file) sha256 \(try fileSHA(file)) for \(c.rawValue): \(report.lines) lines, \(report.applied) applied, \(report.kept) kept, \(report.quarantined) quarantined")

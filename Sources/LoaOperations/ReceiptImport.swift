@@ -14,22 +14,34 @@ public struct ReceiptImport {
         public var kept = 0
         public var quarantined = 0
         public var format = ""
+        /// The same file (by SHA-256) was imported for this carrier before, as this import number: nothing was done.
+        public var alreadyImported: Int64? = nil
 
-        public init(lines: Int = 0, applied: Int = 0, kept: Int = 0, quarantined: Int = 0, format: String = "") {
+        public init(lines: Int = 0, applied: Int = 0, kept: Int = 0, quarantined: Int = 0, format: String = "", alreadyImported: Int64? = nil) {
             self.lines = lines
             self.applied = applied
             self.kept = kept
             self.quarantined = quarantined
             self.format = format
+            self.alreadyImported = alreadyImported
         }
     }
 
     public static let partSize = 5_000
 
     /// Reads `path` and records its receipts for `carrier` in `store`; `progress` gets (lines, bytes read, file size).
-    public static func run(path: String, carrier: Carrier, parts: ReceiptParts = .all, store: Store, progress: ((Int, Int, Int) -> Void)? = nil) throws -> Report {
+    /// A file imported completely before (same SHA-256, same carrier) is not read again unless `force`:
+    /// its duplicates would change nothing, but its unreadable lines would be quarantined twice.
+    public static func run(path: String, carrier: Carrier, parts: ReceiptParts = .all, store: Store, force: Bool = false,
+                           progress: ((Int, Int, Int) -> Void)? = nil) throws -> Report {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let sha256 = try store.fileSHA256(path)
         var report = Report()
+        if !force, let earlier = try store.receiptFileImported(carrier: carrier, sha256: sha256) {
+            report.format = try Self.format(of: path)
+            report.alreadyImported = earlier
+            return report
+        }
         var header: [String]? = nil
         var isCSV: Bool? = nil
         var receipts: [ReceiptRecord] = []
@@ -89,7 +101,20 @@ public struct ReceiptImport {
             if receipts.count + unreadable.count >= partSize { try flush() }
         }
         try flush()
+        try store.recordReceiptFile(carrier: carrier, path: path, sha256: sha256, lines: report.lines, quarantined: report.quarantined)
         progress?(report.lines, max(bytesRead, size), size)
         return report
     }
+
+    /// CSV or NDJSON, by the first non-blank character of the file.
+    static func format(of path: String) throws -> String {
+        var found = "CSV"
+        do {
+            _ = try LineReader(path: path).forEachLine(progress: { _ in }, overlong: { _ in }) { _, bytes in
+                if let first = bytes.first(where: { $0 != 0x20 && $0 != 0x09 }) { found = first == 0x7B ? "NDJSON" : "CSV"; throw StopReading() }
+            }
+        } catch is StopReading {}
+        return found
+    }
+    struct StopReading: Error {}
 }

@@ -3,6 +3,20 @@ import LoaCore
 import LoaCrypto
 
 extension Store {
+    /// A file's SHA-256 (lowercase hex), read as a stream.
+    public func fileSHA256(_ path: String) throws -> String { try LoaStore.fileSHA256(path) }
+
+    /// A receipt file imported completely before for this carrier (same SHA-256): its import number.
+    public func receiptFileImported(carrier: Carrier, sha256: String) throws -> Int64? {
+        try previousImport(kind: "receipts", carrier: carrier, hash: sha256)
+    }
+
+    /// Records a receipt file read to its end (what `receiptFileImported` finds).
+    public func recordReceiptFile(carrier: Carrier, path: String, sha256: String, lines: Int, quarantined: Int) throws {
+        try db.run("INSERT INTO imports (kind, carrier, file, sha256, started_at, completed, rows_ok, rows_bad) VALUES ('receipts', ?, ?, ?, ?, 1, ?, ?)",
+                   [.text(carrier.rawValue), .text(path), .text(sha256), .int(Self.nowSeconds()), .int(Int64(lines - quarantined)), .int(Int64(quarantined))])
+    }
+
     /// Starts an import record, or reports that this exact file was imported already.
     /// - Parameter hash: the file's SHA-256, or nil when the caller hashes while streaming.
     /// - Parameter onlyLatestCounts: a file is a repeat only of the latest import of its kind (a

@@ -160,7 +160,11 @@ struct ReceiptImportTests {
             "\(file):6: expected 4 fields (message_id,status,at,reason), found 2",
             "no message m999-\(store.identity.hex) for viettel in this store",
         ])
-        let again = try ReceiptImport.run(path: file, carrier: .viettel, store: store)
+        // The same file again: recognised by its SHA-256, nothing applied and nothing quarantined twice.
+        let twice = try ReceiptImport.run(path: file, carrier: .viettel, store: store)
+        #expect(twice == ReceiptImport.Report(format: "CSV", alreadyImported: 1))
+        #expect(try store.quarantined().count == 3)
+        let again = try ReceiptImport.run(path: file, carrier: .viettel, store: store, force: true)
         #expect(again.applied == 0 && again.kept == 2)
         #expect(try store.messages().map(\.state) == [.delivered, .failed, .accepted])
         // NDJSON, and a file that is neither.
