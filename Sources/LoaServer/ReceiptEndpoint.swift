@@ -102,6 +102,20 @@ public final class ReceiptEndpoint: @unchecked Sendable {
             record { $0.rejected += 1 }
             return refused(.unauthorized, carrier: name, problem, bytes: body.count)
         }
+        // Every process on the store shares the signatures seen (version 2 only: version 1 has no replay protection).
+        if !legacySignature.contains(carrier), let signature, let seconds = timestamp.flatMap({ Int64($0) }) {
+            let now = clock()
+            let fresh: Bool
+            do { fresh = try await withStoreWait { try self.sink.admitSignature(signature.lowercased(), at: seconds, forgetBefore: now - 2 * 300) } } catch let busy as StoreBusy {
+                var response = refused(.serviceUnavailable, carrier: name, "the store is busy (\(busy.reason)): nothing was recorded; post again, signed afresh", bytes: body.count)
+                response.headers[.retryAfter] = "10"
+                return response
+            }
+            if !fresh {
+                record { $0.rejected += 1 }
+                return refused(.unauthorized, carrier: name, ReplayWindow.Refusal.replayed.description + " (by another loa process on this store)", bytes: body.count)
+            }
+        }
         let lines = BatchHTTP.receiptLines(body)
         var receipts: [(number: Int, record: ReceiptRecord)] = []
         var unreadable: [(number: Int, line: String, reason: String)] = []

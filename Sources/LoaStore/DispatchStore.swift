@@ -661,4 +661,11 @@ extension Store {
     }
 }
 
-extension Store: ReceiptSink {}
+extension Store: ReceiptSink {
+    public func admitSignature(_ signature: String, at: Int64, forgetBefore: Int64) throws -> Bool {
+        try db.transaction {
+            try db.run("DELETE FROM receipt_signatures WHERE at < ?", [.int(forgetBefore)])
+            return try db.run("INSERT INTO receipt_signatures (signature, at) VALUES (?, ?) ON CONFLICT DO NOTHING", [.text(signature), .int(at)]) == 1
+        }
+    }
+}

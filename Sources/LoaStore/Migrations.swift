@@ -243,6 +243,15 @@ enum Migrations {
             ALTER TABLE campaigns ADD COLUMN second_approval_due {int};
             ALTER TABLE campaigns ADD COLUMN second_approved_by TEXT;
             """, ""),
+        // Receipt request signatures seen in the last minutes, shared by every `loa serve` on the
+        // store: a captured request replayed to another process is refused too.
+        (14, "receipt signatures", """
+            CREATE TABLE receipt_signatures (
+                signature TEXT PRIMARY KEY,
+                at {int} NOT NULL
+            );
+            CREATE INDEX receipt_signatures_at ON receipt_signatures (at);
+            """, ""),
     ]
 
     static func sql(_ template: String, for dialect: SQLDialect) -> String {

@@ -254,6 +254,12 @@ struct ReceiptEndpointTests {
         // The same request again, within the window: a replay.
         #expect(try await postReceipts(port, body, good).status == 401)
         #expect(try store.receipts().count == 1)
+        // To another `loa serve` on the same store (its own memory): a replay all the same.
+        let (_, otherServer, otherPort) = try await endpoint(path)
+        let elsewhere = try await postReceipts(otherPort, body, good)
+        #expect(elsewhere.status == 401)
+        #expect(try store.receipts().count == 1)
+        await otherServer.stop()
         await server.stop()
     }
 

@@ -117,6 +117,10 @@ public protocol ReceiptSink: AnyObject {
     func recordReceipts(carrier: Carrier, parts: ReceiptParts, _ receipts: [ReceiptRecord]) throws -> [ReceiptOutcome]
     /// Keeps lines that could not be read, with the reason.
     func quarantine(carrier: Carrier, _ lines: [(line: String, reason: String)]) throws
+    /// Remembers a request's signature for every process sharing the sink: false when it was
+    /// already there (a replay, possibly to another process). Signatures older than `forgetBefore`
+    /// may be forgotten.
+    func admitSignature(_ signature: String, at: Int64, forgetBefore: Int64) throws -> Bool
 }
 
 extension ReceiptSink {
