@@ -58,13 +58,21 @@ public final class ReceiptEndpoint: @unchecked Sendable {
     public func addRoutes(to router: Router<BasicRequestContext>) {
         router.post("receipts/:carrier") { request, context -> Response in
             let name = context.parameters.get("carrier") ?? ""
+            let h = request.headers
+            let signature = h[HTTPField.Name("X-Loa-Signature")!], timestamp = h[HTTPField.Name("X-Loa-Timestamp")!]
+            let contentSHA256 = h[HTTPField.Name("Content-SHA256")!]
+            // Version 2 signs the headers (the body's hash among them): a request they do not
+            // authenticate is refused before any of its body is read.
+            if let carrier = Carrier(name: name), let signer = self.secrets[carrier], !self.legacySignature.contains(carrier),
+               let problem = self.headerProblem(signer, signature: signature, timestamp: timestamp, contentSHA256: contentSHA256) {
+                self.record { $0.rejected += 1 }
+                return self.refused(.unauthorized, carrier: name, problem)
+            }
             let collected: ByteBuffer
             do { collected = try await request.body.collect(upTo: self.maxBody) } catch {
                 return self.refused(.contentTooLarge, carrier: name, "body larger than \(self.maxBody / 1024) KiB")
             }
-            let h = request.headers
-            return try await self.handle(carrier: name, signature: h[HTTPField.Name("X-Loa-Signature")!], timestamp: h[HTTPField.Name("X-Loa-Timestamp")!],
-                                         contentSHA256: h[HTTPField.Name("Content-SHA256")!], body: Array(collected.readableBytesView))
+            return try await self.handle(carrier: name, signature: signature, timestamp: timestamp, contentSHA256: contentSHA256, body: Array(collected.readableBytesView))
         }
         // Kannel delivery reports: GET /receipts/{carrier}/dlr?id=m123&sig=…&type=%d
         router.get("receipts/:carrier/dlr") { request, context -> Response in
@@ -76,6 +84,20 @@ public final class ReceiptEndpoint: @unchecked Sendable {
         router.get("health") { _, _ in "ok" }
     }
 
+    /// Version 2, from the headers alone: the signature over "<timestamp>\n<Content-SHA256>" and the
+    /// timestamp's distance from loa's clock (the body's hash is checked once it is read).
+    func headerProblem(_ signer: HMACSigner, signature: String?, timestamp: String?, contentSHA256: String?) -> String? {
+        guard let signature else { return "no X-Loa-Signature" }
+        guard let timestamp, let seconds = Int64(timestamp) else { return "no X-Loa-Timestamp (protocol version 2: seconds since 1970)" }
+        guard let contentSHA256, contentSHA256.count == 64 else { return "Content-SHA256 missing or not the body's" }
+        guard signer.verify(Array(BatchHTTP.receiptSignedText(timestamp: timestamp, contentSHA256: contentSHA256.lowercased()).utf8), signature: signature) else {
+            return "bad signature (version 2: HMAC of \"<X-Loa-Timestamp>\\n<Content-SHA256>\")"
+        }
+        let skew = seconds - clock()
+        if abs(skew) > 300 { return ReplayWindow.Refusal.stale(skew: skew).description }
+        return nil
+    }
+
     /// Why a request's signature is refused; nil when it is good.
     func signatureProblem(_ carrier: Carrier, _ signer: HMACSigner, signature: String?, timestamp: String?, contentSHA256: String?, body: [UInt8]) -> String? {
         guard let signature else { return "no X-Loa-Signature" }
@@ -84,12 +106,10 @@ public final class ReceiptEndpoint: @unchecked Sendable {
             logger.warning("receipts signed the version-1 way (no replay protection): move the carrier to version 2", metadata: ["carrier": "\(carrier.rawValue)"])
             return nil
         }
+        if let problem = headerProblem(signer, signature: signature, timestamp: timestamp, contentSHA256: contentSHA256) { return problem }
         guard let timestamp, let seconds = Int64(timestamp) else { return "no X-Loa-Timestamp (protocol version 2: seconds since 1970)" }
         let hash = body.withUnsafeBytes { sha256Hex($0) }
         guard let contentSHA256, contentSHA256.lowercased() == hash else { return "Content-SHA256 missing or not the body's" }
-        guard signer.verify(Array(BatchHTTP.receiptSignedText(timestamp: timestamp, contentSHA256: hash).utf8), signature: signature) else {
-            return "bad signature (version 2: HMAC of \"<X-Loa-Timestamp>\\n<Content-SHA256>\")"
-        }
         let now = clock()
         if let refusal = replays.withLock({ $0.admit(signature: signature.lowercased(), timestamp: seconds, now: now) }) { return refusal.description }
         return nil

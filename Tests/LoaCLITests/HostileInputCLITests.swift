@@ -59,11 +59,11 @@ struct HostileInputCLITests {
             return code
         }
         #expect(try post("{\"message_id\":\"m1\",\"status\":\"delivered\"}\n") == "401")
-        #expect(try post(String(repeating: "x", count: 5000)) == "413")
+        // Over --max-body and unsigned: refused on its headers, before the body is read (a signed one gets 413: ReceiptEndpointTests).
+        #expect(try post(String(repeating: "x", count: 5000)) == "401")
         usleep(200_000)
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(text.contains("receipts refused") && text.contains("status=401") && text.contains("reason=no X-Loa-Signature"), "\(text)")
-        #expect(text.contains("status=413"), "\(text)")
         #expect(!text.contains("delivered") && !text.contains("xxxxx"), "a body was logged: \(text)")
     }
 

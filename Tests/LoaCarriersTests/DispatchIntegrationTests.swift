@@ -215,9 +215,9 @@ func postReceipts(_ port: Int, _ body: [UInt8], _ headers: [(String, String)], c
 struct ReceiptEndpointTests {
     static let now: Int64 = 1_780_000_000
 
-    func endpoint(_ path: String, legacy: Set<Carrier> = []) async throws -> (ReceiptEndpoint, BackgroundServer, Int) {
+    func endpoint(_ path: String, legacy: Set<Carrier> = [], maxBody: Int = 4 << 20) async throws -> (ReceiptEndpoint, BackgroundServer, Int) {
         let endpoint = try ReceiptEndpoint(sink: Store(location: path, create: false), secrets: [.viettel: receiptSecret, .mobifone: receiptSecret],
-                                           legacySignature: legacy, clock: { Self.now })
+                                           legacySignature: legacy, maxBody: maxBody, clock: { Self.now })
         let router = Router()
         endpoint.addRoutes(to: router)
         let server = BackgroundServer()
@@ -254,6 +254,14 @@ struct ReceiptEndpointTests {
         // The same request again, within the window: a replay.
         #expect(try await postReceipts(port, body, good).status == 401)
         #expect(try store.receipts().count == 1)
+        // A body over the limit: refused on its headers (401) when they are not signed, before any
+        // of it is read; 413 only for a signed one.
+        let (_, small, smallPort) = try await endpoint(path, maxBody: 1024)
+        let large = Array(repeating: UInt8(ascii: "x"), count: 64 * 1024)
+        #expect(try await postReceipts(smallPort, large, []).status == 401)
+        #expect(try await postReceipts(smallPort, large, BatchHTTP.receiptHeaders(body: large, signer: wrong, now: Self.now)).status == 401)
+        #expect(try await postReceipts(smallPort, large, BatchHTTP.receiptHeaders(body: large, signer: signer, now: Self.now)).status == 413)
+        await small.stop()
         // To another `loa serve` on the same store (its own memory): a replay all the same.
         let (_, otherServer, otherPort) = try await endpoint(path)
         let elsewhere = try await postReceipts(otherPort, body, good)
