@@ -115,4 +115,10 @@ log "12. what the carriers saw (no duplicates, never over their TPS)"
 for p in 18401 18402 18403 18404 18405; do curl -s "http://127.0.0.1:$p/stats"; echo; done
 id=$(sed -n 's/^id: "\(.*\)"$/\1/p' "$work/flash-flood.yaml")
 "$LOA" campaign status "$id"
+
+log "13. the delivery report by commune (CSV for Excel and a printable page beside it) and the audit trail's check"
+"$LOA" report "$id" --by commune
+"$LOA" report "$id" --by commune --format csv --out "$work/report-communes.csv" --force
+"$LOA" report "$id" --format html --office "Sở Văn hóa, Thể thao và Du lịch tỉnh Quảng Ngãi" --out "$work/report.html" --force
+"$LOA" audit verify
 log "done: the store is $(printf '%s' "$LOA_DATABASE" | sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#'); recipient lists (pseudonymous) are in $work"
