@@ -100,6 +100,19 @@ struct AuditTrailTests {
         #expect(try store.verifyAudit().result == .unchained(row: last))
     }
 
+    @Test("a carrier file is recorded the first time a dispatch sees it and whenever it changes, not otherwise", arguments: StoreEngine.available)
+    func carrierFileChanges(engine: StoreEngine) throws {
+        let store = try Store(location: try engine.scratchLocation())
+        #expect(try store.noteCarrierFile(carrier: "viettel", path: "carriers/viettel.yaml", sha256: "aa", by: "Op"))
+        #expect(try !store.noteCarrierFile(carrier: "viettel", path: "carriers/viettel.yaml", sha256: "aa", by: "Op"))
+        #expect(try store.noteCarrierFile(carrier: "mobifone", path: "carriers/mobifone.yaml", sha256: "aa", by: "Op"))
+        #expect(try store.noteCarrierFile(carrier: "viettel", path: "carriers/viettel.yaml", sha256: "bb", by: "Op"))
+        #expect(try !store.noteCarrierFile(carrier: "viettel", path: "carriers/viettel.yaml", sha256: "bb", by: "Op"))
+        let trail = try store.auditEntries().compactMap(\.entry).map { "\($0.action) \($0.detail)" }
+        #expect(trail == ["carrier-file-seen viettel: carriers/viettel.yaml sha256 aa", "carrier-file-seen mobifone: carriers/mobifone.yaml sha256 aa",
+                          "carrier-file-changed viettel: carriers/viettel.yaml sha256 bb"])
+    }
+
     @Test("entries written before the chain existed are chained once, in their order, when the store is opened")
     func legacyRowsChained() throws {
         let location = try StoreEngine.sqlite.scratchLocation()
