@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import HTTPTypes
 import Hummingbird
 import LoaCore
@@ -27,7 +26,6 @@ public final class ReceiptEndpoint: @unchecked Sendable {
     private let legacySignature: Set<Carrier>
     /// Which parts of long messages each carrier reports (default: all).
     private let parts: [Carrier: ReceiptParts]
-    private let replays = Mutex(ReplayWindow(window: 300))
     private let clock: @Sendable () -> Int64
     /// Bodies larger than this get 413 (nothing more of them is read).
     let maxBody: Int
@@ -61,10 +59,11 @@ public final class ReceiptEndpoint: @unchecked Sendable {
             let h = request.headers
             let signature = h[HTTPField.Name("X-Loa-Signature")!], timestamp = h[HTTPField.Name("X-Loa-Timestamp")!]
             let contentSHA256 = h[HTTPField.Name("Content-SHA256")!]
+            guard let carrier = Carrier(name: name) else { return self.refused(.notFound, carrier: name, "unknown carrier") }
+            guard let signer = self.secrets[carrier] else { return self.refused(.notFound, carrier: name, "no receipt secret configured for \(carrier.rawValue)") }
             // Version 2 signs the headers (the body's hash among them): a request they do not
             // authenticate is refused before any of its body is read.
-            if let carrier = Carrier(name: name), let signer = self.secrets[carrier], !self.legacySignature.contains(carrier),
-               let problem = self.headerProblem(signer, signature: signature, timestamp: timestamp, contentSHA256: contentSHA256) {
+            if !self.legacySignature.contains(carrier), let problem = self.headerProblem(signer, signature: signature, timestamp: timestamp, contentSHA256: contentSHA256) {
                 self.record { $0.rejected += 1 }
                 return self.refused(.unauthorized, carrier: name, problem)
             }
@@ -72,7 +71,7 @@ public final class ReceiptEndpoint: @unchecked Sendable {
             do { collected = try await request.body.collect(upTo: self.maxBody) } catch {
                 return self.refused(.contentTooLarge, carrier: name, "body larger than \(self.maxBody / 1024) KiB")
             }
-            return try await self.handle(carrier: name, signature: signature, timestamp: timestamp, contentSHA256: contentSHA256, body: Array(collected.readableBytesView))
+            return try await self.handle(carrier, signer, signature: signature, timestamp: timestamp, contentSHA256: contentSHA256, body: Array(collected.readableBytesView))
         }
         // Kannel delivery reports: GET /receipts/{carrier}/dlr?id=m123&sig=…&type=%d
         router.get("receipts/:carrier/dlr") { request, context -> Response in
@@ -93,47 +92,40 @@ public final class ReceiptEndpoint: @unchecked Sendable {
         guard signer.verify(Array(BatchHTTP.receiptSignedText(timestamp: timestamp, contentSHA256: contentSHA256.lowercased()).utf8), signature: signature) else {
             return "bad signature (version 2: HMAC of \"<X-Loa-Timestamp>\\n<Content-SHA256>\")"
         }
-        let skew = seconds - clock()
-        if abs(skew) > 300 { return ReplayWindow.Refusal.stale(skew: skew).description }
-        return nil
+        return ReplayWindow.staleness(timestamp: seconds, now: clock())?.description
     }
 
-    /// Why a request's signature is refused; nil when it is good.
-    func signatureProblem(_ carrier: Carrier, _ signer: HMACSigner, signature: String?, timestamp: String?, contentSHA256: String?, body: [UInt8]) -> String? {
+    /// What the body tells once read: version 1, the body's HMAC; version 2 (headers already
+    /// checked), that the body is the one whose hash was signed.
+    func bodyProblem(_ carrier: Carrier, _ signer: HMACSigner, signature: String?, contentSHA256: String?, body: [UInt8]) -> String? {
         guard let signature else { return "no X-Loa-Signature" }
         if legacySignature.contains(carrier) {
             guard signer.verify(body, signature: signature) else { return "bad signature (version 1: HMAC of the body)" }
             logger.warning("receipts signed the version-1 way (no replay protection): move the carrier to version 2", metadata: ["carrier": "\(carrier.rawValue)"])
             return nil
         }
-        if let problem = headerProblem(signer, signature: signature, timestamp: timestamp, contentSHA256: contentSHA256) { return problem }
-        guard let timestamp, let seconds = Int64(timestamp) else { return "no X-Loa-Timestamp (protocol version 2: seconds since 1970)" }
-        let hash = body.withUnsafeBytes { sha256Hex($0) }
-        guard let contentSHA256, contentSHA256.lowercased() == hash else { return "Content-SHA256 missing or not the body's" }
-        let now = clock()
-        if let refusal = replays.withLock({ $0.admit(signature: signature.lowercased(), timestamp: seconds, now: now) }) { return refusal.description }
+        guard let contentSHA256, contentSHA256.lowercased() == body.withUnsafeBytes({ sha256Hex($0) }) else { return "Content-SHA256 missing or not the body's" }
         return nil
     }
 
-    func handle(carrier name: String, signature: String?, timestamp: String?, contentSHA256: String?, body: [UInt8]) async throws -> Response {
-        guard let carrier = Carrier(name: name) else { return refused(.notFound, carrier: name, "unknown carrier") }
-        guard let signer = secrets[carrier] else { return refused(.notFound, carrier: name, "no receipt secret configured for \(carrier.rawValue)") }
-        if let problem = signatureProblem(carrier, signer, signature: signature, timestamp: timestamp, contentSHA256: contentSHA256, body: body) {
+    /// A request whose headers passed `headerProblem` (version 2) and whose body was read.
+    func handle(_ carrier: Carrier, _ signer: HMACSigner, signature: String?, timestamp: String?, contentSHA256: String?, body: [UInt8]) async throws -> Response {
+        let name = carrier.rawValue
+        if let problem = bodyProblem(carrier, signer, signature: signature, contentSHA256: contentSHA256, body: body) {
             record { $0.rejected += 1 }
             return refused(.unauthorized, carrier: name, problem, bytes: body.count)
         }
-        // Every process on the store shares the signatures seen (version 2 only: version 1 has no replay protection).
+        // Each signature once, for every process on the store (version 1 has no replay protection).
         if !legacySignature.contains(carrier), let signature, let seconds = timestamp.flatMap({ Int64($0) }) {
-            let now = clock()
             let fresh: Bool
-            do { fresh = try await withStoreWait { try self.sink.admitSignature(signature.lowercased(), at: seconds, forgetBefore: now - 2 * 300) } } catch let busy as StoreBusy {
+            do { fresh = try await withStoreWait { try self.sink.admitSignature(signature.lowercased(), at: seconds, forgetBefore: ReplayWindow.forgetBefore(now: self.clock())) } } catch let busy as StoreBusy {
                 var response = refused(.serviceUnavailable, carrier: name, "the store is busy (\(busy.reason)): nothing was recorded; post again, signed afresh", bytes: body.count)
                 response.headers[.retryAfter] = "10"
                 return response
             }
             if !fresh {
                 record { $0.rejected += 1 }
-                return refused(.unauthorized, carrier: name, ReplayWindow.Refusal.replayed.description + " (by another loa process on this store)", bytes: body.count)
+                return refused(.unauthorized, carrier: name, ReplayWindow.Refusal.replayed.description, bytes: body.count)
             }
         }
         let lines = BatchHTTP.receiptLines(body)

@@ -135,15 +135,12 @@ public enum ReceiptOutcome: Sendable, Equatable {
     case quarantined(reason: String)
 }
 
-/// Signed requests seen recently: a captured request cannot be replayed. A request is refused when
-/// its timestamp is more than `window` seconds from the clock, or when its exact signature was
-/// already accepted within the window (after that its timestamp is refused anyway).
-public struct ReplayWindow: Sendable {
-    public let window: Int64
-    private var seen: [String: Int64] = [:]
-    private var oldestPossible: Int64 = .min
-
-    public init(window: Int64 = 300) { self.window = window }
+/// Receipt requests (protocol version 2) cannot be replayed: a request is refused when its
+/// timestamp is more than `window` seconds from loa's clock, or when its exact signature was
+/// already accepted (the `ReceiptSink` remembers signatures for every process on the store, for
+/// longer than a timestamp stays acceptable).
+public enum ReplayWindow {
+    public static let window: Int64 = 300
 
     public enum Refusal: Sendable, Equatable, CustomStringConvertible {
         case stale(skew: Int64)
@@ -156,20 +153,13 @@ public struct ReplayWindow: Sendable {
         }
     }
 
-    /// Admits a request signed at `timestamp` (seconds) with `signature`, at `now`; nil when admitted.
-    public mutating func admit(signature: String, timestamp: Int64, now: Int64) -> Refusal? {
+    /// A request signed at `timestamp` (seconds), at `now`: refused when too far from the clock.
+    public static func staleness(timestamp: Int64, now: Int64) -> Refusal? {
         let skew = timestamp - now
-        if abs(skew) > window { return .stale(skew: skew) }
-        if now - window > oldestPossible {
-            seen = seen.filter { $0.value >= now - window }
-            oldestPossible = now - window
-        }
-        if seen[signature] != nil { return .replayed }
-        seen[signature] = timestamp
-        return nil
+        return abs(skew) > window ? .stale(skew: skew) : nil
     }
 
-    /// Signatures remembered now (bounded by what a window can hold).
-    public var count: Int { seen.count }
+    /// Signatures older than this may be forgotten at `now`: their timestamps are refused anyway.
+    public static func forgetBefore(now: Int64) -> Int64 { now - 2 * window }
 }
 
