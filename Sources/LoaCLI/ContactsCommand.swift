@@ -45,7 +45,7 @@ struct ContactsExport: AsyncParsableCommand {
             lines.append([c.name, unmasked ? c.msisdn.national : c.msisdn.masked, c.carrier.rawValue, c.language ?? "",
                           c.commune.map(Commune.codeText) ?? "", c.optedOut ? "yes" : "no"])
         }
-        let csv = [0xEF, 0xBB, 0xBF] + Array((lines.map { $0.map(CSVLine.textField).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n").utf8)
+        let csv = CSVLine.document(lines, field: CSVLine.textField)
         if let me {
             try db.audit(me.name, "export-unmasked", campaign: nil, "contact list \(list): \(contacts.count) numbers unmasked" + (out.map { " to \($0)" } ?? " to standard output"))
         }

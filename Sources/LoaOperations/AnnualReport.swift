@@ -32,8 +32,7 @@ public struct AnnualReport: Sendable {
         let from = Self.startOfYear(year), to = Self.startOfYear(year + 1)
         var entries: [Entry] = []
         for c in try store.campaigns(submittedFrom: from, to: to) {
-            if let office, let theirs = c.office, NFC.normalize(theirs).lowercased() != NFC.normalize(office).lowercased() { continue }
-            if office != nil && c.office == nil { continue }
+            if let office, c.office.map({ NFC.normalize($0).lowercased() }) != NFC.normalize(office).lowercased() { continue }
             let facts = try store.deliveryFacts(campaign: c.id)
             let report = DeliveryReport(dimension: .carrier, facts: facts) { prices.perSegment[$0]?[$1] }
             var e = Entry(campaign: c, counts: report.total, languages: Set(facts.map(\.language)),
@@ -110,7 +109,7 @@ public struct AnnualReport: Sendable {
         lines.append(["total", "", "", "", "", "", "", "\(t.recipients)", "\(t.sent)", "\(t.delivered)", "\(t.failed)", "\(t.rejected)", "\(t.expired)",
                       CampaignReport.percent(t.deliveryRate), Set(entries.flatMap(\.languages)).sorted().joined(separator: " "),
                       "\(Set(entries.flatMap(\.communesReached)).count)", CampaignReport.money(t.cost), "", ""])
-        return [0xEF, 0xBB, 0xBF] + Array((lines.map { $0.map(CSVLine.field).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n").utf8)
+        return CSVLine.document(lines)
     }
 
     public func json() -> String {
@@ -136,9 +135,7 @@ public struct AnnualReport: Sendable {
 
     /// A printable A4 page in Vietnamese with the office and a signature block.
     public func html() -> String {
-        func e(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-        }
+        let e = CampaignReport.escapeHTML
         let t = total
         let priorities: [(Campaign.Priority, String)] = [(.emergency, "Khẩn cấp"), (.urgent, "Khẩn"), (.routine, "Thường")]
         var h = """

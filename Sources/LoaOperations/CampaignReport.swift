@@ -100,24 +100,25 @@ public struct CampaignReport: Sendable {
 
     // MARK: CSV
 
-    /// UTF-8 with a byte-order mark, CRLF line ends, one header row, the total as the last row.
-    public func csv() -> [UInt8] {
-        var lines: [[String]] = []
-        var header = [report.dimension.rawValue, "name"]
-        if report.dimension == .commune { header.append("province") }
-        lines.append(header + columns.map(\.key))
-        for row in report.rows {
-            var cells = [row.key, labels[row.key]?.name ?? row.key]
-            if report.dimension == .commune { cells.append(labels[row.key]?.province ?? "") }
-            lines.append(cells + columns.map { $0.value(row.counts) })
-        }
-        var total = ["total", "total"]
-        if report.dimension == .commune { total.append("") }
-        lines.append(total + columns.map { $0.value(report.total) })
-        let text = lines.map { $0.map(CSVLine.field).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
-        return [0xEF, 0xBB, 0xBF] + Array(text.utf8)
+    /// The label columns after a row's key: its name (CSV: for every dimension; table and HTML: not
+    /// for days and hours, whose key says it all), and the province for communes.
+    func labelCells(_ key: String, namesTimes: Bool) -> [String] {
+        let named = namesTimes || (report.dimension != .day && report.dimension != .hour)
+        return (named ? [labels[key]?.name ?? key] : []) + (report.dimension == .commune ? [labels[key]?.province ?? ""] : [])
     }
 
+    func labelHeaders(namesTimes: Bool, vietnamese: Bool) -> [String] {
+        let named = namesTimes || (report.dimension != .day && report.dimension != .hour)
+        return (named ? [vietnamese ? "Tên" : "name"] : []) + (report.dimension == .commune ? [vietnamese ? "Tỉnh/thành phố" : "province"] : [])
+    }
+
+    /// UTF-8 with a byte-order mark, CRLF line ends, one header row, the total as the last row.
+    public func csv() -> [UInt8] {
+        var lines = [[report.dimension.rawValue] + labelHeaders(namesTimes: true, vietnamese: false) + columns.map(\.key)]
+        for row in report.rows { lines.append([row.key] + labelCells(row.key, namesTimes: true) + columns.map { $0.value(row.counts) }) }
+        lines.append(["total", "total"] + (report.dimension == .commune ? [""] : []) + columns.map { $0.value(report.total) })
+        return CSVLine.document(lines)
+    }
 
     // MARK: JSON
 
@@ -149,13 +150,8 @@ public struct CampaignReport: Sendable {
     // MARK: Table
 
     public func table() -> String {
-        let heads = [keyHeader.english] + (report.dimension == .commune ? ["name", "province"] : report.dimension == .day || report.dimension == .hour ? [] : ["name"])
-            + columns.map(\.english)
-        var rows: [[String]] = report.rows.map { row in
-            [row.key] + (report.dimension == .commune ? [labels[row.key]?.name ?? "", labels[row.key]?.province ?? ""]
-                         : report.dimension == .day || report.dimension == .hour ? [] : [labels[row.key]?.name ?? ""])
-                + columns.map { $0.value(row.counts) }
-        }
+        let heads = [keyHeader.english] + labelHeaders(namesTimes: false, vietnamese: false) + columns.map(\.english)
+        var rows: [[String]] = report.rows.map { row in [row.key] + labelCells(row.key, namesTimes: false) + columns.map { $0.value(row.counts) } }
         rows.append(["total"] + Array(repeating: "", count: heads.count - 1 - columns.count) + columns.map { $0.value(report.total) })
         let widths = heads.indices.map { i in ([heads[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
         func line(_ cells: [String]) -> String {
@@ -176,12 +172,15 @@ public struct CampaignReport: Sendable {
 
     // MARK: HTML
 
+    /// Text as HTML: & < > and " escaped.
+    static func escapeHTML(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
     /// A printable page (A4), Vietnamese headings, the office and a signature block.
     public func html(office: String?) -> String {
-        func e(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-        }
+        let e = Self.escapeHTML
         var h = """
             <!DOCTYPE html>
             <html lang="vi"><head><meta charset="utf-8"><title>Báo cáo kết quả gửi tin: \(e(campaign.id))</title>
@@ -199,17 +198,13 @@ public struct CampaignReport: Sendable {
             <p class="meta">Chiến dịch <b>\(e(campaign.id))</b> · trạng thái \(e(campaign.state.rawValue)) · theo \(e(keyHeader.vietnamese.lowercased())) · lập lúc \(e(generatedAt.iso8601()))</p>
             <table><thead><tr><th>\(e(keyHeader.vietnamese))</th>
             """
-        if report.dimension == .commune || report.dimension == .carrier || report.dimension == .language { h += "<th>Tên</th>" }
-        if report.dimension == .commune { h += "<th>Tỉnh/thành phố</th>" }
+        h += labelHeaders(namesTimes: false, vietnamese: true).map { "<th>\($0)</th>" }.joined()
         h += columns.map { "<th>\(e($0.vietnamese))</th>" }.joined() + "</tr></thead><tbody>\n"
         func cells(_ c: DeliveryCounts) -> String { columns.map { "<td class=\"n\">\(e($0.value(c)))</td>" }.joined() }
         for row in report.rows {
-            h += "<tr><td>\(e(row.key))</td>"
-            if report.dimension == .commune || report.dimension == .carrier || report.dimension == .language { h += "<td>\(e(labels[row.key]?.name ?? ""))</td>" }
-            if report.dimension == .commune { h += "<td>\(e(labels[row.key]?.province ?? ""))</td>" }
-            h += cells(row.counts) + "</tr>\n"
+            h += "<tr><td>\(e(row.key))</td>" + labelCells(row.key, namesTimes: false).map { "<td>\(e($0))</td>" }.joined() + cells(row.counts) + "</tr>\n"
         }
-        let span = 1 + (report.dimension == .commune ? 2 : report.dimension == .day || report.dimension == .hour ? 0 : 1)
+        let span = 1 + labelHeaders(namesTimes: false, vietnamese: true).count
         h += "<tr class=\"total\"><td colspan=\"\(span)\">Tổng cộng</td>" + cells(report.total) + "</tr>\n</tbody></table>\n"
         for (title, reasons) in [("Bị từ chối theo lý do", report.total.rejectedBy), ("Không nhận được theo lý do", report.total.failedBy)] where !reasons.isEmpty {
             h += "<h2 style=\"font-size:11pt\">\(title)</h2><ul>" + reasons.sorted { $0.value > $1.value }.map { "<li>\(e($0.key)): \($0.value)</li>" }.joined() + "</ul>\n"

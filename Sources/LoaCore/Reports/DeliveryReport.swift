@@ -30,6 +30,9 @@ public struct DeliveryCounts: Sendable, Equatable {
 
     public var sent: Int { delivered + failed + noReceipt + pending + unknown }
 
+    /// The states of messages a carrier accepted (what `sent` counts, and what is billed).
+    public static let sentStates: Set<MessageState> = [.accepted, .delivered, .failed, .noReceipt, .unknown]
+
     /// Delivered of those sent, nil before anything was sent.
     public var deliveryRate: Double? { sent > 0 ? Double(delivered) / Double(sent) : nil }
 
@@ -46,7 +49,7 @@ public struct DeliveryCounts: Sendable, Equatable {
         case .rejected: rejected += count; rejectedBy[Self.reasonText(reason), default: 0] += count
         case .expired: expired += count
         }
-        if [.accepted, .delivered, .failed, .noReceipt, .unknown].contains(state) {
+        if Self.sentStates.contains(state) {
             segmentsSent += segments
             if let c = cost, let price { cost = c + price * Double(segments) } else { cost = nil }
         }
@@ -148,11 +151,9 @@ public struct DeliveryReport: Sendable {
             case .hour: key = f.sentAt.map { Self.localTime($0, hour: true) } ?? Self.notSent
             }
             let p = price(f.carrier, f.encoding)
-            let sent: Set<MessageState> = [.accepted, .delivered, .failed, .noReceipt, .unknown]
-            if p == nil && sent.contains(f.state) { unpriced.insert(f.carrier) }
-            let latency = f.latency
-            groups[key, default: DeliveryCounts()].add(state: f.state, reason: f.reason, count: f.count, segments: f.segments, price: p, latency: latency)
-            total.add(state: f.state, reason: f.reason, count: f.count, segments: f.segments, price: p, latency: latency)
+            if p == nil && DeliveryCounts.sentStates.contains(f.state) { unpriced.insert(f.carrier) }
+            groups[key, default: DeliveryCounts()].add(state: f.state, reason: f.reason, count: f.count, segments: f.segments, price: p, latency: f.latency)
+            total.add(state: f.state, reason: f.reason, count: f.count, segments: f.segments, price: p, latency: f.latency)
         }
         rows = groups.map { Row(key: $0.key, counts: $0.value) }.sorted { a, b in
             // "not sent" last; otherwise by key (dates and codes sort as text).

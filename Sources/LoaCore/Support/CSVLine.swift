@@ -89,6 +89,12 @@ public enum CSVLine {
         }
     }
 
+    /// A CSV file for Excel: UTF-8 with a byte-order mark (so that it shows diacritics) and CRLF
+    /// line ends; `field` writes each cell.
+    public static func document(_ rows: [[String]], field: (String) -> String = CSVLine.field) -> [UInt8] {
+        [0xEF, 0xBB, 0xBF] + Array((rows.map { $0.map(field).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n").utf8)
+    }
+
     /// A field of text that people typed (names): one that Excel would run as a formula
     /// (`=`, `+`, `-`, `@` first) is written as text, with an apostrophe; then quoted when needed.
     public static func textField(_ s: String) -> String {
