@@ -58,7 +58,7 @@ public enum Access {
         }
         guard user.role.permits(permission) else {
             try store.audit(user.name, "permission-refused", campaign: nil, "a \(user.role.rawValue) may not \(permission.doing)")
-            throw OperationError(.notPermitted, "\(user.name) is a\(user.role == .operator || user.role == .auditor || user.role == .admin || user.role == .approver ? "n" : "") \(user.role.rawValue) and may not \(permission.doing) (roles that may: \(Role.holding(permission).map(\.rawValue).joined(separator: ", ")))")
+            throw OperationError(.notPermitted, "\(user.name) is \(user.role == .drafter ? "a" : "an") \(user.role.rawValue) and may not \(permission.doing) (roles that may: \(Role.holding(permission).map(\.rawValue).joined(separator: ", ")))")
         }
         return Actor(name: user.name, role: user.role, proof: proof)
     }

@@ -41,14 +41,15 @@ extension Store {
 
     /// Registers a campaign file as a draft (or refreshes a draft whose file changed).
     public func submitCampaign(_ campaign: Campaign, file: String, sha256: String, by actor: String) throws -> CampaignRecord {
-        let record = try submitCampaign(id: campaign.id, title: campaign.title, priority: campaign.priority, file: file, sha256: sha256, by: actor)
-        try db.run("UPDATE campaigns SET office = ?, purpose = ?, channel = ? WHERE id = ? AND state = 'draft'",
-                   [.text(campaign.office), .text(campaign.purpose.rawValue), .text(campaign.channel.rawValue), .text(campaign.id)])
-        return record
+        try submitCampaign(id: campaign.id, title: campaign.title, priority: campaign.priority, file: file, sha256: sha256, by: actor,
+                           office: campaign.office, purpose: campaign.purpose, channel: campaign.channel)
     }
 
     /// Registers a campaign by what the store keeps of it (its file is checked elsewhere).
-    public func submitCampaign(id: String, title: String, priority: Campaign.Priority, file: String, sha256: String, by actor: String) throws -> CampaignRecord {
+    /// `office`, `purpose` and `channel` are what the annual report groups by (unknown when nil).
+    public func submitCampaign(id: String, title: String, priority: Campaign.Priority, file: String, sha256: String, by actor: String,
+                               office: String? = nil, purpose: Campaign.Purpose? = nil, channel: Campaign.Channel? = nil) throws -> CampaignRecord {
+        let grouping: [SQLValue] = [office.map { .text($0) } ?? .null, purpose.map { .text($0.rawValue) } ?? .null, channel.map { .text($0.rawValue) } ?? .null]
         try db.transaction {
             if let existing = try campaignRecord(id) {
                 guard existing.state == .draft || existing.state == .rejected else {
@@ -57,12 +58,14 @@ extension Store {
                     }
                     return
                 }
-                try db.run("UPDATE campaigns SET file = ?, file_sha256 = ?, title = ?, priority = ?, drafted_by = ?, state = 'draft' WHERE id = ?",
-                           [.text(file), .text(sha256), .text(title), .text(priority.rawValue), .text(actor), .text(id)])
+                try db.run("UPDATE campaigns SET file = ?, file_sha256 = ?, title = ?, priority = ?, drafted_by = ?, state = 'draft', "
+                           + "office = coalesce(?, office), purpose = coalesce(?, purpose), channel = coalesce(?, channel) WHERE id = ?",
+                           [.text(file), .text(sha256), .text(title), .text(priority.rawValue), .text(actor)] + grouping + [.text(id)])
                 try audit(actor, "resubmit", campaign: id, "file sha256 \(sha256)")
             } else {
-                try db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at) VALUES (?, ?, ?, ?, ?, 'draft', ?, ?)",
-                           [.text(id), .text(file), .text(sha256), .text(title), .text(priority.rawValue), .text(actor), .int(Self.nowSeconds())])
+                try db.run("INSERT INTO campaigns (id, file, file_sha256, title, priority, state, drafted_by, created_at, office, purpose, channel) "
+                           + "VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?)",
+                           [.text(id), .text(file), .text(sha256), .text(title), .text(priority.rawValue), .text(actor), .int(Self.nowSeconds())] + grouping)
                 try audit(actor, "submit", campaign: id, "file sha256 \(sha256)")
             }
         }

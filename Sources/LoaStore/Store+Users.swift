@@ -118,14 +118,15 @@ extension Store {
         let folded = Self.folded(name)
         let failures = try db.query("SELECT at FROM auth_failures WHERE folded = ? AND at > ?", [.text(folded), .int(now - throttle.window)]) { $0.int64(0) }
         let refusal: SignInError?
-        let found = try user(name)
+        let found = try db.query("SELECT name, role, token_sha256, os_user, disabled_at FROM users WHERE folded = ?", [.text(folded)]) {
+            (Self.userRecord($0), $0.isNull(2) ? nil : $0.text(2))
+        }.first
         if let until = throttle.lockedUntil(failures: failures, now: now) {
-            refusal = .throttled(found?.name ?? name, until: until)
-        } else if let u = found {
-            let stored = try db.query("SELECT token_sha256 FROM users WHERE folded = ?", [.text(folded)]) { $0.isNull(0) ? nil : $0.text(0) }.first ?? nil
+            refusal = .throttled(found?.0.name ?? name, until: until)
+        } else if let (u, stored) = found {
             if u.disabled { refusal = .disabled(u.name) }
+            else if let stored, let token { if constantTimeEqual(Self.tokenHash(token), stored) { return u } else { refusal = .wrongToken(u.name) } }
             else if stored == nil { refusal = .noToken(u.name) }
-            else if let token, constantTimeEqual(Self.tokenHash(token), stored!) { return u }
             else { refusal = .wrongToken(u.name) }
         } else {
             refusal = .unknownUser(name)
