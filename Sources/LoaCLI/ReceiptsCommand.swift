@@ -23,6 +23,12 @@ struct ReceiptsCommand: AsyncParsableCommand {
     )
 }
 
+/// `--carrier NAME` as a carrier, or refused naming what was given.
+func carrierOption(_ name: String) throws -> Carrier {
+    guard let c = Carrier(name: name) else { throw ValidationError("--carrier: unknown carrier '\(Escaped(name))'") }
+    return c
+}
+
 struct ReceiptsQuarantine: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "quarantine", abstract: "List the quarantined receipt lines, oldest first.")
     @Option(name: .long, help: "Only this carrier's lines.") var carrier: String?
@@ -30,10 +36,7 @@ struct ReceiptsQuarantine: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let c = try carrier.map { name in
-            guard let c = Carrier(name: name) else { throw ValidationError("--carrier: unknown carrier '\(Escaped(name))'") }
-            return c
-        }
+        let c = try carrier.map(carrierOption)
         let lines = try store.open().quarantined(carrier: c)
         print("\(formatCount(lines.count)) receipt line(s) in the quarantine" + (c.map { " for \($0.rawValue)" } ?? ""))
         for q in lines.prefix(max(0, limit)) {
@@ -51,10 +54,7 @@ struct ReceiptsReplay: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let c = try carrier.map { name in
-            guard let c = Carrier(name: name) else { throw ValidationError("--carrier: unknown carrier '\(Escaped(name))'") }
-            return c
-        }
+        let c = try carrier.map(carrierOption)
         var parts: [Carrier: ReceiptParts] = [:]
         for (carrier, config) in try store.carrierConfigs() { parts[carrier] = try config.gateway(requireSecrets: false).receiptParts }
         let db = try store.open()
@@ -117,7 +117,7 @@ struct ReceiptsImport: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        guard let c = Carrier(name: carrier) else { throw ValidationError("--carrier: unknown carrier '\(Escaped(carrier))'") }
+        let c = try carrierOption(carrier)
         let tty = isatty(2) == 1
         let started = Date()
         var lastShown = Date.distantPast
