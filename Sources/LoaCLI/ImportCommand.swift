@@ -21,7 +21,7 @@ struct ImportCommand: AsyncParsableCommand {
 /// Prints what an import did and records it in the audit trail (file, its SHA-256, counts).
 func printReport(_ report: ImportReport, audit: (Store, Actor)? = nil) {
     if let (db, me) = audit {
-        let sha = (try? fileSHA(report.file)) ?? "unreadable"
+        let sha = report.sha256 ?? "unknown"
         let what = report.alreadyImported ? "already imported: nothing done" : "\(report.rowsOK) rows kept, \(report.rowsBad) refused"
         do { try db.audit(me.name, "import-\(report.kind)", campaign: nil, "\(report.file) sha256 \(sha): \(what)") } catch {
             printError("warning: the import is done but could not be recorded in the audit trail: \(error)")

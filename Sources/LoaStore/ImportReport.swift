@@ -13,6 +13,8 @@ public struct ImportReport: Sendable {
     public var seconds = 0.0
     /// The same file (by SHA-256) was imported before; nothing was done.
     public var alreadyImported = false
+    /// The file's SHA-256, as the import read it.
+    public var sha256: String?
     /// A contact list import found no good row and left the list as it was.
     public var listKept = false
     public var notes: [String] = []

@@ -24,6 +24,7 @@ extension Store {
     func beginImport(kind: String, carrier: Carrier?, path: String, force: Bool, hash: String? = nil, onlyLatestCounts: Bool = false) throws -> (id: Int64?, report: ImportReport) {
         var report = ImportReport(kind: kind, file: path)
         let hash = try hash ?? fileSHA256(path)
+        report.sha256 = hash
         if !force, let previous = try previousImport(kind: kind, carrier: carrier, hash: hash, onlyLatest: onlyLatestCounts) {
             report.alreadyImported = true
             report.notes.append("this file was imported before (import #\(previous), same SHA-256); nothing done (use --force to import it again)")
@@ -268,6 +269,7 @@ extension Store {
                 try db.run("UPDATE imports SET sha256 = ? WHERE id = ?", [.text(hash), .int(importID)])
                 var report = state.report
                 report.rowsOK = written.rows
+                report.sha256 = hash
                 try finishImport(importID, report, extra: ", first_rowid = ?, last_rowid = ?, min_seen = ?, max_seen = ?",
                                  written.rows > 0 ? [written.firstRowID.map { .int($0) } ?? .null, written.lastRowID.map { .int($0) } ?? .null,
                                                      .int(written.minSeen), .int(written.maxSeen)] : [.null, .null, .null, .null])
@@ -277,6 +279,7 @@ extension Store {
             while !parser.isFinished { usleep(1000) }
             var skipped = ImportReport(kind: "presence", file: path)
             skipped.alreadyImported = true
+            skipped.sha256 = fileHash.hex()
             skipped.notes.append("this file was imported before (import #\(repeated.previous), same SHA-256); nothing kept (use --force to import it again)")
             return skipped
         } catch {
