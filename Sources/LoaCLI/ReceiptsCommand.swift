@@ -124,7 +124,7 @@ struct ReceiptsImport: AsyncParsableCommand {
         let parts = try store.carrierConfigs()[c]?.gateway(requireSecrets: false).receiptParts ?? .all
         let db = try store.open()
         let me = try actor.actor(db, needs: .operate)
-        let report = try ReceiptImport.run(path: file, carrier: c, parts: parts, store: db, force: force) { lines, bytes, size in
+        let report = try ReceiptImport.run(path: file, carrier: c, parts: parts, store: db, force: force, actor: me.name) { lines, bytes, size in
             guard tty, Date().timeIntervalSince(lastShown) >= 0.5 else { return }
             lastShown = Date()
             let rate = Int(Double(lines) / max(0.001, Date().timeIntervalSince(started)))
@@ -138,7 +138,6 @@ struct ReceiptsImport: AsyncParsableCommand {
         }
         print("\(file) (\(report.format)): \(formatCount(report.lines)) receipt line(s) for \(c.rawValue): \(formatCount(report.applied)) applied, "
               + "\(formatCount(report.kept)) kept without a change (duplicates, intermediate, final already), \(formatCount(report.quarantined)) quarantined")
-        try db.audit(me.name, "receipts-import", campaign: nil, "\(file) sha256 \(try fileSHA(file)) for \(c.rawValue): \(report.lines) lines, \(report.applied) applied, \(report.kept) kept, \(report.quarantined) quarantined")
         if report.quarantined > 0 { print("  see them with: loa receipts quarantine --carrier \(c.rawValue)") }
     }
 }

@@ -32,7 +32,8 @@ public struct ReceiptImport {
     /// Reads `path` and records its receipts for `carrier` in `store`; `progress` gets (lines, bytes read, file size).
     /// A file imported completely before (same SHA-256, same carrier) is not read again unless `force`:
     /// its duplicates would change nothing, but its unreadable lines would be quarantined twice.
-    public static func run(path: String, carrier: Carrier, parts: ReceiptParts = .all, store: Store, force: Bool = false,
+    /// `actor`: who imports it, recorded in the audit trail with the file's SHA-256 and the counts.
+    public static func run(path: String, carrier: Carrier, parts: ReceiptParts = .all, store: Store, force: Bool = false, actor: String? = nil,
                            progress: ((Int, Int, Int) -> Void)? = nil) throws -> Report {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         let sha256 = try store.fileSHA256(path)
@@ -102,6 +103,10 @@ public struct ReceiptImport {
         }
         try flush()
         try store.recordReceiptFile(carrier: carrier, path: path, sha256: sha256, lines: report.lines, quarantined: report.quarantined)
+        if let actor {
+            try store.audit(actor, "receipts-import", campaign: nil, "\(path) sha256 \(sha256) for \(carrier.rawValue): \(report.lines) lines, "
+                            + "\(report.applied) applied, \(report.kept) kept, \(report.quarantined) quarantined")
+        }
         progress?(report.lines, max(bytesRead, size), size)
         return report
     }
