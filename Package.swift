@@ -67,11 +67,24 @@ let package = Package(
         .target(name: "LoaStore", dependencies: ["LoaCore", "LoaCrypto", "CSQLite3", "CLibPQ"], swiftSettings: settings),
         // What an operator does, as library calls (the CLI maps flags to them; the console will too):
         // audience selection with its refusals, the dispatch gate, planning in parts.
-        .target(name: "LoaOperations", dependencies: ["LoaCore", "LoaCrypto", "LoaStore", "LoaCarriers"], swiftSettings: settings),
+        .target(name: "LoaOperations", dependencies: ["LoaCore", "LoaCrypto", "LoaStore", "LoaCarriers",
+                                               .product(name: "Yams", package: "Yams")], swiftSettings: settings),
+        // The operator console (`loa serve --console`): server-rendered pages, SVG charts and maps,
+        // sessions and roles, /metrics; everything it does is a LoaOperations or store call.
+        .target(
+            name: "LoaConsole",
+            dependencies: [
+                "LoaCore", "LoaCrypto", "LoaStore", "LoaOperations",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: settings
+        ),
         .executableTarget(
             name: "LoaCLI",
             dependencies: [
-                "LoaCore", "LoaCrypto", "LoaReference", "LoaStore", "LoaOperations", "LoaCarriers", "LoaServer", "LoaCarrierSimulator",
+                "LoaCore", "LoaCrypto", "LoaReference", "LoaStore", "LoaOperations", "LoaCarriers", "LoaServer", "LoaCarrierSimulator", "LoaConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -90,6 +103,8 @@ let package = Package(
         .testTarget(name: "LoaStoreTests", dependencies: ["LoaStore", "LoaCore", "LoaCrypto", "LoaReference", "LoaTestSupport"], swiftSettings: settings),
         .testTarget(name: "LoaCarriersTests", dependencies: ["LoaCarriers", "LoaServer", "LoaCarrierSimulator", "LoaStore", "LoaCore", "LoaCrypto", "LoaTestSupport",
                                                              .product(name: "Hummingbird", package: "hummingbird")], swiftSettings: settings),
+        .testTarget(name: "LoaConsoleTests", dependencies: ["LoaConsole", "LoaCarriers", "LoaServer", "LoaCrypto", "LoaOperations", "LoaStore", "LoaCore", "LoaReference", "LoaTestSupport",
+                                                            .product(name: "Hummingbird", package: "hummingbird")], swiftSettings: settings),
         .testTarget(name: "LoaOperationsTests", dependencies: ["LoaOperations", "LoaStore", "LoaCore", "LoaCrypto", "LoaReference", "LoaTestSupport"], swiftSettings: settings),
         .testTarget(name: "LoaCLITests", dependencies: ["LoaCLI", "LoaTestSupport"], swiftSettings: settings),
     ]

@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$LOA_ROOT"
 
-ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev libpq-dev pkg-config postgresql postgresql-client sqlite3 curl kannel kannel-extras python3
+ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev libpq-dev pkg-config postgresql postgresql-client sqlite3 curl kannel kannel-extras python3 chromium chromium-driver
 ensure_swift
 start_postgres
 # The store tests run on SQLite and on this server; without it they fail rather than skip.
@@ -30,3 +30,5 @@ log "running tests (in parallel: dispatch and receipts over loopback HTTP)"
 swift test --skip-build --disable-xctest --filter LoaCarriersTests --skip DispatchTimingTests
 log "running the timing tests, alone"
 swift test --skip-build --disable-xctest --no-parallel --filter DispatchTimingTests
+log "running the console in a real browser (headless chromium; screenshots in .build/test-output/browser)"
+python3 ops/browser-test.py "$(swift build --show-bin-path)/loa"

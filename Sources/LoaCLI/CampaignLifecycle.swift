@@ -28,7 +28,9 @@ struct CampaignSubmit: AsyncParsableCommand {
         let db = try store.open(create: true)
         let me = try actor.actor(db, needs: .draft)
         let record: Store.CampaignRecord
-        do { record = try db.submitCampaign(loaded.campaign!, file: file, sha256: try fileSHA(file), by: me.name) } catch let e as StoreError { throw CLIError(e.description) }
+        // The absolute path: the console (another working directory) reads the file too.
+        let absolute = ((file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file) as NSString).standardizingPath
+        do { record = try db.submitCampaign(loaded.campaign!, file: absolute, sha256: try fileSHA(file), by: me.name) } catch let e as StoreError { throw CLIError(e.description) }
         print("\(record.id): \(record.state.rawValue), drafted by \(record.draftedBy); a second person approves it with: loa campaign approve \(file) --as NAME")
     }
 }

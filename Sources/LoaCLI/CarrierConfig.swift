@@ -1,5 +1,6 @@
 import Foundation
 import LoaCore
+import LoaOperations
 import LoaCrypto
 import LoaCarriers
 import LoaStore

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import LoaCarriers
 import LoaCarrierSimulator
+import LoaConsole
 import LoaServer
 import LoaCore
 import LoaOperations
@@ -305,8 +306,13 @@ struct CarrierSim: AsyncParsableCommand {
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Accept delivery receipts: POST /receipts/{carrier} (NDJSON, HMAC-signed), Kannel's GET /receipts/{carrier}/dlr.",
+        abstract: "Accept delivery receipts (POST /receipts/{carrier}, Kannel's GET /receipts/{carrier}/dlr); with --console, the operator console.",
         discussion: """
+            --console adds the web console for the department's staff (sign in with a loa user and \
+            their token; pages check the user's role) and GET /metrics (Prometheus). Campaign files \
+            made or uploaded in it are written to --campaigns-dir; point the dispatcher's \
+            $LOA_CAMPAIGNS glob there. It works with no internet: everything is served by loa.
+
             Listens on 127.0.0.1:8080 by default; --listen 0.0.0.0:8443 (or the address behind your TLS \
             reverse proxy) lets carriers reach it. Bodies above --max-body get 413 before anything is \
             read further; connections beyond --max-connections wait; idle connections close after 30 s. \
@@ -317,6 +323,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Port on the --listen host (kept for older scripts).") var port: Int?
     @Option(name: .long, help: "Largest request body in KiB (default 4096).") var maxBody = 4096
     @Option(name: .long, help: "Connections at most (default 256).") var maxConnections = 256
+    @Flag(name: .long, help: "Also serve the operator console and /metrics.") var console = false
+    @Option(name: .long, help: "Where the console writes campaign files (default: $LOA_CAMPAIGNS_DIR or ./campaigns).") var campaignsDir: String?
+    @Option(name: .long, help: "The province's policy file (default: $LOA_POLICY, or ./policy.yaml when present).") var policy: String?
     @OptionGroup var store: StoreOptions
 
     var address: (host: String, port: Int)? {
@@ -343,11 +352,22 @@ struct Serve: AsyncParsableCommand {
             parts[carrier] = gateway.receiptParts
             if gateway.receiptSignatureVersion == 1 { legacy.insert(carrier) }
         }
-        if secrets.isEmpty { throw CLIError("no carrier has a receipt secret in the environment (receipt_secret_env in \(store.carriersDirectory))") }
-        let endpoint = try ReceiptEndpoint(sink: Store(location: store.databaseLocation, create: false), secrets: secrets, legacySignature: legacy,
-                                           parts: parts, maxBody: maxBody * 1024, logger: serverLogger("loa.serve"))
+        if secrets.isEmpty && !console { throw CLIError("no carrier has a receipt secret in the environment (receipt_secret_env in \(store.carriersDirectory))") }
+        let router = Router()
         let (host, port) = address!
-        let banner = "receipts on http://\(host):\(port)/receipts/{carrier} for \(secrets.keys.map(\.rawValue).sorted().joined(separator: ", "))"
+        var banners: [String] = []
+        if !secrets.isEmpty {
+            let endpoint = try ReceiptEndpoint(sink: Store(location: store.databaseLocation, create: false), secrets: secrets, legacySignature: legacy,
+                                               parts: parts, maxBody: maxBody * 1024, logger: serverLogger("loa.serve"))
+            endpoint.addRoutes(to: router)
+            banners.append("receipts on http://\(host):\(port)/receipts/{carrier} for \(secrets.keys.map(\.rawValue).sorted().joined(separator: ", "))")
+        } else {
+            banners.append("no carrier has a receipt secret in the environment: receipts are not accepted")
+        }
+        if console {
+            try makeConsole().addRoutes(to: router)
+            banners.append("console on http://\(host):\(port)/ (metrics: /metrics)")
+        }
         // Every 10 minutes: what the carriers accepted longer ago than their receipts.validity without
         // a final receipt becomes no-receipt (a late receipt still applies).
         let configs = try store.carrierConfigs()
@@ -367,9 +387,38 @@ struct Serve: AsyncParsableCommand {
             }
         }
         defer { reconciler.cancel() }
-        try await endpoint.serve(host: host, port: port, maxConnections: maxConnections) {
+        let banner = banners.joined(separator: "\n")
+        try await ReceiptEndpoint.serve(router, host: host, port: port, maxConnections: maxConnections) {
             print(banner)
             fflush(nil)
         }
+    }
+
+    /// The console over this store, with the carriers' prices, rates and keys.
+    func makeConsole() throws -> Console {
+        _ = try store.open(create: false)
+        let configs = (try? store.carrierConfigs()) ?? [:]
+        var perSegment: [String: [String: Double]] = [:], names: [String: String] = [:], tps: [String: Int] = [:]
+        var currencies: Set<String> = [], kannel: Set<String> = []
+        for (carrier, config) in configs {
+            perSegment[carrier.rawValue] = config.prices
+            names[carrier.rawValue] = config.displayName
+            if !config.prices.isEmpty { currencies.insert(config.currency) }
+            if let g = try? config.gateway(requireSecrets: false) {
+                tps[carrier.rawValue] = g.tps
+                if g.protocolKind == .kannel { kannel.insert(carrier.rawValue) }
+            }
+        }
+        guard currencies.count <= 1 else { throw CLIError("carrier files price in different currencies (\(currencies.sorted().joined(separator: ", "))): the console adds them up, so use one") }
+        let keys: OperatorKeys?
+        do { keys = try store.operatorKeys() } catch {
+            printError("warning: \(error): the console shows no audience preview")
+            keys = nil
+        }
+        let directory = campaignsDir ?? ProcessInfo.processInfo.environment["LOA_CAMPAIGNS_DIR"] ?? "campaigns"
+        let absolute = directory.hasPrefix("/") ? directory : FileManager.default.currentDirectoryPath + "/" + directory
+        return Console(ConsoleSettings(storeLocation: store.databaseLocation, campaignsDirectory: absolute, units: try loadUnits(),
+                                       prices: CampaignReport.Prices(perSegment: perSegment, currency: currencies.first ?? "VND", carrierNames: names),
+                                       keys: keys, emergency: try PolicyFile.load(policy).emergency, tps: tps, kannelCarriers: kannel))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LoaCore
+import LoaOperations
 
 /// The province's policy file (`--policy FILE`, `$LOA_POLICY`, or `./policy.yaml` when present;
 /// ops/policy.example.yaml shows it). Today it holds the emergency approval rule:

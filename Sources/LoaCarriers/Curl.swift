@@ -63,12 +63,18 @@ public final class CurlClient: @unchecked Sendable {
         init(body: [UInt8]) { self.body = body }
     }
 
-    /// A GET (Kannel's sendsms).
-    public func get(_ url: String) throws(CurlError) -> HTTPAnswer {
+    /// A GET (Kannel's sendsms; the console's pages in tests), with the answer's headers.
+    public func get(_ url: String, headers: [(String, String)] = []) throws(CurlError) -> HTTPAnswer {
         let h = handle
         curl_easy_reset(h)
         let exchange = Exchange(body: [])
         let context = Unmanaged.passUnretained(exchange).toOpaque()
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        for (name, value) in headers { list = curl_slist_append(list, "\(name): \(value)") }
+        defer { curl_slist_free_all(list) }
+        if list != nil { try curl(ccurl_setopt_ptr(h, CURLOPT_HTTPHEADER, list)) }
+        try curl(ccurl_setopt_datacb(h, CURLOPT_HEADERFUNCTION, Self.headerLine))
+        try curl(ccurl_setopt_ptr(h, CURLOPT_HEADERDATA, context))
         try curl(ccurl_setopt_ptr(h, CURLOPT_URL, url))
         try curl(ccurl_setopt_long(h, CURLOPT_HTTPGET, 1))
         try curl(ccurl_setopt_long(h, CURLOPT_NOSIGNAL, 1))
@@ -84,7 +90,18 @@ public final class CurlClient: @unchecked Sendable {
         try curl(curl_easy_perform(h), function: "curl_easy_perform")
         var status = 0
         try curl(ccurl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status))
-        return HTTPAnswer(status: status, headers: [:], body: exchange.received)
+        return HTTPAnswer(status: status, headers: exchange.headers, body: exchange.received)
+    }
+
+    /// Collects the answer's headers (names lowercased); a new response (after 100 Continue) has its own.
+    static let headerLine: ccurl_data_cb = { buffer, size, count, userdata in
+        let x = Unmanaged<Exchange>.fromOpaque(userdata!).takeUnretainedValue()
+        let line = String(decoding: UnsafeRawBufferPointer(start: buffer, count: size * count), as: UTF8.self)
+        if line.hasPrefix("HTTP/") { x.headers.removeAll() }
+        if let colon = line.firstIndex(of: ":") {
+            x.headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return size * count
     }
 
     public func post(_ url: String, headers: [(String, String)], body: [UInt8]) throws(CurlError) -> HTTPAnswer {
@@ -116,18 +133,9 @@ public final class CurlClient: @unchecked Sendable {
             x.received.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: size * count))
             return size * count
         }
-        let header: ccurl_data_cb = { buffer, size, count, userdata in
-            let x = Unmanaged<Exchange>.fromOpaque(userdata!).takeUnretainedValue()
-            let line = String(decoding: UnsafeRawBufferPointer(start: buffer, count: size * count), as: UTF8.self)
-            if line.hasPrefix("HTTP/") { x.headers.removeAll() }   // a new response (after 100 Continue): its own headers only
-            if let colon = line.firstIndex(of: ":") {
-                x.headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
-            }
-            return size * count
-        }
         try curl(ccurl_setopt_datacb(h, CURLOPT_WRITEFUNCTION, write))
         try curl(ccurl_setopt_ptr(h, CURLOPT_WRITEDATA, context))
-        try curl(ccurl_setopt_datacb(h, CURLOPT_HEADERFUNCTION, header))
+        try curl(ccurl_setopt_datacb(h, CURLOPT_HEADERFUNCTION, Self.headerLine))
         try curl(ccurl_setopt_ptr(h, CURLOPT_HEADERDATA, context))
         let performed: CURLcode = exchange.body.withUnsafeBytes { bytes in
             // An empty body still needs a valid pointer: curl would otherwise read from stdin.

@@ -173,7 +173,7 @@ public struct CampaignReport: Sendable {
     // MARK: HTML
 
     /// Text as HTML: & < > and " escaped.
-    static func escapeHTML(_ s: String) -> String {
+    public static func escapeHTML(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }

@@ -253,6 +253,11 @@ extension ReceiptEndpoint {
     public func serve(host: String, port: Int, maxConnections: Int, onRunning: @escaping @Sendable () -> Void) async throws {
         let router = Router()
         addRoutes(to: router)
+        try await Self.serve(router, host: host, port: port, maxConnections: maxConnections, onRunning: onRunning)
+    }
+
+    /// Serves any router the same way (the receipts, the console, or both).
+    public static func serve(_ router: Router<BasicRequestContext>, host: String, port: Int, maxConnections: Int, onRunning: @escaping @Sendable () -> Void) async throws {
         let app = Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(30))),
                               configuration: .init(address: .hostname(host, port: port), availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
                               onServerRunning: { _ in onRunning() }, logger: quietLogger("loa.serve"))

@@ -4,34 +4,34 @@ import Yams
 
 /// Reads a YAML file into the core's positioned `SourceNode`, with YAML syntax errors reported as
 /// file:line:column.
-enum YAMLSource {
+public enum YAMLSource {
     /// Campaign and carrier files are small: anything larger is not one.
     static let maxFileSize = 1 << 20
     /// Nodes after aliases are followed: a few aliases nested in each other ("billion laughs")
     /// would otherwise expand to billions of nodes from a few hundred bytes.
     static let maxNodes = 100_000
 
-    static func load(path: String) throws -> SourceNode {
+    public static func load(path: String) throws -> SourceNode {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        if size > maxFileSize { throw CLIError("\(path): error: \(size / 1024) KiB is too large for a campaign or carrier file (at most \(maxFileSize / 1024) KiB)") }
-        let bytes = try readFileBytes(path)
+        if size > maxFileSize { throw OperationError(.notReadable, "\(path): error: \(size / 1024) KiB is too large for a campaign or carrier file (at most \(maxFileSize / 1024) KiB)") }
+        let bytes = try readSourceFile(path)
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw CLIError("\(path): not UTF-8 text (save it as UTF-8; `loa text convert` converts TCVN3/VNI text)")
+            throw OperationError(.notReadable, "\(path): not UTF-8 text (save it as UTF-8; `loa text convert` converts TCVN3/VNI text)")
         }
         return try parse(text, file: path)
     }
 
-    static func parse(_ text: String, file: String) throws -> SourceNode {
+    public static func parse(_ text: String, file: String) throws -> SourceNode {
         let node: Node?
         do {
             node = try Yams.compose(yaml: NFC.normalize(text))
         } catch let error as YamlError {
-            throw CLIError(describe(error, file: file))
+            throw OperationError(.notReadable, describe(error, file: file))
         }
-        guard let node else { throw CLIError("\(file): the file is empty") }
+        guard let node else { throw OperationError(.notReadable, "\(file): the file is empty") }
         var budget = maxNodes
         guard let converted = convert(node, budget: &budget) else {
-            throw CLIError("\(file): error: YAML: more than \(formatCount(maxNodes)) values once its aliases (*name) are followed; a campaign file has far fewer (an alias bomb?)")
+            throw OperationError(.notReadable, "\(file): error: YAML: more than \(formatCount(maxNodes)) values once its aliases (*name) are followed; a campaign file has far fewer (an alias bomb?)")
         }
         return converted
     }
@@ -88,4 +88,16 @@ enum YAMLSource {
             return .null(position(alias.mark))
         }
     }
+}
+
+/// A file's bytes, or an error that says why they cannot be read.
+func readSourceFile(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            throw OperationError(.notReadable, isDir.boolValue ? "\(path): is a directory, expected a file" : "\(path): cannot read (permission denied?)")
+        }
+        throw OperationError(.notReadable, "\(path): no such file")
+    }
+    return [UInt8](data)
 }

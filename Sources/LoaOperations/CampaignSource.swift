@@ -1,0 +1,56 @@
+import Foundation
+import LoaCore
+
+/// A campaign file read and checked, with its referenced geometry loaded.
+public struct LoadedCampaign: Sendable {
+    public var path: String
+    public var campaign: Campaign?
+    public var diagnostics: [Diagnostic]
+    public var previews: [VariantPreview]
+    public var area: AudienceArea?
+
+    public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
+
+    public static func load(_ path: String, units: AdministrativeUnits) throws -> LoadedCampaign {
+        try check(YAMLSource.load(path: path), path: path, units: units)
+    }
+
+    /// A campaign file's text (a console upload), read as if it were at `path` (geometry files are
+    /// found beside it).
+    public static func parse(_ text: String, path: String, units: AdministrativeUnits) throws -> LoadedCampaign {
+        try check(YAMLSource.parse(text, file: path), path: path, units: units)
+    }
+
+    static func check(_ root: SourceNode, path: String, units: AdministrativeUnits) throws -> LoadedCampaign {
+        var parser = CampaignParser(units: units)
+        let campaign = parser.parse(root)
+        var diagnostics = parser.diagnostics
+        var area: AudienceArea? = nil
+        if let campaign {
+            let dir = (path as NSString).deletingLastPathComponent
+            func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : (dir as NSString).appendingPathComponent(p) }
+            var borders: [(lines: [[GeoPoint]], withinKm: Double)] = []
+            for (i, b) in campaign.audience.borders.enumerated() {
+                do { borders.append((try GeoJSON.lines(resolve(b.geojson)), b.withinKm)) }
+                catch { diagnostics.append(Diagnostic(.error, at: position(root, ["audience", "border"], index: i), field: "audience.border.geojson", "\(error)")) }
+            }
+            var polygons: [[[GeoPoint]]] = []
+            for (i, p) in campaign.audience.polygons.enumerated() {
+                do { polygons += try GeoJSON.polygons(resolve(p)) }
+                catch { diagnostics.append(Diagnostic(.error, at: position(root, ["audience", "polygons"], index: i), field: "audience.polygons", "\(error)")) }
+            }
+            area = AudienceArea(communes: Set(campaign.audience.communes), cells: Set(campaign.audience.cells), borders: borders,
+                                polygons: polygons, excludedCommunes: Set(campaign.audience.excludeCommunes))
+        }
+        diagnostics.sort { $0.position < $1.position }
+        return LoadedCampaign(path: path, campaign: campaign, diagnostics: diagnostics, previews: parser.previews, area: area)
+    }
+
+    static func position(_ root: SourceNode, _ path: [String], index: Int) -> SourcePosition {
+        var node: SourceNode? = root
+        for key in path { node = node?[key] }
+        if case .sequence(let items, _)? = node, index < items.count { return items[index].position }
+        return node?.position ?? root.position
+    }
+}
+
