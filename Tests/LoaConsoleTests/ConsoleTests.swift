@@ -363,9 +363,53 @@ struct ConsoleTests {
                      "loa_receipts_quarantined 0", "loa_campaigns{state=\"sending\"} 1", "# TYPE loa_messages_sent_total counter"] {
             #expect(lines.contains(line), "\(line)")
         }
+        // The printable page, the annual report and its CSV.
+        let printable = try await thu.get("/campaigns/c/report.html?by=language")
+        #expect(printable.body.contains("Báo cáo kết quả gửi tin nhắn: Lũ quét"))
+        let annual = try await thu.get("/reports/annual.csv?year=\(Timestamp(seconds: Store.nowSeconds()).iso8601().prefix(4))")
+        #expect(annual.status == 200)
+        #expect(annual.body.hasPrefix("\u{FEFF}"))
+        #expect(annual.body.contains("\r\nc,"))
+        #expect(try await thu.get("/campaigns/c/report?by=weekday").status == 404)
         // The audit page verifies the chain.
         let audit = try await thu.get("/audit")
         #expect(audit.body.contains("id=\"audit-status\" data-ok=\"true\""))
+        // A campaign whose file is gone: the audience page says so.
+        let audience = try await thu.get("/campaigns/c/audience")
+        #expect(audience.status == 409)
+        #expect(audience.body.contains("c.yaml: no such file"))
+    }
+
+    @Test("the stylesheet, script and icon are served by loa, with no reference to anything elsewhere", arguments: [StoreEngine.sqlite])
+    func assets(engine: StoreEngine) async throws {
+        let f = try await ConsoleFixture(engine)
+        defer { Task { await f.server.stop() } }
+        let anonymous = try await f.visitor()
+        for (path, type) in [("/static/console.css", "text/css; charset=utf-8"), ("/static/console.js", "text/javascript; charset=utf-8"),
+                             ("/static/icon.svg", "image/svg+xml"), ("/favicon.ico", "image/svg+xml")] {
+            let a = try await anonymous.get(path)
+            #expect(a.status == 200, "\(path)")
+            #expect(a.headers["content-type"] == type, "\(path)")
+            let outside = a.body.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "")
+            #expect(!outside.contains("http://"), "\(path) refers to elsewhere")
+            #expect(!a.body.contains("https://"), "\(path) refers to elsewhere")
+        }
+        let login = try await anonymous.get("/login")
+        #expect(login.status == 200)
+        #expect(!login.body.contains("https://") && !login.body.contains("http://"))
+        #expect(login.body.contains("<label for=\"token\">"))
+    }
+
+    @Test("the audience preview says what is missing instead of guessing", arguments: [StoreEngine.sqlite])
+    func audienceWithoutKeys(engine: StoreEngine) async throws {
+        let f = try await ConsoleFixture(engine)
+        defer { Task { await f.server.stop() } }
+        let lan = try await f.visitor("lan")
+        #expect(try await lan.post("/campaigns/new", ConsoleFixture.form() + [("csrf", try await lan.get("/").csrf!)]).status == 303)
+        let page = try await lan.get("/campaigns/lu-quet-2026/audience")
+        #expect(page.status == 409)
+        #expect(page.body.contains("Bảng điều khiển chạy không có khóa của nhà mạng"))
+        #expect(try await lan.get("/campaigns/nothing/audience").status == 404)
     }
 
     @Test("pages are Vietnamese by default and English on request; text typed in the pages is escaped", arguments: [StoreEngine.sqlite])
