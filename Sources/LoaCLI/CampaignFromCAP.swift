@@ -4,6 +4,7 @@ import Foundation
 import FoundationXML
 #endif
 import LoaCore
+import LoaOperations
 import Yams
 
 struct CampaignFromCAP: AsyncParsableCommand {

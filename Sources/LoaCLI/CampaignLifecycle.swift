@@ -9,6 +9,11 @@ func fileSHA(_ path: String) throws -> String {
     try readFileBytes(path).withUnsafeBytes { sha256Hex($0) }
 }
 
+/// A path from the working directory, made absolute and tidy.
+func absolutePath(_ path: String) -> String {
+    ((path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path) as NSString).standardizingPath
+}
+
 /// Loads and checks a campaign file, refusing one with errors.
 func checkedCampaign(_ file: String, units: AdministrativeUnits) throws -> LoadedCampaign {
     let loaded = try LoadedCampaign.load(file, units: units)
@@ -29,8 +34,7 @@ struct CampaignSubmit: AsyncParsableCommand {
         let me = try actor.actor(db, needs: .draft)
         let record: Store.CampaignRecord
         // The absolute path: the console (another working directory) reads the file too.
-        let absolute = ((file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file) as NSString).standardizingPath
-        do { record = try db.submitCampaign(loaded.campaign!, file: absolute, sha256: try fileSHA(file), by: me.name) } catch let e as StoreError { throw CLIError(e.description) }
+        do { record = try db.submitCampaign(loaded.campaign!, file: absolutePath(file), sha256: loaded.sha256, by: me.name) } catch let e as StoreError { throw CLIError(e.description) }
         print("\(record.id): \(record.state.rawValue), drafted by \(record.draftedBy); a second person approves it with: loa campaign approve \(file) --as NAME")
     }
 }
@@ -55,7 +59,7 @@ struct CampaignApprove: AsyncParsableCommand {
         let me = try actor.actor(db, needs: .approve)
         do {
             let before = try db.campaignRecord(campaign.id)
-            let record = try db.approveCampaign(campaign.id, sha256: try fileSHA(file), by: me.name, unreviewed: unreviewed, emergency: rules.emergency)
+            let record = try db.approveCampaign(campaign.id, sha256: loaded.sha256, by: me.name, unreviewed: unreviewed, emergency: rules.emergency)
             if before?.state != .draft, record.secondApprovedBy != nil {
                 print("\(record.id): second approval by \(record.secondApprovedBy!) confirms \(record.approvedBy ?? "?")'s (emergency policy)")
             } else if let due = record.secondApprovalDue {

@@ -162,7 +162,7 @@ struct Dispatch: AsyncParsableCommand {
         let loaded = try checkedCampaign(file, units: units)
         let c = loaded.campaign!
         let dispatch = CampaignDispatch(store: db, actor: actor)
-        switch try dispatch.step(for: c, file: file, sha256: try fileSHA(file), at: at.timestamp) {
+        switch try dispatch.step(for: c, file: file, sha256: loaded.sha256, at: at.timestamp) {
         case .skip(let why):
             print(why)
             return nil
@@ -345,7 +345,8 @@ struct Serve: AsyncParsableCommand {
         var secrets: [Carrier: [UInt8]] = [:]
         var legacy: Set<Carrier> = []
         var parts: [Carrier: ReceiptParts] = [:]
-        for (carrier, config) in try store.carrierConfigs() {
+        let configs = try store.carrierConfigs()
+        for (carrier, config) in configs {
             let gateway = try config.gateway(requireSecrets: false)
             guard let s = gateway.receiptSecret else { continue }
             secrets[carrier] = s
@@ -365,12 +366,11 @@ struct Serve: AsyncParsableCommand {
             banners.append("no carrier has a receipt secret in the environment: receipts are not accepted")
         }
         if console {
-            try makeConsole().addRoutes(to: router)
+            try makeConsole(configs).addRoutes(to: router)
             banners.append("console on http://\(host):\(port)/ (metrics: /metrics)")
         }
         // Every 10 minutes: what the carriers accepted longer ago than their receipts.validity without
         // a final receipt becomes no-receipt (a late receipt still applies).
-        let configs = try store.carrierConfigs()
         let location = store.databaseLocation
         let reconciler = Task.detached {
             let logger = serverLogger("loa.serve")
@@ -395,30 +395,23 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// The console over this store, with the carriers' prices, rates and keys.
-    func makeConsole() throws -> Console {
+    func makeConsole(_ configs: [Carrier: CarrierConfig]) throws -> Console {
+        // A missing store is refused here, and clear numbers an older loa left are sealed.
         _ = try store.open(create: false)
-        let configs = (try? store.carrierConfigs()) ?? [:]
-        var perSegment: [String: [String: Double]] = [:], names: [String: String] = [:], tps: [String: Int] = [:]
-        var currencies: Set<String> = [], kannel: Set<String> = []
+        var tps: [String: Int] = [:], kannel: Set<String> = []
         for (carrier, config) in configs {
-            perSegment[carrier.rawValue] = config.prices
-            names[carrier.rawValue] = config.displayName
-            if !config.prices.isEmpty { currencies.insert(config.currency) }
-            if let g = try? config.gateway(requireSecrets: false) {
-                tps[carrier.rawValue] = g.tps
-                if g.protocolKind == .kannel { kannel.insert(carrier.rawValue) }
-            }
+            let g = try config.gateway(requireSecrets: false)
+            tps[carrier.rawValue] = g.tps
+            if g.protocolKind == .kannel { kannel.insert(carrier.rawValue) }
         }
-        guard currencies.count <= 1 else { throw CLIError("carrier files price in different currencies (\(currencies.sorted().joined(separator: ", "))): the console adds them up, so use one") }
         let keys: OperatorKeys?
         do { keys = try store.operatorKeys() } catch {
             printError("warning: \(error): the console shows no audience preview")
             keys = nil
         }
         let directory = campaignsDir ?? ProcessInfo.processInfo.environment["LOA_CAMPAIGNS_DIR"] ?? "campaigns"
-        let absolute = directory.hasPrefix("/") ? directory : FileManager.default.currentDirectoryPath + "/" + directory
-        return Console(ConsoleSettings(storeLocation: store.databaseLocation, campaignsDirectory: absolute, units: try loadUnits(),
-                                       prices: CampaignReport.Prices(perSegment: perSegment, currency: currencies.first ?? "VND", carrierNames: names),
+        return try Console(ConsoleSettings(storeLocation: store.databaseLocation, campaignsDirectory: absolutePath(directory), units: try loadUnits(),
+                                       prices: try reportPrices(configs),
                                        keys: keys, emergency: try PolicyFile.load(policy).emergency, tps: tps, kannelCarriers: kannel))
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoaCore
+import LoaOperations
 
 struct InspectMSISDN: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

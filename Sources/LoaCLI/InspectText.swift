@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import LoaCore
+import LoaOperations
 
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -37,16 +37,7 @@ struct ReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let db = try store.open()
-        let configs = (try? store.carrierConfigs()) ?? [:]
-        var perSegment: [String: [String: Double]] = [:], names: [String: String] = [:]
-        var currencies: Set<String> = []
-        for (carrier, config) in configs {
-            perSegment[carrier.rawValue] = config.prices
-            names[carrier.rawValue] = config.displayName
-            if !config.prices.isEmpty { currencies.insert(config.currency) }
-        }
-        guard currencies.count <= 1 else { throw CLIError("carrier files price in different currencies (\(currencies.sorted().joined(separator: ", "))): one report adds them up, so use one") }
-        let prices = CampaignReport.Prices(perSegment: perSegment, currency: currencies.first ?? "VND", carrierNames: names)
+        let prices = try reportPrices((try? store.carrierConfigs()) ?? [:])
         let bytes: [UInt8]
         let what: String
         do {
@@ -77,4 +68,18 @@ struct ReportCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data(bytes))
         }
     }
+}
+
+/// Each carrier's price per segment and name, from its carrier file, in the one currency they
+/// must share (a report adds the costs up).
+func reportPrices(_ configs: [Carrier: CarrierConfig]) throws -> CampaignReport.Prices {
+    var perSegment: [String: [String: Double]] = [:], names: [String: String] = [:]
+    var currencies: Set<String> = []
+    for (carrier, config) in configs {
+        perSegment[carrier.rawValue] = config.prices
+        names[carrier.rawValue] = config.displayName
+        if !config.prices.isEmpty { currencies.insert(config.currency) }
+    }
+    guard currencies.count <= 1 else { throw CLIError("carrier files price in different currencies (\(currencies.sorted().joined(separator: ", "))): one report adds them up, so use one") }
+    return CampaignReport.Prices(perSegment: perSegment, currency: currencies.first ?? "VND", carrierNames: names)
 }

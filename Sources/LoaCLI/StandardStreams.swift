@@ -33,18 +33,6 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
-/// Reads a whole file's bytes, with an error that names the file.
-func readFileBytes(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
-            throw CLIError(isDir.boolValue ? "\(path): is a directory, expected a file" : "\(path): cannot read (permission denied?)")
-        }
-        throw CLIError("\(path): no such file")
-    }
-    return [UInt8](data)
-}
-
 struct CLIError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }

@@ -139,7 +139,7 @@ extension Console {
             return quoted(t)
         }
         let communes = (form["communes"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " || $0 == ";" || $0 == "\n" }).map { quoted(String($0)) }
-        let windows = (form["windows"] ?? "").split(whereSeparator: { $0 == "," || $0 == ";" }).map { quoted(String($0).trimmingSpaces) }
+        let windows = (form["windows"] ?? "").split(whereSeparator: { $0 == "," || $0 == ";" }).map { quoted(String($0).trimmingCharacters(in: .whitespaces)) }
         var y = """
             serialization_version: 1
             id: \(q("id"))
@@ -190,7 +190,6 @@ extension Console {
         }
         let path = (directory as NSString).appendingPathComponent("\(campaign.id).yaml")
         let bytes = Array(text.utf8)
-        let sha = bytes.withUnsafeBytes { sha256Hex($0) }
         if let existing = try db.campaignRecord(campaign.id), existing.state != .draft, existing.state != .rejected {
             return refuse([("id", lang.t("Chiến dịch \(campaign.id) đã \(stateName(existing.state, lang)): đặt mã mới cho phiên bản mới.",
                                          "Campaign \(campaign.id) is \(stateName(existing.state, lang)): give the new version a new id."))])
@@ -205,9 +204,12 @@ extension Console {
             guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o640]) else {
                 return refuse([(nil, lang.t("Không ghi được tệp vào", "Cannot write the file into") + " \(directory)")])
             }
-            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-            try FileManager.default.moveItem(atPath: temporary, toPath: path)
-            _ = try db.submitCampaign(campaign, file: path, sha256: sha, by: v.user.name)
+            // rename(2) replaces a draft's earlier file in one step: a reader sees the old or the new.
+            guard rename(temporary, path) == 0 else {
+                try? FileManager.default.removeItem(atPath: temporary)
+                return refuse([(nil, lang.t("Không ghi được tệp", "Cannot write the file") + " \(path): \(String(cString: strerror(errno)))")])
+            }
+            _ = try db.submitCampaign(campaign, file: path, sha256: loaded.sha256, by: v.user.name)
         } catch let error as StoreError {
             return refuse([(nil, error.description)])
         }
@@ -239,7 +241,7 @@ extension Console {
         b += "<dt>\(lang.t("Tệp", "File"))</dt><dd><code>\(e(file ?? "?"))</code> · SHA-256 <code class=\"hash\">\(e(String(record.fileSHA256.prefix(16))))…</code></dd></dl>"
         if file != nil && loaded == nil {
             b += "<p class=\"problem\">\(lang.t("Không đọc được tệp chiến dịch", "The campaign file cannot be read")): \(e(file!))</p>"
-        } else if let loaded, let sha = try? db.fileSHA256(loaded.path), sha != record.fileSHA256 {
+        } else if let loaded, loaded.sha256 != record.fileSHA256 {
             b += "<p class=\"problem\">\(lang.t("Tệp đã thay đổi sau khi nộp: nộp lại trước khi duyệt.", "The file changed after it was submitted: submit it again before approval."))</p>"
         }
         b += actions(v, record)
@@ -335,7 +337,7 @@ extension Console {
                     return try campaignPage(v, db, id: id, problem: lang.t("Tệp chiến dịch có lỗi: ", "The campaign file has errors: ") + loaded.errors.map(\.message).joined(separator: "; "), status: .conflict)
                 }
                 let unreviewed = c.variants.filter { $0.value.review == .needsNativeReview }.keys.sorted()
-                _ = try db.approveCampaign(id, sha256: try db.fileSHA256(file), by: v.user.name, unreviewed: unreviewed, emergency: settings.emergency, now: now)
+                _ = try db.approveCampaign(id, sha256: loaded.sha256, by: v.user.name, unreviewed: unreviewed, emergency: settings.emergency, now: now)
             case "reject":
                 guard let reason = form.trimmed("reason") else {
                     return try campaignPage(v, db, id: id, problem: lang.t("Ghi lý do trả lại.", "Give the reason for rejecting."), status: .unprocessableContent)
@@ -398,7 +400,7 @@ extension Console {
         guard let record = try db.campaignRecord(id) else { return response(.notFound, type: "application/json", body: Array("{\"error\":\"no such campaign\"}".utf8)) }
         let counts = try db.messageCounts(campaign: id)
         let batches = try db.batchActivity(campaign: id)
-        let t = Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds)
+        let t = elapsed
         var uploaded: [String: Int] = [:]
         for (carrier, c) in counts { uploaded[carrier] = c.filter { ![.planned, .submitted, .expired].contains($0.key) }.values.reduce(0, +) }
         let previous = rates.withLock { all -> (at: Double, sent: [String: Int])? in

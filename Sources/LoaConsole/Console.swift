@@ -51,14 +51,24 @@ public struct ConsoleSettings: Sendable {
 public final class Console: Sendable {
     let settings: ConsoleSettings
     public let sessions: ConsoleSessions
-    let stores: StoreShelf
+    /// Store connections for the requests (one request at a time each).
+    let stores: StorePool
+    /// Per campaign: when the live view last counted (seconds since the console started) and
+    /// what each carrier had taken then, for the sending rate.
     let rates = Mutex<[String: (at: Double, sent: [String: Int])]>([:])
     let started = ContinuousClock.now
 
-    public init(_ settings: ConsoleSettings) {
+    /// Seconds since the console started (monotonic).
+    var elapsed: Double {
+        let d = ContinuousClock.now - started
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// Opens the store (it must exist).
+    public init(_ settings: ConsoleSettings) throws {
         self.settings = settings
         self.sessions = ConsoleSessions(lifetimes: settings.lifetimes)
-        self.stores = StoreShelf(location: settings.storeLocation)
+        self.stores = try StorePool(location: settings.storeLocation, capacity: 8)
     }
 
     var now: Int64 { settings.clock() }
@@ -282,20 +292,5 @@ public final class Console: Sendable {
         let to = ConsoleLanguage(rawValue: request.uri.queryParameters["to"].map(String.init) ?? "") ?? .vi
         let back = Self.localPath(request.uri.queryParameters["back"].map(String.init))
         return redirect(back, extra: [(.setCookie, "loa_lang=\(to.rawValue); Path=/; SameSite=Strict; Max-Age=31536000")])
-    }
-}
-
-/// Store connections for the console's requests: taken from a shelf, put back after (a store
-/// connection serves one request at a time).
-final class StoreShelf: Sendable {
-    let location: String
-    private let free = Mutex<[Store]>([])
-
-    init(location: String) { self.location = location }
-
-    func with<T>(_ body: (Store) throws -> T) throws -> T {
-        let store = try free.withLock { $0.popLast() } ?? Store(location: location, create: false)
-        defer { free.withLock { if $0.count < 8 { $0.append(store) } } }
-        return try body(store)
     }
 }

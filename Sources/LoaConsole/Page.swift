@@ -1,3 +1,4 @@
+import Foundation
 import LoaCore
 import LoaOperations
 
@@ -9,22 +10,8 @@ public enum ConsoleLanguage: String, Sendable {
     func t(_ vietnamese: String, _ english: String) -> String { self == .vi ? vietnamese : english }
 }
 
-/// Text as HTML (& < > " ' escaped): every value that reaches a page goes through it.
-func e(_ s: String) -> String {
-    var out = ""
-    out.reserveCapacity(s.utf8.count)
-    for c in s.unicodeScalars {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&#39;"
-        default: out.unicodeScalars.append(c)
-        }
-    }
-    return out
-}
+/// Text as HTML: every value that reaches a page goes through it.
+func e(_ s: String) -> String { CampaignReport.escapeHTML(s) }
 
 /// A number with thin groups, as Vietnamese offices write it (1.234.567) or English (1,234,567).
 func n(_ value: Int, _ lang: ConsoleLanguage) -> String {
@@ -157,7 +144,7 @@ struct FormData {
     /// The value with spaces at both ends removed; nil when empty.
     func trimmed(_ name: String) -> String? {
         guard let v = values[name] else { return nil }
-        let t = v.trimmingSpaces
+        let t = v.trimmingCharacters(in: .whitespacesAndNewlines)
         return t.isEmpty ? nil : t
     }
 
@@ -184,14 +171,5 @@ struct FormData {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): b - UInt8(ascii: "A") + 10
         default: nil
         }
-    }
-}
-
-extension String {
-    var trimmingSpaces: String {
-        let scalars = unicodeScalars
-        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
-        return String(scalars[first...last])
     }
 }

@@ -83,7 +83,7 @@ enum SVG {
         }
         let padLat = max(0.005, (maxLat - minLat) * 0.08), padLon = max(0.005, (maxLon - minLon) * 0.08)
         minLat -= padLat; maxLat += padLat; minLon -= padLon; maxLon += padLon
-        let k = cosine((minLat + maxLat) / 2)
+        let k = cos((minLat + maxLat) / 2 * Double.pi / 180)
         let width = 640.0
         let spanX = (maxLon - minLon) * k, spanY = maxLat - minLat
         let scale = width / spanX
@@ -115,6 +115,4 @@ enum SVG {
         let r = (v * 10).rounded() / 10
         return "\"" + (r == r.rounded() ? String(Int(r)) : String(r)) + "\""
     }
-
-    static func cosine(_ degrees: Double) -> Double { cos(degrees * Double.pi / 180) }
 }

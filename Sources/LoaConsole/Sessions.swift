@@ -1,4 +1,5 @@
 import LoaCore
+import LoaCrypto
 import Synchronization
 
 /// A signed-in user's session: a random id in an HttpOnly, SameSite=Strict cookie, a random CSRF
@@ -62,21 +63,8 @@ public final class ConsoleSessions: Sendable {
     }
 
     /// 256 random bits as hex.
-    static func randomToken() -> String {
-        var g = SystemRandomNumberGenerator()
-        return (0..<4).map { _ in
-            let v = g.next() as UInt64
-            let hex = String(v, radix: 16)
-            return String(repeating: "0", count: 16 - hex.count) + hex
-        }.joined()
-    }
+    static func randomToken() -> String { randomHex(bytes: 32) }
 
-    /// Equal strings in time that does not depend on where they differ.
-    static func sameSecret(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var d: UInt8 = 0
-        for i in x.indices { d |= x[i] ^ y[i] }
-        return d == 0
-    }
+    /// The same secret, compared in constant time.
+    static func sameSecret(_ a: String, _ b: String) -> Bool { constantTimeEqual(Array(a.utf8), Array(b.utf8)) }
 }

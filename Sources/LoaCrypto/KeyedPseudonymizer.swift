@@ -66,6 +66,20 @@ public func hexString(_ bytes: some Sequence<UInt8>) -> String {
     return String(decoding: out, as: UTF8.self)
 }
 
+/// `count` random bytes from the system's generator, as lowercase hex (tokens, session ids).
+public func randomHex(bytes count: Int) -> String {
+    var rng = SystemRandomNumberGenerator()
+    return hexString((0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) })
+}
+
+/// Equal byte strings, in a time that does not depend on where they differ (secrets, signatures).
+public func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    var diff: UInt8 = 0
+    for i in a.indices { diff |= a[i] ^ b[i] }
+    return diff == 0
+}
+
 /// SHA-256 of bytes, as lowercase hex.
 public func sha256Hex(_ bytes: UnsafeRawBufferPointer) -> String {
     let hash = SHA256Stream()
@@ -86,10 +100,6 @@ public struct HMACSigner: Sendable {
 
     /// Constant-time comparison of a presented signature with the expected one.
     public func verify(_ bytes: [UInt8], signature: String) -> Bool {
-        let expected = Array(sign(bytes).utf8), given = Array(signature.lowercased().utf8)
-        guard expected.count == given.count else { return false }
-        var diff: UInt8 = 0
-        for i in 0..<expected.count { diff |= expected[i] ^ given[i] }
-        return diff == 0
+        constantTimeEqual(Array(sign(bytes).utf8), Array(signature.lowercased().utf8))
     }
 }

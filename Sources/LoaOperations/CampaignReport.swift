@@ -172,10 +172,11 @@ public struct CampaignReport: Sendable {
 
     // MARK: HTML
 
-    /// Text as HTML: & < > and " escaped.
+    /// Text as HTML: & < > " and ' escaped (safe in text and in quoted attributes).
     public static func escapeHTML(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+            .replacingOccurrences(of: "'", with: "&#39;")
     }
 
     /// A printable page (A4), Vietnamese headings, the office and a signature block.

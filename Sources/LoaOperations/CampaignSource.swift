@@ -1,5 +1,6 @@
 import Foundation
 import LoaCore
+import LoaCrypto
 
 /// A campaign file read and checked, with its referenced geometry loaded.
 public struct LoadedCampaign: Sendable {
@@ -8,20 +9,23 @@ public struct LoadedCampaign: Sendable {
     public var diagnostics: [Diagnostic]
     public var previews: [VariantPreview]
     public var area: AudienceArea?
+    /// The SHA-256 of the bytes that were checked: what submit and approval pin.
+    public var sha256: String
 
     public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
 
     public static func load(_ path: String, units: AdministrativeUnits) throws -> LoadedCampaign {
-        try check(YAMLSource.load(path: path), path: path, units: units)
+        let (root, bytes) = try YAMLSource.loadWithBytes(path: path)
+        return try check(root, path: path, sha256: bytes.withUnsafeBytes { sha256Hex($0) }, units: units)
     }
 
     /// A campaign file's text (a console upload), read as if it were at `path` (geometry files are
     /// found beside it).
     public static func parse(_ text: String, path: String, units: AdministrativeUnits) throws -> LoadedCampaign {
-        try check(YAMLSource.parse(text, file: path), path: path, units: units)
+        try check(YAMLSource.parse(text, file: path), path: path, sha256: Array(text.utf8).withUnsafeBytes { sha256Hex($0) }, units: units)
     }
 
-    static func check(_ root: SourceNode, path: String, units: AdministrativeUnits) throws -> LoadedCampaign {
+    static func check(_ root: SourceNode, path: String, sha256: String, units: AdministrativeUnits) throws -> LoadedCampaign {
         var parser = CampaignParser(units: units)
         let campaign = parser.parse(root)
         var diagnostics = parser.diagnostics
@@ -43,7 +47,7 @@ public struct LoadedCampaign: Sendable {
                                 polygons: polygons, excludedCommunes: Set(campaign.audience.excludeCommunes))
         }
         diagnostics.sort { $0.position < $1.position }
-        return LoadedCampaign(path: path, campaign: campaign, diagnostics: diagnostics, previews: parser.previews, area: area)
+        return LoadedCampaign(path: path, campaign: campaign, diagnostics: diagnostics, previews: parser.previews, area: area, sha256: sha256)
     }
 
     static func position(_ root: SourceNode, _ path: [String], index: Int) -> SourcePosition {

@@ -4,7 +4,7 @@ import LoaCore
 /// Border lines and polygons from GeoJSON files (RFC 7946: coordinates are longitude, latitude).
 public enum GeoJSON {
     static func object(_ path: String) throws -> Any {
-        let data = Data(try readSourceFile(path))
+        let data = Data(try readFileBytes(path))
         do { return try JSONSerialization.jsonObject(with: data) }
         catch { throw OperationError(.notReadable, "\(path): not valid JSON: \(error.localizedDescription)") }
     }

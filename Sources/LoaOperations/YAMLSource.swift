@@ -11,14 +11,18 @@ public enum YAMLSource {
     /// would otherwise expand to billions of nodes from a few hundred bytes.
     static let maxNodes = 100_000
 
-    public static func load(path: String) throws -> SourceNode {
+    public static func load(path: String) throws -> SourceNode { try loadWithBytes(path: path).root }
+
+    /// The document and the bytes it was read from (whoever pins a file's SHA-256 hashes exactly
+    /// what was checked, not the file read again).
+    public static func loadWithBytes(path: String) throws -> (root: SourceNode, bytes: [UInt8]) {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         if size > maxFileSize { throw OperationError(.notReadable, "\(path): error: \(size / 1024) KiB is too large for a campaign or carrier file (at most \(maxFileSize / 1024) KiB)") }
-        let bytes = try readSourceFile(path)
+        let bytes = try readFileBytes(path)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw OperationError(.notReadable, "\(path): not UTF-8 text (save it as UTF-8; `loa text convert` converts TCVN3/VNI text)")
         }
-        return try parse(text, file: path)
+        return (try parse(text, file: path), bytes)
     }
 
     public static func parse(_ text: String, file: String) throws -> SourceNode {
@@ -91,7 +95,7 @@ public enum YAMLSource {
 }
 
 /// A file's bytes, or an error that says why they cannot be read.
-func readSourceFile(_ path: String) throws -> [UInt8] {
+public func readFileBytes(_ path: String) throws -> [UInt8] {
     guard let data = FileManager.default.contents(atPath: path) else {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {

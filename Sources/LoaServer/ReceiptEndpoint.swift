@@ -248,15 +248,8 @@ public final class BackgroundServer: @unchecked Sendable {
 }
 
 extension ReceiptEndpoint {
-    /// Serves the receipt routes until the process is told to stop: idle connections close after
-    /// 30 s, at most `maxConnections` at once (more wait to be accepted).
-    public func serve(host: String, port: Int, maxConnections: Int, onRunning: @escaping @Sendable () -> Void) async throws {
-        let router = Router()
-        addRoutes(to: router)
-        try await Self.serve(router, host: host, port: port, maxConnections: maxConnections, onRunning: onRunning)
-    }
-
-    /// Serves any router the same way (the receipts, the console, or both).
+    /// Serves a router (the receipt routes, the console's, or both) until the process is told to
+    /// stop: idle connections close after 30 s, at most `maxConnections` at once (more wait).
     public static func serve(_ router: Router<BasicRequestContext>, host: String, port: Int, maxConnections: Int, onRunning: @escaping @Sendable () -> Void) async throws {
         let app = Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(30))),
                               configuration: .init(address: .hostname(host, port: port), availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),

@@ -20,7 +20,6 @@ extension Store {
     public struct BatchActivity: Sendable, Equatable {
         public var waitingToRetry = 0
         public var retries = 0
-        public var uploading = 0
         public init() {}
     }
 
@@ -33,7 +32,6 @@ extension Store {
             var a = out[carrier] ?? BatchActivity()
             a.retries += retries
             if state == BatchState.retryAt.rawValue { a.waitingToRetry += n }
-            if state == BatchState.uploading.rawValue { a.uploading += n }
             out[carrier] = a
         }
         return out

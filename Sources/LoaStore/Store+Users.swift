@@ -77,10 +77,7 @@ extension Store {
 
     /// A new token for the user, replacing any earlier one; returned once, kept as its hash.
     public func issueToken(for name: String, by actor: String) throws -> String {
-        var bytes = [UInt8](repeating: 0, count: 32)
-        var rng = SystemRandomNumberGenerator()
-        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
-        let token = "loa_" + hexString(bytes)
+        let token = "loa_" + randomHex(bytes: 32)
         try db.transaction {
             guard let u = try user(name) else { throw StoreError(.input, "there is no user \(name)") }
             try db.run("UPDATE users SET token_sha256 = ? WHERE folded = ?", [.text(Self.tokenHash(token)), .text(Self.folded(name))])

@@ -93,7 +93,7 @@ struct ConsoleFixture {
         self.tokens = tokens
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("loa-console-\(UUID().uuidString)").path
         let clock = clock
-        console = Console(ConsoleSettings(storeLocation: location, campaignsDirectory: directory, units: units, prices: Self.prices,
+        console = try Console(ConsoleSettings(storeLocation: location, campaignsDirectory: directory, units: units, prices: Self.prices,
                                           tps: ["viettel": 100, "mobifone": 50], clock: { clock.now }))
         let router = Router()
         console.addRoutes(to: router)
