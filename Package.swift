@@ -101,7 +101,7 @@ let package = Package(
         // Scratch stores for the contract tests: a SQLite file or a fresh PostgreSQL database.
         .target(name: "LoaTestSupport", dependencies: ["LoaStore", "LoaCore", "LoaCrypto", "LoaReference"], path: "Tests/LoaTestSupport", swiftSettings: settings),
         .testTarget(name: "LoaStoreTests", dependencies: ["LoaStore", "LoaCore", "LoaCrypto", "LoaReference", "LoaTestSupport"], swiftSettings: settings),
-        .testTarget(name: "LoaCarriersTests", dependencies: ["LoaCarriers", "LoaServer", "LoaCarrierSimulator", "LoaStore", "LoaCore", "LoaCrypto", "LoaTestSupport",
+        .testTarget(name: "LoaCarriersTests", dependencies: ["LoaCarriers", "LoaServer", "LoaCarrierSimulator", "LoaStore", "LoaCore", "LoaCrypto", "LoaTestSupport", "LoaOperations", "LoaReference",
                                                              .product(name: "Hummingbird", package: "hummingbird")], swiftSettings: settings),
         .testTarget(name: "LoaConsoleTests", dependencies: ["LoaConsole", "LoaCarriers", "LoaServer", "LoaCrypto", "LoaOperations", "LoaStore", "LoaCore", "LoaReference", "LoaTestSupport",
                                                             .product(name: "Hummingbird", package: "hummingbird")], swiftSettings: settings),

@@ -26,9 +26,10 @@ struct CarrierConfig {
     static let fields: [String: [String]] = [
         "": ["serialization_version", "name", "display_name", "mcc_mnc", "protocol", "endpoint", "tps", "max_batch", "daily_quota",
              "window", "timeout", "retry", "credentials", "signing_secret_env", "receipt_secret_env", "pseudonym_key", "tls",
-             "dlr_base", "signature_version", "concurrent_uploads", "receipts", "prices"],
+             "dlr_base", "signature_version", "concurrent_uploads", "receipts", "prices", "voice"],
+        "voice": ["channels", "calls_per_second", "ring_seconds", "audio_format"],
         "receipts": ["signature_version", "validity", "parts"],
-        "prices": ["currency", "gsm7", "ucs2"],
+        "prices": ["currency", "gsm7", "ucs2", "voice_per_minute"],
         "retry": ["initial", "multiplier", "max", "attempts"],
         "credentials": ["token_env", "username_env", "password_env"],
         "pseudonym_key": ["env", "file"],
@@ -77,10 +78,11 @@ struct CarrierConfig {
         var priced = unpriced
         if let p = root["prices"] {
             guard case .mapping = p else { problems.add(p, "prices", "expected gsm7: PRICE, ucs2: PRICE (per segment) and currency:"); throw problems.error! }
-            for encoding in ["gsm7", "ucs2"] {
-                guard let v = problems.scalar(p[encoding]) else { continue }
-                if let price = Double(v), price >= 0, price.isFinite { priced.prices[encoding] = price }
-                else { problems.add(p[encoding], "prices.\(encoding)", "expected a price per segment (a number, 0 or more), found '\(Escaped(v))'") }
+            // A voice message's "segments" are its billed minutes: voice_per_minute prices them.
+            for (field, key) in [("gsm7", "gsm7"), ("ucs2", "ucs2"), ("voice_per_minute", "voice")] {
+                guard let v = problems.scalar(p[field]) else { continue }
+                if let price = Double(v), price >= 0, price.isFinite { priced.prices[key] = price }
+                else { problems.add(p[field], "prices.\(field)", "expected a price per \(key == "voice" ? "call-minute" : "segment") (a number, 0 or more), found '\(Escaped(v))'") }
             }
             if let c = problems.scalar(p["currency"]) {
                 if c.count == 3, c.allSatisfy({ $0.isASCII && $0.isUppercase }) { priced.currency = c }
@@ -273,6 +275,26 @@ struct CarrierConfig {
             }
         }
         let concurrent = root["concurrent_uploads"] == nil ? nil : int("concurrent_uploads", 1...64)
+        var voice: CarrierGateway.Voice? = nil
+        if let v = root["voice"] {
+            if wire == .kannel { problems.add(v, "voice", "Kannel carries no voice calls: remove voice: (voice campaigns need a batch-http gateway)") }
+            func count(_ field: String, _ range: ClosedRange<Int>) -> Int? {
+                guard let s = scalar(v[field]) else { problems.add(v[field] ?? v, "voice.\(field)", "missing (required)"); return nil }
+                guard let n = Int(s), range.contains(n) else {
+                    problems.add(v[field], "voice.\(field)", "expected a whole number from \(formatCount(range.lowerBound)) to \(formatCount(range.upperBound)), found '\(Escaped(s))'")
+                    return nil
+                }
+                return n
+            }
+            let channels = count("channels", 1...10_000), cps = count("calls_per_second", 1...1_000)
+            let ring = seconds(v["ring_seconds"], "voice.ring_seconds", default: 30, 5...120)
+            var format = TelephoneAudio.Format.wav
+            if let f = scalar(v["audio_format"]) {
+                if let parsed = TelephoneAudio.Format(rawValue: f) { format = parsed }
+                else { problems.add(v["audio_format"], "voice.audio_format", "expected wav (8 kHz 16-bit PCM), alaw or ulaw (G.711), found '\(Escaped(f))'") }
+            }
+            if let channels, let cps { voice = CarrierGateway.Voice(channels: channels, callsPerSecond: cps, ringSeconds: ring, audioFormat: format) }
+        }
         guard let wire, let endpoint, let tps, let maxBatch, let dailyQuota else { return nil }
         var gateway = CarrierGateway(carrier: carrier, displayName: displayName, protocolKind: wire, endpoint: endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint,
                                      tps: tps, maxBatch: maxBatch, dailyQuota: dailyQuota,
@@ -286,6 +308,7 @@ struct CarrierConfig {
         gateway.receiptValidity = validity
         gateway.receiptParts = receiptParts
         gateway.concurrentUploads = concurrent
+        gateway.voice = voice
         return gateway
     }
 

@@ -59,6 +59,7 @@ struct Dispatch: AsyncParsableCommand {
         let db = try store.open()
         let me = try actor.actor(db, needs: .operate)
         var policies: [String: SendingPolicy] = [:], senders: [String: String] = [:]
+        var channels: [String: Campaign.Channel] = [:], calls: [String: CallPolicy] = [:]
         // One bad campaign never stops the others: each is checked, planned and started on its
         // own; what was refused is listed at the end and makes the exit status non-zero.
         var refused: [String] = []
@@ -68,6 +69,8 @@ struct Dispatch: AsyncParsableCommand {
                 policies[c.id] = SendingPolicy(campaignWindows: c.schedule.windows, carrierWindow: nil, quietHours: c.schedule.quietHours,
                                                priority: c.priority, start: c.schedule.start, end: c.schedule.end)
                 senders[c.id] = c.sender
+                channels[c.id] = c.channel
+                if c.channel == .voice { calls[c.id] = CallPolicy(c) }
             } catch {
                 if ShutdownSignals.requested { throw ExitCode(ShutdownSignals.exitStatus) }
                 printError("\(file): not sent: \(error)")
@@ -91,6 +94,9 @@ struct Dispatch: AsyncParsableCommand {
                 g.contactVault = try store.requireContactVault(for: "\(config.path): Kannel (it sends to contact-list numbers)")
                 if g.kannel?.dlrBase == nil, let receiptsPort { g.kannel?.dlrBase = "http://127.0.0.1:\(receiptsPort)" }
             }
+            if g.voice == nil, let waiting = try voiceCampaignsWaiting(db, carrier: carrier, channels: channels) {
+                printError("warning: \(config.path) has no voice: section (channels, calls_per_second): calls of \(waiting) to \(carrier.rawValue) wait")
+            }
             gateways.append(g)
             if try db.noteCarrierFile(carrier: carrier.rawValue, path: config.path, sha256: try fileSHA(config.path), by: me.name) {
                 printError("note: \(config.path) is new or changed since the last dispatch (recorded in the audit trail)")
@@ -113,9 +119,9 @@ struct Dispatch: AsyncParsableCommand {
             let port = try await receiptServer!.start(router, port: receiptsPort)
             print("receiving receipts on http://127.0.0.1:\(port)/receipts/{carrier}")
         }
-        let board = ProgressBoard(carriers: gateways.map(\.carrier))
+        let board = ProgressBoard(lanes: gateways.flatMap { g in [LaneKey(g.carrier)] + (g.voice != nil ? [LaneKey(g.carrier, .voice)] : []) })
         let storage = try StorePool(location: store.databaseLocation, capacity: Dispatcher.storeConnections(carriers: gateways.count))
-        let dispatcher = Dispatcher(storage: storage, gateways: gateways, campaigns: .init(policies: policies, senders: senders)) { board.update($0) }
+        let dispatcher = Dispatcher(storage: storage, gateways: gateways, campaigns: .init(policies: policies, senders: senders, channels: channels, calls: calls)) { board.update($0) }
         // The dispatcher runs as a service; a stop request (ShutdownSignals, not the group's own
         // signal handling: see there) shuts the group down gracefully.
         let service = DispatcherService(dispatcher, untilDrained: !forever)
@@ -143,7 +149,7 @@ struct Dispatch: AsyncParsableCommand {
             print("\n\(id): \(try db.campaignRecord(id)?.state.rawValue ?? "?")")
             printDeliverySummary(try db.messageCounts(campaign: id))
         }
-        let problems = lanes.compactMap { lane in lane.problem.map { "  \(lane.carrier.rawValue): \($0)" } }
+        let problems = lanes.compactMap { lane in lane.problem.map { "  \(lane.lane): \($0)" } }
         let expired = lanes.reduce(0) { $0 + $1.expired }
         if expired > 0 { print("\n\(formatCount(expired)) message(s) expired: their campaign ended before the carrier accepted them (loa campaign status shows the reasons)") }
         if ShutdownSignals.requested {
@@ -167,6 +173,12 @@ struct Dispatch: AsyncParsableCommand {
             print(why)
             return nil
         case .send(let plan, let start):
+            if c.channel == .voice {
+                // The audio is made once, before planning, and kept in the store for every node.
+                for clip in try dispatch.prepareAudio(loaded) {
+                    print("\(c.id): \(clip.language) audio \(format1(Double(clip.durationMs) / 1000)) s (\(clip.source))")
+                }
+            }
             if plan {
                 let audience = AudienceRun(campaign: c, area: loaded.area!, units: units, store: db, keys: try store.operatorKeys(), at: at.timestamp)
                 let planned = try dispatch.plan(c, audience: audience) { ShutdownSignals.requested }
@@ -204,23 +216,30 @@ final class DispatcherSlot: Sendable {
     }
 }
 
-/// Progress bars per carrier, redrawn in place on a terminal.
+/// Campaigns on `channels` with planned voice messages for `carrier`, named; nil when none.
+func voiceCampaignsWaiting(_ db: Store, carrier: Carrier, channels: [String: Campaign.Channel]) throws -> String? {
+    let voice = channels.filter { $0.value == .voice }.keys.sorted()
+    let waiting = try voice.filter { (try db.messageCounts(campaign: $0)[carrier.rawValue]?[.planned] ?? 0) > 0 }
+    return waiting.isEmpty ? nil : waiting.joined(separator: ", ")
+}
+
+/// Progress bars per carrier lane (SMS, voice), redrawn in place on a terminal.
 final class ProgressBoard: @unchecked Sendable {
     private let lock = NSLock()
-    private var rows: [Carrier: Dispatcher.Progress] = [:]
-    private var totals: [Carrier: Int] = [:]
-    private let carriers: [Carrier]
+    private var rows: [LaneKey: Dispatcher.Progress] = [:]
+    private var totals: [LaneKey: Int] = [:]
+    private let carriers: [LaneKey]
     private var timer: (any DispatchSourceTimer)?
     private let tty = isatty(1) != 0
     private var drawn = 0
 
-    init(carriers: [Carrier]) { self.carriers = carriers }
+    init(lanes: [LaneKey]) { carriers = lanes }
 
     func update(_ p: Dispatcher.Progress) {
         lock.lock()
-        rows[p.carrier] = p
+        rows[p.lane] = p
         // The total counted with what was sent at the same moment; never below what was sent.
-        if let total = p.total { totals[p.carrier] = max(total, p.sent) } else if totals[p.carrier] == nil { totals[p.carrier] = p.sent + p.pending }
+        if let total = p.total { totals[p.lane] = max(total, p.sent) } else if totals[p.lane] == nil { totals[p.lane] = p.sent + p.pending }
         lock.unlock()
     }
 
@@ -247,7 +266,9 @@ final class ProgressBoard: @unchecked Sendable {
             let width = 24
             let filled = Int(share * Double(width))
             let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-            var line = "\(c.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(bar) \(String(format: "%3.0f", share * 100))%  \(formatCount(p.sent))/\(formatCount(total)) sent"
+            // A voice lane that has done nothing (no voice campaign for it) is not drawn.
+            if c.channel == .voice && p.sent == 0 && total <= 1 && p.note == nil { continue }
+            var line = "\(c.description.padding(toLength: 15, withPad: " ", startingAt: 0)) \(bar) \(String(format: "%3.0f", share * 100))%  \(formatCount(p.sent))/\(formatCount(total)) \(c.channel == .voice ? "calls" : "sent")"
             if p.rejected > 0 { line += " · \(formatCount(p.rejected)) rejected" }
             if p.retries > 0 { line += " · \(p.retries) retries" }
             if let note = p.note { line += " · \(note)" }
@@ -272,6 +293,7 @@ struct CarrierSim: AsyncParsableCommand {
     @Option(name: .long, help: "Share of uploads that meet a fault, 0 to 1.") var faultRate = 0.0
     @Option(name: .long, help: "Record accepted message ids to this file.") var record: String?
     @Option(name: .long, help: "Random seed.") var seed: UInt64 = 42
+    @Option(name: .long, help: "Voice: the calls' spacing between attempts times this (e.g. 0.01 in a demo).") var voiceSpacingScale = 1.0
 
     func validate() throws {
         if let p = port, !(1...65535).contains(p) { throw ValidationError("--port: expected a port from 1 to 65535, found \(p)") }
@@ -290,10 +312,15 @@ struct CarrierSim: AsyncParsableCommand {
         o.recordPath = record
         o.seed = seed
         o.stallSeconds = g.timeout + 2
+        if let v = g.voice {
+            o.voice = CarrierSimulator.Voice(channels: v.channels, callsPerSecond: v.callsPerSecond, ringSeconds: v.ringSeconds, audioFormat: v.audioFormat)
+            o.voice?.spacingScale = voiceSpacingScale
+        }
         if receiptsTo != nil && g.receiptSecret == nil { printError("warning: no receipt secret in the environment: receipts go unsigned and loa will refuse them") }
         let sim = try CarrierSimulator(o)
         let listen = port ?? URLComponents(string: g.endpoint)?.port ?? 8080
         let banner = "\(g.displayName) simulator on http://127.0.0.1:\(listen) — \(g.tps) TPS, batches ≤ \(g.maxBatch), faults \(Int(faultRate * 100))%"
+            + (g.voice.map { ", voice: \($0.channels) channels, \($0.callsPerSecond) calls/s" } ?? "")
         // Said once it listens, and flushed: a script (or a test) waiting for the line may connect at once.
         let app = Application(router: sim.router(), configuration: .init(address: .hostname("127.0.0.1", port: listen)),
                               onServerRunning: { _ in

@@ -26,6 +26,6 @@ struct Loa: AsyncParsableCommand {
               loa text convert old-notice.txt -o notice.txt
             """,
         version: "0.1.0",
-        subcommands: [Inspect.self, TextCommand.self, CampaignCommand.self, ImportCommand.self, Audience.self, Dispatch.self, CarrierSim.self, Serve.self, ReceiptsCommand.self, ReportCommand.self, AuditCommand.self, UserCommand.self, ContactsCommand.self, DemoData.self, Purge.self, StoreCommand.self]
+        subcommands: [Inspect.self, TextCommand.self, CampaignCommand.self, VoiceCommand.self, ImportCommand.self, Audience.self, Dispatch.self, CarrierSim.self, Serve.self, ReceiptsCommand.self, ReportCommand.self, AuditCommand.self, UserCommand.self, ContactsCommand.self, DemoData.self, Purge.self, StoreCommand.self]
     )
 }

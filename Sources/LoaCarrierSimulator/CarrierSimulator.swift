@@ -38,11 +38,34 @@ public final class CarrierSimulator: @unchecked Sendable {
         public var misbehaviour: Misbehaviour?
         /// The upload signature version this carrier checks (carriers/README.md).
         public var signatureVersion = 2
+        /// Voice calls (PUT /audio/{sha256}, POST /calls); nil: the carrier takes no calls (404).
+        public var voice: Voice?
 
         public init(carrier: Carrier, tps: Int, maxBatch: Int) {
             self.carrier = carrier
             self.tps = tps
             self.maxBatch = maxBatch
+        }
+    }
+
+    /// A carrier's voice platform: channels (concurrent calls, refused with 429 beyond them), calls
+    /// per second, how long a phone rings, the audio format it takes, and how people answer.
+    public struct Voice: Sendable {
+        public var channels: Int
+        public var callsPerSecond: Int
+        public var ringSeconds: Double
+        public var audioFormat: TelephoneAudio.Format
+        /// Per attempt: answered (then listened to the end with `completeShare`, else part of it), busy, else no answer.
+        public var answerShare = 0.6
+        public var completeShare = 0.6
+        public var busyShare = 0.1
+        /// Seconds between attempts are the policy's spacing times this (tests shrink it).
+        public var spacingScale = 1.0
+        public init(channels: Int, callsPerSecond: Int, ringSeconds: Double = 30, audioFormat: TelephoneAudio.Format = .wav) {
+            self.channels = channels
+            self.callsPerSecond = callsPerSecond
+            self.ringSeconds = ringSeconds
+            self.audioFormat = audioFormat
         }
     }
 
@@ -93,21 +116,33 @@ public final class CarrierSimulator: @unchecked Sendable {
         public var outageRefusals = 0
         /// Repeats of a key whose first request was still being processed (answered 409).
         public var inProgressRepeats = 0
+        /// Voice: clips received, calls taken, the most calls at once and in any second, batches
+        /// refused because every channel was busy, calls for a clip never uploaded.
+        public var audioUploads = 0
+        public var calls = 0
+        public var maxConcurrentCalls = 0
+        public var maxCallsInAnySecond = 0
+        public var channelRefusals = 0
+        public var unknownAudio = 0
     }
 
     let options: Options
     private let lock = NSLock()
-    private var stats = Stats()
-    private var answers: [String: (status: Int, body: String)] = [:]
+    var stats = Stats()
+    var answers: [String: (status: Int, body: String)] = [:]
     /// Keys whose first request is still being processed: a repeat gets 409, never a second run.
-    private var inProgress = Set<String>()
-    private var acceptedIDs = Set<String>()
-    private var window: [(time: Double, count: Int)] = []
-    private var window100: [(time: Double, count: Int)] = []
-    private var rng: SplitMix64
-    private let receiptQueue = ReceiptSender()
-    private let recorder: FileHandle?
+    var inProgress = Set<String>()
+    var acceptedIDs = Set<String>()
+    var window: [(time: Double, count: Int)] = []
+    var window100: [(time: Double, count: Int)] = []
+    var rng: SplitMix64
+    let receiptQueue = ReceiptSender()
+    let recorder: FileHandle?
     private let started = CarrierSimulator.now()
+    /// Voice: clips by SHA-256 (their length), calls holding a channel until, call arrivals.
+    var clips: [String: Double] = [:]
+    var activeCalls: [Double] = []
+    var callWindow: [(time: Double, count: Int)] = []
 
     public init(_ options: Options) throws {
         self.options = options
@@ -137,6 +172,14 @@ public final class CarrierSimulator: @unchecked Sendable {
             let bytes = Array(body.readableBytesView)
             return try await self.handle(request: request, body: bytes)
         }
+        router.put("audio/:sha") { request, context -> Response in
+            let body = try await request.body.collect(upTo: 16 << 20)
+            return try self.handleAudio(request: request, sha: context.parameters.get("sha") ?? "", body: Array(body.readableBytesView))
+        }
+        router.post("calls") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 64 << 20)
+            return try await self.handleCalls(request: request, body: Array(body.readableBytesView))
+        }
         router.get("stats") { _, _ -> Response in
             let data = try JSONEncoder().encode(self.currentStats())
             _ = data.count
@@ -145,27 +188,32 @@ public final class CarrierSimulator: @unchecked Sendable {
         return router
     }
 
+    /// The signature check of every request (carriers/README.md): nil when it passes.
+    func refusedSignature(_ request: Request, body: [UInt8], key: String, method: String, path: String) throws -> Response? {
+        guard let secret = options.signingSecret else { return nil }
+        let signer = try HMACSigner(secret: secret)
+        let hash = body.withUnsafeBytes { sha256Hex($0) }
+        let ts = request.headers[HTTPField.Name("X-Loa-Timestamp")!] ?? ""
+        let sig = request.headers[HTTPField.Name("X-Loa-Signature")!] ?? ""
+        let version = Int(request.headers[HTTPField.Name("X-Loa-Signature-Version")!] ?? "1") ?? 0
+        let signed = BatchHTTP.signedText(version: version, method: method, path: path, idempotencyKey: key, timestamp: ts, contentSHA256: hash)
+        if version != options.signatureVersion || request.headers[HTTPField.Name("Content-SHA256")!] != hash || !signer.verify(Array(signed.utf8), signature: sig) {
+            withLock { stats.badSignatures += 1 }
+            return text(.unauthorized, "bad signature or content hash")
+        }
+        // A signed request from outside the clock tolerance is stale (or replayed): refused.
+        guard let t = Int64(ts), abs(t - Int64(Date().timeIntervalSince1970)) <= BatchHTTP.clockTolerance else {
+            withLock { stats.badSignatures += 1 }
+            return text(.unauthorized, "stale timestamp: more than \(BatchHTTP.clockTolerance) s from the carrier's clock")
+        }
+        return nil
+    }
+
     func handle(request: Request, body: [UInt8]) async throws -> Response {
         // The rate is counted at arrival, as a carrier's gateway counts it (a slow answer is slow after that).
         let arrival = Self.now()
         let key = request.headers[HTTPField.Name("Idempotency-Key")!] ?? ""
-        if let secret = options.signingSecret {
-            let signer = try HMACSigner(secret: secret)
-            let hash = body.withUnsafeBytes { sha256Hex($0) }
-            let ts = request.headers[HTTPField.Name("X-Loa-Timestamp")!] ?? ""
-            let sig = request.headers[HTTPField.Name("X-Loa-Signature")!] ?? ""
-            let version = Int(request.headers[HTTPField.Name("X-Loa-Signature-Version")!] ?? "1") ?? 0
-            let signed = BatchHTTP.signedText(version: version, idempotencyKey: key, timestamp: ts, contentSHA256: hash)
-            if version != options.signatureVersion || request.headers[HTTPField.Name("Content-SHA256")!] != hash || !signer.verify(Array(signed.utf8), signature: sig) {
-                withLock { stats.badSignatures += 1 }
-                return text(.unauthorized, "bad signature or content hash")
-            }
-            // A signed request from outside the clock tolerance is stale (or replayed): refused.
-            guard let t = Int64(ts), abs(t - Int64(Date().timeIntervalSince1970)) <= BatchHTTP.clockTolerance else {
-                withLock { stats.badSignatures += 1 }
-                return text(.unauthorized, "stale timestamp: more than \(BatchHTTP.clockTolerance) s from the carrier's clock")
-            }
-        }
+        if let refused = try refusedSignature(request, body: body, key: key, method: "POST", path: "/batches") { return refused }
         guard !key.isEmpty else { return text(.badRequest, "Idempotency-Key is required") }
         if let outage = options.outage, outage.contains(Self.now() - started) {
             withLock { stats.outageRefusals += 1 }
@@ -227,13 +275,13 @@ public final class CarrierSimulator: @unchecked Sendable {
         return most
     }
 
-    private func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body()
     }
 
-    private func replayOrFault(key: String) -> ((status: Int, body: String)?, Fault?, busy: Bool) {
+    func replayOrFault(key: String) -> ((status: Int, body: String)?, Fault?, busy: Bool) {
         withLock {
             if let previous = answers[key] {
                 stats.replays += 1
@@ -374,10 +422,10 @@ public final class CarrierSimulator: @unchecked Sendable {
 /// acceptance order (reordering), and some are sent twice (duplicates).
 final class ReceiptSender: @unchecked Sendable {
     private let lock = NSCondition()
-    private var queue: [(due: Double, line: String)] = []
+    var queue: [(due: Double, line: String)] = []
     private(set) var sent = 0
-    private var url = ""
-    private var signer: HMACSigner?
+    var url = ""
+    var signer: HMACSigner?
 
     func start(url: String, secret: HMACSigner?) {
         self.url = url

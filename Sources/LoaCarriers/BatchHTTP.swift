@@ -31,6 +31,30 @@ public enum BatchHTTP {
         return out
     }
 
+    /// Voice batches (POST {endpoint}/calls): one NDJSON line per call: message_id, msisdn, caller_id
+    /// (the campaign's sender), audio (the SHA-256 of a clip uploaded with `PUT /audio/{sha256}`),
+    /// seconds (its length), attempts, spacing (seconds between two calls to the same person),
+    /// calling_hours (HH:MM-HH:MM in Vietnam's time), quiet_hours (never then; absent for an
+    /// emergency) and not_after (no call after it).
+    public static func callsBody(_ messages: [OutboundMessage], identity: StoreIdentity?, sender: (String) -> String,
+                                 audio: (String) -> (sha256: String, seconds: Double)?, policy: (String) -> CallPolicy?) -> [UInt8] {
+        var out: [UInt8] = []
+        for m in messages {
+            guard let clip = m.clip.flatMap(audio), let p = policy(m.campaign) else { continue }
+            out.append(contentsOf: #"{"message_id":""#.utf8)
+            MessageRef(id: m.id, store: identity).append(to: &out)
+            out.append(contentsOf: #"","msisdn":"#.utf8)
+            JSONString.append(m.subscriber, to: &out)
+            out.append(contentsOf: #","caller_id":"#.utf8)
+            JSONString.append(sender(m.campaign), to: &out)
+            out.append(contentsOf: ",\"audio\":\"\(clip.sha256)\",\"seconds\":\(format1(clip.seconds)),\"attempts\":\(p.attempts),\"spacing\":\(p.spacing)".utf8)
+            out.append(contentsOf: ",\"calling_hours\":[\(p.callingHours.map { "\"\($0)\"" }.joined(separator: ","))]".utf8)
+            if let q = p.quietHours { out.append(contentsOf: ",\"quiet_hours\":\"\(q)\"".utf8) }
+            out.append(contentsOf: ",\"not_after\":\"\(p.notAfter.iso8601())\"}\n".utf8)
+        }
+        return out
+    }
+
     /// What an upload's signature covers. Version 2 (the default): the method, the path, the
     /// idempotency key, the timestamp and the body's SHA-256, one per line, after `loa-v2`:
     /// a captured signature cannot be moved to another key, path or time. Version 1 (only for a
@@ -45,12 +69,14 @@ public enum BatchHTTP {
 
     /// Headers: Idempotency-Key, Content-SHA256, X-Loa-Timestamp, X-Loa-Signature-Version and
     /// X-Loa-Signature = hex HMAC-SHA256(secret, `signedText`).
+    /// `method` and `path` (signed in version 2): POST /batches, POST /calls, PUT /audio/{sha256}.
     public static func headers(idempotencyKey: String, body: [UInt8], signer: HMACSigner?, token: String?, now: Int64,
-                               signatureVersion: Int = 2) -> [(String, String)] {
+                               signatureVersion: Int = 2, method: String = "POST", path: String = "/batches",
+                               contentType type: String = contentType) -> [(String, String)] {
         let hash = body.withUnsafeBytes { sha256Hex($0) }
-        var h: [(String, String)] = [("Content-Type", contentType), ("Idempotency-Key", idempotencyKey), ("Content-SHA256", hash), ("X-Loa-Timestamp", String(now))]
+        var h: [(String, String)] = [("Content-Type", type), ("Idempotency-Key", idempotencyKey), ("Content-SHA256", hash), ("X-Loa-Timestamp", String(now))]
         if let signer {
-            let text = signedText(version: signatureVersion, idempotencyKey: idempotencyKey, timestamp: String(now), contentSHA256: hash)
+            let text = signedText(version: signatureVersion, method: method, path: path, idempotencyKey: idempotencyKey, timestamp: String(now), contentSHA256: hash)
             h.append(("X-Loa-Signature-Version", String(signatureVersion)))
             h.append(("X-Loa-Signature", signer.sign(Array(text.utf8))))
         }
@@ -172,9 +198,27 @@ public enum BatchHTTP {
             }
             part = n
         }
+        // Voice: the call attempt (1-based), the seconds listened, and whether no call follows.
+        var call: CallAttempt? = nil
+        if let value = o["attempt"], !(value is NSNull), "\(value)" != "" {
+            guard let n = (value as? Int) ?? Int("\(value)"), (1...20).contains(n) else {
+                return bad("attempt: expected the call attempt's number from 1 to 20, found \(Escaped("\(value)"))")
+            }
+            var listened: Int? = nil
+            if let l = o["listened"], !(l is NSNull), "\(l)" != "" {
+                guard let seconds = (l as? Int) ?? Int("\(l)") ?? (l as? Double).map({ Int($0.rounded()) }), (0...3600).contains(seconds) else {
+                    return bad("listened: expected seconds from 0 to 3600, found \(Escaped("\(l)"))")
+                }
+                listened = seconds
+            }
+            let final = o["final"].map { v in (v as? Bool) ?? ["true", "1"].contains("\(v)".lowercased()) } ?? false
+            call = CallAttempt(attempt: n, listened: listened, final: final)
+        } else if ReceiptStatus.voiceStatuses.contains(status) {
+            return bad("attempt: a call's receipt (\(status.rawValue)) says which attempt it reports")
+        }
         var reason = (o["reason"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? smpp?.reason
         if let code = o["error_code"].map({ "\($0)" }), !code.isEmpty { reason = (reason.map { $0 + ", " } ?? "") + "error \(code)" }
-        return .receipt(.init(messageRef: ref, status: status, at: at ?? smpp?.doneDate, reason: reason, line: text, part: part))
+        return .receipt(.init(messageRef: ref, status: status, at: at ?? smpp?.doneDate, reason: reason, line: text, part: part, call: call))
     }
 
     /// Headers of a signed receipt request, protocol version 2: X-Loa-Signature = HMAC-SHA256(receipt

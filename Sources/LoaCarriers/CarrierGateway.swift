@@ -38,6 +38,23 @@ public struct CarrierGateway: Sendable {
     /// Uploads in flight to this carrier at most (nil: the dispatcher's default, 16). The rate
     /// is shared by them; more of them only keep stalled uploads from holding the lane back.
     public var concurrentUploads: Int?
+    /// Voice calls (`voice:` in the carrier file); nil: the carrier takes no voice campaigns.
+    public var voice: Voice?
+
+    /// A carrier's voice gateway: concurrent calls and calls per second (not SMS TPS), how long a
+    /// phone rings before an attempt counts as unanswered, the audio format it takes.
+    public struct Voice: Sendable, Equatable {
+        public var channels: Int
+        public var callsPerSecond: Int
+        public var ringSeconds: Double
+        public var audioFormat: TelephoneAudio.Format
+        public init(channels: Int, callsPerSecond: Int, ringSeconds: Double = 30, audioFormat: TelephoneAudio.Format = .wav) {
+            self.channels = channels
+            self.callsPerSecond = callsPerSecond
+            self.ringSeconds = ringSeconds
+            self.audioFormat = audioFormat
+        }
+    }
 
     public init(carrier: Carrier, displayName: String, protocolKind: WireProtocol, endpoint: String, tps: Int, maxBatch: Int, dailyQuota: Int,
                 window: DailyWindow?, retry: RetryPolicy, timeout: Double, token: String?, signingSecret: [UInt8]?, receiptSecret: [UInt8]?,

@@ -104,7 +104,8 @@ public final class CurlClient: @unchecked Sendable {
         return size * count
     }
 
-    public func post(_ url: String, headers: [(String, String)], body: [UInt8]) throws(CurlError) -> HTTPAnswer {
+    /// A POST, or another method with a body (`PUT` for voice clips).
+    public func post(_ url: String, headers: [(String, String)], body: [UInt8], method: String = "POST") throws(CurlError) -> HTTPAnswer {
         let h = handle
         curl_easy_reset(h)
         let exchange = Exchange(body: body)
@@ -117,6 +118,7 @@ public final class CurlClient: @unchecked Sendable {
         defer { curl_slist_free_all(list) }
         try curl(ccurl_setopt_ptr(h, CURLOPT_URL, url))
         try curl(ccurl_setopt_long(h, CURLOPT_POST, 1))
+        if method != "POST" { try curl(ccurl_setopt_ptr(h, CURLOPT_CUSTOMREQUEST, method)) }
         try curl(ccurl_setopt_ptr(h, CURLOPT_HTTPHEADER, list))
         try curl(ccurl_setopt_long(h, CURLOPT_NOSIGNAL, 1))
         try curl(ccurl_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(configuration.timeout * 1000)))

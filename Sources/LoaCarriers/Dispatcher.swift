@@ -19,10 +19,17 @@ public final class Dispatcher: Sendable {
         /// When each campaign may send (its windows, priority and dates).
         public var policies: [String: SendingPolicy]
         public var senders: [String: String]
-        public init(policies: [String: SendingPolicy], senders: [String: String]) {
+        /// Each campaign's channel (SMS when absent) and, for voice, how the carrier calls.
+        public var channels: [String: Campaign.Channel]
+        public var calls: [String: CallPolicy]
+        public init(policies: [String: SendingPolicy], senders: [String: String], channels: [String: Campaign.Channel] = [:], calls: [String: CallPolicy] = [:]) {
             self.policies = policies
             self.senders = senders
+            self.channels = channels
+            self.calls = calls
         }
+
+        func channel(_ id: String) -> Campaign.Channel { channels[id] ?? .sms }
     }
 
     /// What a lane reports as it goes (cumulative), and what `run` returns per carrier.
@@ -43,6 +50,9 @@ public final class Dispatcher: Sendable {
         /// Why this node stopped sending to the carrier (a configuration fault, an answer not
         /// understood); nil while it sends. The messages stay open for the next run.
         public var fault: String?
+        /// The lane's channel: SMS, or voice calls (the counts are calls).
+        public var channel: Campaign.Channel = .sms
+        public var lane: LaneKey { LaneKey(carrier, channel) }
 
         public init(carrier: Carrier, sent: Int = 0, accepted: Int = 0, rejected: Int = 0, retries: Int = 0, pending: Int = 0, note: String? = nil) {
             self.carrier = carrier
@@ -124,8 +134,11 @@ public final class Dispatcher: Sendable {
         // claiming and recording overlap with uploads and a stalled upload holds only itself.
         var threads: [Thread] = []
         var lanes: [(CarrierGateway, LaneShared)] = []
-        for gateway in gateways {
-            let shared = LaneShared(gateway: gateway, circuitThreshold: tuning.circuitThreshold)
+        // A carrier's SMS lane, and its voice lane when it takes calls and a voice campaign is sent.
+        let voiceCampaigns = campaigns.policies.keys.contains { campaigns.channel($0) == .voice }
+        let laneKeys = gateways.flatMap { g in [(g, Campaign.Channel.sms)] + (g.voice != nil && voiceCampaigns ? [(g, .voice)] : []) }
+        for (gateway, channel) in laneKeys {
+            let shared = LaneShared(gateway: gateway, channel: channel, circuitThreshold: tuning.circuitThreshold)
             lanes.append((gateway, shared))
             for _ in 0..<max(1, tuning.uploadsPerCarrier ?? gateway.concurrentUploads ?? Self.defaultUploadsPerCarrier) {
                 threads.append(Thread { [self] in
@@ -161,16 +174,26 @@ public final class Dispatcher: Sendable {
     /// its progress, each under a lock of its own.
     final class LaneShared: Sendable {
         let gateway: CarrierGateway
+        let key: LaneKey
         private let state: Mutex<LaneState>
         private let progressBox: Mutex<Progress>
         /// Contact numbers for Kannel, opened once per run (in memory only).
         let kannelNumbers = Mutex<[String: MSISDN]?>(nil)
+        /// Voice: clips uploaded to the carrier in this run (loa's SHA-256 → the carrier's file's SHA-256 and length).
+        let uploadedClips = Mutex<[String: (sha256: String, seconds: Double)]>([:])
+        /// One worker uploads a clip at a time (the others wait for it rather than send it again).
+        let clipUpload = NSLock()
 
-        init(gateway: CarrierGateway, circuitThreshold: Int) {
+        init(gateway: CarrierGateway, channel: Campaign.Channel = .sms, circuitThreshold: Int) {
             self.gateway = gateway
-            state = Mutex(LaneState(.init(tps: gateway.tps, maxBatch: gateway.maxBatch, dailyQuota: gateway.dailyQuota, retry: gateway.retry,
-                                          circuitThreshold: circuitThreshold)))
-            progressBox = Mutex(Progress(carrier: gateway.carrier))
+            key = LaneKey(gateway.carrier, channel)
+            // A voice lane's rate is calls per second, its batches no bigger than its channels.
+            let voice = channel == .voice ? gateway.voice : nil
+            state = Mutex(LaneState(.init(tps: voice?.callsPerSecond ?? gateway.tps, maxBatch: min(gateway.maxBatch, voice?.channels ?? .max),
+                                          dailyQuota: gateway.dailyQuota, retry: gateway.retry, circuitThreshold: circuitThreshold, channels: voice?.channels)))
+            var progress = Progress(carrier: gateway.carrier)
+            progress.channel = channel
+            progressBox = Mutex(progress)
         }
 
         /// The lane's decisions, under the lock.
@@ -226,7 +249,7 @@ public final class Dispatcher: Sendable {
             // Counting what is left is a scan of the carrier's planned messages: at most every 2 s per carrier.
             let now = d.clock()
             let due = shared.with { $0.countPendingDue(at: now, force: force) }
-            let pending = due ? (try? db { try $0.pendingCount(carrier: gateway.carrier) }) : nil
+            let pending = due ? (try? db { try $0.pendingCount(carrier: gateway.carrier, channel: shared.key.channel) }) : nil
             let p: Progress = shared.progress { p in
                 if let pending {
                     p.pending = pending
@@ -249,6 +272,7 @@ public final class Dispatcher: Sendable {
         /// Campaigns that may send to this carrier now.
         func allowedCampaigns(at t: Timestamp) -> Set<String> {
             Set(d.campaigns.policies.compactMap { id, policy in
+                guard d.campaigns.channel(id) == shared.key.channel else { return nil }
                 var p = policy
                 p.carrierWindow = gateway.window
                 return p.allows(t) ? id : nil
@@ -259,7 +283,7 @@ public final class Dispatcher: Sendable {
         func expireEndedCampaigns(at wall: Timestamp) throws {
             let now = d.clock()
             guard shared.with({ $0.sweepDue(at: now) }) else { return }
-            for (id, policy) in d.campaigns.policies where policy.end <= wall {
+            for (id, policy) in d.campaigns.policies where policy.end <= wall && d.campaigns.channel(id) == shared.key.channel {
                 let n = try db { try $0.expireUnsent(campaign: id, carrier: gateway.carrier, reason: "campaign ended at \(policy.end.iso8601()) before the carrier accepted it") }
                 if n > 0 {
                     progress { $0.expired += n }
@@ -292,11 +316,11 @@ public final class Dispatcher: Sendable {
         /// Nothing new could be claimed: wait for a retry due soon, or end when nothing is left.
         /// Returns false when the worker is done.
         func waitForWork(now: Double, untilDrained: Bool) throws -> Bool {
-            if let retry = try db({ try $0.nextRetryTime(carrier: gateway.carrier) }) {
+            if let retry = try db({ try $0.nextRetryTime(carrier: gateway.carrier, channel: shared.key.channel) }) {
                 sleep(until: now + max(0.05, retry - wallSeconds), yieldingLease: true)
                 return true
             }
-            let pending = try db { try $0.pendingCount(carrier: gateway.carrier) }
+            let pending = try db { try $0.pendingCount(carrier: gateway.carrier, channel: shared.key.channel) }
             if untilDrained && pending == 0 { report(force: true); return false }
             sleep(until: now + 0.2)
             return true
@@ -310,7 +334,7 @@ public final class Dispatcher: Sendable {
                     // Not this node's carrier (now): done when the carrier has nothing left.
                     if untilDrained && now - lastWorkCheck >= 1 {
                         lastWorkCheck = now
-                        if try !db({ try $0.hasWork(carrier: gateway.carrier) }) { report(force: true); return }
+                        if try !db({ try $0.hasWork(carrier: gateway.carrier, channel: shared.key.channel) }) { report(force: true); return }
                     }
                     if now - lastReport > 2 { report(note); lastReport = now }
                     sleep(until: until)
@@ -324,7 +348,7 @@ public final class Dispatcher: Sendable {
                 // 0. A failing carrier is offered nothing until the backoff has passed; then one small batch probes.
                 switch shared.with({ $0.permission(at: now) }) {
                 case .wait(let until):
-                    if untilDrained, try !db({ try $0.hasWork(carrier: gateway.carrier) }) { report(force: true); return }
+                    if untilDrained, try !db({ try $0.hasWork(carrier: gateway.carrier, channel: shared.key.channel) }) { report(force: true); return }
                     if shared.with({ $0.circuitOpen }) { report("carrier failing: next probe in \(String(format: "%.0f", max(0, until - now))) s") }
                     sleep(until: until, yieldingLease: true)
                     continue
@@ -347,8 +371,8 @@ public final class Dispatcher: Sendable {
                     if untilDrained { return }
                     sleep(until: now + Double(resetAt.seconds - wall.seconds), yieldingLease: true)
                 case .noCampaignOpen:
-                    if try db({ try $0.pendingCount(carrier: gateway.carrier) }) == 0 && untilDrained { report(force: true); return }
-                    if let retry = try db({ try $0.nextRetryTime(carrier: gateway.carrier) }), retry - wallSeconds < 5 {
+                    if try db({ try $0.pendingCount(carrier: gateway.carrier, channel: shared.key.channel) }) == 0 && untilDrained { report(force: true); return }
+                    if let retry = try db({ try $0.nextRetryTime(carrier: gateway.carrier, channel: shared.key.channel) }), retry - wallSeconds < 5 {
                         sleep(until: now + max(0.05, retry - wallSeconds), yieldingLease: true)
                         continue
                     }
@@ -411,9 +435,25 @@ public final class Dispatcher: Sendable {
                 try db { try $0.recordAttempt(batch: batch.id) }
             }
             let attempt = batch.attempts + 1
-            let body = BatchHTTP.body(batch.messages, identity: batch.wireIdentity) { d.campaigns.senders[$0] ?? "LOA" }
+            let voice = shared.key.channel == .voice ? gateway.voice : nil
+            var path = "/batches", body: [UInt8], hold: Double? = nil
+            if let voice {
+                // Each clip goes to the carrier once per run (idempotent by its hash) before the calls that play it.
+                let clips: [String: (sha256: String, seconds: Double)]
+                switch uploadClips(for: batch) {
+                case .ready(let c): clips = c
+                case .failed(let verdict): return try settleWithoutUpload(batch, verdict: verdict, isRetry: isRetry, attempt: attempt)
+                }
+                path = "/calls"
+                body = BatchHTTP.callsBody(batch.messages, identity: batch.wireIdentity, sender: { d.campaigns.senders[$0] ?? "LOA" },
+                                           audio: { clips[$0] }, policy: { d.campaigns.calls[$0] })
+                // A call holds its channel while the phone rings and the clip plays (the first attempt; the carrier places later ones).
+                hold = voice.ringSeconds + (batch.messages.compactMap { $0.clip.flatMap { clips[$0]?.seconds } }.max() ?? 0)
+            } else {
+                body = BatchHTTP.body(batch.messages, identity: batch.wireIdentity) { d.campaigns.senders[$0] ?? "LOA" }
+            }
             let headers = BatchHTTP.headers(idempotencyKey: batch.idempotencyKey, body: body, signer: signer, token: gateway.token,
-                                            now: d.wallClock().seconds, signatureVersion: gateway.signatureVersion)
+                                            now: d.wallClock().seconds, signatureVersion: gateway.signatureVersion, path: path)
             while admittedAt == nil {
                 if d.stopping || shared.faulted {
                     // Stopped before this upload went: undo the attempt, leave nothing half-done.
@@ -421,21 +461,83 @@ public final class Dispatcher: Sendable {
                     return
                 }
                 let now = d.clock()
-                switch shared.with({ $0.admit(batch.messages.count, at: now) }) {
+                switch shared.with({ $0.admit(batch.messages.count, at: now, hold: hold) }) {
                 case .admitted(let at): admittedAt = at
                 case .wait(let until): sleep(until: until)
                 }
             }
             let response: CarrierResponse
             do {
-                let answer = try client.post(gateway.endpoint + "/batches", headers: headers, body: body)
+                let answer = try client.post(gateway.endpoint + path, headers: headers, body: body)
                 response = .answer(status: answer.status, headers: answer.headers, body: answer.body)
             } catch {
                 response = .noAnswer(reason: error.description, mayHaveReachedCarrier: error.mayHaveReachedServer)
             }
             let verdict = CarrierAnswer.judge(response, key: batch.idempotencyKey, refs: batch.refs, now: d.wallClock())
             let status: Int? = if case .answer(let s, _, _) = response { s } else { nil }
-            let (wall, now, end, admitted) = (wallSeconds, d.clock(), d.campaigns.policies[batch.campaign]?.end, admittedAt ?? 0)
+            try settle(batch, verdict: verdict, status: status, isRetry: isRetry, attempt: attempt, admittedAt: admittedAt ?? 0)
+        }
+
+        /// A batch whose clip could not be uploaded: the calls were never offered (nothing was
+        /// admitted, so no rate or channel is given back); what follows is the clip's answer's.
+        func settleWithoutUpload(_ batch: Batch, verdict: UploadVerdict, isRetry: Bool, attempt: Int) throws {
+            try settle(batch, verdict: verdict, status: nil, isRetry: isRetry, attempt: attempt, admittedAt: -.infinity)
+        }
+
+        enum ClipUpload {
+            case ready([String: (sha256: String, seconds: Double)])
+            case failed(UploadVerdict)
+        }
+
+        /// Uploads the clips a voice batch plays that this run has not uploaded yet: `PUT
+        /// {endpoint}/audio/{sha256}` in the carrier's format, signed like a batch (the hash is its
+        /// key). 200, 201 and 204 mean the carrier has it.
+        func uploadClips(for batch: Batch) -> ClipUpload {
+            let format = gateway.voice?.audioFormat ?? .wav
+            let needed = Set(batch.messages.compactMap(\.clip))
+            var clips = shared.uploadedClips.withLock { $0 }
+            if needed.allSatisfy({ clips[$0] != nil }) { return .ready(clips) }
+            shared.clipUpload.lock()
+            defer { shared.clipUpload.unlock() }
+            clips = shared.uploadedClips.withLock { $0 }
+            for clip in needed where clips[clip] == nil {
+                let stored: (wav: [UInt8], durationMs: Int)?
+                do { stored = try db { try $0.audioClip(sha256: clip) } } catch {
+                    return .failed(.transient(reason: "reading clip \(clip) from the store: \(error)", retryAfter: nil, mayHaveReachedCarrier: false))
+                }
+                guard let stored, let pcm = try? WAVAudio.read(stored.wav), let audio = TelephoneAudio(pcm) else {
+                    return .failed(.configurationFault(reason: "clip \(clip) is missing from the store or unreadable: plan the campaign again"))
+                }
+                let file = audio.wavFile(format)
+                let sha = file.withUnsafeBytes { sha256Hex($0) }
+                let path = "/audio/\(sha)"
+                let headers = BatchHTTP.headers(idempotencyKey: sha, body: file, signer: signer, token: gateway.token, now: d.wallClock().seconds,
+                                                signatureVersion: gateway.signatureVersion, method: "PUT", path: path, contentType: "audio/wav")
+                do {
+                    let answer = try client.post(gateway.endpoint + path, headers: headers, body: file, method: "PUT")
+                    switch answer.status {
+                    case 200, 201, 204: break
+                    default:
+                        let verdict = CarrierAnswer.judge(.answer(status: answer.status, headers: answer.headers, body: answer.body), key: sha, refs: [], now: d.wallClock())
+                        if case .taken = verdict { return .failed(.notUnderstood(reason: "PUT \(path) answered \(answer.status) (expected 200, 201 or 204)")) }
+                        if case .refused(let status, let reason) = verdict {
+                            return .failed(.configurationFault(reason: "the carrier refused the audio clip (PUT \(path)): HTTP \(status) \(reason); check voice.audio_format in the carrier file"))
+                        }
+                        return .failed(verdict)
+                    }
+                } catch {
+                    return .failed(.transient(reason: "PUT \(path): \(error.description)", retryAfter: nil, mayHaveReachedCarrier: error.mayHaveReachedServer))
+                }
+                clips[clip] = (sha, Double(stored.durationMs) / 1000)
+                shared.uploadedClips.withLock { $0[clip] = (sha, Double(stored.durationMs) / 1000) }
+                report("audio clip \(clip.prefix(12))… uploaded (\(format.rawValue), \(formatCount(file.count)) bytes)")
+            }
+            return .ready(clips)
+        }
+
+        /// Records what follows an upload's verdict.
+        func settle(_ batch: Batch, verdict: UploadVerdict, status: Int?, isRetry: Bool, attempt: Int, admittedAt: Double) throws {
+            let (wall, now, end, admitted) = (wallSeconds, d.clock(), d.campaigns.policies[batch.campaign]?.end, admittedAt)
             var rng = self.rng
             let decision = shared.with { s in
                 s.settle(verdict, size: batch.messages.count, attempt: attempt, isRetry: isRetry, campaignEnd: end, admittedAt: admitted,
@@ -567,7 +669,7 @@ final class LeaseBalancer {
     let leases: any CarrierLeases
     let lanes: [(gateway: CarrierGateway, shared: Dispatcher.LaneShared)]
     /// Consecutive checks that found a carrier free while this node had its share.
-    var freeChecks: [Carrier: Int] = [:]
+    var freeChecks: [LaneKey: Int] = [:]
 
     init(dispatcher: Dispatcher, leases: any CarrierLeases, lanes: [(CarrierGateway, Dispatcher.LaneShared)]) {
         d = dispatcher
@@ -585,10 +687,10 @@ final class LeaseBalancer {
         var held = lanes.filter { $0.shared.with { $0.lease } != .none }.count
         for lane in lanes where lane.shared.with({ $0.mayRelease }) {
             let handedOver = !lane.shared.faulted
-            try leases.release(lane.gateway.carrier)
+            try leases.release(lane.shared.key)
             lane.shared.with { $0.released() }
             held -= 1
-            if handedOver { report(lane.gateway.carrier, "handed to another dispatcher") }
+            if handedOver { report(lane.shared.key, "handed to another dispatcher") }
         }
         let live = try leases.liveNodes()
         let share = (lanes.count + live - 1) / max(1, live)
@@ -598,7 +700,7 @@ final class LeaseBalancer {
             surplus.shared.with { $0.startReleasing() }
         }
         for lane in lanes where lane.shared.with({ $0.lease }) == .none && !lane.shared.faulted {
-            let carrier = lane.gateway.carrier
+            let carrier = lane.shared.key
             if held >= share {
                 // Above the share only for a carrier nobody took for a second.
                 freeChecks[carrier, default: 0] += 1
@@ -614,8 +716,8 @@ final class LeaseBalancer {
     static let takeoverWait = 1.5
 
     func takeOver(_ lane: (gateway: CarrierGateway, shared: Dispatcher.LaneShared)) throws {
-        let carrier = lane.gateway.carrier
-        let interrupted = try d.storage.withQueue { try $0.reopenInterruptedBatches(carrier: carrier) }
+        let carrier = lane.gateway.carrier, key = lane.shared.key
+        let interrupted = try d.storage.withQueue { try $0.reopenInterruptedBatches(carrier: carrier, channel: key.channel) }
         let wall = d.wallClock()
         let sent = try d.storage.withQueue { try $0.sentToday(carrier: carrier, day: Int((wall.seconds + Timestamp.vietnamOffset) / 86400)) }
         // The previous holder's last uploads must leave the carrier's 1-second window first. Whatever
@@ -629,19 +731,21 @@ final class LeaseBalancer {
         let recent = try d.storage.withQueue { try $0.lastBatchActivity(carrier: carrier) }.map { $0 >= wall.seconds - 3 } ?? false
         let notBefore = d.clock() + (recent ? Self.takeoverWait : 0)
         lane.shared.with { $0.tookOver(notBefore: notBefore, quotaUsed: sent, at: wall) }
-        if interrupted > 0 { report(carrier, "\(interrupted) interrupted batch(es) go again under their idempotency keys") }
+        if interrupted > 0 { report(key, "\(interrupted) interrupted batch(es) go again under their idempotency keys") }
     }
 
     /// Gives every lease back (stopping, or leases no longer trustworthy).
     func dropAll() {
         for lane in lanes {
             lane.shared.with { $0.released() }
-            try? leases.release(lane.gateway.carrier)
+            try? leases.release(lane.shared.key)
         }
     }
 
-    func report(_ carrier: Carrier, _ note: String) {
-        d.onProgress(Dispatcher.Progress(carrier: carrier, note: note))
+    func report(_ lane: LaneKey, _ note: String) {
+        var p = Dispatcher.Progress(carrier: lane.carrier, note: note)
+        p.channel = lane.channel
+        d.onProgress(p)
     }
 }
 

@@ -50,6 +50,24 @@ public struct CampaignDispatch {
         }
     }
 
+    /// A voice campaign's clips, made once (synthesised or read from the recordings, checked, made
+    /// ready) and kept in the store, where every dispatcher node finds the same audio; recorded in
+    /// the audit trail with each clip's SHA-256. Clips already kept are used as they are.
+    public func prepareAudio(_ loaded: LoadedCampaign, tools: VoiceAudio.Tools = .find()) throws -> [Store.StoredClip] {
+        guard let c = loaded.campaign, c.channel == .voice else { return [] }
+        let kept = try store.campaignAudio(c.id)
+        if Set(kept.map(\.language)).isSuperset(of: c.variants.keys) { return kept }
+        let clips: [VoiceClip]
+        do { clips = try VoiceAudio.render(loaded, tools: tools) } catch { throw OperationError(.notSendable, "\(c.id): its audio cannot be made:\n\(error)") }
+        var stored: [Store.StoredClip] = []
+        for clip in clips {
+            stored.append(try store.saveCampaignAudio(campaign: c.id, language: clip.language, wav: clip.wav, sha256: clip.sha256,
+                                                      durationMs: Int((clip.duration * 1000).rounded()), source: clip.source))
+        }
+        try store.audit(actor, "voice-audio", campaign: c.id, stored.map { "\($0.language) \(format1(Double($0.durationMs) / 1000)) s \($0.source) sha256 \($0.sha256)" }.joined(separator: "; "))
+        return stored
+    }
+
     /// What planning wrote.
     public struct Planned: Equatable, Sendable {
         public var planned = 0
@@ -85,6 +103,13 @@ public struct CampaignDispatch {
         var result = Planned()
         var texts: [String: (String, TextMeasure)] = [:]
         let day = Int((audience.at.seconds + Timestamp.vietnamOffset) / 86400)
+        // A voice campaign calls with its clips, made before planning (`VoiceAudio.render`, `saveCampaignAudio`).
+        var clips: [String: String] = [:]
+        if c.channel == .voice {
+            for clip in try store.campaignAudio(c.id) { clips[clip.language] = clip.sha256 }
+            let missing = c.variants.keys.filter { clips[$0] == nil }.sorted()
+            if !missing.isEmpty { throw OperationError(.notSendable, "\(c.id): no audio for \(missing.joined(separator: ", ")): render it first (loa dispatch does, loa voice render shows it)") }
+        }
         func flush() throws {
             if shouldStop() {
                 throw OperationError(.stopped, "stopped while planning \(c.id) (\(formatCount(result.planned)) messages planned so far): run the same command again to continue")
@@ -95,6 +120,12 @@ public struct CampaignDispatch {
             part.removeAll(keepingCapacity: true)
         }
         let summary = try audience.run(sink: nil) { selector, r in
+            if let clip = clips[r.language] {
+                part.append(.call(carrier: r.carrier, subscriber: r.subscriber.description, language: r.language, commune: r.commune, clip: clip))
+                result.recipients += 1
+                if part.count == Self.partSize { try flush() }
+                return
+            }
             let key = "\(r.language)|\(r.commune ?? -1)"
             if texts[key] == nil {
                 let text = selector.render(language: r.language, commune: r.commune)
@@ -108,7 +139,7 @@ public struct CampaignDispatch {
         }
         try flush()
         try store.finishPlanning(campaign: c.id, written: (result.planned, result.capped))
-        result.segments = summary.segments
+        result.segments = c.channel == .voice ? 0 : summary.segments
         return result
     }
 }

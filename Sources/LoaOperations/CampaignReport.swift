@@ -13,6 +13,9 @@ public struct CampaignReport: Sendable {
     public var currency: String
     public var generatedAt: Timestamp
     public var notes: [String]
+    /// A voice campaign's calls per row key (carrier, commune, language; none by day or hour) and in
+    /// total; nil for an SMS campaign.
+    public var calls: (rows: [String: CallCounts], total: CallCounts)?
 
     /// Prices per carrier and encoding (per segment), in `currency`.
     public struct Prices: Sendable {
@@ -48,6 +51,22 @@ public struct CampaignReport: Sendable {
             }
         }
         self.labels = labels
+        let callFacts = try store.callFacts(campaign: id)
+        if !callFacts.isEmpty {
+            var rows: [String: CallCounts] = [:], total = CallCounts()
+            for f in callFacts {
+                let c = CallCounts(called: f.people, reached: f.reached, completed: f.completed, attempts: f.attempts, listened: f.listened)
+                total = total + c
+                let key: String? = switch dimension {
+                case .carrier: f.carrier
+                case .commune: f.commune.map(DeliveryReport.communeCode) ?? "none"
+                case .language: f.language
+                case .day, .hour: nil
+                }
+                if let key { rows[key, default: CallCounts()] = rows[key, default: CallCounts()] + c }
+            }
+            calls = (rows, total)
+        }
         var notes: [String] = []
         if !report.unpriced.isEmpty {
             notes.append("no price per segment for \(report.unpriced.sorted().joined(separator: ", ")) (prices: in carriers/*.yaml): the cost is left out")
@@ -62,7 +81,27 @@ public struct CampaignReport: Sendable {
         var key: String
         var english: String
         var vietnamese: String
-        var value: (DeliveryCounts) -> String
+        var value: (Cells) -> String
+        init(key: String, english: String, vietnamese: String, value: @escaping (DeliveryCounts) -> String) {
+            self.key = key; self.english = english; self.vietnamese = vietnamese
+            self.value = { value($0.counts) }
+        }
+        init(key: String, english: String, vietnamese: String, calls: @escaping (CallCounts?) -> String) {
+            self.key = key; self.english = english; self.vietnamese = vietnamese
+            self.value = { calls($0.calls) }
+        }
+    }
+
+    /// A row's counts, and its calls for a voice campaign.
+    struct Cells {
+        var counts: DeliveryCounts
+        var calls: CallCounts?
+    }
+
+    /// A row's cells (`row` nil: the total).
+    func cells(_ row: DeliveryReport.Row?) -> Cells {
+        guard let row else { return Cells(counts: report.total, calls: calls?.total) }
+        return Cells(counts: row.counts, calls: calls?.rows[row.key])
     }
 
     static func percent(_ r: Double?) -> String { r.map { String(format: "%.1f", $0 * 100) } ?? "" }
@@ -70,7 +109,7 @@ public struct CampaignReport: Sendable {
 
     var columns: [Column] {
         [
-            Column(key: "recipients", english: "recipients", vietnamese: "Người nhận") { "\($0.recipients)" },
+            Column(key: "recipients", english: "recipients", vietnamese: "Người nhận") { "\($0.recipients)" } as Column,
             Column(key: "planned", english: "planned", vietnamese: "Chờ gửi") { "\($0.planned)" },
             Column(key: "sent", english: "sent", vietnamese: "Đã gửi") { "\($0.sent)" },
             Column(key: "delivered", english: "delivered", vietnamese: "Đã nhận") { "\($0.delivered)" },
@@ -83,7 +122,17 @@ public struct CampaignReport: Sendable {
             Column(key: "delivery_rate_percent", english: "delivered %", vietnamese: "Tỷ lệ nhận (%)") { Self.percent($0.deliveryRate) },
             Column(key: "latency_p50_s", english: "p50 s", vietnamese: "Độ trễ p50 (giây)") { $0.latency(percentile: 0.5).map(String.init) ?? "" },
             Column(key: "latency_p95_s", english: "p95 s", vietnamese: "Độ trễ p95 (giây)") { $0.latency(percentile: 0.95).map(String.init) ?? "" },
+        ] + (calls == nil ? [
             Column(key: "segments", english: "segments", vietnamese: "Số tin (đoạn)") { "\($0.segmentsSent)" },
+        ] : [
+            // Voice: reach and completion; a voice message's segments are its billed call-minutes.
+            Column(key: "reached", english: "reached", vietnamese: "Nghe máy", calls: { $0.map { "\($0.reached)" } ?? "" }),
+            Column(key: "completed", english: "completed", vietnamese: "Nghe hết", calls: { $0.map { "\($0.completed)" } ?? "" }),
+            Column(key: "reach_percent", english: "reach %", vietnamese: "Tỷ lệ nghe máy (%)", calls: { Self.percent($0?.reachRate) }),
+            Column(key: "completion_percent", english: "completion %", vietnamese: "Tỷ lệ nghe hết (%)", calls: { Self.percent($0?.completionRate) }),
+            Column(key: "attempts_per_person", english: "calls/person", vietnamese: "Số cuộc gọi/người", calls: { $0?.attemptsPerPerson.map { String(format: "%.2f", $0) } ?? "" }),
+            Column(key: "call_minutes", english: "call-minutes", vietnamese: "Số phút gọi") { "\($0.segmentsSent)" },
+        ]) + [
             Column(key: "cost_\(currency.lowercased())", english: "cost \(currency)", vietnamese: "Chi phí (\(currency))") { Self.money($0.cost) },
         ]
     }
@@ -115,17 +164,18 @@ public struct CampaignReport: Sendable {
     /// UTF-8 with a byte-order mark, CRLF line ends, one header row, the total as the last row.
     public func csv() -> [UInt8] {
         var lines = [[report.dimension.rawValue] + labelHeaders(namesTimes: true, vietnamese: false) + columns.map(\.key)]
-        for row in report.rows { lines.append([row.key] + labelCells(row.key, namesTimes: true) + columns.map { $0.value(row.counts) }) }
-        lines.append(["total", "total"] + (report.dimension == .commune ? [""] : []) + columns.map { $0.value(report.total) })
+        for row in report.rows { lines.append([row.key] + labelCells(row.key, namesTimes: true) + columns.map { $0.value(cells(row)) }) }
+        lines.append(["total", "total"] + (report.dimension == .commune ? [""] : []) + columns.map { $0.value(cells(nil)) })
         return CSVLine.document(lines)
     }
 
     // MARK: JSON
 
     public func json() -> String {
-        func counts(_ c: DeliveryCounts) -> String {
+        func counts(_ row: DeliveryReport.Row?) -> String {
+            let c = cells(row).counts
             var o = columns.map { col -> String in
-                let v = col.value(c)
+                let v = col.value(cells(row))
                 return JSONString.quoted(col.key) + ":" + (v.isEmpty ? "null" : v)
             }
             o.append("\"rejected_by\":" + object(c.rejectedBy))
@@ -141,9 +191,9 @@ public struct CampaignReport: Sendable {
         out += report.rows.map { row in
             var head = "{\"key\":\(JSONString.quoted(row.key)),\"name\":\(JSONString.quoted(labels[row.key]?.name ?? row.key))"
             if report.dimension == .commune { head += ",\"province\":" + (labels[row.key]?.province.map(JSONString.quoted) ?? "null") }
-            return head + "," + counts(row.counts) + "}"
+            return head + "," + counts(row) + "}"
         }.joined(separator: ",")
-        out += "],\"total\":{" + counts(report.total) + "},\"notes\":[" + notes.map(JSONString.quoted).joined(separator: ",") + "]}"
+        out += "],\"total\":{" + counts(nil) + "},\"notes\":[" + notes.map(JSONString.quoted).joined(separator: ",") + "]}"
         return out + "\n"
     }
 
@@ -151,8 +201,8 @@ public struct CampaignReport: Sendable {
 
     public func table() -> String {
         let heads = [keyHeader.english] + labelHeaders(namesTimes: false, vietnamese: false) + columns.map(\.english)
-        var rows: [[String]] = report.rows.map { row in [row.key] + labelCells(row.key, namesTimes: false) + columns.map { $0.value(row.counts) } }
-        rows.append(["total"] + Array(repeating: "", count: heads.count - 1 - columns.count) + columns.map { $0.value(report.total) })
+        var rows: [[String]] = report.rows.map { row in [row.key] + labelCells(row.key, namesTimes: false) + columns.map { $0.value(cells(row)) } }
+        rows.append(["total"] + Array(repeating: "", count: heads.count - 1 - columns.count) + columns.map { $0.value(cells(nil)) })
         let widths = heads.indices.map { i in ([heads[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { i, c in
@@ -201,12 +251,12 @@ public struct CampaignReport: Sendable {
             """
         h += labelHeaders(namesTimes: false, vietnamese: true).map { "<th>\($0)</th>" }.joined()
         h += columns.map { "<th>\(e($0.vietnamese))</th>" }.joined() + "</tr></thead><tbody>\n"
-        func cells(_ c: DeliveryCounts) -> String { columns.map { "<td class=\"n\">\(e($0.value(c)))</td>" }.joined() }
+        func tds(_ row: DeliveryReport.Row?) -> String { columns.map { "<td class=\"n\">\(e($0.value(cells(row))))</td>" }.joined() }
         for row in report.rows {
-            h += "<tr><td>\(e(row.key))</td>" + labelCells(row.key, namesTimes: false).map { "<td>\(e($0))</td>" }.joined() + cells(row.counts) + "</tr>\n"
+            h += "<tr><td>\(e(row.key))</td>" + labelCells(row.key, namesTimes: false).map { "<td>\(e($0))</td>" }.joined() + tds(row) + "</tr>\n"
         }
         let span = 1 + labelHeaders(namesTimes: false, vietnamese: true).count
-        h += "<tr class=\"total\"><td colspan=\"\(span)\">Tổng cộng</td>" + cells(report.total) + "</tr>\n</tbody></table>\n"
+        h += "<tr class=\"total\"><td colspan=\"\(span)\">Tổng cộng</td>" + tds(nil) + "</tr>\n</tbody></table>\n"
         for (title, reasons) in [("Bị từ chối theo lý do", report.total.rejectedBy), ("Không nhận được theo lý do", report.total.failedBy)] where !reasons.isEmpty {
             h += "<h2 style=\"font-size:11pt\">\(title)</h2><ul>" + reasons.sorted { $0.value > $1.value }.map { "<li>\(e($0.key)): \($0.value)</li>" }.joined() + "</ul>\n"
         }

@@ -12,7 +12,15 @@ public struct LoadedCampaign: Sendable {
     /// The SHA-256 of the bytes that were checked: what submit and approval pin.
     public var sha256: String
 
+    /// Voice: each recording's file as found beside the campaign file, by language.
+    public var recordings: [String: String] = [:]
+
     public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
+
+    /// A path in the campaign file, relative to the campaign file's directory.
+    public func resolve(_ p: String) -> String {
+        p.hasPrefix("/") ? p : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(p)
+    }
 
     public static func load(_ path: String, units: AdministrativeUnits) throws -> LoadedCampaign {
         let (root, bytes) = try YAMLSource.loadWithBytes(path: path)
@@ -46,8 +54,34 @@ public struct LoadedCampaign: Sendable {
             area = AudienceArea(communes: Set(campaign.audience.communes), cells: Set(campaign.audience.cells), borders: borders,
                                 polygons: polygons, excludedCommunes: Set(campaign.audience.excludeCommunes))
         }
-        diagnostics.sort { $0.position < $1.position }
-        return LoadedCampaign(path: path, campaign: campaign, diagnostics: diagnostics, previews: parser.previews, area: area, sha256: sha256)
+        var loaded = LoadedCampaign(path: path, campaign: campaign, diagnostics: diagnostics, previews: parser.previews, area: area, sha256: sha256)
+        if let campaign, campaign.channel == .voice { loaded.checkRecordings(campaign) }
+        loaded.diagnostics.sort { $0.position < $1.position }
+        return loaded
+    }
+
+    /// Voice: every recording is read and checked (its problems beside its field), and the pinned
+    /// SHA-256 covers the recordings too: a recording replaced after approval is a changed campaign.
+    mutating func checkRecordings(_ campaign: Campaign) {
+        var pinned = "loa-voice-1\n\(sha256)\n"
+        for tag in campaign.variants.keys.sorted() {
+            guard let variant = campaign.variants[tag], let audio = variant.audio else { continue }
+            let file = resolve(audio)
+            recordings[tag] = file
+            guard let data = FileManager.default.contents(atPath: file) else {
+                diagnostics.append(Diagnostic(.error, at: variant.textPosition, field: "variants.\(tag).audio", "\(audio): no such recording (looked for \(file))"))
+                pinned += "\(tag) missing\n"
+                continue
+            }
+            pinned += "\(tag) " + data.withUnsafeBytes { sha256Hex($0) } + "\n"
+            do {
+                let clip = try VoiceAudio.recording(file, shownAs: audio, language: tag, maxSeconds: campaign.voice.maxSeconds)
+                if let i = previews.firstIndex(where: { $0.language == tag }) { previews[i].measuredSeconds = clip.duration }
+            } catch {
+                diagnostics.append(Diagnostic(.error, at: variant.textPosition, field: "variants.\(tag).audio", "\(error)"))
+            }
+        }
+        sha256 = Array(pinned.utf8).withUnsafeBytes { sha256Hex($0) }
     }
 
     static func position(_ root: SourceNode, _ path: [String], index: Int) -> SourcePosition {

@@ -63,7 +63,7 @@ final class PostgresLeases: CarrierLeases {
     let pg: PostgresDatabase
     private var closed = false
     /// Advisory locks count re-entries: each carrier is locked once and unlocked once.
-    private var held: Set<Carrier> = []
+    private var held: Set<LaneKey> = []
 
     init(url: String) throws {
         // A dead server or network shows up within seconds on this side (the node stops sending
@@ -89,16 +89,19 @@ final class PostgresLeases: CarrierLeases {
         try pg.query(sql, [.int(Int64(a)), .int(Int64(b))]) { $0.text(0) == "t" }.first ?? false
     }
 
-    func tryAcquire(_ carrier: Carrier) throws -> Bool {
-        if held.contains(carrier) { return true }
-        guard try Self.locked(pg, "SELECT pg_try_advisory_lock(?, ?)", StoreLocks.carrierClass, Int32(Store.carrierIndex[carrier]!)) else { return false }
-        held.insert(carrier)
+    /// SMS lanes lock (carrier class, carrier index); voice lanes (carrier class, 64 + index).
+    static func lockID(_ lane: LaneKey) -> Int32 { Int32(Store.carrierIndex[lane.carrier]!) + (lane.channel == .voice ? 64 : 0) }
+
+    func tryAcquire(_ lane: LaneKey) throws -> Bool {
+        if held.contains(lane) { return true }
+        guard try Self.locked(pg, "SELECT pg_try_advisory_lock(?, ?)", StoreLocks.carrierClass, Self.lockID(lane)) else { return false }
+        held.insert(lane)
         return true
     }
 
-    func release(_ carrier: Carrier) throws {
-        guard held.remove(carrier) != nil else { return }
-        _ = try Self.locked(pg, "SELECT pg_advisory_unlock(?, ?)", StoreLocks.carrierClass, Int32(Store.carrierIndex[carrier]!))
+    func release(_ lane: LaneKey) throws {
+        guard held.remove(lane) != nil else { return }
+        _ = try Self.locked(pg, "SELECT pg_advisory_unlock(?, ?)", StoreLocks.carrierClass, Self.lockID(lane))
     }
 
     func liveNodes() throws -> Int {
@@ -123,7 +126,7 @@ final class PostgresLeases: CarrierLeases {
 final class FileLeases: CarrierLeases {
     let directory: String
     private var node: Int32 = -1
-    private var carriers: [Carrier: Int32] = [:]
+    private var carriers: [LaneKey: Int32] = [:]
 
     init(databasePath: String) throws {
         directory = databasePath + ".dispatch"
@@ -147,15 +150,15 @@ final class FileLeases: CarrierLeases {
         throw StoreError.database("\(path): cannot lock: \(String(cString: strerror(e)))")
     }
 
-    func tryAcquire(_ carrier: Carrier) throws -> Bool {
-        if carriers[carrier] != nil { return true }
-        guard let fd = try lock("\(directory)/carrier-\(carrier.rawValue).lock") else { return false }
-        carriers[carrier] = fd
+    func tryAcquire(_ lane: LaneKey) throws -> Bool {
+        if carriers[lane] != nil { return true }
+        guard let fd = try lock("\(directory)/carrier-\(lane.carrier.rawValue)\(lane.channel == .voice ? "-voice" : "").lock") else { return false }
+        carriers[lane] = fd
         return true
     }
 
-    func release(_ carrier: Carrier) throws {
-        if let fd = carriers.removeValue(forKey: carrier) { Foundation.close(fd) }
+    func release(_ lane: LaneKey) throws {
+        if let fd = carriers.removeValue(forKey: lane) { Foundation.close(fd) }
     }
 
     func liveNodes() throws -> Int {

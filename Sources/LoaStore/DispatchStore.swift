@@ -211,7 +211,7 @@ extension Store {
                     if counts[m.subscriber, default: 0] >= capPerDay { state = "rejected" } else { counts[m.subscriber, default: 0] += 1 }
                 }
                 values += [.text(campaign), .text(m.carrier.rawValue), .text(m.subscriber), .text(m.language), m.commune.map { .int(Int64($0)) } ?? .null,
-                           .int(Int64(day)), .text(m.text), .text(m.encoding.rawValue), .int(Int64(m.segments)), .text(state),
+                           .int(Int64(day)), .text(m.text), .text(m.isCall ? OutboundMessage.voiceEncoding : m.encoding.rawValue), .int(Int64(m.segments)), .text(state),
                            state == "planned" ? .null : capReason, .int(now)]
             }
             // Planning again adds nothing: only rows written now come back and are counted.
@@ -239,15 +239,16 @@ extension Store {
     /// Batches left `uploading` by a stopped or crashed process are due again at once (with their
     /// keys). Call before any worker starts, or on taking over a carrier's lease (only its
     /// holder uploads to the carrier, so whatever is still uploading there was interrupted).
-    public func reopenInterruptedBatches(carrier: Carrier? = nil) throws -> Int {
+    public func reopenInterruptedBatches(carrier: Carrier? = nil, channel: Campaign.Channel? = nil) throws -> Int {
         if let carrier {
-            return try db.run("UPDATE batches SET state = '\(BatchState.retryAt.rawValue)', retry_at = 0, reason = 'interrupted' WHERE state = '\(BatchState.uploading.rawValue)' AND carrier = ?", [.text(carrier.rawValue)])
+            return try db.run("UPDATE batches SET state = '\(BatchState.retryAt.rawValue)', retry_at = 0, reason = 'interrupted' WHERE state = '\(BatchState.uploading.rawValue)' AND carrier = ?\(Self.batchChannelFilter(channel, "batches"))", [.text(carrier.rawValue)])
         }
         return try db.run("UPDATE batches SET state = '\(BatchState.retryAt.rawValue)', retry_at = 0, reason = 'interrupted' WHERE state = '\(BatchState.uploading.rawValue)'")
     }
 
-    public func nextRetryTime(carrier: Carrier) throws -> Double? {
-        try db.query("SELECT min(retry_at) FROM batches WHERE carrier = ? AND state = '\(BatchState.retryAt.rawValue)'", [.text(carrier.rawValue)]) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
+    public func nextRetryTime(carrier: Carrier, channel: Campaign.Channel? = nil) throws -> Double? {
+        try db.query("SELECT min(retry_at) FROM batches b WHERE carrier = ? AND state = '\(BatchState.retryAt.rawValue)'\(Self.batchChannelFilter(channel, "b"))",
+                     [.text(carrier.rawValue)]) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
     }
 
     func batch(_ id: Int64) throws -> Batch? {
@@ -403,14 +404,20 @@ extension Store {
             // The messages named, read at once (a body of 1,000 receipts is a few statements, not thousands).
             let refs = receipts.map { MessageRef($0.messageRef) }
             var known: [Int64: (state: MessageState, currentKey: Bool, segments: Int)] = [:]
+            // Voice messages: where each call stands (state, outcome, attempts, seconds listened).
+            var calls: [Int64: VoiceCall.Standing] = [:]
             let ids = Array(Set(refs.compactMap { ref in ref.flatMap { $0.store == nil || $0.store == identity ? $0.id : nil } }))
             for part in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
                 let marks = Array(repeating: "?", count: part.count).joined(separator: ", ")
                 for row in try db.query("""
-                    SELECT m.id, m.state, CASE WHEN b.idempotency_key LIKE ? THEN 1 ELSE 0 END, m.segments FROM messages m LEFT JOIN batches b ON b.id = m.batch
+                    SELECT m.id, m.state, CASE WHEN b.idempotency_key LIKE ? THEN 1 ELSE 0 END, m.segments, m.encoding, m.reason, m.attempts, m.listened
+                    FROM messages m LEFT JOIN batches b ON b.id = m.batch
                     WHERE m.carrier = ? AND m.id IN (\(marks))
-                    """, [.text("loa-\(identity.hex)-%"), .text(carrier.rawValue)] + part.map { .int($0) }, row: { ($0.int64(0), $0.text(1), $0.int(2) == 1, $0.int(3)) }) {
-                    if let state = MessageState(rawValue: row.1) { known[row.0] = (state, row.2, row.3) }
+                    """, [.text("loa-\(identity.hex)-%"), .text(carrier.rawValue)] + part.map { .int($0) },
+                    row: { ($0.int64(0), $0.text(1), $0.int(2) == 1, $0.int(3), $0.text(4) == "voice", $0.isNull(5) ? nil : $0.text(5), $0.isNull(6) ? 0 : $0.int(6), $0.isNull(7) ? 0 : $0.int(7)) }) {
+                    guard let state = MessageState(rawValue: row.1) else { continue }
+                    known[row.0] = (state, row.2, row.3)
+                    if row.4 { calls[row.0] = VoiceCall.Standing(state: state, reason: row.5, attempts: row.6, listened: row.7) }
                 }
             }
             // The parts of long messages reported so far (the latest receipt per part).
@@ -425,6 +432,7 @@ extension Store {
             }
             // Decided in order, in memory; written after.
             var moves: [Int64: (state: MessageState, reason: String?, replaceReason: Bool)] = [:]
+            var callMoves: [Int64: VoiceCall.Standing] = [:]
             var finalAt: [Int64: Timestamp?] = [:]   // the time of the receipt that set a final state in this call
             var rows: [[SQLValue]] = []
             var quarantine: [(line: String, reason: String)] = []
@@ -444,6 +452,21 @@ extension Store {
                 }
                 let id = ref!.id
                 let state = known[id]!.state
+                if let call = calls[id] {
+                    // A voice message follows its best call attempt (VoiceCall).
+                    if let next = VoiceCall.apply(call, status: r.status, call: r.call, reason: r.reason) {
+                        calls[id] = next
+                        callMoves[id] = next
+                        known[id]!.state = next.state
+                        outcomes.append(.applied)
+                    } else {
+                        outcomes.append(.kept)
+                    }
+                    rows.append([.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
+                                 r.reason.map { .text($0) } ?? .null, .int(now), .int(id), .null, .null,
+                                 r.call.map { .int(Int64($0.attempt)) } ?? .null, r.call?.listened.map { .int(Int64($0)) } ?? .null])
+                    continue
+                }
                 // A part's receipt stands for the message only once the parts decide it.
                 var status = r.status
                 if let part = r.part, known[id]!.segments > 1 {
@@ -454,7 +477,7 @@ extension Store {
                     }
                     guard let decided = mode.messageStatus(segments: known[id]!.segments, part: part, parts: partStatuses[id] ?? [:]) else {
                         rows.append([.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
-                                     r.reason.map { .text($0) } ?? .null, .int(now), .int(id), .null, .int(Int64(part))])
+                                     r.reason.map { .text($0) } ?? .null, .int(now), .int(id), .null, .int(Int64(part)), .null, .null])
                         outcomes.append(.kept)
                         continue
                     }
@@ -486,7 +509,8 @@ extension Store {
                     outcomes.append(.kept)
                 }
                 rows.append([.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
-                             r.reason.map { .text($0) } ?? .null, .int(now), .int(id), conflict.map { .text($0) } ?? .null, r.part.map { .int(Int64($0)) } ?? .null])
+                             r.reason.map { .text($0) } ?? .null, .int(now), .int(id), conflict.map { .text($0) } ?? .null, r.part.map { .int(Int64($0)) } ?? .null,
+                             .null, .null])
             }
             // Messages moved, grouped by what they move to.
             var groups: [String: (state: MessageState, reason: String?, replace: Bool, ids: [Int64])] = [:]
@@ -501,9 +525,15 @@ extension Store {
                                [.text(g.state.rawValue), g.reason.map { .text($0) } ?? .null, .int(now)] + part.map { .int($0) })
                 }
             }
-            let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            for (id, call) in callMoves {
+                // Billed minutes are a voice message's segments.
+                try db.run("UPDATE messages SET state = ?, reason = ?, attempts = ?, listened = ?, segments = ?, updated_at = ? WHERE id = ?",
+                           [.text(call.state.rawValue), call.reason.map { .text($0) } ?? .null, .int(Int64(call.attempts)), .int(Int64(call.listened)),
+                            .int(Int64(call.billedMinutes)), .int(now), .int(id)])
+            }
+            let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             for part in stride(from: 0, to: rows.count, by: 200).map({ rows[$0..<min($0 + 200, rows.count)] }) {
-                try db.run("INSERT INTO receipts (carrier, message_ref, status, at, reason, received_at, message, conflict, part) VALUES "
+                try db.run("INSERT INTO receipts (carrier, message_ref, status, at, reason, received_at, message, conflict, part, attempt, listened) VALUES "
                            + Array(repeating: row, count: part.count).joined(separator: ", "), part.flatMap { $0 })
             }
             for q in quarantine {
@@ -627,21 +657,37 @@ extension Store {
     /// alone whose second approval is overdue. Binds one value: now.
     static let sendable = "c.state = 'sending' AND (c.second_approval_due IS NULL OR c.second_approved_by IS NOT NULL OR c.second_approval_due >= ?)"
 
-    public func pendingCount(carrier: Carrier) throws -> Int {
-        Int(try db.scalarInt("SELECT count(*) FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND \(Self.sendable)",
+    public func pendingCount(carrier: Carrier, channel: Campaign.Channel? = nil) throws -> Int {
+        Int(try db.scalarInt("SELECT count(*) FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND \(Self.sendable)\(Self.channelFilter(channel, "c"))",
                              [.text(carrier.rawValue), .int(Self.nowSeconds())]) ?? 0)
             + Int(try db.scalarInt("""
                 SELECT count(*) FROM messages m JOIN batches b ON b.id = m.batch
-                WHERE b.carrier = ? AND b.state IN ('\(BatchState.uploading.rawValue)', '\(BatchState.retryAt.rawValue)') AND m.state = 'submitted'
+                WHERE b.carrier = ? AND b.state IN ('\(BatchState.uploading.rawValue)', '\(BatchState.retryAt.rawValue)') AND m.state = 'submitted'\(Self.batchChannelFilter(channel, "b"))
                 """, [.text(carrier.rawValue)]) ?? 0)
     }
 
     /// Whether anything is left for a carrier (cheaper than counting it).
-    public func hasWork(carrier: Carrier) throws -> Bool {
+    public func hasWork(carrier: Carrier, channel: Campaign.Channel? = nil) throws -> Bool {
         try db.scalarInt("""
-            SELECT CASE WHEN EXISTS (SELECT 1 FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND \(Self.sendable))
-            OR EXISTS (SELECT 1 FROM batches WHERE carrier = ? AND state IN ('\(BatchState.uploading.rawValue)', '\(BatchState.retryAt.rawValue)')) THEN 1 ELSE 0 END
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND \(Self.sendable)\(Self.channelFilter(channel, "c")))
+            OR EXISTS (SELECT 1 FROM batches b WHERE carrier = ? AND state IN ('\(BatchState.uploading.rawValue)', '\(BatchState.retryAt.rawValue)')\(Self.batchChannelFilter(channel, "b"))) THEN 1 ELSE 0 END
             """, [.text(carrier.rawValue), .int(Self.nowSeconds()), .text(carrier.rawValue)]) == 1
+    }
+
+    /// Campaigns of one channel (`c` is the campaigns table); older rows without one are SMS.
+    static func channelFilter(_ channel: Campaign.Channel?, _ c: String) -> String {
+        guard let channel else { return "" }
+        return channel == .voice ? " AND \(c).channel = 'voice'" : " AND coalesce(\(c).channel, 'sms') <> 'voice'"
+    }
+
+    /// Batches of campaigns of one channel (`b` is the batches table).
+    static func batchChannelFilter(_ channel: Campaign.Channel?, _ b: String) -> String {
+        guard let channel else { return "" }
+        return " AND \(b).campaign \(channel == .voice ? "IN" : "NOT IN") (SELECT id FROM campaigns WHERE channel = 'voice')"
+    }
+
+    public func audioClip(sha256: String) throws -> (wav: [UInt8], durationMs: Int)? {
+        try db.query("SELECT wav, duration_ms FROM audio_clips WHERE sha256 = ?", [.text(sha256)]) { ($0.blob(0), $0.int(1)) }.first
     }
 
     /// Messages sent to a carrier today (restores the daily quota after a restart).

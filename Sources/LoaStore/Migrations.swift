@@ -252,6 +252,28 @@ enum Migrations {
             );
             CREATE INDEX receipt_signatures_at ON receipt_signatures (at);
             """, ""),
+        // Voice campaigns: each language's audio kept once (8 kHz 16-bit WAV, by its SHA-256), the
+        // campaign's clip per language; per message the calls made and the seconds listened; per
+        // receipt the call attempt it reports.
+        (15, "voice", """
+            CREATE TABLE audio_clips (
+                sha256 TEXT PRIMARY KEY,
+                duration_ms {int} NOT NULL,
+                wav {blob} NOT NULL,
+                created_at {int} NOT NULL
+            );
+            CREATE TABLE campaign_audio (
+                campaign TEXT NOT NULL,
+                language TEXT NOT NULL,
+                sha256 TEXT NOT NULL,
+                source TEXT NOT NULL,
+                PRIMARY KEY (campaign, language)
+            );
+            ALTER TABLE messages ADD COLUMN attempts INTEGER;
+            ALTER TABLE messages ADD COLUMN listened INTEGER;
+            ALTER TABLE receipts ADD COLUMN attempt INTEGER;
+            ALTER TABLE receipts ADD COLUMN listened INTEGER;
+            """, ""),
     ]
 
     static func sql(_ template: String, for dialect: SQLDialect) -> String {

@@ -58,7 +58,7 @@ struct CampaignCommandTests {
             "bad.yaml:20:8: error: schedule.end: expected a date and time with its offset, e.g. 2026-11-25T07:00:00+07:00, found '2026-12-01T07:00:00'",
             "bad.yaml:21:13: error: schedule.windows: window 06:00-08:00 falls in quiet hours 21:00-07:00 (routine and urgent campaigns send outside them; only emergency campaigns may send at night)",
             "bad.yaml:24:16: error: limits.respect_dnc: only emergency campaigns may ignore the do-not-call list",
-            "bad.yaml:25:1: error: colour: unknown field (expected one of: serialization_version, id, title, purpose, office, legal_basis, channel, sender, priority, audience, languages, variants, schedule, limits, values)",
+            "bad.yaml:25:1: error: colour: unknown field (expected one of: serialization_version, id, title, purpose, office, legal_basis, channel, sender, priority, audience, languages, variants, schedule, limits, values, voice)",
         ]
         #expect(lines == expected)
     }

@@ -171,7 +171,7 @@ struct ReceiptLineTests {
             }
         }
         #expect(states == ["delivered", "failed", "expired", "rejected", "unknown", "(intermediate)", "(intermediate)",
-                           "status: DELIVRD is not a receipt status (delivered|failed|expired|rejected|unknown|enroute|accepted)"])
+                           "status: DELIVRD is not a receipt status (delivered|failed|expired|rejected|unknown|enroute|accepted|answered|completed|no-answer|busy)"])
     }
 
     @Test("the fast reader of flat lines agrees with the full JSON reader, and leaves it everything else")

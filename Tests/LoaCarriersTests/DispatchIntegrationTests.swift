@@ -301,8 +301,8 @@ struct ReceiptEndpointTests {
         #expect(try store.messages().map { $0.state } == [.delivered, .accepted])
         let q = try store.quarantined()
         #expect(q.map(\.reason) == [
-            "line 2: not a JSON object: expected {\"message_id\": \"…\", \"status\": \"delivered|failed|expired|rejected|unknown|enroute|accepted\"}",
-            "line 3: status: DELIVRD is not a receipt status (delivered|failed|expired|rejected|unknown|enroute|accepted)",
+            "line 2: not a JSON object: expected {\"message_id\": \"…\", \"status\": \"delivered|failed|expired|rejected|unknown|enroute|accepted|answered|completed|no-answer|busy\"}",
+            "line 3: status: DELIVRD is not a receipt status (delivered|failed|expired|rejected|unknown|enroute|accepted|answered|completed|no-answer|busy)",
             "line 7: at: expected ISO 8601 with an offset (2026-11-24T08:15:00+07:00), found yesterday",
             "no message m3-\(id) for viettel in this store",
         ])

@@ -156,7 +156,7 @@ struct ReceiptImportTests {
         #expect(try store.messages().map(\.state) == [.delivered, .failed, .accepted])
         #expect(try store.messages()[1].reason == "absent subscriber, switched off")
         #expect(try store.quarantined().map(\.reason) == [
-            "\(file):4: status: DELIVRD is not a receipt status (delivered|failed|expired|rejected|unknown|enroute|accepted)",
+            "\(file):4: status: DELIVRD is not a receipt status (delivered|failed|expired|rejected|unknown|enroute|accepted|answered|completed|no-answer|busy)",
             "\(file):6: expected 4 fields (message_id,status,at,reason), found 2",
             "no message m999-\(store.identity.hex) for viettel in this store",
         ])

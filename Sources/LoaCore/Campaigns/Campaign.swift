@@ -40,6 +40,19 @@ public struct Campaign: Sendable {
     public var limits: Limits
     /// Campaign-wide placeholder values (`values:`), besides the built-ins.
     public var values: [String: String]
+    /// `voice:` (voice campaigns only): length and call policy.
+    public var voice = VoiceSettings()
+
+    /// How a voice campaign's calls are made.
+    public struct VoiceSettings: Sendable, Equatable {
+        /// The longest a message may last (`max_seconds`, default 60).
+        public var maxSeconds = 60
+        /// Calls per person at most until one is answered (`attempts`, 1–5, default 3).
+        public var attempts = 3
+        /// Seconds between two calls to the same person (`spacing`, 1 min–2 h, default 10 min).
+        public var spacing: Int64 = 600
+        public init() {}
+    }
 
     public struct Audience: Sendable {
         public var communes: [Int] = []
@@ -75,9 +88,14 @@ public struct Campaign: Sendable {
             case notRequired
         }
         public var language: String
+        /// The SMS text; for voice, the script to synthesise (or a recording's transcript).
         public var template: MessageTemplate
         public var review: Review
         public var textPosition: SourcePosition
+        /// Voice: a recording (a path relative to the campaign file) instead of a script.
+        public var audio: String? = nil
+        /// Voice: a script to synthesise (false for a recording).
+        public var isScript: Bool { audio == nil }
     }
 
     public struct Schedule: Sendable {
@@ -100,6 +118,16 @@ public struct Campaign: Sendable {
         var out = [languages.defaultLanguage]
         for tag in languages.byCommune.keys.sorted().compactMap({ languages.byCommune[$0] }) where seen.insert(tag).inserted { out.append(tag) }
         return out
+    }
+
+    /// A voice variant's script as spoken: one audio per language, so only campaign-wide values
+    /// ({date} and `values:`) are filled. nil for a recording or a language the campaign lacks.
+    public func voiceScript(_ language: String) -> String? {
+        guard let v = variants[language], v.isScript else { return nil }
+        var values = self.values
+        values["date"] = schedule.start.vietnameseDate()
+        for name in v.template.placeholders where values[name] == nil { values[name] = "" }
+        return (try? v.template.render(values)) ?? v.template.source
     }
 
     /// Rule 4: the subscriber's own language if the campaign has it, else the commune default,

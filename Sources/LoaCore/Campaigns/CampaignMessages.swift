@@ -5,6 +5,12 @@ public struct VariantPreview: Sendable, Equatable {
     public var measure: TextMeasure
     /// The same text without diacritics, when that changes the cost.
     public var withoutDiacritics: TextMeasure?
+    /// Voice: the script's estimated length when synthesised (nil for a recording, measured when read).
+    public var estimatedSeconds: Double? = nil
+    /// Voice: the recording's file (relative to the campaign file).
+    public var audio: String? = nil
+    /// Voice: the recording's length once read and made ready (trimmed).
+    public var measuredSeconds: Double? = nil
 }
 
 extension CampaignParser {
@@ -33,13 +39,33 @@ extension CampaignParser {
         var previews: [VariantPreview] = []
         for tag in campaign.variants.keys.sorted(by: { languageOrder($0, campaign) < languageOrder($1, campaign) }) {
             let variant = campaign.variants[tag]!
-            let field = "variants.\(tag).text"
+            let field = "variants.\(tag).\(campaign.channel == .voice ? (variant.isScript ? "script" : "transcript") : "text")"
             let unknown = variant.template.placeholders.filter { candidates[$0] == nil }
             if !unknown.isEmpty {
                 error(nil, field, "unknown placeholder\(unknown.count > 1 ? "s" : "") \(unknown.map { "{\($0)}" }.joined(separator: ", ")): loa fills {commune}, {province} and {date}; give others under values:", at: variant.textPosition)
                 continue
             }
+            if campaign.channel == .voice {
+                // One audio per language: nothing in it may change from person to person.
+                let perPerson = variant.template.placeholders.filter { ["commune", "province"].contains($0) }
+                if variant.isScript && !perPerson.isEmpty {
+                    error(nil, "variants.\(tag).script", "a voice script is synthesised once per language, so \(perPerson.map { "{\($0)}" }.joined(separator: " and ")) cannot change from person to person: write the name, or send an SMS campaign", at: variant.textPosition)
+                    continue
+                }
+            }
             guard let (text, measure) = try? variant.template.worstCase(candidates) else { continue }
+            if campaign.channel == .voice {
+                var preview = VariantPreview(language: tag, worstCase: text, measure: measure, withoutDiacritics: nil)
+                if let audio = variant.audio { preview.audio = audio } else {
+                    let seconds = Speech.estimatedSeconds(text, language: tag)
+                    preview.estimatedSeconds = seconds
+                    if seconds > Double(campaign.voice.maxSeconds) {
+                        error(nil, "variants.\(tag).script", "about \(format1(seconds)) s when spoken (estimated): more than voice.max_seconds = \(campaign.voice.maxSeconds); shorten it", at: variant.textPosition)
+                    }
+                }
+                previews.append(preview)
+                continue
+            }
             var plain: TextMeasure? = nil
             if measure.encoding == .ucs2 {
                 let m = SMSEncoder.measure(Diacritics.plainPunctuation(Diacritics.strip(text)))

@@ -8,7 +8,7 @@ public struct CampaignParser {
     public init(units: AdministrativeUnits) { self.units = units }
 
     static let topLevelFields = ["serialization_version", "id", "title", "purpose", "office", "legal_basis", "channel", "sender",
-                                 "priority", "audience", "languages", "variants", "schedule", "limits", "values"]
+                                 "priority", "audience", "languages", "variants", "schedule", "limits", "values", "voice"]
 
     mutating func error(_ node: SourceNode?, _ field: String, _ message: String, at position: SourcePosition? = nil) {
         diagnostics.append(Diagnostic(.error, at: position ?? node?.position ?? SourcePosition(line: 1, column: 1), field: field, message))
@@ -53,7 +53,8 @@ public struct CampaignParser {
         let limits = parseLimits(root["limits"], priority: priority)
         let values = parseValues(root["values"])
         let languages = parseLanguages(root["languages"], rootPosition: root.position)
-        let variants = parseVariants(root["variants"], rootPosition: root.position, declared: languages?.declared ?? [:])
+        let variants = parseVariants(root["variants"], rootPosition: root.position, declared: languages?.declared ?? [:], channel: channel ?? .sms)
+        let voice = parseVoice(root["voice"], channel: channel)
         let schedule = parseSchedule(root["schedule"], rootPosition: root.position, priority: priority)
 
         guard let id, let title, let office, let legalBasis, let channel, let priority, let sender, let audience,
@@ -62,6 +63,7 @@ public struct CampaignParser {
                                 priority: priority, audience: audience, languages: languages, variants: variants,
                                 schedule: schedule, limits: limits, values: values)
         var purposed = campaign
+        purposed.voice = voice
         if root["purpose"] != nil, let p = requiredEnum(root, "purpose", Campaign.Purpose.self) { purposed.purpose = p }
         checkLanguageCoverage(purposed, root: root)
         previews = checkMessages(purposed)
@@ -257,9 +259,10 @@ public struct CampaignParser {
         }
     }
 
-    mutating func parseVariants(_ node: SourceNode?, rootPosition: SourcePosition, declared: [String: String]) -> [String: Campaign.Variant]? {
-        guard let node else { error(nil, "variants", "missing (required): the message text per language", at: rootPosition); return nil }
-        guard case .mapping(let entries, _) = node else { error(node, "variants", "expected language: text lines"); return nil }
+    mutating func parseVariants(_ node: SourceNode?, rootPosition: SourcePosition, declared: [String: String], channel: Campaign.Channel) -> [String: Campaign.Variant]? {
+        guard let node else { error(nil, "variants", "missing (required): the message \(channel == .voice ? "script or recording" : "text") per language", at: rootPosition); return nil }
+        guard case .mapping(let entries, _) = node else { error(node, "variants", "expected language: \(channel == .voice ? "script" : "text") lines"); return nil }
+        let voice = channel == .voice
         var out: [String: Campaign.Variant] = [:]
         for e in entries {
             let field = "variants.\(e.key)"
@@ -268,45 +271,89 @@ public struct CampaignParser {
                 continue
             }
             var textNode: SourceNode?
+            var textField = voice ? "script" : "text"
+            var audio: String? = nil
             var review: Campaign.Variant.Review = .notRequired
             switch e.value {
             case .scalar:
                 textNode = e.value
             case .mapping:
-                checkFields(e.value, field, ["text", "review", "reviewed_by"])
-                textNode = e.value["text"]
-                if textNode == nil { error(e.value, "\(field).text", "missing (required)") }
+                checkFields(e.value, field, voice ? ["script", "audio", "transcript", "review", "reviewed_by"] : ["text", "review", "reviewed_by"])
+                if voice {
+                    switch (e.value["script"], e.value["audio"]) {
+                    case (let script?, nil): textNode = script
+                    case (nil, let file?):
+                        if let path = string(file, "\(field).audio"), !path.trimmingCharacters().isEmpty { audio = path }
+                        else { error(file, "\(field).audio", "expected the recording's file, relative to the campaign file") }
+                        textField = "transcript"
+                        textNode = e.value["transcript"]
+                    case (_?, _?): error(e.value, field, "give script: (synthesised) or audio: (a recording), not both")
+                    case (nil, nil): error(e.value, field, "missing: script: to synthesise, or audio: with a recording's file")
+                    }
+                } else {
+                    textNode = e.value["text"]
+                    if textNode == nil { error(e.value, "\(field).text", "missing (required)") }
+                }
                 if let r = e.value["review"], let s = string(r, "\(field).review") {
                     switch s {
                     case "needs-native-review": review = .needsNativeReview
                     case "verified":
                         if let by = e.value["reviewed_by"], let name = string(by, "\(field).reviewed_by"), !name.isEmpty { review = .verified(by: name) }
-                        else { error(r, "\(field).reviewed_by", "a verified text names its reviewer: add reviewed_by:") }
+                        else { error(r, "\(field).reviewed_by", "a verified \(voice ? "script or recording" : "text") names its reviewer: add reviewed_by:") }
                     default: error(r, "\(field).review", "expected needs-native-review or verified, found '\(Escaped(s))'")
                     }
                 }
             default:
-                error(e.value, field, "expected the text, or a mapping with text:, found \(e.value.kindName)")
+                error(e.value, field, "expected the \(voice ? "script" : "text"), or a mapping with \(voice ? "script: or audio:" : "text:"), found \(e.value.kindName)")
             }
             let isEthnic = Languages.info(e.key)?.isEthnicMinority ?? true
+            let what = voice ? (audio != nil ? "recording" : "script") : "text"
             if isEthnic {
                 if e.value["review"] == nil {
-                    error(e.value, "\(field).review", "a text in \(Languages.info(e.key)?.name ?? e.key) must say whether a native translator checked it: add review: needs-native-review, or review: verified with reviewed_by:")
+                    error(e.value, "\(field).review", "a \(what) in \(Languages.info(e.key)?.name ?? e.key) must say whether a native \(voice ? "speaker" : "translator") checked it: add review: needs-native-review, or review: verified with reviewed_by:")
                 }
             }
             if review == .needsNativeReview {
-                warning(e.value.position, field, "not yet checked by a native translator (review: needs-native-review)")
+                warning(e.value.position, field, voice ? "\(what) not yet checked by a native speaker (review: needs-native-review)" : "not yet checked by a native translator (review: needs-native-review)")
             }
-            guard let textNode, let text = string(textNode, "\(field).text") else { continue }
-            if text.trimmingCharacters().isEmpty { error(textNode, "\(field).text", "must not be empty"); continue }
+            if voice && audio == nil && textNode != nil && Speech.voice(for: e.key) == nil {
+                error(e.value, "\(field).script", "loa has no synthesiser for \(Languages.info(e.key)?.name ?? e.key) (espeak-ng speaks \(Speech.voices.keys.sorted().joined(separator: ", "))): give a recording with audio: FILE")
+                continue
+            }
+            if let audio {
+                let source = textNode.flatMap { n -> String? in if case .scalar(let s, _) = n { return NFC.normalize(s) }; return nil }
+                let transcript = (try? MessageTemplate(source ?? "[recording \(audio)]")) ?? (try! MessageTemplate("[recording]"))
+                out[e.key] = Campaign.Variant(language: e.key, template: transcript, review: review, textPosition: (e.value["audio"] ?? e.value).position, audio: audio)
+                continue
+            }
+            guard let textNode, let text = string(textNode, "\(field).\(textField)") else { continue }
+            if text.trimmingCharacters().isEmpty { error(textNode, "\(field).\(textField)", "must not be empty"); continue }
             do {
                 let template = try MessageTemplate(text)
                 out[e.key] = Campaign.Variant(language: e.key, template: template, review: review, textPosition: textNode.position)
             } catch {
-                self.error(textNode, "\(field).text", error.description)
+                self.error(textNode, "\(field).\(textField)", error.description)
             }
         }
         return out
+    }
+
+    mutating func parseVoice(_ node: SourceNode?, channel: Campaign.Channel?) -> Campaign.VoiceSettings {
+        var settings = Campaign.VoiceSettings()
+        guard let node else { return settings }
+        if channel == .sms { error(node, "voice", "only a voice campaign (channel: voice) has voice: settings") }
+        checkFields(node, "voice", ["max_seconds", "attempts", "spacing"])
+        if let n = node["max_seconds"], let v = int(n, "voice.max_seconds") {
+            if (5...300).contains(v) { settings.maxSeconds = v } else { error(n, "voice.max_seconds", "expected 5 to 300 seconds, found \(v)") }
+        }
+        if let n = node["attempts"], let v = int(n, "voice.attempts") {
+            if (1...5).contains(v) { settings.attempts = v } else { error(n, "voice.attempts", "expected 1 to 5 calls per person, found \(v)") }
+        }
+        if let n = node["spacing"], let s = string(n, "voice.spacing") {
+            if let v = Duration8601.parseSeconds(s), (60...7200).contains(v) { settings.spacing = v }
+            else { error(n, "voice.spacing", "expected a duration from 1m to 2h such as 10m, found '\(Escaped(s))'") }
+        }
+        return settings
     }
 
     mutating func parseSchedule(_ node: SourceNode?, rootPosition: SourcePosition, priority: Campaign.Priority?) -> Campaign.Schedule? {

@@ -18,8 +18,12 @@ public struct LaneState: Sendable {
         public var claimAhead: Int
         /// Seconds added to the 1-second window (`SlidingWindowLimiter.init(perSecond:margin:)`).
         public var rateMargin: Double
+        /// Voice lanes: concurrent calls at most (`voice.channels`); `tps` is then calls per second.
+        public var channels: Int?
 
-        public init(tps: Int, maxBatch: Int, dailyQuota: Int, retry: RetryPolicy, circuitThreshold: Int = 3, claimAhead: Int = 2, rateMargin: Double = 0.05) {
+        public init(tps: Int, maxBatch: Int, dailyQuota: Int, retry: RetryPolicy, circuitThreshold: Int = 3, claimAhead: Int = 2, rateMargin: Double = 0.05,
+                    channels: Int? = nil) {
+            self.channels = channels.map { max(1, $0) }
             self.tps = max(1, tps)
             self.maxBatch = max(1, maxBatch)
             self.dailyQuota = dailyQuota
@@ -93,6 +97,8 @@ public struct LaneState: Sendable {
     var sweptAt = -Double.infinity
     /// Why the lane stopped (a configuration fault, an answer not understood); nil while it sends.
     public private(set) var fault: String?
+    /// Voice: calls admitted and the channels they hold until `until` (monotonic seconds).
+    public private(set) var calls: [(admittedAt: Double, until: Double, count: Int)] = []
 
     public init(_ settings: Settings) {
         self.settings = settings
@@ -172,8 +178,28 @@ public struct LaneState: Sendable {
         if count > 0 { waitingForRate += 1 }
     }
 
-    /// Messages per upload: paced to a tenth of the TPS, at most the batch size.
-    public var pacedSize: Int { pacedChunk(tps: settings.tps, maxBatch: lane.maxBatch) }
+    /// Messages per upload: paced to a tenth of the TPS, at most the batch size (and the channels).
+    public var pacedSize: Int { min(pacedChunk(tps: settings.tps, maxBatch: lane.maxBatch), settings.channels ?? .max) }
+
+    // MARK: Channels (voice)
+
+    /// Channels held by calls at `now`.
+    public mutating func channelsInUse(at now: Double) -> Int {
+        calls.removeAll { $0.until <= now }
+        return calls.reduce(0) { $0 + $1.count }
+    }
+
+    /// When `n` channels are free (now, when they are).
+    mutating func channelsFree(for n: Int, at now: Double) -> Double {
+        guard let channels = settings.channels else { return now }
+        var used = channelsInUse(at: now)
+        if used + min(n, channels) <= channels { return now }
+        for hold in calls.sorted(by: { $0.until < $1.until }) {
+            used -= hold.count
+            if used + min(n, channels) <= channels { return hold.until }
+        }
+        return now
+    }
 
     // MARK: Re-uploads
 
@@ -197,14 +223,18 @@ public struct LaneState: Sendable {
 
     /// Admits a batch of `size` at `now` into the 1-second window and the pacing, or says when it
     /// may go. A batch bigger than the TPS counts as the TPS (it goes alone into an empty second).
-    public mutating func admit(_ size: Int, at now: Double) -> Admission {
+    /// Voice: `hold` is how long each call may hold its channel (ring time and the audio's length);
+    /// the batch waits until that many channels are free.
+    public mutating func admit(_ size: Int, at now: Double, hold: Double? = nil) -> Admission {
         let n = min(size, settings.tps)
-        if burst.fits(n, at: now), limiter.admitAll(n, at: now) {
+        let freeAt = hold == nil ? now : channelsFree(for: size, at: now)
+        if freeAt <= now, burst.fits(n, at: now), limiter.admitAll(n, at: now) {
             _ = burst.admitAll(n, at: now)
             waitingForRate -= 1
+            if let hold { calls.append((now, now + hold, size)) }
             return .admitted(at: now)
         }
-        return .wait(until: max(now + 0.001, nextAvailable(for: n, at: now)))
+        return .wait(until: max(now + 0.001, freeAt, nextAvailable(for: n, at: now)))
     }
 
     /// A batch waiting for the rate will not go (the lane stops).
@@ -220,7 +250,7 @@ public struct LaneState: Sendable {
     }
 
     public mutating func nextAvailable(for n: Int, at now: Double) -> Double {
-        max(limiter.nextAvailable(for: n, at: now), burst.nextAvailable(for: n, at: now))
+        max(limiter.nextAvailable(for: n, at: now), burst.nextAvailable(for: n, at: now), channelsFree(for: 1, at: now))
     }
 
     /// Messages counted in the 1-second window ending at `now`.
@@ -237,6 +267,8 @@ public struct LaneState: Sendable {
             let n = min(size, settings.tps)
             limiter.giveBack(n, admittedAt: admittedAt)
             burst.giveBack(n, admittedAt: admittedAt)
+            // No call was placed: its channels are free again.
+            if let i = calls.firstIndex(where: { $0.admittedAt == admittedAt && $0.count == size }) { calls.remove(at: i) }
         }
         if let reason = decision.fault { stop(reason) }
         return decision

@@ -83,6 +83,14 @@ public enum ReceiptStatus: String, Sendable, CaseIterable, Codable {
     case enroute
     /// Intermediate: the SMSC took it (kept; never changes a message's state).
     case accepted
+    /// Voice: the person answered and listened for a while (`listened` seconds).
+    case answered
+    /// Voice: the person listened to the end.
+    case completed
+    /// Voice: nobody answered this attempt (final with `final: true`: no more calls).
+    case noAnswer = "no-answer"
+    /// Voice: the line was busy on this attempt (final with `final: true`).
+    case busy
 
     /// The state a message moves to; nil for an intermediate status.
     public var messageState: MessageState? {
@@ -92,9 +100,13 @@ public enum ReceiptStatus: String, Sendable, CaseIterable, Codable {
         case .expired: .expired
         case .rejected: .rejected
         case .unknown: .unknown
-        case .enroute, .accepted: nil
+        case .answered, .completed: .delivered
+        case .enroute, .accepted, .noAnswer, .busy: nil
         }
     }
+
+    /// The statuses of one call attempt (voice receipts).
+    public static let voiceStatuses: Set<ReceiptStatus> = [.answered, .completed, .noAnswer, .busy]
 
     /// The words a receipt line may carry, for messages that name them.
     public static let words = allCases.map(\.rawValue).joined(separator: "|")

@@ -11,6 +11,18 @@ public struct PlannedMessage: Sendable {
     public var text: String
     public var encoding: SMSEncoding
     public var segments: Int
+    /// A call (voice campaign): `text` is `audio:<sha256>` of the language's clip, billed minutes
+    /// (`segments`) are known from its receipt.
+    public var isCall = false
+
+    /// A voice message: a call that plays the clip `sha256`.
+    public static func call(carrier: Carrier, subscriber: String, language: String, commune: Int?, clip sha256: String) -> PlannedMessage {
+        var m = PlannedMessage(carrier: carrier, subscriber: subscriber, language: language, commune: commune, text: OutboundMessage.audioPrefix + sha256,
+                               encoding: .gsm7, segments: 0)
+        m.isCall = true
+        return m
+    }
+
     public init(carrier: Carrier, subscriber: String, language: String, commune: Int?, text: String, encoding: SMSEncoding, segments: Int) {
         self.carrier = carrier
         self.subscriber = subscriber
@@ -77,6 +89,12 @@ public struct OutboundMessage: Sendable, Equatable {
     public var text: String
     public var encoding: String
     public var segments: Int
+
+    /// A voice message's `encoding`; its text is `audio:` and the clip's SHA-256.
+    public static let voiceEncoding = "voice"
+    public static let audioPrefix = "audio:"
+    /// The clip a call plays (nil for an SMS).
+    public var clip: String? { encoding == Self.voiceEncoding && text.hasPrefix(Self.audioPrefix) ? String(text.dropFirst(Self.audioPrefix.count)) : nil }
 }
 
 /// A delivery receipt as a carrier sent it.
@@ -89,7 +107,10 @@ public struct ReceiptRecord: Sendable, Equatable {
     public var line: String?
     /// The part of a long message it reports (1-based); nil for the whole message.
     public var part: Int?
-    public init(messageRef: String, status: ReceiptStatus, at: Timestamp?, reason: String?, line: String? = nil, part: Int? = nil) {
+    /// Voice: which call attempt it reports, how long the person listened, whether it was the last.
+    public var call: CallAttempt?
+    public init(messageRef: String, status: ReceiptStatus, at: Timestamp?, reason: String?, line: String? = nil, part: Int? = nil, call: CallAttempt? = nil) {
+        self.call = call
         self.messageRef = messageRef
         self.status = status
         self.at = at

@@ -39,14 +39,16 @@ public protocol BatchQueue: AnyObject {
     func batchNotAttempted(_ batch: Int64) throws
     /// What `campaign` still has unsent for `carrier` expires with `reason`; returns how many.
     func expireUnsent(campaign: String, carrier: Carrier, reason: String) throws -> Int
-    /// Planned messages and messages in open batches for the carrier.
-    func pendingCount(carrier: Carrier) throws -> Int
-    /// Whether anything is left to send to the carrier (cheaper than counting).
-    func hasWork(carrier: Carrier) throws -> Bool
-    /// When the carrier's next open batch is due (wall-clock seconds), nil when none waits.
-    func nextRetryTime(carrier: Carrier) throws -> Double?
+    /// Planned messages and messages in open batches for the carrier (of campaigns on `channel`; all when nil).
+    func pendingCount(carrier: Carrier, channel: Campaign.Channel?) throws -> Int
+    /// Whether anything is left to send to the carrier on `channel` (cheaper than counting).
+    func hasWork(carrier: Carrier, channel: Campaign.Channel?) throws -> Bool
+    /// When the carrier's next open batch on `channel` is due (wall-clock seconds), nil when none waits.
+    func nextRetryTime(carrier: Carrier, channel: Campaign.Channel?) throws -> Double?
+    /// Voice: a clip's WAV (8 kHz, 16-bit) and its length, by SHA-256.
+    func audioClip(sha256: String) throws -> (wav: [UInt8], durationMs: Int)?
     /// Batches left uploading by a stopped node are due again at once under their keys; returns how many.
-    func reopenInterruptedBatches(carrier: Carrier?) throws -> Int
+    func reopenInterruptedBatches(carrier: Carrier?, channel: Campaign.Channel?) throws -> Int
     /// Messages sent to the carrier on `day` (days since 1970 in Vietnam's time): the quota used.
     func sentToday(carrier: Carrier, day: Int) throws -> Int
     /// When the carrier's batches last changed (wall-clock seconds).
@@ -70,6 +72,11 @@ public protocol BatchQueue: AnyObject {
 }
 
 extension BatchQueue {
+    public func pendingCount(carrier: Carrier) throws -> Int { try pendingCount(carrier: carrier, channel: nil) }
+    public func hasWork(carrier: Carrier) throws -> Bool { try hasWork(carrier: carrier, channel: nil) }
+    public func nextRetryTime(carrier: Carrier) throws -> Double? { try nextRetryTime(carrier: carrier, channel: nil) }
+    public func reopenInterruptedBatches(carrier: Carrier?) throws -> Int { try reopenInterruptedBatches(carrier: carrier, channel: nil) }
+
     public func messageSubmitted(_ id: Int64, accepted: Bool, reason: String?) throws {
         try messageSubmitted(id, state: accepted ? .accepted : .rejected, reason: reason)
     }
@@ -86,15 +93,31 @@ public protocol SealedContactOpening: Sendable {
 /// so the carrier's rate and daily quota hold in total however many nodes share the store. A lease
 /// lives as long as its holder (a PostgreSQL session advisory lock, an flock).
 public protocol CarrierLeases: AnyObject {
-    /// Takes the carrier's lease if no live node holds it; true when this node holds it.
-    func tryAcquire(_ carrier: Carrier) throws -> Bool
-    func release(_ carrier: Carrier) throws
+    /// Takes the lane's lease if no live node holds it; true when this node holds it.
+    func tryAcquire(_ lane: LaneKey) throws -> Bool
+    func release(_ lane: LaneKey) throws
     /// Dispatcher nodes alive on this store, this one included.
     func liveNodes() throws -> Int
     /// False once the leases can no longer be trusted (the server connection is gone).
     func stillValid() -> Bool
     /// Releases everything (also done when the object goes away).
     func close()
+}
+
+extension CarrierLeases {
+    public func tryAcquire(_ carrier: Carrier) throws -> Bool { try tryAcquire(LaneKey(carrier)) }
+    public func release(_ carrier: Carrier) throws { try release(LaneKey(carrier)) }
+}
+
+/// A carrier's lane: its SMS, or its voice calls (other limits, a lease of its own).
+public struct LaneKey: Hashable, Sendable, CustomStringConvertible {
+    public var carrier: Carrier
+    public var channel: Campaign.Channel
+    public init(_ carrier: Carrier, _ channel: Campaign.Channel = .sms) {
+        self.carrier = carrier
+        self.channel = channel
+    }
+    public var description: String { channel == .sms ? carrier.rawValue : "\(carrier.rawValue) voice" }
 }
 
 /// What a dispatcher needs of its store: batch-queue connections shared by its upload workers (a

@@ -175,3 +175,30 @@ public struct DeliveryReport: Sendable {
         String(Timestamp(seconds: seconds).iso8601().prefix(hour ? 13 : 10))
     }
 }
+
+/// What a voice campaign's report adds, per group: people the carrier called, those reached
+/// (answered, for any time), those who listened to the end, calls made, seconds listened.
+public struct CallCounts: Sendable, Equatable {
+    public var called = 0
+    public var reached = 0
+    public var completed = 0
+    public var attempts = 0
+    public var listened = 0
+    public init() {}
+
+    public init(called: Int, reached: Int, completed: Int, attempts: Int, listened: Int) {
+        self.called = called; self.reached = reached; self.completed = completed; self.attempts = attempts; self.listened = listened
+    }
+
+    public static func + (a: CallCounts, b: CallCounts) -> CallCounts {
+        CallCounts(called: a.called + b.called, reached: a.reached + b.reached, completed: a.completed + b.completed,
+                   attempts: a.attempts + b.attempts, listened: a.listened + b.listened)
+    }
+
+    /// Reached of those called.
+    public var reachRate: Double? { called > 0 ? Double(reached) / Double(called) : nil }
+    /// Listened to the end, of those reached.
+    public var completionRate: Double? { reached > 0 ? Double(completed) / Double(reached) : nil }
+    /// Calls per person called.
+    public var attemptsPerPerson: Double? { called > 0 ? Double(attempts) / Double(called) : nil }
+}
