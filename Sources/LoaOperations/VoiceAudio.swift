@@ -45,6 +45,13 @@ public enum VoiceAudio {
         public var sox: String?
         public var ffmpeg: String?
 
+        /// Named tools (nil: not installed); `find()` looks them up on PATH.
+        public init(espeak: String? = nil, sox: String? = nil, ffmpeg: String? = nil) {
+            self.espeak = espeak
+            self.sox = sox
+            self.ffmpeg = ffmpeg
+        }
+
         public static func find() -> Tools {
             Tools(espeak: which("espeak-ng"), sox: which("sox"), ffmpeg: which("ffmpeg"))
         }

@@ -458,7 +458,8 @@ extension Store {
                         calls[id] = next
                         callMoves[id] = next
                         known[id]!.state = next.state
-                        outcomes.append(.applied)
+                        // Applied when the outcome changed; a count of attempts alone is kept.
+                        outcomes.append(next.state != call.state || next.reason != call.reason ? .applied : .kept)
                     } else {
                         outcomes.append(.kept)
                     }
