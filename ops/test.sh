@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$LOA_ROOT"
 
-ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev libpq-dev pkg-config postgresql postgresql-client sqlite3 curl kannel kannel-extras python3 chromium chromium-driver
+ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev libpq-dev pkg-config postgresql postgresql-client sqlite3 curl kannel kannel-extras python3 chromium chromium-driver espeak-ng sox libsox-fmt-all
 ensure_swift
 start_postgres
 # The store tests run on SQLite and on this server; without it they fail rather than skip.

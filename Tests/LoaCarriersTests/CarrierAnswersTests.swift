@@ -211,4 +211,28 @@ struct ReceiptLineTests {
         #expect(why3.hasPrefix("smpp: stat:SOMETHING is not an SMPP state"))
         #expect(why4 == "smpp: not an SMPP receipt text (id:… stat:… err:…)")
     }
+
+    @Test("voice receipts: the attempt, the seconds listened and whether it was the last call; a call's status without its attempt is named")
+    func voiceReceipts() {
+        let lines = receipts("""
+            {"message_id":"m1-abc","status":"answered","attempt":2,"listened":23}
+            {"message_id":"m2-abc","status":"no-answer","attempt":"3","final":true}
+            {"message_id":"m3-abc","status":"completed","attempt":1,"listened":41.6,"at":"2026-12-05T09:00:00+07:00"}
+            {"message_id":"m4-abc","status":"busy"}
+            {"message_id":"m5-abc","status":"answered","attempt":1,"listened":-4}
+            """)
+        let calls = lines.map { line -> String in
+            switch line.1 {
+            case .receipt(let r): "\(r.status.rawValue) \(r.call.map { "\($0.attempt) \($0.listened.map(String.init) ?? "-") \($0.final)" } ?? "none")"
+            case .unreadable(_, let reason): reason
+            }
+        }
+        #expect(calls == [
+            "answered 2 23 false",
+            "no-answer 3 - true",
+            "completed 1 42 false",
+            "attempt: a call's receipt (busy) says which attempt it reports",
+            "listened: expected seconds from 0 to 3600, found -4",
+        ])
+    }
 }
