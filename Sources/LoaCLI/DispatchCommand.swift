@@ -185,7 +185,8 @@ struct Dispatch: AsyncParsableCommand {
                 if planned.byAnother {
                     print("\(c.id): already planned (by another dispatcher on this store); sending what is left")
                 } else {
-                    print("\(c.id): planned \(formatCount(planned.planned)) messages (\(formatCount(planned.segments)) segments) at \(at.timestamp.iso8601())" +
+                    print("\(c.id): planned \(formatCount(planned.planned)) " + (c.channel == .voice ? "calls" : "messages (\(formatCount(planned.segments)) segments)")
+                          + " at \(at.timestamp.iso8601())" +
                           (planned.capped > 0 ? "; \(formatCount(planned.capped)) over the per-subscriber daily cap" : ""))
                 }
             }
@@ -266,9 +267,9 @@ final class ProgressBoard: @unchecked Sendable {
             let width = 24
             let filled = Int(share * Double(width))
             let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-            // A voice lane that has done nothing (no voice campaign for it) is not drawn.
-            if c.channel == .voice && p.sent == 0 && total <= 1 && p.note == nil { continue }
-            var line = "\(c.description.padding(toLength: 15, withPad: " ", startingAt: 0)) \(bar) \(String(format: "%3.0f", share * 100))%  \(formatCount(p.sent))/\(formatCount(total)) \(c.channel == .voice ? "calls" : "sent")"
+            // A lane with nothing to do (an SMS lane in a run of voice campaigns, or the reverse) is not drawn.
+            if p.sent == 0 && (totals[c] ?? 0) == 0 && p.note == nil { continue }
+            var line = "\(c.description.padding(toLength: 18, withPad: " ", startingAt: 0)) \(bar) \(String(format: "%3.0f", share * 100))%  \(formatCount(p.sent))/\(formatCount(total)) \(c.channel == .voice ? "calls" : "sent")"
             if p.rejected > 0 { line += " · \(formatCount(p.rejected)) rejected" }
             if p.retries > 0 { line += " · \(p.retries) retries" }
             if let note = p.note { line += " · \(note)" }
