@@ -283,7 +283,54 @@ extension Console {
         return b.isEmpty ? "" : "<div class=\"actions\">\(b)</div>"
     }
 
+    /// A voice campaign's variants: script or recording, length, the audio to listen to, cost per answered call.
+    func voiceSection(_ v: Visit, _ c: Campaign, _ previews: [VariantPreview]) -> String {
+        let lang = v.lang
+        var b = "<h2>\(lang.t("Nội dung cuộc gọi", "What the calls say"))</h2><div class=\"scroll\"><table class=\"variants\"><thead><tr>"
+        b += [lang.t("Ngôn ngữ", "Language"), lang.t("Lời đọc", "Script or transcript"), lang.t("Nguồn", "Source"), lang.t("Độ dài", "Length"),
+              lang.t("Nghe thử", "Listen"), lang.t("Chi phí/cuộc nghe máy", "Cost/answered call")].map { "<th scope=\"col\">\(e($0))</th>" }.joined()
+        b += "</tr></thead><tbody>"
+        let prices = settings.prices.perSegment.values.compactMap { $0["voice"] }
+        for p in previews {
+            let review = c.variants[p.language]?.review == .needsNativeReview
+            b += "<tr data-language=\"\(e(p.language))\"><th scope=\"row\">\(e(p.language))<br><span class=\"sub\">\(e(Languages.info(p.language)?.name ?? ""))</span>"
+            if review { b += "<br><span class=\"flag\">\(lang.t("chờ người bản ngữ duyệt", "needs native review"))</span>" }
+            let source = p.audio.map { lang.t("bản ghi", "recording") + " <code>\(e($0))</code>" } ?? "espeak-ng \(e(Speech.voice(for: p.language) ?? ""))"
+            let seconds = p.measuredSeconds ?? p.estimatedSeconds ?? 0
+            let length = p.measuredSeconds != nil ? "\(format1(seconds)) s" : "≈ \(format1(seconds)) s " + lang.t("(ước tính)", "(estimated)")
+            let minutes = max(1, Int((seconds / 60).rounded(.up)))
+            let cost = prices.isEmpty ? "" : "\(Int(prices.min()! * Double(minutes)))–\(Int(prices.max()! * Double(minutes))) \(e(settings.prices.currency))"
+            b += "</th><td class=\"text\">\(e(p.worstCase))</td><td>\(source)</td><td class=\"n\" data-k=\"seconds\">\(e(length))</td>"
+            b += "<td><audio controls preload=\"none\" src=\"/campaigns/\(e(percentEncode(c.id)))/audio/\(e(percentEncode(p.language))).wav\"></audio></td>"
+            b += "<td class=\"n\">\(e(cost))</td></tr>"
+        }
+        b += "</tbody></table></div>"
+        b += "<p class=\"hint\">\(lang.t("Tối đa \(c.voice.maxSeconds) giây; gọi tối đa \(c.voice.attempts) lần mỗi người, cách nhau \(Duration8601.format(c.voice.spacing)).", "At most \(c.voice.maxSeconds) s; up to \(c.voice.attempts) calls per person, \(Duration8601.format(c.voice.spacing)) apart."))</p>"
+        return b
+    }
+
+    /// GET /campaigns/ID/audio/LANG.wav: the language's audio as carriers will get it (made now from
+    /// the campaign file, as `loa voice render` does), for a reviewer to listen to.
+    func voiceAudio(_ db: Store, id: String, file: String) throws -> Response {
+        let language = file.hasSuffix(".wav") ? String(file.dropLast(4)) : file
+        guard let path = try db.campaignFile(id), let loaded = try? LoadedCampaign.load(path, units: settings.units),
+              let c = loaded.campaign, c.channel == .voice, let variant = c.variants[language] else {
+            return response(.notFound, type: "text/plain; charset=utf-8", body: Array("no voice variant \(language) in campaign \(id)\n".utf8))
+        }
+        do {
+            let clip = if let audio = variant.audio {
+                try VoiceAudio.recording(loaded.resolve(audio), shownAs: audio, language: language, maxSeconds: c.voice.maxSeconds)
+            } else {
+                try VoiceAudio.synthesise(c.voiceScript(language) ?? "", language: language, maxSeconds: c.voice.maxSeconds)
+            }
+            return response(.ok, type: "audio/wav", body: clip.wav, extra: [(.cacheControl, "no-store")])
+        } catch {
+            return response(.unprocessableContent, type: "text/plain; charset=utf-8", body: Array("\(error)\n".utf8))
+        }
+    }
+
     func variantsSection(_ v: Visit, _ c: Campaign, _ previews: [VariantPreview]) -> String {
+        if c.channel == .voice { return voiceSection(v, c, previews) }
         let lang = v.lang
         var b = "<h2>\(lang.t("Nội dung và chi phí", "Texts and cost"))</h2><div class=\"scroll\"><table class=\"variants\"><thead><tr>"
         b += [lang.t("Ngôn ngữ", "Language"), lang.t("Nội dung (trường hợp dài nhất)", "Text (longest case)"), lang.t("Mã hóa", "Encoding"),
@@ -306,9 +353,6 @@ extension Console {
             b += "</tr>"
         }
         b += "</tbody></table></div>"
-        if c.channel == .voice {
-            b += "<p class=\"problem\">\(lang.t("Chiến dịch thoại: chưa gửi được từ bảng điều khiển.", "A voice campaign: the console cannot send it yet."))</p>"
-        }
         if !settings.kannelCarriers.isEmpty {
             b += "<p class=\"hint\">\(e(settings.kannelCarriers.sorted().joined(separator: ", "))): \(lang.t("qua Kannel, chỉ tới danh sách liên hệ.", "through Kannel: contact lists only."))</p>"
         }

@@ -92,6 +92,10 @@ public final class Console: Sendable {
             let id = context.parameters.get("id") ?? ""
             return try self.guarded(request, needs: .read) { v, db in try self.campaignPage(v, db, id: id, problem: nil) }
         }
+        router.get("campaigns/:id/audio/:language") { request, context in
+            let id = context.parameters.get("id") ?? "", language = context.parameters.get("language") ?? ""
+            return try self.guarded(request, needs: .read, page: false) { _, db in try self.voiceAudio(db, id: id, file: language) }
+        }
         router.get("campaigns/:id/live.json") { request, context in
             let id = context.parameters.get("id") ?? ""
             return try self.guarded(request, needs: .read, page: false) { _, db in try self.live(db, id: id) }

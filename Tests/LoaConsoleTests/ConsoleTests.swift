@@ -400,6 +400,32 @@ struct ConsoleTests {
         #expect(login.body.contains("<label for=\"token\">"))
     }
 
+    @Test("a voice campaign: each language's script or recording, its length and the audio to listen to", arguments: [StoreEngine.sqlite])
+    func voiceCampaign(engine: StoreEngine) async throws {
+        let f = try await ConsoleFixture(engine)
+        defer { Task { await f.server.stop() } }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let file = root.appendingPathComponent("campaigns/kontum-loa-goi-chay-rung-2026.yaml").path
+        let loaded = try LoadedCampaign.load(file, units: units)
+        _ = try f.store.submitCampaign(loaded.campaign!, file: file, sha256: loaded.sha256, by: "lan")
+        let minh = try await f.visitor("minh")
+        let page = try await minh.get("/campaigns/kontum-loa-goi-chay-rung-2026")
+        #expect(page.status == 200)
+        #expect(page.body.contains("<audio controls preload=\"none\" src=\"/campaigns/kontum-loa-goi-chay-rung-2026/audio/vi.wav\"></audio>"))
+        #expect(page.body.contains("<audio controls preload=\"none\" src=\"/campaigns/kontum-loa-goi-chay-rung-2026/audio/sed.wav\"></audio>"))
+        #expect(page.body.contains("data-k=\"seconds\">≈ 16.2 s (ước tính)</td>"))
+        #expect(page.body.contains("data-k=\"seconds\">5.6 s</td>"))
+        #expect(page.body.contains("bản ghi <code>audio/kontum-xodang-cho-ghi-am.wav</code>"))
+        for language in ["vi", "sed"] {
+            let audio = try await minh.get("/campaigns/kontum-loa-goi-chay-rung-2026/audio/\(language).wav")
+            #expect(audio.status == 200)
+            #expect(audio.headers["content-type"] == "audio/wav")
+            #expect(audio.body.hasPrefix("RIFF"))
+        }
+        #expect(try await minh.get("/campaigns/kontum-loa-goi-chay-rung-2026/audio/en.wav").status == 404)
+        #expect(try await f.visitor().get("/campaigns/kontum-loa-goi-chay-rung-2026/audio/vi.wav").status == 401)
+    }
+
     @Test("the audience preview says what is missing instead of guessing", arguments: [StoreEngine.sqlite])
     func audienceWithoutKeys(engine: StoreEngine) async throws {
         let f = try await ConsoleFixture(engine)
