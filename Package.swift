@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "loa", targets: ["LoaCLI"]),
         .executable(name: "loa-bench", targets: ["LoaBench"]),
+        .executable(name: "loa-fuzz", targets: ["LoaFuzz"]),
         .library(name: "LoaCore", targets: ["LoaCore"]),
     ],
     dependencies: [
@@ -107,5 +108,10 @@ let package = Package(
                                                             .product(name: "Hummingbird", package: "hummingbird")], swiftSettings: settings),
         .testTarget(name: "LoaOperationsTests", dependencies: ["LoaOperations", "LoaStore", "LoaCore", "LoaCrypto", "LoaReference", "LoaTestSupport"], swiftSettings: settings),
         .testTarget(name: "LoaCLITests", dependencies: ["LoaCLI", "LoaTestSupport"], swiftSettings: settings),
+        // Fuzz targets: under libFuzzer (ops/fuzz.sh builds loa-fuzz with -sanitize=fuzzer,address),
+        // and their corpus replayed by every test run.
+        .target(name: "LoaFuzzTargets", dependencies: ["LoaCore", "LoaOperations", "LoaCarriers", "LoaReference"], swiftSettings: settings),
+        .executableTarget(name: "LoaFuzz", dependencies: ["LoaFuzzTargets"], swiftSettings: settings),
+        .testTarget(name: "LoaFuzzTests", dependencies: ["LoaFuzzTargets"], swiftSettings: settings),
     ]
 )

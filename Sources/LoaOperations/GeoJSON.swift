@@ -3,8 +3,10 @@ import LoaCore
 
 /// Border lines and polygons from GeoJSON files (RFC 7946: coordinates are longitude, latitude).
 public enum GeoJSON {
-    static func object(_ path: String) throws -> Any {
-        let data = Data(try readFileBytes(path))
+    static func object(_ path: String) throws -> Any { try object(bytes: readFileBytes(path), name: path) }
+
+    static func object(bytes: [UInt8], name path: String) throws -> Any {
+        let data = Data(bytes)
         do { return try JSONSerialization.jsonObject(with: data) }
         catch { throw OperationError(.notReadable, "\(path): not valid JSON: \(error.localizedDescription)") }
     }
@@ -44,9 +46,12 @@ public enum GeoJSON {
     }
 
     /// LineString and MultiLineString geometries (polygon outlines count as lines too).
-    public static func lines(_ path: String) throws -> [[GeoPoint]] {
+    public static func lines(_ path: String) throws -> [[GeoPoint]] { try lines(bytes: readFileBytes(path), name: path) }
+
+    /// A file's bytes, as if read from `path` (named in every problem).
+    public static func lines(bytes: [UInt8], name path: String) throws -> [[GeoPoint]] {
         var out: [[GeoPoint]] = []
-        for (n, g) in geometries(try object(path)).enumerated() {
+        for (n, g) in geometries(try object(bytes: bytes, name: path)).enumerated() {
             let what = "\(path): geometry \(n + 1)"
             switch g["type"] as? String {
             case "LineString":
@@ -62,9 +67,11 @@ public enum GeoJSON {
         return out
     }
 
-    public static func polygons(_ path: String) throws -> [[[GeoPoint]]] {
+    public static func polygons(_ path: String) throws -> [[[GeoPoint]]] { try polygons(bytes: readFileBytes(path), name: path) }
+
+    public static func polygons(bytes: [UInt8], name path: String) throws -> [[[GeoPoint]]] {
         var out: [[[GeoPoint]]] = []
-        for (n, g) in geometries(try object(path)).enumerated() {
+        for (n, g) in geometries(try object(bytes: bytes, name: path)).enumerated() {
             let what = "\(path): geometry \(n + 1)"
             func polygon(_ rings: Any?, _ what: String) throws -> [[GeoPoint]] {
                 let list = rings as? [Any] ?? []
