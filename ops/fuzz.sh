@@ -21,13 +21,14 @@ swift build --build-path .build/fuzz --product loa-fuzz -Xswiftc -sanitize=fuzze
 BIN="$(swift build --build-path .build/fuzz --show-bin-path)/loa-fuzz"
 [ -x "$BIN" ] || { echo "loa-fuzz was not built" >&2; exit 1; }
 export SWIFT_BACKTRACE=enable=no
+# Leaks are not looked for: Foundation's XMLParser leaks a few CFStrings per document (not loa's).
 status=0
 for t in "${TARGETS[@]}"; do
   corpus=".build/fuzz/corpus/$t"; artifacts=".build/fuzz/artifacts/$t"
   mkdir -p "$corpus" "$artifacts"
   log "fuzzing $t for $SECONDS_PER_TARGET s"
   if ! LOA_FUZZ_TARGET="$t" "$BIN" "$corpus" "Tests/FuzzCorpus/$t" -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 \
-       -timeout=10 -rss_limit_mb=4096 -artifact_prefix="$artifacts/" -print_final_stats=1 >".build/fuzz/$t.log" 2>&1; then
+       -timeout=10 -rss_limit_mb=4096 -detect_leaks=0 -artifact_prefix="$artifacts/" -print_final_stats=1 >".build/fuzz/$t.log" 2>&1; then
     grep -E "ERROR|invariant|Fatal error|SUMMARY" ".build/fuzz/$t.log" | head -5 >&2 || true
     for crash in "$artifacts"/*; do
       [ -f "$crash" ] || continue

@@ -10,6 +10,13 @@ final class OutputBuffer {
         buffer.reserveCapacity(1 << 16)
     }
 
+    /// A line already in bytes (its line end is added).
+    func bytes(_ b: [UInt8]) {
+        buffer.append(contentsOf: b)
+        buffer.append(0x0A)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
     func line(_ s: String) {
         buffer.append(contentsOf: s.utf8)
         buffer.append(0x0A)

@@ -59,6 +59,9 @@ struct HostileInputTests {
         #expect(throws: CSVLine.Problem.unterminatedQuote) { try CSVLine.split("a,\"b") }
         #expect(throws: CSVLine.Problem.textAfterClosingQuote) { try CSVLine.split("\"a\"b") }
         #expect(throws: CSVLine.Problem.quoteInsideField) { try CSVLine.split("a\"b") }
+        // Found by fuzzing: a field with a space or tab at an end is quoted, or a reader trims it.
+        #expect(CSVLine.field("\tx ") == "\"\tx \"")
+        #expect(try CSVLine.split(Substring(["\t\0C", " y", "z"].map(CSVLine.field).joined(separator: ","))) == ["\t\0C", " y", "z"])
     }
 
     func alert(status: String = "Actual", language: String = "vi-VN", areaDesc: String = "Xã Bờ Y", urgency: String = "Immediate") -> CAPAlert {

@@ -48,6 +48,12 @@ struct VoiceCoreTests {
         #expect(throws: AudioError("a MP3 file, not WAV")) { try WAVAudio.read(Array("ID3\u{3}\0\0\0\0\0\0".utf8)) }
         #expect(throws: AudioError("not a WAV file (no RIFF/WAVE header)")) { try WAVAudio.read(Array("hello".utf8)) }
         #expect(AudioContainer.detect(Array("OggS\0\u{2}".utf8)) == .ogg)
+        // Found by fuzzing: a float file holding NaN is refused, not read (it crashed the conversion).
+        var nan = Array(TelephoneAudio(samples: [0, 0]).wavFile(.wav).prefix(44))
+        nan[20] = 3; nan[34] = 32; nan[32] = 4; nan[28] = 0; nan[29] = 0x7D; nan[30] = 0; nan[31] = 0
+        nan[40] = 4; nan[41] = 0
+        nan += [0x00, 0x00, 0xC0, 0x7F]
+        #expect(throws: AudioError("WAV float sample 1 is not a number (NaN or infinite): the file is damaged")) { try WAVAudio.read(nan) }
         #expect(AudioContainer.detect(Array("\0\0\0\u{20}ftypM4A ".utf8)) == .m4a)
     }
 

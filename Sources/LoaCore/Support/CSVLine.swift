@@ -101,9 +101,11 @@ public enum CSVLine {
         field(s.first.map { "=+-@".contains($0) } == true ? "'" + s : s)
     }
 
-    /// Quotes a field when it needs it.
+    /// Quotes a field when it needs it: a comma, quote or line end inside, or a space or tab at
+    /// either end (which a reader trims from an unquoted field; found by fuzzing).
     public static func field(_ s: String) -> String {
-        if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+        let padded = s.unicodeScalars.first.map { $0 == " " || $0 == "\t" } == true || s.unicodeScalars.last.map { $0 == " " || $0 == "\t" } == true
+        if padded || s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
             return "\"" + s.replacingAll("\"", with: "\"\"") + "\""
         }
         return s

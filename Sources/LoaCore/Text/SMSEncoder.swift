@@ -55,6 +55,20 @@ public enum SMSEncoder {
         return scan.measure
     }
 
+    /// Measures `text` and says whether NFC normalization changed it (the text measured is
+    /// `normalized`): what `encode` reports, without building parts.
+    public static func measureNormalizing(_ text: String) -> (measure: TextMeasure, normalized: String, changed: Bool) {
+        var scan = TextScan(text)
+        if scan.mayNeedNFC {
+            let normalized = NFC.normalizeWithoutQuickCheck(text)
+            if !normalized.utf8.elementsEqual(text.utf8) {
+                scan = TextScan(normalized)
+                return (scan.measure, normalized, true)
+            }
+        }
+        return (scan.measure, text, false)
+    }
+
     /// Encodes `text` into network parts.
     /// - Parameter reference: the 8-bit concatenation reference shared by the parts.
     ///   The caller owns the counter, so that parts of different messages to one phone differ.

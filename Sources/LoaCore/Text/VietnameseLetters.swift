@@ -95,6 +95,37 @@ public enum Diacritics {
 
     /// The characters of `text` (after NFC) that are not in the GSM 7-bit alphabet, each once,
     /// in order of first appearance.
+    /// The same for text already NFC: characters of one GSM-7 scalar are passed over without
+    /// building a `Character` (most of a Vietnamese text).
+    public static func nonGSM7Characters(nfc text: String) -> [Character] {
+        var seen: Set<Character> = []
+        var out: [Character] = []
+        var scalars = text.unicodeScalars.makeIterator()
+        // Only when every scalar is GSM-7 or a letter of one scalar per character is the quick
+        // scan exact; anything that may join scalars into one character goes the general way.
+        while let s = scalars.next() {
+            if GSM7Alphabet.code(for: s) != nil { continue }
+            // Scalars that are always a character of their own in NFC text: Latin up to U+02FF
+            // (no combining marks), Vietnamese letters (U+1E00–U+1EFF), CJK ideographs and
+            // punctuation. A line end, a mark, an emoji or another script: the general way.
+            let v = s.value
+            let alone = (v < 0x300 && v != 0x0D) || (0x1E00...0x1EFF).contains(v) || (0x4E00...0x9FFF).contains(v) || (0x3000...0x303F).contains(v) || (0xFF00...0xFFEF).contains(v)
+            if !alone { return nonGSM7CharactersSlow(text) }
+            let ch = Character(s)
+            if seen.insert(ch).inserted { out.append(ch) }
+        }
+        return out
+    }
+
+    static func nonGSM7CharactersSlow(_ text: String) -> [Character] {
+        var seen: Set<Character> = []
+        var out: [Character] = []
+        for ch in text where ch.unicodeScalars.contains(where: { GSM7Alphabet.code(for: $0) == nil }) {
+            if seen.insert(ch).inserted { out.append(ch) }
+        }
+        return out
+    }
+
     public static func nonGSM7Characters(_ text: String) -> [Character] {
         var seen: Set<Character> = []
         var out: [Character] = []

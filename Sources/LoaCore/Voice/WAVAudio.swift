@@ -117,6 +117,10 @@ public struct WAVAudio: Sendable, Equatable {
             case (.ulaw, _): out[k] = Float(G711.ulawToLinear(b[p])) / 32768
             default: break
             }
+            // Found by fuzzing: a float file may hold NaN or infinities, which no recording has.
+            if codec == .float, !out[k].isFinite {
+                throw AudioError("WAV float sample \(k / format.channels + 1) is not a number (NaN or infinite): the file is damaged")
+            }
             p += width
         }
         return WAVAudio(codec: codec, sampleRate: format.rate, channels: format.channels, bitsPerSample: format.bits, samples: out)
@@ -133,7 +137,7 @@ public struct TelephoneAudio: Sendable, Equatable {
     /// From a WAV already at 8 kHz mono; nil for any other rate or channel count (resample first).
     public init?(_ wav: WAVAudio) {
         guard wav.sampleRate == Self.sampleRate, wav.channels == 1 else { return nil }
-        samples = wav.samples.map { Int16(clamping: Int(($0 * 32768).rounded())) }
+        samples = wav.samples.map { $0.isFinite ? Int16(clamping: Int((max(-1, min(1, $0)) * 32768).rounded())) : 0 }
     }
 
     public var duration: Double { Double(samples.count) / Double(Self.sampleRate) }
