@@ -77,3 +77,14 @@ start_kannel() {
 stop_kannel() {
   if [ -n "${LOA_KANNEL_DIR:-}" ]; then "$LOA_ROOT/ops/kannel/stop.sh" "$LOA_KANNEL_DIR"; rm -rf "$LOA_KANNEL_DIR"; fi
 }
+
+# record_figure SCRIPT NAME LOA PEER RATIO UNIT COMMAND: one row of ops/bench/results/SCRIPT.tsv
+# (the first figure a script records in a run replaces the file), and ops/BENCHMARKS.md rebuilt.
+record_figure() {
+  local file="$LOA_ROOT/ops/bench/results/$1.tsv"
+  if [ -z "${_loa_recorded:-}" ] || [[ " $_loa_recorded " != *" $1 "* ]]; then : >"$file"; _loa_recorded="${_loa_recorded:-} $1"; fi
+  local machine; machine="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME")"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$3" "$4" "$5" "$6" "$(date -u +%Y-%m-%d)" "$machine" "$7" >>"$file"
+  python3 "$LOA_ROOT/ops/bench/publish.py"
+  echo "$2: loa $3, peer ${4:--}, ratio ${5:--} ($6)"
+}

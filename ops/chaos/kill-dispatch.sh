@@ -131,6 +131,8 @@ for engine in "${ENGINES[@]}"; do
   echo "chaos-kill-dispatch-$engine-duplicates: $duplicates"
   echo "chaos-kill-dispatch-$engine-lost: $lost"
   echo "chaos-kill-dispatch-$engine-recorded-but-not-sent: $phantom"
+  record_figure chaos-kill-dispatch "kill -9 of loa dispatch, $engine: duplicates / lost" "$duplicates / $lost" "" "" \
+    "$kills kills, $round campaign(s), $planned messages, $unique accepted by the carriers" "ops/chaos/kill-dispatch.sh ${KILLS} $engine"
   if [ "$duplicates" -ne 0 ] || [ "$lost" -ne 0 ] || [ "$phantom" -ne 0 ] || [ "$open" -ne 0 ] || [ "$kills" -lt "$KILLS" ]; then failed=1; fi
   for p in "${sims[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 0.5

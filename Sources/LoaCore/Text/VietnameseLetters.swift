@@ -98,7 +98,7 @@ public enum Diacritics {
     /// The same for text already NFC: characters of one GSM-7 scalar are passed over without
     /// building a `Character` (most of a Vietnamese text).
     public static func nonGSM7Characters(nfc text: String) -> [Character] {
-        var seen: Set<Character> = []
+        var seen: Set<UInt32> = []
         var out: [Character] = []
         var scalars = text.unicodeScalars.makeIterator()
         // Only when every scalar is GSM-7 or a letter of one scalar per character is the quick
@@ -111,17 +111,25 @@ public enum Diacritics {
             let v = s.value
             let alone = (v < 0x300 && v != 0x0D) || (0x1E00...0x1EFF).contains(v) || (0x4E00...0x9FFF).contains(v) || (0x3000...0x303F).contains(v) || (0xFF00...0xFFEF).contains(v)
             if !alone { return nonGSM7CharactersSlow(text) }
-            let ch = Character(s)
-            if seen.insert(ch).inserted { out.append(ch) }
+            if seen.insert(v).inserted { out.append(Character(s)) }
         }
         return out
     }
 
+    /// Character by character; in NFC text two characters are the same exactly when their scalars
+    /// are, so no `Set<Character>` (which normalizes every character it hashes) is needed.
     static func nonGSM7CharactersSlow(_ text: String) -> [Character] {
-        var seen: Set<Character> = []
+        var single: Set<UInt32> = []
         var out: [Character] = []
-        for ch in text where ch.unicodeScalars.contains(where: { GSM7Alphabet.code(for: $0) == nil }) {
-            if seen.insert(ch).inserted { out.append(ch) }
+        for ch in text {
+            let scalars = ch.unicodeScalars
+            var it = scalars.makeIterator()
+            guard let first = it.next() else { continue }
+            if it.next() == nil {
+                if GSM7Alphabet.code(for: first) == nil, single.insert(first.value).inserted { out.append(ch) }
+            } else if scalars.contains(where: { GSM7Alphabet.code(for: $0) == nil }), !out.contains(where: { $0.unicodeScalars.elementsEqual(scalars) }) {
+                out.append(ch)
+            }
         }
         return out
     }
