@@ -97,6 +97,9 @@ public enum FuzzTargets {
         let limit = encoded.segments > 1 ? encoded.encoding.partLimit : encoded.encoding.singleLimit
         invariant(encoded.parts.allSatisfy { $0.units <= limit }, "a part over \(limit) units")
         invariant(encoded.parts.reduce(0) { $0 + $1.units } == encoded.units, "units do not add up")
+        // The quick scan for characters outside GSM-7 agrees with the standard library's characters.
+        let quick = Diacritics.nonGSM7Characters(nfc: encoded.text), exact = Diacritics.nonGSM7CharactersByStandardLibrary(encoded.text)
+        invariant(quick.map { Array($0.unicodeScalars) } == exact.map { Array($0.unicodeScalars) }, "non-GSM-7 characters \(quick) but the standard library says \(exact)")
     }
 
     /// A WAV file: what is read checks and prepares; 8 kHz mono written back reads the same.

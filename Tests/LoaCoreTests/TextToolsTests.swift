@@ -68,3 +68,21 @@ struct TextToolsTests {
         #expect(Windows1252.decodeText([0xEF, 0xBB, 0xBF, 0x61, 0xC3, 0xA0]) == ("aà", true))
     }
 }
+
+@Suite("Characters outside GSM-7, found quickly")
+struct NonGSM7CharactersTests {
+    @Test("the quick scan names the same characters as the standard library, in every script loa meets")
+    func sameAsStandardLibrary() {
+        let texts = [
+            "Thông báo khẩn: bão số 3", "ສະບາຍດີ ການແຈ້ງເຕືອນ ໄຟໄໝ້ປ່າ ກະລຸນາຢ່ານຳໄຟເຂົ້າປ່າ", "น้ำท่วม ทำให้", "⚠️ Lũ quét 🌊 ⛰️ 👍🏽 👨‍👩‍👧 🇻🇳",
+            "旱季森林火灾风险很高。", "한국어 텍스트", "हिन्दी क्षेत्र", "e\u{301}\u{323} a\u{30A}", "\r\n€[x]", "\u{301}leading mark", "ឆ្នាំ ខ្មែរ", "မြန်မာ",
+        ]
+        for t in texts {
+            let nfc = NFC.normalize(t)
+            let quick = Diacritics.nonGSM7Characters(nfc: nfc).map { Array($0.unicodeScalars) }
+            let exact = Diacritics.nonGSM7CharactersByStandardLibrary(nfc).map { Array($0.unicodeScalars) }
+            #expect(quick == exact, "\(t)")
+        }
+        #expect(Diacritics.nonGSM7Characters(nfc: "ສະບາຍດີ ນຳ") == ["ສ", "ະ", "ບ", "າ", "ຍ", "ດີ", "ນຳ"])
+    }
+}

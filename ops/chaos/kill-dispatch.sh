@@ -20,7 +20,12 @@ swift build --product loa >/dev/null
 LOA="$(swift build --show-bin-path)/loa"
 work=$(mktemp -d "${TMPDIR:-/tmp}/loa-chaos.XXXXXX")
 sims=()
-cleanup() { for p in "${sims[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$work"; }
+pg_started=""
+cleanup() {
+  for p in "${sims[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -z "$pg_started" ] || stop_postgres
+  [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
 trap cleanup EXIT
 export LOA_CONTACT_KEY=$(printf 'chaos-contact-key' | sha256sum | cut -c1-64)
 for c in VIETTEL VINAPHONE MOBIFONE VIETNAMOBILE GMOBILE; do
@@ -66,6 +71,7 @@ for engine in "${ENGINES[@]}"; do
   log "$engine: a province of 40,000 subscribers; carriers at 60/s with 10% faults, recording what they accept"
   if [ "$engine" = postgres ]; then
     start_postgres
+    pg_started=1
     export LOA_DATABASE="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/loa_chaos_$(date +%s)"
   else
     export LOA_DATABASE="$work/$engine.sqlite"

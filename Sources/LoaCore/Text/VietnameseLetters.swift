@@ -116,9 +116,12 @@ public enum Diacritics {
         return out
     }
 
-    /// Character by character; in NFC text two characters are the same exactly when their scalars
-    /// are, so no `Set<Character>` (which normalizes every character it hashes) is needed.
-    static func nonGSM7CharactersSlow(_ text: String) -> [Character] {
+    static func nonGSM7CharactersSlow(_ text: String) -> [Character] { nonGSM7CharactersByStandardLibrary(text) }
+
+    /// Character by character (the standard library's grapheme breaking: exact for every script);
+    /// in NFC text two characters are the same exactly when their scalars are, so no
+    /// `Set<Character>` (which normalizes every character it hashes) is needed.
+    public static func nonGSM7CharactersByStandardLibrary(_ text: String) -> [Character] {
         var single: Set<UInt32> = []
         var out: [Character] = []
         for ch in text {
