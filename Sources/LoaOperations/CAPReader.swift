@@ -18,6 +18,12 @@ public final class CAPReader: NSObject, XMLParserDelegate {
 
     /// An alert's bytes, as if read from `path` (named in every problem).
     public static func read(bytes: [UInt8], path: String) throws -> CAPAlert {
+        // Found by fuzzing: bytes that are not UTF-8 in an element's name crash Foundation's
+        // XMLParser. A CAP alert is UTF-8 text; anything else is refused before parsing.
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            let offset = invalidUTF8Offset(bytes)
+            throw OperationError(.notReadable, "\(path): error: not UTF-8 text (byte \(offset + 1) is not valid UTF-8); a CAP alert is UTF-8 XML")
+        }
         guard bytes.count <= 4 << 20 else { throw OperationError(.notReadable, "\(path): error: \(bytes.count / 1024) KiB is too large for a CAP alert (at most 4 MiB)") }
         try checkEntities(bytes, path: path)
         let data = Data(bytes)
@@ -33,6 +39,19 @@ public final class CAPReader: NSObject, XMLParserDelegate {
         if !reader.problems.isEmpty { throw OperationError(.notReadable, reader.problems.map { "\(path):\($0)" }.joined(separator: "\n")) }
         if reader.alert.identifier.isEmpty { throw OperationError(.notReadable, "\(path): error: not a CAP 1.2 alert (no <alert><identifier>)") }
         return reader.alert
+    }
+
+    /// Where the first byte that is not UTF-8 is (0-based).
+    static func invalidUTF8Offset(_ bytes: [UInt8]) -> Int {
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        var offset = 0
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar): offset += UTF8.width(scalar)
+            case .emptyInput, .error: return offset
+            }
+        }
     }
 
     /// A CAP alert has no document type and no entities of its own: a DTD (external entities,

@@ -204,6 +204,14 @@ struct HostileInputCLITests {
         #expect(entity.status != 0 && entity.stderr.contains("the entity &nbsp;"), "\(entity.stderr)")
         let shape = try run(cap(polygon: "14.6,107.5 14.6,107.7 14.8,107.7"))
         #expect(shape.status != 0 && shape.stderr.contains("<polygon> must be at least 4"), "\(shape.stderr)")
+        // Found by fuzzing: bytes that are not UTF-8 in an element's name crashed the XML parser.
+        var bytes = Array(cap().utf8)
+        let at = bytes.firstIndex(of: UInt8(ascii: "<"))! + 3
+        bytes.insert(contentsOf: [0xFF, 0xFF], at: at)
+        try Data(bytes).write(to: URL(fileURLWithPath: "\(dir)/binary.xml"))
+        let binary = try CLI.run(["campaign", "from-cap", "\(dir)/binary.xml", "-o", "\(dir)/binary.yaml"])
+        #expect(binary.status == 1)
+        #expect(binary.stderr.contains("binary.xml: error: not UTF-8 text (byte \(at + 1) is not valid UTF-8); a CAP alert is UTF-8 XML"), "\(binary.stderr)")
     }
 
     @Test("YAML bombs, huge files and duplicate keys are refused quickly with a position")
