@@ -138,10 +138,7 @@ struct InspectText: AsyncParsableCommand {
                 out.bytes(json)
             } catch {
                 bad += 1
-                var o = JSONObject()
-                o.add("line", lineNumber)
-                o.add("error", "\(error)")
-                out.line(o.finished)
+                out.line(batchError(line: lineNumber, error))
             }
         }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
@@ -196,10 +193,7 @@ struct InspectText: AsyncParsableCommand {
                 out.line(report.json(includePartText: parts))
             } catch {
                 bad += 1
-                var o = JSONObject()
-                o.add("line", lineNumber)
-                o.add("error", "\(error)")
-                out.line(o.finished)
+                out.line(batchError(line: lineNumber, error))
             }
         }
         out.flush()
@@ -208,6 +202,14 @@ struct InspectText: AsyncParsableCommand {
             throw ExitCode(1)
         }
     }
+}
+
+/// The answer for a batch line that could not be read: its number and why.
+func batchError(line: Int, _ error: any Error) -> String {
+    var o = JSONObject()
+    o.add("line", line)
+    o.add("error", "\(error)")
+    return o.finished
 }
 
 /// A whole number's decimal digits, appended.

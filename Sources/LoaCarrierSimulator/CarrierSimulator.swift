@@ -335,9 +335,8 @@ public final class CarrierSimulator: @unchecked Sendable {
                     results.append("{\"message_id\":null,\"status\":\"rejected\",\"reason\":\"malformed line\"}")
                     continue
                 }
-                if acceptedIDs.contains(id) {
-                    stats.duplicateMessages += 1
-                    results.append("{\"message_id\":\"\(id)\",\"status\":\"rejected\",\"reason\":\"duplicate message_id\"}")
+                if let refused = refusedAsDuplicate(id, accept: false) {
+                    results.append(refused)
                     continue
                 }
                 if !msisdn.hasPrefix("h:") && !msisdn.hasPrefix("+84") && !msisdn.hasPrefix("0") {
@@ -370,6 +369,17 @@ public final class CarrierSimulator: @unchecked Sendable {
             }
             return .accepted(answer: answer, ids: accepted, receipts: receipts)
         }
+    }
+
+    /// A message id already accepted is refused (counted as a duplicate); `accept`: a new one is
+    /// remembered at once. Call under the lock.
+    func refusedAsDuplicate(_ id: String, accept: Bool = true) -> String? {
+        if acceptedIDs.contains(id) {
+            stats.duplicateMessages += 1
+            return "{\"message_id\":\"\(id)\",\"status\":\"rejected\",\"reason\":\"duplicate message_id\"}"
+        }
+        if accept { acceptedIDs.insert(id) }
+        return nil
     }
 
     static let messageIDField = Array(#""message_id":""#.utf8), msisdnField = Array(#""msisdn":""#.utf8), textField = Array(#""text":""#.utf8)

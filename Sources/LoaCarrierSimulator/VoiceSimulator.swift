@@ -78,12 +78,10 @@ extension CarrierSimulator {
                     results.append("{\"message_id\":\"\(id)\",\"status\":\"rejected\",\"reason\":\"unknown audio \(audio)\"}")
                     continue
                 }
-                if acceptedIDs.contains(id) {
-                    stats.duplicateMessages += 1
-                    results.append("{\"message_id\":\"\(id)\",\"status\":\"rejected\",\"reason\":\"duplicate message_id\"}")
+                if let refused = refusedAsDuplicate(id) {
+                    results.append(refused)
                     continue
                 }
-                acceptedIDs.insert(id)
                 stats.accepted += 1
                 stats.calls += 1
                 results.append("{\"message_id\":\"\(id)\",\"status\":\"accepted\"}")
