@@ -49,6 +49,14 @@ struct Dispatch: AsyncParsableCommand {
     }
 
     func run() async throws {
+        do { try await dispatch() } catch let e as StoreError where e.code == .database {
+            // The store went away (a database restart, a lost connection): say what it means.
+            throw CLIError("the store could not be reached or failed (\(e.message.components(separatedBy: ": ").last ?? e.message)). "
+                           + "Every upload's outcome was recorded before the next step: run the same command again once the database is back; nothing is sent twice")
+        }
+    }
+
+    func dispatch() async throws {
         // Before anything else: a stop request during planning ends it between two parts.
         let stopper = DispatcherSlot()
         ShutdownSignals.install { signo in

@@ -31,7 +31,7 @@ start_sims pg-restart 0
 file=$(new_campaign pg-restart)
 "$LOA" dispatch "$file" >"$work/pg-restart-1.log" 2>&1 &
 pid=$!
-sleep 4
+sleep 6
 $LOA_AS_PG "$LOA_PGBIN/pg_ctl" -D "$LOA_PGDATA" -m fast -w restart >/dev/null 2>&1
 first=0; wait "$pid" || first=$?
 echo "  the dispatch during the restart: exit $first; its last words:" >&2
