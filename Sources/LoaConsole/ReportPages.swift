@@ -58,15 +58,27 @@ extension Console {
         }
         b += "<div class=\"scroll\"><table class=\"report\" id=\"report\"><thead><tr><th scope=\"col\">\(e(dimensionName(r.report.dimension, lang).capitalized))</th>"
         b += Self.reportColumns.map { "<th scope=\"col\">\(e(lang.t($0.vi, $0.en)))</th>" }.joined()
-        b += "<th scope=\"col\">\(lang.t("Tỷ lệ nhận", "Delivered %"))</th><th scope=\"col\">\(lang.t("Chi phí", "Cost")) (\(e(r.currency)))</th></tr></thead><tbody>"
-        func cells(_ c: DeliveryCounts) -> String {
-            Self.reportColumns.map { "<td class=\"n\" data-k=\"\($0.key)\" data-v=\"\($0.value(c))\">\(n($0.value(c), lang))</td>" }.joined()
-                + "<td class=\"n\" data-k=\"delivery_rate\">\(percent(c.deliveryRate, lang))</td><td class=\"n\" data-k=\"cost\">\(c.cost.map { n(Int($0.rounded()), lang) } ?? "–")</td>"
+        b += "<th scope=\"col\">\(lang.t("Tỷ lệ nhận", "Delivered %"))</th>"
+        // A voice campaign: who answered, who listened to the end, calls per person, minutes billed.
+        if r.calls != nil {
+            b += [lang.t("Nghe máy", "Reached"), lang.t("Nghe hết", "Completed"), lang.t("Tỷ lệ nghe hết", "Completion %"),
+                  lang.t("Cuộc gọi/người", "Calls/person"), lang.t("Số phút gọi", "Call-minutes")].map { "<th scope=\"col\">\(e($0))</th>" }.joined()
+        }
+        b += "<th scope=\"col\">\(lang.t("Chi phí", "Cost")) (\(e(r.currency)))</th></tr></thead><tbody>"
+        func cells(_ c: DeliveryCounts, _ calls: CallCounts?) -> String {
+            var t = Self.reportColumns.map { "<td class=\"n\" data-k=\"\($0.key)\" data-v=\"\($0.value(c))\">\(n($0.value(c), lang))</td>" }.joined()
+                + "<td class=\"n\" data-k=\"delivery_rate\">\(percent(c.deliveryRate, lang))</td>"
+            if r.calls != nil {
+                t += "<td class=\"n\" data-k=\"reached\">\(calls.map { n($0.reached, lang) } ?? "–")</td><td class=\"n\" data-k=\"completed\">\(calls.map { n($0.completed, lang) } ?? "–")</td>"
+                t += "<td class=\"n\" data-k=\"completion_rate\">\(percent(calls?.completionRate, lang))</td>"
+                t += "<td class=\"n\" data-k=\"calls_per_person\">\(calls?.attemptsPerPerson.map { String(format: "%.2f", $0) } ?? "–")</td><td class=\"n\" data-k=\"call_minutes\">\(n(c.segmentsSent, lang))</td>"
+            }
+            return t + "<td class=\"n\" data-k=\"cost\">\(c.cost.map { n(Int($0.rounded()), lang) } ?? "–")</td>"
         }
         for row in rows {
-            b += "<tr data-key=\"\(e(row.key))\"><th scope=\"row\">\(e(row.key))\(label(row.key) != row.key ? "<br><span class=\"sub\">\(e(label(row.key)))</span>" : "")</th>" + cells(row.counts) + "</tr>"
+            b += "<tr data-key=\"\(e(row.key))\"><th scope=\"row\">\(e(row.key))\(label(row.key) != row.key ? "<br><span class=\"sub\">\(e(label(row.key)))</span>" : "")</th>" + cells(row.counts, r.calls?.rows[row.key]) + "</tr>"
         }
-        b += "</tbody><tfoot><tr data-key=\"total\"><th scope=\"row\">\(lang.t("Tổng cộng", "Total"))</th>" + cells(r.report.total) + "</tr></tfoot></table></div>"
+        b += "</tbody><tfoot><tr data-key=\"total\"><th scope=\"row\">\(lang.t("Tổng cộng", "Total"))</th>" + cells(r.report.total, r.calls?.total) + "</tr></tfoot></table></div>"
         for note in r.notes { b += "<p class=\"hint\">\(e(note))</p>" }
         b += "<p class=\"links\"><a class=\"button\" href=\"\(base)/report.csv?by=\(r.report.dimension.rawValue)\" download>CSV (Excel)</a> "
         b += "<a class=\"button\" href=\"\(base)/report.html?by=\(r.report.dimension.rawValue)\">\(lang.t("Bản in", "Printable"))</a> "

@@ -423,6 +423,20 @@ struct ConsoleTests {
             #expect(audio.body.hasPrefix("RIFF"))
         }
         #expect(try await minh.get("/campaigns/kontum-loa-goi-chay-rung-2026/audio/en.wav").status == 404)
+        // Its report has the call columns: two calls, one answered for 75 s (2 minutes billed).
+        let calls = (0..<2).map { PlannedMessage.call(carrier: .viettel, subscriber: Pseudonym(w0: UInt64($0), w1: 9, w2: 9, w3: 9).description,
+                                                       language: "vi", commune: 23377, clip: "c0ffee") }
+        _ = try f.store.approveCampaign("kontum-loa-goi-chay-rung-2026", sha256: loaded.sha256, by: "minh", unreviewed: [])
+        _ = try f.store.transitionCampaign("kontum-loa-goi-chay-rung-2026", "start", by: "minh")
+        _ = try f.store.planMessages(campaign: "kontum-loa-goi-chay-rung-2026", priority: .urgent, day: 1, capPerDay: 1, calls)
+        let batch = try #require(try f.store.claimBatch(carrier: .viettel, limit: 2))
+        try f.store.batchAccepted(batch.id, status: 202, rejected: [:])
+        _ = try f.store.recordReceipts(carrier: .viettel, [ReceiptRecord(messageRef: batch.refs[0].description, status: .answered, at: nil, reason: nil,
+                                                                         call: CallAttempt(attempt: 2, listened: 75, final: false))])
+        let report = try await minh.get("/campaigns/kontum-loa-goi-chay-rung-2026/report?by=carrier")
+        #expect(report.status == 200)
+        #expect(report.body.contains("<td class=\"n\" data-k=\"reached\">1</td><td class=\"n\" data-k=\"completed\">0</td>"), "\(report.body)")
+        #expect(report.body.contains("<td class=\"n\" data-k=\"calls_per_person\">1.00</td><td class=\"n\" data-k=\"call_minutes\">2</td>"))
         #expect(try await f.visitor().get("/campaigns/kontum-loa-goi-chay-rung-2026/audio/vi.wav").status == 401)
     }
 
