@@ -443,6 +443,11 @@ public final class Dispatcher: Sendable {
                 switch uploadClips(for: batch) {
                 case .ready(let c): clips = c
                 case .failed(let verdict): return try settleWithoutUpload(batch, verdict: verdict, isRetry: isRetry, attempt: attempt)
+                case .refused(let reason):
+                    // The calls never went: back to where they were, and the operator is told why.
+                    if isRetry { try db { try $0.batchNotAttempted(batch.id) } } else { try db { try $0.releaseUnsent(batch: batch.id) } }
+                    fault(reason)
+                    return
                 }
                 path = "/calls"
                 body = BatchHTTP.callsBody(batch.messages, identity: batch.wireIdentity, sender: { d.campaigns.senders[$0] ?? "LOA" },
@@ -486,7 +491,10 @@ public final class Dispatcher: Sendable {
 
         enum ClipUpload {
             case ready([String: (sha256: String, seconds: Double)])
+            /// The upload failed as a batch's upload fails (transient, credentials, not understood).
             case failed(UploadVerdict)
+            /// The carrier refused the clip itself (its format): the voice lane stops.
+            case refused(String)
         }
 
         /// Uploads the clips a voice batch plays that this run has not uploaded yet: `PUT
@@ -506,7 +514,7 @@ public final class Dispatcher: Sendable {
                     return .failed(.transient(reason: "reading clip \(clip) from the store: \(error)", retryAfter: nil, mayHaveReachedCarrier: false))
                 }
                 guard let stored, let pcm = try? WAVAudio.read(stored.wav), let audio = TelephoneAudio(pcm) else {
-                    return .failed(.configurationFault(reason: "clip \(clip) is missing from the store or unreadable: plan the campaign again"))
+                    return .refused("clip \(clip) is missing from the store or unreadable")
                 }
                 let file = audio.wavFile(format)
                 let sha = file.withUnsafeBytes { sha256Hex($0) }
@@ -520,8 +528,15 @@ public final class Dispatcher: Sendable {
                     default:
                         let verdict = CarrierAnswer.judge(.answer(status: answer.status, headers: answer.headers, body: answer.body), key: sha, refs: [], now: d.wallClock())
                         if case .taken = verdict { return .failed(.notUnderstood(reason: "PUT \(path) answered \(answer.status) (expected 200, 201 or 204)")) }
-                        if case .refused(let status, let reason) = verdict {
-                            return .failed(.configurationFault(reason: "the carrier refused the audio clip (PUT \(path)): HTTP \(status) \(reason); check voice.audio_format in the carrier file"))
+                        // 415 or another refusal of the clip itself: the audio format, not the credentials.
+                        let refusedClip: Bool = switch verdict {
+                        case .refused: true
+                        case .configurationFault: answer.status == 415
+                        default: false
+                        }
+                        if refusedClip {
+                            let said = String(decoding: answer.body.prefix(200), as: UTF8.self)
+                            return .refused("the carrier refused the audio clip (PUT \(path)): HTTP \(answer.status) \(said); check voice.audio_format in the carrier file")
                         }
                         return .failed(verdict)
                     }

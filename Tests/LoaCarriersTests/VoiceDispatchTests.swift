@@ -107,4 +107,29 @@ struct VoiceDispatchTimingTests {
         await receiptServer.stop()
         await server.stop()
     }
+
+    @Test("a carrier that refuses the clip (another audio format): the voice lane stops, no call is made final or sent", arguments: [StoreEngine.sqlite])
+    func clipRefused(engine: StoreEngine) async throws {
+        let path = try engine.scratchLocation()
+        _ = try storeWithVoiceCampaign(path, carrier: .viettel, count: 4, clipSeconds: 1)
+        // The carrier takes µ-law; loa's carrier file says 16-bit WAV: the clip gets 415.
+        let (sim, server, port) = try await startSimulator(.viettel, tps: 400, maxBatch: 100) { o in
+            o.voice = CarrierSimulator.Voice(channels: 3, callsPerSecond: 2, ringSeconds: 1, audioFormat: .ulaw)
+        }
+        var g = gateway(.viettel, port: port, tps: 400)
+        g.voice = CarrierGateway.Voice(channels: 3, callsPerSecond: 2, ringSeconds: 1, audioFormat: .wav)
+        var campaigns = policies(["voice-campaign"])
+        campaigns.channels["voice-campaign"] = .voice
+        campaigns.calls["voice-campaign"] = CallPolicy(attempts: 1, spacing: 600, callingHours: [DailyWindow(startMinute: 0, endMinute: 1440)], quietHours: nil,
+                                                       notAfter: Timestamp(seconds: Int64(Date().timeIntervalSince1970) + 86400))
+        let (gateways, voiceCampaigns) = ([g], campaigns)
+        let lanes = try await onThread { try dispatcher(path, gateways: gateways, campaigns: voiceCampaigns).run(untilDrained: true) }
+        let voice = try #require(lanes.first { $0.channel == .voice })
+        #expect(voice.fault == "the carrier refused the audio clip (PUT /audio/" + (voice.fault?.dropFirst(47).prefix(64) ?? "") + "): HTTP 415 expected 8 kHz mono ulaw, found pcm 8000 Hz, 1 channel(s); check voice.audio_format in the carrier file", "\(String(describing: voice.fault))")
+        #expect(sim.currentStats().calls == 0)
+        let counts = try Store(location: path).messageCounts(campaign: "voice-campaign")["viettel"] ?? [:]
+        #expect(counts[.planned] == 4, "nothing made final: \(counts)")
+        #expect(counts[.rejected] == nil && counts[.accepted] == nil)
+        await server.stop()
+    }
 }
