@@ -93,6 +93,9 @@ struct Dispatch: AsyncParsableCommand {
         let configs = try store.carrierConfigs()
         let counts = try db.messageCounts(campaign: nil)
         var gateways: [CarrierGateway] = []
+        // Voice campaigns' counts, read once: which carriers their calls wait for.
+        var voiceCounts: [String: [String: [MessageState: Int]]] = [:]
+        for (id, channel) in channels where channel == .voice { voiceCounts[id] = try db.messageCounts(campaign: id) }
         for (carrier, config) in configs.sorted(by: { $0.key < $1.key }) {
             let pending = try db.pendingCount(carrier: carrier)
             guard (counts[carrier.rawValue]?[.planned] ?? 0) > 0 || pending > 0 else { continue }
@@ -102,7 +105,7 @@ struct Dispatch: AsyncParsableCommand {
                 g.contactVault = try store.requireContactVault(for: "\(config.path): Kannel (it sends to contact-list numbers)")
                 if g.kannel?.dlrBase == nil, let receiptsPort { g.kannel?.dlrBase = "http://127.0.0.1:\(receiptsPort)" }
             }
-            if g.voice == nil, let waiting = try voiceCampaignsWaiting(db, carrier: carrier, channels: channels) {
+            if g.voice == nil, let waiting = voiceCampaignsWaiting(voiceCounts, carrier: carrier) {
                 printError("warning: \(config.path) has no voice: section (channels, calls_per_second): calls of \(waiting) to \(carrier.rawValue) wait")
             }
             gateways.append(g)
@@ -225,10 +228,9 @@ final class DispatcherSlot: Sendable {
     }
 }
 
-/// Campaigns on `channels` with planned voice messages for `carrier`, named; nil when none.
-func voiceCampaignsWaiting(_ db: Store, carrier: Carrier, channels: [String: Campaign.Channel]) throws -> String? {
-    let voice = channels.filter { $0.value == .voice }.keys.sorted()
-    let waiting = try voice.filter { (try db.messageCounts(campaign: $0)[carrier.rawValue]?[.planned] ?? 0) > 0 }
+/// Voice campaigns (their counts by carrier) with planned calls for `carrier`, named; nil when none.
+func voiceCampaignsWaiting(_ counts: [String: [String: [MessageState: Int]]], carrier: Carrier) -> String? {
+    let waiting = counts.keys.sorted().filter { (counts[$0]?[carrier.rawValue]?[.planned] ?? 0) > 0 }
     return waiting.isEmpty ? nil : waiting.joined(separator: ", ")
 }
 

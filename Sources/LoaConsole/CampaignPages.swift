@@ -318,7 +318,9 @@ extension Console {
             return response(.notFound, type: "text/plain; charset=utf-8", body: Array("no voice variant \(language) in campaign \(id)\n".utf8))
         }
         do {
-            let clip = if let audio = variant.audio {
+            let clip = if let kept = loaded.recordedClips[language] {
+                kept
+            } else if let audio = variant.audio {
                 try VoiceAudio.recording(loaded.resolve(audio), shownAs: audio, language: language, maxSeconds: c.voice.maxSeconds)
             } else {
                 try VoiceAudio.synthesise(c.voiceScript(language) ?? "", language: language, maxSeconds: c.voice.maxSeconds)

@@ -14,6 +14,8 @@ public struct LoadedCampaign: Sendable {
 
     /// Voice: each recording's file as found beside the campaign file, by language.
     public var recordings: [String: String] = [:]
+    /// Voice: the recordings already read, checked and made ready while checking (reused, not read again).
+    public var recordedClips: [String: VoiceClip] = [:]
 
     public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
 
@@ -76,6 +78,7 @@ public struct LoadedCampaign: Sendable {
             pinned += "\(tag) " + data.withUnsafeBytes { sha256Hex($0) } + "\n"
             do {
                 let clip = try VoiceAudio.recording(file, shownAs: audio, language: tag, maxSeconds: campaign.voice.maxSeconds)
+                recordedClips[tag] = clip
                 if let i = previews.firstIndex(where: { $0.language == tag }) { previews[i].measuredSeconds = clip.duration }
             } catch {
                 diagnostics.append(Diagnostic(.error, at: variant.textPosition, field: "variants.\(tag).audio", "\(error)"))

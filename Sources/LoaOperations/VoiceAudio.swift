@@ -75,7 +75,9 @@ public enum VoiceAudio {
         for tag in c.variants.keys.sorted() {
             let v = c.variants[tag]!
             do {
-                if let audio = v.audio {
+                if let clip = loaded.recordedClips[tag] {
+                    clips.append(clip)   // made ready when the file was checked
+                } else if let audio = v.audio {
                     clips.append(try recording(loaded.resolve(audio), shownAs: audio, language: tag, maxSeconds: c.voice.maxSeconds, tools: tools))
                 } else {
                     let script = c.voiceScript(tag) ?? ""
