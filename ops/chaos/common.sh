@@ -3,9 +3,11 @@
 # Sourced after ops/lib.sh, in the repository's root.
 ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev libpq-dev pkg-config curl sqlite3 postgresql postgresql-client python3
 ensure_swift
-log "building loa"
-swift build --product loa >/dev/null
-LOA="$(swift build --show-bin-path)/loa"
+# CHAOS_BUILD=release where loa's speed is part of what is measured (receipt storms).
+CHAOS_BUILD=${CHAOS_BUILD:-debug}
+log "building loa ($CHAOS_BUILD)"
+swift build -c "$CHAOS_BUILD" --product loa >/dev/null
+LOA="$(swift build -c "$CHAOS_BUILD" --show-bin-path)/loa"
 work=$(mktemp -d "${TMPDIR:-/tmp}/loa-chaos.XXXXXX")
 sims=()
 pg_started=""
@@ -53,9 +55,10 @@ start_sims() {
   for p in "${PORTS[@]}"; do for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/stats" >/dev/null && break; sleep 0.1; done; done
 }
 
-# new_campaign ID: an approved emergency campaign file for the border communes; prints its path.
+# new_campaign ID [COMMUNES]: an approved emergency campaign file for the border communes (or the
+# communes given, as a YAML list); prints its path.
 new_campaign() {
-  local file="$work/$1.yaml"
+  local file="$work/$1.yaml" communes=${2:-"[23377, 23392, 23383, 23344, 23365, 23530, 23535, 23536]"}
   cat >"$file" <<YAML
 serialization_version: 1
 id: $1
@@ -66,7 +69,7 @@ channel: sms
 sender: LOACHAOS
 priority: emergency
 audience:
-  communes: [23377, 23392, 23383, 23344, 23365, 23530, 23535, 23536]
+  communes: $communes
   seen_within: 30d
 languages:
   default: vi
