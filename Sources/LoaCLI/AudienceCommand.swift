@@ -111,6 +111,8 @@ final class CSVWriter {
     private let handle: FileHandle
     private var buffer: [UInt8] = [0xEF, 0xBB, 0xBF]
     let path: String
+    /// Recipients come cell after cell: the last commune code's text is kept.
+    private var lastCommune = -1, lastCommuneText: [UInt8] = []
 
     init(path: String, force: Bool, inputs: [String]) throws {
         handle = try OutputFile.open(path, force: force, inputs: inputs)
@@ -132,7 +134,10 @@ final class CSVWriter {
         buffer.append(0x2C)
         buffer.append(contentsOf: r.language.utf8)
         buffer.append(0x2C)
-        if let c = r.commune { buffer.append(contentsOf: Commune.codeText(c).utf8) }
+        if let c = r.commune {
+            if c != lastCommune { lastCommune = c; lastCommuneText = Array(Commune.codeText(c).utf8) }
+            buffer.append(contentsOf: lastCommuneText)
+        }
         buffer.append(0x2C)
         if let cgi = r.cgi { buffer.append(contentsOf: cgi.utf8) }
         buffer.append(0x0A)

@@ -96,7 +96,7 @@ public struct AudienceRun {
             loaded.preferences.withLock { $0 = result }
             done.signal()
         }.start()
-        let latest: LatestPresenceTable
+        let latest: LatestPresence
         do { latest = try db.latestPresence(at: at, seenWithin: campaign.audience.seenWithin) } catch { done.wait(); throw error }
         done.wait()
         progress?("selecting among \(formatCount(latest.count)) subscribers seen in the window…")

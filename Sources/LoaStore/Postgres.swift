@@ -116,7 +116,15 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         var message = result.map { String(cString: PQresultErrorMessage($0)) } ?? ""
         if message.isEmpty { message = String(cString: PQerrorMessage(conn)) }
         message = message.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let result, let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))) { message += " (SQLSTATE \(String(cString: state)))" }
+        var sqlState = ""
+        if let result, let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))) { sqlState = String(cString: state); message += " (SQLSTATE \(sqlState))" }
+        // 53100 disk_full: the server's disk, said plainly.
+        if sqlState == "53100" {
+            return StoreError(.diskFull, """
+                the PostgreSQL server's disk is full. Nothing of this step was kept (its transaction was rolled back; what was \
+                committed before is intact). Free space on the server, then run the same command again. [\(what): \(message)]
+                """)
+        }
         return .database("\(what): \(message)")
     }
 

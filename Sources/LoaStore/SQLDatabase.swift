@@ -92,6 +92,8 @@ public struct StoreError: Error, CustomStringConvertible, Equatable, RetryableEr
         case database = "store.database"
         /// Another process held the write lock too long (a large import): try again shortly.
         case busy = "store.busy"
+        /// The disk holding the store is full: the step was rolled back; free space and run it again.
+        case diskFull = "store.disk-full"
         /// The input is wrong (a file, an argument) and the message says where.
         case input = "store.input"
         /// A file to import does not exist.
@@ -119,7 +121,7 @@ public struct StoreError: Error, CustomStringConvertible, Equatable, RetryableEr
     public static func database(_ message: String) -> StoreError { StoreError(.database, message) }
     public static func input(_ message: String) -> StoreError { StoreError(.input, message) }
 
-    public var isRetryable: Bool { code == .busy }
+    public var isRetryable: Bool { code == .busy || code == .diskFull }
 
     public var description: String { code == .database || code == .busy ? "database: \(message)" : message }
 }

@@ -45,10 +45,26 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
 
     func check(_ rc: Int32, _ what: @autoclosure () -> String) throws(StoreError) {
         guard rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW else {
-            let message = "\(what()): \(String(cString: sqlite3_errmsg(handle))) (code \(rc))"
-            // Another process held the write lock past the busy timeout (a large import): transient.
-            throw (rc & 0xFF) == SQLITE_BUSY ? StoreError(.busy, message) : .database(message)
+            throw failure(rc, "\(what()): \(String(cString: sqlite3_errmsg(handle))) (code \(rc))")
         }
+    }
+
+    /// What a failed call means: another process held the write lock past the busy timeout (a
+    /// large import: transient), the disk is full (said plainly, with the free space), or else a
+    /// database error.
+    func failure(_ rc: Int32, _ message: String) -> StoreError {
+        if (rc & 0xFF) == SQLITE_BUSY { return StoreError(.busy, message) }
+        if (rc & 0xFF) == SQLITE_FULL || ((rc & 0xFF) == SQLITE_IOERR && sqlite3_system_errno(handle) == ENOSPC) {
+            let directory = (path as NSString).deletingLastPathComponent
+            var fs = statvfs()
+            let free = statvfs(directory.isEmpty ? "." : directory, &fs) == 0 ? " (\(UInt64(fs.f_bavail) * UInt64(fs.f_frsize) / 1_048_576) MiB free)" : ""
+            return StoreError(.diskFull, """
+                the disk holding the store is full: \(directory.isEmpty ? "." : directory)\(free). Nothing of this step was kept \
+                (its transaction was rolled back; what was committed before is intact). Free some space there (or move the store), \
+                then run the same command again: it goes on from where it stopped. [\(message)]
+                """)
+        }
+        return .database(message)
     }
 
     public func execute(_ sql: String) throws(StoreError) {
@@ -57,7 +73,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         if rc != SQLITE_OK {
             let message = error.map { String(cString: $0) } ?? "code \(rc)"
             sqlite3_free(error)
-            throw (rc & 0xFF) == SQLITE_BUSY ? StoreError(.busy, "\(message) in: \(sql.prefix(120))") : .database("\(message) in: \(sql.prefix(120))")
+            throw failure(rc, "\(message) in: \(sql.prefix(120))")
         }
     }
 

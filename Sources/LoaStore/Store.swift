@@ -108,14 +108,45 @@ public final class Store: @unchecked Sendable {
     // MARK: Presence queries
 
     /// Rule 2's input: the latest presence per subscriber with run − seenWithin ≤ seen_at ≤ run.
-    /// Rows after the run time are not yet seen and are ignored.
-    public func latestPresence(at run: Timestamp, seenWithin: Int64) throws -> LatestPresenceTable {
+    /// Rows after the run time are not yet seen and are ignored. The carriers are split into
+    /// `workers` groups of about equal rows, each scanned on its own connection and thread (on
+    /// PostgreSQL, by its own server process too).
+    public func latestPresence(at run: Timestamp, seenWithin: Int64, workers: Int = 2) throws -> LatestPresence {
         let from = run.seconds - seenWithin, to = run.seconds
         // Only imports overlapping the window are scanned.
         let imports = try db.query("""
-            SELECT id, first_rowid, last_rowid, rows_ok FROM imports
+            SELECT id, first_rowid, last_rowid, rows_ok, coalesce(carrier, '') FROM imports
             WHERE kind = 'presence' AND completed = 1 AND rows_ok > 0 AND max_seen >= ? AND min_seen <= ?
-            """, [.int(from), .int(to)]) { (id: $0.int64(0), first: $0.int64(1), last: $0.int64(2), rows: $0.int(3)) }
+            """, [.int(from), .int(to)]) { PresenceImport(id: $0.int64(0), first: $0.int64(1), last: $0.int64(2), rows: $0.int(3), carrier: $0.text(4)) }
+        // A carrier's imports stay together (its subscribers' rows must meet in one table); the
+        // largest carriers first, each to the group with the fewest rows so far.
+        let byCarrier = Dictionary(grouping: imports, by: \.carrier).values.sorted { $0.reduce(0) { $0 + $1.rows } > $1.reduce(0) { $0 + $1.rows } }
+        var groups = [[PresenceImport]](repeating: [], count: max(1, min(workers, byCarrier.count)))
+        for carrier in byCarrier {
+            let lightest = groups.indices.min { groups[$0].reduce(0) { $0 + $1.rows } < groups[$1].reduce(0) { $0 + $1.rows } }!
+            groups[lightest] += carrier
+        }
+        if groups.count == 1 { return LatestPresence([try scanLatest(groups[0], from: from, to: to)]) }
+        final class Part: @unchecked Sendable { var result: Result<LatestPresenceTable, any Error> = .failure(CancellationError()) }
+        let others = groups.dropFirst().map { _ in Part() }
+        let done = DispatchSemaphore(value: 0)
+        let location = givenLocation
+        for (group, part) in zip(groups.dropFirst(), others) {
+            let thread = Thread {
+                part.result = Result { try Store(location: location, create: false).scanLatest(group, from: from, to: to) }
+                done.signal()
+            }
+            thread.stackSize = 1 << 22
+            thread.start()
+        }
+        let first = Result { try scanLatest(groups[0], from: from, to: to) }
+        for _ in others { done.wait() }
+        return LatestPresence(try [first.get()] + others.map { try $0.result.get() })
+    }
+
+    struct PresenceImport: Sendable { var id: Int64, first: Int64, last: Int64, rows: Int, carrier: String }
+
+    private func scanLatest(_ imports: [PresenceImport], from: Int64, to: Int64) throws -> LatestPresenceTable {
         // Snapshots repeat subscribers: plan for half the rows as distinct subscribers (the table grows if not).
         var table = LatestPresenceTable(expected: imports.reduce(0) { $0 + $1.rows } / 2, since: from, adviseMemory: adviseHugePages)
         switch engine {

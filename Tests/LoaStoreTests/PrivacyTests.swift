@@ -125,6 +125,34 @@ struct PrivacyTests {
         #expect(try store.presenceRowCount() == 1)
     }
 
+    @Test("a full disk stops an import saying what it means and what to do; nothing of it is kept, the store stays whole, and the same import goes through once there is room")
+    func diskFull() throws {
+        let dir = try temporaryDirectory()
+        let store = try Store(location: "\(dir)/loa.sqlite")
+        try write("cgi,lat,lon,commune_code\n452-04-100-1,14.72,107.56,23377\n", to: "\(dir)/cells.csv")
+        _ = try store.importCells(path: "\(dir)/cells.csv", units: units)
+        let recent = (Timestamp(seconds: Int64(Date().timeIntervalSince1970)) - 3600).iso8601()
+        var text = "subscriber,cgi,seen_at\n"
+        for i in 0..<20_000 { text += "09123\(String(format: "%05d", i)),452-04-100-1,\(recent)\n" }
+        try write(text, to: "\(dir)/viettel.csv")
+        // SQLite's own page limit gives the SQLITE_FULL a full disk gives (no mount needed).
+        let pages = try #require(try store.db.scalarInt("PRAGMA page_count"))
+        try store.db.execute("PRAGMA max_page_count = \(pages + 40)")
+        var stopped: StoreError?
+        do { _ = try store.importPresence(path: "\(dir)/viettel.csv", carrier: .viettel, key: key) } catch let e as StoreError { stopped = e }
+        let error = try #require(stopped)
+        #expect(error.code == .diskFull)
+        #expect(error.message.hasPrefix("the disk holding the store is full: \(dir) ("))
+        #expect(error.message.contains("Nothing of this step was kept"))
+        #expect(error.message.contains("run the same command again"))
+        #expect(error.isRetryable)
+        #expect(try store.presenceRowCount() == 0)
+        #expect(try store.db.query("PRAGMA integrity_check") { $0.text(0) } == ["ok"])
+        try store.db.execute("PRAGMA max_page_count = 1073741823")
+        #expect(try store.importPresence(path: "\(dir)/viettel.csv", carrier: .viettel, key: key).rowsOK == 20_000)
+        #expect(try store.presenceRowCount() == 20_000)
+    }
+
     @Test("a line far too long is one bad line, read in one pass; the rest of the file imports", arguments: StoreEngine.available)
     func overlongLines(engine: StoreEngine) throws {
         let dir = try temporaryDirectory()

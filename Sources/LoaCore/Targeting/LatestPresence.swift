@@ -79,3 +79,18 @@ public struct LatestPresenceTable: @unchecked Sendable {
         }
     }
 }
+
+/// The latest presence per subscriber in parts that share no carrier (a subscriber is a carrier
+/// and a pseudonym, so no subscriber is in two parts): the store scans carriers side by side, one
+/// part per core, and nothing needs merging.
+public struct LatestPresence: Sendable {
+    public let parts: [LatestPresenceTable]
+
+    public init(_ parts: [LatestPresenceTable]) { self.parts = parts }
+
+    public var count: Int { parts.reduce(0) { $0 + $1.count } }
+
+    public func forEach(_ body: (_ carrier: UInt8, _ subscriber: Pseudonym, _ cell: Int32, _ seenAt: Int64) throws -> Void) rethrows {
+        for part in parts { try part.forEach(body) }
+    }
+}

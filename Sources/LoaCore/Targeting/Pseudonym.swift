@@ -31,19 +31,19 @@ public struct Pseudonym: Hashable, Sendable, Comparable, CustomStringConvertible
         return out
     }
 
-    /// Appends `h:` and 64 lowercase hex digits to a byte buffer (bulk exports).
+    /// Appends `h:` and 64 lowercase hex digits to a byte buffer (bulk exports: millions of rows,
+    /// so the 66 bytes are made on the stack and appended at once).
     public func appendText(to out: inout [UInt8]) {
-        let digits: StaticString = "0123456789abcdef"
-        out.append(0x68); out.append(0x3A)
-        digits.withUTF8Buffer { d in
-            for w in [w0, w1, w2, w3] {
-                var shift: UInt64 = 60
-                while true {
-                    out.append(d[Int((w >> shift) & 0xF)])
-                    if shift == 0 { break }
-                    shift -= 4
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 66) { text in
+            text[0] = 0x68; text[1] = 0x3A
+            @inline(__always) func word(_ w: UInt64, at start: Int) {
+                for i in 0..<16 {
+                    let n = UInt8(truncatingIfNeeded: (w >> UInt64(60 - 4 * i)) & 0xF)
+                    text[start + i] = n < 10 ? 0x30 + n : 0x57 + n
                 }
             }
+            word(w0, at: 2); word(w1, at: 18); word(w2, at: 34); word(w3, at: 50)
+            out.append(contentsOf: UnsafeBufferPointer(text))
         }
     }
 

@@ -137,26 +137,66 @@ public struct RecipientSelector {
     ///   - contacts: contact-list members with their pseudonyms under every carrier key, for dedupe.
     public mutating func select(latest: LatestPresenceTable, contacts: [ContactKeys],
                                 sink: (Recipient) throws -> Void) rethrows -> AudienceSummary {
+        try select(latest: LatestPresence([latest]), contacts: contacts, sink: sink)
+    }
+
+    public mutating func select(latest: LatestPresence, contacts: [ContactKeys],
+                                sink: (Recipient) throws -> Void) rethrows -> AudienceSummary {
         var summary = AudienceSummary()
         var contactKeys: [CarrierPseudonym: Int] = [:]
         for (i, entry) in contacts.enumerated() { for key in entry.all { contactKeys[key] = i } }
         var contactsCovered = Set<Int>()
         let respectDNC = campaign.limits.respectDoNotCall
+        // Millions of subscribers, a few hundred cells: what a subscriber without a stated
+        // language gets is worked out once per audience cell, and the totals are counted in
+        // arrays (by carrier, commune and language slot) and folded into the summary at the end.
+        struct Place { var cell: Cell; var commune: Int; var language: Int; var segments: Int }
+        var languages: [String] = [], languageSlot: [String: Int] = [:]
+        func slot(_ language: String) -> Int {
+            if let i = languageSlot[language] { return i }
+            languages.append(language); languageSlot[language] = languages.count - 1
+            return languages.count - 1
+        }
+        var communes: [Int] = [], communeSlot: [Int: Int] = [:]
+        var places = [Place?](repeating: nil, count: Int(cellsByID.keys.max() ?? -1) + 1)
+        for (id, cell) in cellsByID where id >= 0 && audienceCells.contains(id) {
+            let language = campaign.language(preference: nil, commune: cell.commune)
+            let commune: Int
+            if let c = communeSlot[cell.commune] { commune = c } else { communes.append(cell.commune); commune = communes.count - 1; communeSlot[cell.commune] = commune }
+            places[Int(id)] = Place(cell: cell, commune: commune, language: slot(language), segments: segments(language: language, commune: cell.commune))
+        }
+        var byCarrier = [Int](repeating: 0, count: carriers.count), byCommune = [Int](repeating: 0, count: communes.count)
+        var byLanguage = [Int](repeating: 0, count: languages.count + campaign.variants.count)
+        var segmentsByLanguage = byLanguage
+        var stop = OptOutTable(optOuts, carriers: carriers)
+        if !respectDNC { stop = OptOutTable([], carriers: carriers) }
         try latest.forEach { carrierIndex, subscriber, cellID, _ in
-            guard audienceCells.contains(cellID), let cell = cellsByID[cellID], Int(carrierIndex) < carriers.count else {
+            guard cellID >= 0, Int(cellID) < places.count, let place = places[Int(cellID)], Int(carrierIndex) < carriers.count else {
                 summary.seenElsewhere += 1
                 return
             }
+            if stop.contains(carrier: carrierIndex, subscriber) { summary.optedOut += 1; return }
             let carrier = carriers[Int(carrierIndex)]
-            let key = CarrierPseudonym(carrier: carrier, subscriber: subscriber)
-            if respectDNC && optOuts.contains(key) { summary.optedOut += 1; return }
-            if let c = contactKeys[key] { contactsCovered.insert(c) }
-            let language = campaign.language(preference: preferences.language(carrier: carrierIndex, subscriber: subscriber), commune: cell.commune)
-            let segments = segments(language: language, commune: cell.commune)
-            let r = Recipient(carrier: carrier, subscriber: subscriber, language: language, commune: cell.commune,
-                              cgi: cell.cgi, source: .area, segments: segments)
-            summary.add(r)
-            try sink(r)
+            if !contactKeys.isEmpty, let c = contactKeys[CarrierPseudonym(carrier: carrier, subscriber: subscriber)] { contactsCovered.insert(c) }
+            var language = place.language, segments = place.segments
+            if let stated = preferences.language(carrier: carrierIndex, subscriber: subscriber), stated != languages[language], campaign.variants[stated] != nil {
+                language = slot(stated)
+                segments = self.segments(language: stated, commune: place.cell.commune)
+            }
+            byCarrier[Int(carrierIndex)] += 1
+            byCommune[place.commune] += 1
+            byLanguage[language] += 1
+            segmentsByLanguage[language] += segments
+            summary.recipients += 1
+            summary.segments += segments
+            try sink(Recipient(carrier: carrier, subscriber: subscriber, language: languages[language], commune: place.cell.commune,
+                               cgi: place.cell.cgi, source: .area, segments: segments))
+        }
+        for (i, n) in byCarrier.enumerated() where n > 0 { summary.byCarrier[carriers[i], default: 0] += n }
+        for (i, n) in byCommune.enumerated() where n > 0 { summary.byCommune[communes[i], default: 0] += n }
+        for (i, n) in byLanguage.enumerated() where n > 0 {
+            summary.byLanguage[languages[i], default: 0] += n
+            summary.segmentsByLanguage[languages[i], default: 0] += segmentsByLanguage[i]
         }
         var seenContacts = Set<CarrierPseudonym>()
         for (i, entry) in contacts.enumerated() {
@@ -172,6 +212,42 @@ public struct RecipientSelector {
             try sink(r)
         }
         return summary
+    }
+}
+
+/// The do-not-call list under the carriers' keys, looked up millions of times per selection: open
+/// addressing on the pseudonym's own bits (an HMAC output is already uniformly spread), no hashing.
+struct OptOutTable {
+    private var keys: [Pseudonym?]
+    private var owners: [UInt8]
+    private let mask: Int
+    let isEmpty: Bool
+
+    init(_ optOuts: Set<CarrierPseudonym>, carriers: [Carrier]) {
+        var capacity = 16
+        while capacity < optOuts.count * 2 { capacity <<= 1 }
+        keys = [Pseudonym?](repeating: nil, count: capacity)
+        owners = [UInt8](repeating: 0, count: capacity)
+        mask = capacity - 1
+        isEmpty = optOuts.isEmpty
+        for o in optOuts {
+            guard let c = carriers.firstIndex(of: o.carrier) else { continue }
+            var i = Int(truncatingIfNeeded: o.subscriber.w1 ^ UInt64(c)) & mask
+            while let k = keys[i], !(k == o.subscriber && owners[i] == UInt8(c)) { i = (i + 1) & mask }
+            keys[i] = o.subscriber
+            owners[i] = UInt8(c)
+        }
+    }
+
+    @inline(__always)
+    func contains(carrier c: UInt8, _ p: Pseudonym) -> Bool {
+        if isEmpty { return false }
+        var i = Int(truncatingIfNeeded: p.w1 ^ UInt64(c)) & mask
+        while let k = keys[i] {
+            if k == p && owners[i] == c { return true }
+            i = (i + 1) & mask
+        }
+        return false
     }
 }
 
