@@ -169,7 +169,10 @@ struct CarrierConfig {
                 return value
             }
             guard let v = Int(s), range.contains(v) else {
-                problems.add(root[field], field, "expected a whole number from \(formatCount(range.lowerBound)) to \(formatCount(range.upperBound)), found '\(Escaped(s))'")
+                // A whole number out of range is shown as the number it is (a carrier file holds no
+                // subscriber's number; masking it as one made "found '*******'" unreadable).
+                let found = Int(s).map { formatCount($0) } ?? "\(Escaped(s))"
+                problems.add(root[field], field, "expected a whole number from \(formatCount(range.lowerBound)) to \(formatCount(range.upperBound)), found '\(found)'")
                 return value
             }
             return v

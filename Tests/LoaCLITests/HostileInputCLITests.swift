@@ -78,7 +78,7 @@ struct HostileInputCLITests {
             protocol: batch-htp
             endpoint: ftp://gateway.example
             tps: 0
-            max_batch: 1000
+            max_batch: 1000000
             windw: "06:00-22:00"
             retry:
               initial: 0s
@@ -94,11 +94,13 @@ struct HostileInputCLITests {
             "viettel.yaml:3:11: error: protocol: expected batch-http or kannel, found 'batch-htp'",
             "viettel.yaml:4:11: error: endpoint: expected the gateway's base URL",
             "viettel.yaml:5:6: error: tps: expected a whole number from 1 to 100,000, found '0'",
+            // A number out of range reads as the number (not masked like a subscriber's).
+            "viettel.yaml:6:12: error: max_batch: expected a whole number from 1 to 100,000, found '1,000,000'",
             "viettel.yaml:7:1: error: windw: unknown field",
             "viettel.yaml:9:12: error: retry.initial: expected a duration from 1s",
             "viettel.yaml:10:13: error: retry.attempts: no longer used",
             "viettel.yaml:11:21: error: concurrent_uploads: expected a whole number from 1 to 64, found '100'",
-            "viettel.yaml: 8 problems",
+            "viettel.yaml: 9 problems",
         ]
         var previous = r.stderr.startIndex
         for line in expected {
