@@ -110,10 +110,11 @@ public final class CarrierSimulator: @unchecked Sendable {
         public var maxInAnySecond = 0
         /// Messages in the busiest 100 ms at arrival: pacing inside the second.
         public var maxIn100ms = 0
-        /// The first and the last accepted upload's arrival (seconds on the simulator's monotonic
-        /// clock): a run's mean rate is what arrived over that span.
-        public var firstArrival = 0.0
-        public var lastArrival = 0.0
+        /// The first and the last accepted upload's arrival (microseconds on the simulator's
+        /// monotonic clock; whole numbers like every other figure): a run's mean rate is what
+        /// arrived over that span.
+        public var firstArrivalMicroseconds = 0
+        public var lastArrivalMicroseconds = 0
         public var receiptsSent = 0
         public var badSignatures = 0
         /// Uploads answered 503 because of the outage window.
@@ -322,8 +323,9 @@ public final class CarrierSimulator: @unchecked Sendable {
             window100.removeAll { $0.time <= now - 0.2 }
             stats.maxIn100ms = max(stats.maxIn100ms, Self.busiest(window100, adding: lines.count, at: now, span: 0.1))
             window100.append((now, lines.count))
-            if stats.firstArrival == 0 || now < stats.firstArrival { stats.firstArrival = now }
-            stats.lastArrival = max(stats.lastArrival, now)
+            let micros = Int(now * 1e6)
+            if stats.firstArrivalMicroseconds == 0 || micros < stats.firstArrivalMicroseconds { stats.firstArrivalMicroseconds = micros }
+            stats.lastArrivalMicroseconds = max(stats.lastArrivalMicroseconds, micros)
             stats.batches += 1
             var results: [String] = []
             var accepted: [String] = []

@@ -190,7 +190,7 @@ def busiest(span):
 print(f"{t[0]:.6f} {t[-1]:.6f} {len(t)} {busiest(1.0)} {busiest(0.1)}")
 EOF
 }
-sim_stats() { curl -s "http://127.0.0.1:$SIM_PORT/stats" | python3 -c "import json,sys; s=json.load(sys.stdin); print(s['firstArrival'], s['lastArrival'], s['accepted'], s['maxInAnySecond'], s['maxIn100ms'], s['duplicateMessages'])"; }
+sim_stats() { curl -s "http://127.0.0.1:$SIM_PORT/stats" | python3 -c "import json,sys; s=json.load(sys.stdin); print(s['firstArrivalMicroseconds'] / 1e6, s['lastArrivalMicroseconds'] / 1e6, s['accepted'], s['maxInAnySecond'], s['maxIn100ms'], s['duplicateMessages'])"; }
 start_sim() {
   : >"$work/sim-record.txt"
   "$LOA" carrier-sim --carrier "$work/$1/viettel.yaml" --port "$SIM_PORT" --record "$work/sim-record.txt" >"$work/sim.log" 2>&1 & sim=$!; pids+=($sim)
