@@ -88,3 +88,17 @@ record_figure() {
   python3 "$LOA_ROOT/ops/bench/publish.py"
   echo "$2: loa $3, peer ${4:--}, ratio ${5:--} ($6)"
 }
+
+# build_loa_release: builds loa in release and sets LOA to its path (the benchmarks).
+build_loa_release() {
+  log "building loa (release)"
+  swift build -c release --product loa >/dev/null
+  LOA="$(swift build -c release --show-bin-path)/loa"
+}
+
+# bench_venv PACKAGE…: a virtualenv under .build holding these PyPI packages; sets venv.
+bench_venv() {
+  venv="$LOA_ROOT/.build/bench-venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet "$@"
+}

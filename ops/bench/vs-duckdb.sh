@@ -15,12 +15,8 @@ cd "$LOA_ROOT"
 SUBSCRIBERS=${1:-5000000}; ROUNDS=${2:-3}
 ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev libpq-dev pkg-config python3 python3-venv time
 ensure_swift
-log "building loa (release)"
-swift build -c release --product loa >/dev/null
-LOA="$(swift build -c release --show-bin-path)/loa"
-venv=.build/bench-venv
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet duckdb
+build_loa_release
+bench_venv duckdb
 work=$(mktemp -d "${TMPDIR:-/tmp}/loa-vs-duckdb.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 NOW=2026-12-01T09:00:00+07:00

@@ -10,12 +10,8 @@ cd "$LOA_ROOT"
 LINES=${1:-300000}; ROUNDS=${2:-3}
 ensure_packages libcurl4-openssl-dev libsqlite3-dev libssl-dev libpq-dev pkg-config python3 python3-venv time
 ensure_swift
-log "building loa (release)"
-swift build -c release --product loa >/dev/null
-LOA="$(swift build -c release --show-bin-path)/loa"
-venv=.build/bench-venv
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet smsutil gsm0338
+build_loa_release
+bench_venv smsutil gsm0338
 work=$(mktemp -d "${TMPDIR:-/tmp}/loa-vs-python.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 python3 ops/bench/corpus.py "$LINES" >"$work/corpus.ndjson"
