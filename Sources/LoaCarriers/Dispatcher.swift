@@ -123,9 +123,15 @@ public final class Dispatcher: Sendable {
     /// Returns what each carrier's lane did; a lane that stopped on a fault says why (`fault`).
     @discardableResult
     public func run(untilDrained: Bool) throws -> [Progress] {
+        /// What stopped the workers. A carrier's workers often stop for one cause (a full disk, a
+        /// store gone): it is said once per carrier, not once per worker.
         final class Errors: Sendable {
             let list = Mutex<[String]>([])
-            func add(_ s: String) { list.withLock { $0.append(s) } }
+            let causes = Mutex<Set<String>>([])
+            func add(_ s: String, cause: String? = nil) {
+                if let cause, !causes.withLock({ $0.insert(cause).inserted }) { return }
+                list.withLock { $0.append(s) }
+            }
         }
         let errors = Errors()
         let leases = try storage.carrierLeases()
@@ -143,7 +149,10 @@ public final class Dispatcher: Sendable {
             for _ in 0..<max(1, tuning.uploadsPerCarrier ?? gateway.concurrentUploads ?? Self.defaultUploadsPerCarrier) {
                 threads.append(Thread { [self] in
                     do { try Lane(dispatcher: self, gateway: gateway, shared: shared).run(untilDrained: untilDrained) }
-                    catch { errors.add("\(gateway.carrier.rawValue): \(error)") }
+                    catch {
+                        let cause = "\(gateway.carrier.rawValue) " + ((error as? any RetryableError)?.cause ?? "\(error)")
+                        errors.add("\(gateway.carrier.rawValue): \(error)", cause: cause)
+                    }
                 })
             }
         }

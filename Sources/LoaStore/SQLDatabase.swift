@@ -122,6 +122,7 @@ public struct StoreError: Error, CustomStringConvertible, Equatable, RetryableEr
     public static func input(_ message: String) -> StoreError { StoreError(.input, message) }
 
     public var isRetryable: Bool { code == .busy || code == .diskFull }
+    public var cause: String { code.rawValue }
 
     public var description: String { code == .database || code == .busy ? "database: \(message)" : message }
 }

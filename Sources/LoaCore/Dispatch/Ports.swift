@@ -167,4 +167,6 @@ public protocol DispatchClock: Sendable {
 /// with another process's write): the adapter in front waits and tries again instead of failing.
 public protocol RetryableError: Error {
     var isRetryable: Bool { get }
+    /// A stable name of the cause (`store.disk-full`): many workers stopped by one cause say it once.
+    var cause: String { get }
 }
