@@ -4,7 +4,9 @@ every message of MESSAGES (lines "<to>\\t<text>") to smsbox's sendsms interface,
 time over keep-alive HTTP, text as UTF-8 with coding=2 when it needs UCS-2 (as loa does), and
 retries a request that fails or is not accepted (so that a gateway restart loses nothing here).
 
-Usage: kannel_sendsms.py SENDSMS_URL MESSAGES [CONNECTIONS]
+With DLR_URL, each message asks for its delivery report (dlr-mask=1, dlr-url=DLR_URL?to=…).
+
+Usage: kannel_sendsms.py SENDSMS_URL MESSAGES [CONNECTIONS] [DLR_URL]
 Prints a JSON summary: requests, accepted, retries, seconds.
 """
 import http.client
@@ -19,6 +21,7 @@ GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#
 url = urllib.parse.urlparse(sys.argv[1])
 messages = [l.rstrip("\n").split("\t", 1) for l in open(sys.argv[2], encoding="utf-8")]
 connections = int(sys.argv[3]) if len(sys.argv) > 3 else 16
+dlr_url = sys.argv[4] if len(sys.argv) > 4 else None
 lock = threading.Lock()
 cursor = [0]
 summary = {"requests": 0, "accepted": 0, "retries": 0}
@@ -33,8 +36,10 @@ def worker():
             to, text = messages[cursor[0]]
             cursor[0] += 1
         query = {"username": "loa", "password": "loa-test", "from": "LOA", "to": to, "text": text, "charset": "UTF-8"}
-        if any(c not in GSM7 for c in text):
-            query["coding"] = "2"
+        query["coding"] = "2" if any(c not in GSM7 for c in text) else "0"
+        if dlr_url:
+            query["dlr-mask"] = "1"
+            query["dlr-url"] = f"{dlr_url}?to={to}&type=%d"
         path = f"{url.path}?{urllib.parse.urlencode(query)}"
         for attempt in range(600):
             try:

@@ -8,7 +8,11 @@ Each submit_sm appends one line to OUT:
 "<arrival, time.time()>\\t<destination> <data_coding> <esm_class> <short_message as hex, with a
 concatenation UDH's reference byte replaced by XX>"
 
-Usage: smpp_smsc.py PORT OUT   (stops on SIGTERM or SIGINT, flushing OUT)
+With --hold-receipts, every accepted submit_sm is also kept, and on SIGUSR1 the SMSC sends a
+delivery receipt (deliver_sm, "id:… stat:DELIVRD") for each, as fast as the connection takes them:
+Kannel then has them all pending at once.
+
+Usage: smpp_smsc.py PORT OUT [--hold-receipts]   (stops on SIGTERM or SIGINT, flushing OUT)
 """
 import signal
 import socket
@@ -18,6 +22,8 @@ import threading
 import time
 
 port, out = int(sys.argv[1]), sys.argv[2]
+hold = "--hold-receipts" in sys.argv[3:]
+release = threading.Event()
 lock = threading.Lock()
 record = open(out, "a", buffering=1 << 16)
 counter = [0]
@@ -52,8 +58,30 @@ def submit(body):
     return dest, data_coding, esm_class, text
 
 
+def receipts(conn, send, held):
+    """After SIGUSR1: a deliver_sm receipt for every message this connection submitted."""
+    release.wait()
+    sequence = 1 << 20
+    for message_id, handset, sender in held:
+        text = f"id:{message_id} sub:001 dlvrd:001 submit date:2612031200 done date:2612031201 stat:DELIVRD err:000 text:".encode()
+        body = (b"\0" + b"\x01\x01" + handset.encode() + b"\0" + b"\x05\x00" + sender.encode() + b"\0"
+                + bytes([0x04, 0, 0]) + b"\0\0" + bytes([0, 0, 0, 0]) + bytes([len(text)]) + text)
+        sequence += 1
+        try:
+            send(struct.pack(">IIII", 16 + len(body), 0x5, 0, sequence) + body)
+        except OSError:
+            return
+
+
 def serve(conn):
     buffer = b""
+    send_lock = threading.Lock()
+    def send(data):
+        with send_lock:
+            conn.sendall(data)
+    held = []
+    if hold:
+        threading.Thread(target=receipts, args=(conn, send, held), daemon=True).start()
     try:
         while True:
             while len(buffer) < 16 or len(buffer) < struct.unpack(">I", buffer[:4])[0]:
@@ -72,12 +100,16 @@ def serve(conn):
                     counter[0] += 1
                     record.write(f"{now:.6f}\t{dest} {coding} {esm} {text}\n")
                     reply = f"{counter[0]}\0".encode()
+                    if hold:
+                        held.append((counter[0], dest, "LOA"))
             elif command in (0x15, 0x6):                      # enquire_link, unbind
                 reply = b""
-            else:
-                conn.sendall(struct.pack(">IIII", 16, 0x80000000, 0x3, sequence))   # generic_nack: invalid command
+            elif command & 0x80000000:                        # an answer (deliver_sm_resp): nothing to say
                 continue
-            conn.sendall(struct.pack(">IIII", 16 + len(reply), command | 0x80000000, 0, sequence) + reply)
+            else:
+                send(struct.pack(">IIII", 16, 0x80000000, 0x3, sequence))   # generic_nack: invalid command
+                continue
+            send(struct.pack(">IIII", 16 + len(reply), command | 0x80000000, 0, sequence) + reply)
             if command == 0x6:
                 return
     except OSError:
@@ -94,6 +126,7 @@ def stop(*_):
 
 signal.signal(signal.SIGTERM, stop)
 signal.signal(signal.SIGINT, stop)
+signal.signal(signal.SIGUSR1, lambda *_: release.set())
 server = socket.create_server(("127.0.0.1", port), reuse_port=False)
 server.settimeout(0.5)
 while True:

@@ -9,6 +9,8 @@
 # (a) messages per second at the receiving side (first to last arrival) and the whole command's time;
 # (b) rate accuracy at 200/s for 30 s (6,000 one-part messages), measured where they arrive: the
 #     busiest 1-s window, the busiest 100 ms, the mean rate's error (Kannel: `throughput = 200`);
+# (c) delivery receipts per second with 1,000 and 50,000 pending: Kannel's dlr-url callbacks (the
+#     SMSC sends every receipt at once) against loa-bench receipts at the same pending count;
 # (d) bearerbox and smsbox killed (kill -9) mid-run and started again: messages lost and
 #     duplicated at the SMSC, loa's Kannel path against a client that retries what failed;
 # (e) peak memory: loa dispatch against bearerbox + smsbox.
@@ -108,11 +110,11 @@ carrier_dir kannel-fast kannel 100000
 carrier_dir http-200 batch-http 200
 carrier_dir kannel-200 kannel 200
 
-# start_kannel_for THROUGHPUT OUT: bearerbox and smsbox bound over SMPP to the recording SMSC
-# (ops/bench/smpp_smsc.py); THROUGHPUT 0: Kannel's own limit off.
+# start_kannel_for THROUGHPUT OUT [SMSC OPTION…]: bearerbox and smsbox bound over SMPP to the
+# recording SMSC (ops/bench/smpp_smsc.py); THROUGHPUT 0: Kannel's own limit off.
 start_kannel_for() {
   local kdir="$work/kannel"; rm -rf "$kdir"; mkdir -p "$kdir"
-  : >"$2"; python3 ops/bench/smpp_smsc.py $((KBASE + 2)) "$2" & smsc=$!; pids+=($smsc)
+  : >"$2"; python3 ops/bench/smpp_smsc.py $((KBASE + 2)) "$2" "${@:3}" & smsc=$!; pids+=($smsc)
   for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$((KBASE + 2))) 2>/dev/null && break; sleep 0.1; done
   cat >"$kdir/kannel.conf" <<CONF
 group = core
@@ -306,6 +308,37 @@ read -r d_lost d_dup < <(outcome "$work/restart-kannel.parts")
 stop_all
 echo "  loa via Kannel: $l_lost lost, $l_dup duplicated ($l_unknown recorded unknown by loa); sendsms client: $d_lost lost, $d_dup duplicated" >&2
 
+log "delivery receipts per second, 1,000 and 50,000 pending: Kannel's dlr-url callbacks, loa's signed /receipts batches"
+swift build -c release --product loa-bench >/dev/null
+BENCH="$(swift build -c release --show-bin-path)/loa-bench"
+grep -v 'ແ' "$work/messages.tsv" >"$work/one-part.tsv"
+dlr_levels=(); dlr_kannel=(); dlr_loa=(); dlr_problems=0
+for P in 1000 50000; do
+  [ "$P" -le "$(wc -l <"$work/one-part.tsv")" ] || continue
+  head -n "$P" "$work/one-part.tsv" >"$work/dlr.tsv"
+  start_kannel_for 0 "$work/dlr.parts" --hold-receipts
+  : >"$work/dlr.calls"; python3 ops/bench/dlr_receiver.py $((KBASE + 4)) "$work/dlr.calls" & receiver=$!; pids+=($receiver)
+  python3 ops/bench/kannel_sendsms.py "http://127.0.0.1:$((KBASE + 3))/cgi-bin/sendsms" "$work/dlr.tsv" 16 "http://127.0.0.1:$((KBASE + 4))/dlr" >/dev/null
+  wait_parts "$work/dlr.parts" "$P" || echo "  Kannel: $(wc -l <"$work/dlr.parts") of $P messages reached the SMSC" >&2
+  kill -USR1 "$smsc"
+  wait_parts "$work/dlr.calls" "$P" || echo "  Kannel: $(wc -l <"$work/dlr.calls") of $P delivery reports called back" >&2
+  sleep 1
+  read -r rate lost dup < <(python3 - "$work/dlr.calls" "$P" <<'EOF'
+import collections, sys
+rows = [l.rstrip("\n").split("\t", 1) for l in open(sys.argv[1])]
+t = sorted(float(r[0]) for r in rows)
+to = collections.Counter(r[1].split("to=", 1)[1].split("&", 1)[0] for r in rows if "to=" in r[1])
+n = int(sys.argv[2])
+print(f"{(len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 else 0:.0f}", n - len(to), sum(c - 1 for c in to.values()))
+EOF
+)
+  stop_all
+  loa_rate=$("$BENCH" receipts --pending "$P" 2>/dev/null | sed -n 's/.* = \([0-9,]*\) receipts\/s.*/\1/p' | tr -d ,)
+  echo "  $P pending: Kannel $rate callbacks/s ($lost lost, $dup duplicated), loa $loa_rate receipts/s" >&2
+  dlr_levels+=("$P"); dlr_kannel+=("$rate"); dlr_loa+=("${loa_rate:-0}")
+  [ "$lost" -eq 0 ] && [ "$dup" -eq 0 ] || dlr_problems=$((dlr_problems + 1))
+done
+
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 cmd="ops/bench/vs-kannel.sh $N $ROUNDS"
 hr=$(median "${http_rate[@]}"); klr=$(median "${kl_rate[@]}"); kdr=$(median "${kd_rate[@]}")
@@ -321,6 +354,10 @@ record_figure vs-kannel "rate at 200/s for 30 s: busiest 1 s / busiest 100 ms / 
   "loa's TPS 200 through an unthrottled Kannel, at the SMPP SMSC; peer: Kannel throughput = 200" "$cmd"
 record_figure vs-kannel "Kannel killed and restarted mid-run: messages lost / duplicated (loa's Kannel path vs a retrying sendsms client)" "$l_lost / $l_dup" "$d_lost / $d_dup" "" \
   "of $(wc -l <"$work/restart-messages.tsv") at the SMSC; loa recorded $l_unknown as unknown (may not have arrived, never sent twice)" "$cmd"
+for i in "${!dlr_levels[@]}"; do
+  record_figure vs-kannel "delivery receipts/s with ${dlr_levels[$i]} pending: loa /receipts vs Kannel dlr-url" "${dlr_loa[$i]}" "${dlr_kannel[$i]}" \
+    "$(ratio "${dlr_loa[$i]}" "${dlr_kannel[$i]}")" "loa: loa-bench receipts (signed batches of 1,000, 4 clients); Kannel: deliver_sm receipts from the SMSC all at once, callbacks counted at an HTTP server" "$cmd"
+done
 record_figure vs-kannel "peak memory: loa dispatch (batch-http / Kannel path) vs bearerbox + smsbox" "$((loa_kb / 1024)) / $((loa_k_kb / 1024))" "$kannel_mib" "" "MiB, $N messages" "$cmd"
 record_figure vs-kannel "parts delivered differently by the two Kannel paths, or not accepted once by the simulator" "$([ "$same" -eq 1 ] && echo 0 || echo 1)" "" "" "rounds with a difference (must be 0)" "$cmd"
 [ "$same" -eq 1 ] || exit 1
