@@ -101,7 +101,7 @@ carrier_dir() {
         -e '/^voice:/,$d' carriers/viettel.yaml >"$work/$1/viettel.yaml"
   else
     sed -e "s#^endpoint: .*#endpoint: http://127.0.0.1:$SIM_PORT#" -e "s#^tps: .*#tps: $3#" -e 's#^window: .*#window: "00:00-24:00"#' \
-        -e "s#^daily_quota: .*#daily_quota: 100000000#" carriers/viettel.yaml >"$work/$1/viettel.yaml"
+        carriers/viettel.yaml >"$work/$1/viettel.yaml"
   fi
   sed -i "s#^daily_quota: .*#daily_quota: 100000000#" "$work/$1/viettel.yaml"
 }

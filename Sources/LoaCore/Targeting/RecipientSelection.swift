@@ -168,8 +168,7 @@ public struct RecipientSelector {
         var byCarrier = [Int](repeating: 0, count: carriers.count), byCommune = [Int](repeating: 0, count: communes.count)
         var byLanguage = [Int](repeating: 0, count: languages.count + campaign.variants.count)
         var segmentsByLanguage = byLanguage
-        var stop = OptOutTable(optOuts, carriers: carriers)
-        if !respectDNC { stop = OptOutTable([], carriers: carriers) }
+        let stop = OptOutTable(respectDNC ? optOuts : [], carriers: carriers)
         try latest.forEach { carrierIndex, subscriber, cellID, _ in
             guard cellID >= 0, Int(cellID) < places.count, let place = places[Int(cellID)], Int(carrierIndex) < carriers.count else {
                 summary.seenElsewhere += 1
