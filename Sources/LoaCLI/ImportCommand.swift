@@ -99,16 +99,20 @@ struct ImportPresence: AsyncParsableCommand {
 struct ImportPreferences: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preferences",
-        abstract: "Stated language preferences: subscriber,language (one carrier's file) or subscriber,language,carrier (one file for all).",
+        abstract: "Stated language preferences: subscriber,language (one carrier's file) or subscriber,language[,carrier] (one file for all).",
         discussion: """
             subscriber is an MSISDN, pseudonymized at once with its carrier's key, or a pseudonym \
             h:<64 hex>. language is a BCP 47 tag (an ISO 639 code: vi, ium, zh-Hant). With --carrier \
-            the file is that carrier's; without it every line names its carrier (viettel, vinaphone, …), \
-            so that one file serves all of them. A later statement for a subscriber replaces an earlier one.
+            the file is that carrier's. Without it one file serves every carrier: a line names its \
+            carrier (viettel, vinaphone, …) in a third field, or, for a clear number, leaves it out and \
+            takes the carrier serving the number: the porting list given with --routing, else the one \
+            its prefix was allocated to (the report says how many lines took that). A later statement \
+            for a subscriber replaces an earlier one.
             """
     )
     @Argument var file: String
-    @Option(name: .long, help: "The carrier that supplied the file; omit it when every line names its carrier.") var carrier: String?
+    @Option(name: .long, help: "The carrier that supplied the file; omit it for one file of every carrier.") var carrier: String?
+    @Option(name: .long, help: "A carrier routing (porting) list, CSV msisdn,carrier, for lines that name no carrier.") var routing: String?
     @Flag(name: .long) var force = false
     @OptionGroup var actor: ActorOptions
     @OptionGroup var store: StoreOptions
@@ -119,6 +123,7 @@ struct ImportPreferences: AsyncParsableCommand {
         let me = try actor.actor(db, needs: .operate)
         if let carrier {
             guard let c = Carrier(name: carrier) else { throw ValidationError("unknown carrier '\(carrier)'") }
+            if routing != nil { throw ValidationError("--routing is for a file of every carrier: with --carrier every line is \(c.rawValue)'s") }
             let key = try configs[c]?.pseudonymizer()
             printReport(try explainingMissingKey(configs[c], c, store) {
                 try withImportProgress { try db.importPreferences(path: file, carrier: c, key: key, force: force, progress: $0) }
@@ -126,8 +131,10 @@ struct ImportPreferences: AsyncParsableCommand {
             return
         }
         let keys = try CarrierConfig.keys(configs)
+        let routingList = try routing.map { try InspectMSISDN.parseRouting($0) } ?? CarrierRouting()
         do {
-            printReport(try withImportProgress { try db.importPreferences(path: file, carrier: nil, keys: keys, force: force, progress: $0) }, audit: (db, me))
+            printReport(try withImportProgress { try db.importPreferences(path: file, carrier: nil, keys: keys, routing: routingList, force: force, progress: $0) },
+                        audit: (db, me))
         } catch let error as StoreError where error.code == .missingPseudonymKey {
             let message = error.message
             let missing = Carrier.allCases.filter { keys[$0] == nil }.map { c in

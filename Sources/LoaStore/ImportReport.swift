@@ -229,3 +229,88 @@ final class HandOffQueue<T>: @unchecked Sendable {
         return item
     }
 }
+
+/// A streaming import's two halves: `start` parses the file on its own thread into `queue`
+/// (hashing it on the way: a repeat is recognised without a second read), while the caller's
+/// thread writes what arrives (`Store.pipelinedImport`).
+final class ImportPipeline<Batch>: @unchecked Sendable {
+    let queue: HandOffQueue<Batch>
+    let fileHash = SHA256Stream()
+    var report: ImportReport
+    var bytesRead = 0
+    /// Said in the report once the import is kept.
+    var notes: [String] = []
+    private var error: (any Error)?
+    private var thread: Thread?
+    private var parse: ((ImportPipeline<Batch>) throws -> Void)?
+
+    /// `capacity`: batches the parser may run ahead of the writer.
+    init(_ report: ImportReport, capacity: Int = 6) {
+        self.report = report
+        queue = HandOffQueue(capacity: capacity)
+    }
+
+    func start(path: String, _ parse: @escaping (ImportPipeline<Batch>) throws -> Void) {
+        // The parser owns what it captures until it ends; the writer reads only the queue.
+        self.parse = parse
+        let thread = Thread {
+            do { try self.parse?(self) } catch { self.error = error }
+            self.parse = nil
+            self.queue.close()
+        }
+        thread.stackSize = 1 << 22
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Waits for the parser to end; its error, if any, is thrown here.
+    func finish() throws {
+        while let thread, !thread.isFinished { usleep(1000) }
+        if let error { throw error }
+    }
+
+    /// Stops the parser (the writer failed) and waits for it.
+    func abandon() {
+        queue.close()
+        while let thread, !thread.isFinished { usleep(1000) }
+    }
+}
+
+extension Store {
+    /// The writing half of a streaming import, in one transaction with its import record, so that
+    /// a crash or an error leaves nothing behind. `write` takes the parser's batches and returns
+    /// the rows written and any extra columns for the import record; a file imported before
+    /// (same SHA-256, found once it has streamed past) is rolled back whole, unless `force`.
+    func pipelinedImport<Batch>(kind: String, carrier: Carrier?, path: String, force: Bool, pipeline: ImportPipeline<Batch>,
+                                write: (_ importID: Int64) throws -> (rows: Int, extra: String, bindings: [SQLValue])) throws -> ImportReport {
+        do {
+            return try db.transaction {
+                let (optionalID, _) = try beginImport(kind: kind, carrier: carrier, path: path, force: true, hash: "pending")
+                let importID = optionalID!
+                let written = try write(importID)
+                try pipeline.finish()
+                let hash = pipeline.fileHash.hex()
+                if !force, let previous = try previousImport(kind: kind, carrier: carrier, hash: hash) { throw RepeatedImport(previous: previous) }
+                try db.run("UPDATE imports SET sha256 = ? WHERE id = ?", [.text(hash), .int(importID)])
+                var report = pipeline.report
+                report.rowsOK = written.rows
+                report.sha256 = hash
+                report.notes += pipeline.notes
+                try finishImport(importID, report, extra: written.extra, written.bindings)
+                return report
+            }
+        } catch let repeated as RepeatedImport {
+            var skipped = ImportReport(kind: kind, file: path)
+            skipped.alreadyImported = true
+            skipped.sha256 = pipeline.fileHash.hex()
+            skipped.notes.append("this file was imported before (import #\(repeated.previous), same SHA-256); nothing kept (use --force to import it again)")
+            return skipped
+        } catch {
+            pipeline.abandon()
+            throw error
+        }
+    }
+}
+
+/// A file found, once it streamed past, to be one imported before: its transaction is rolled back.
+struct RepeatedImport: Error { var previous: Int64 }

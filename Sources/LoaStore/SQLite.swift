@@ -18,6 +18,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if fd >= 0 { close(fd) } else if errno != EEXIST { throw .database("\(path): cannot create: \(String(cString: strerror(errno)))") }
         }
+        _ = Self.configured
         var db: OpaquePointer?
         let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX, nil)
         guard rc == SQLITE_OK, let db else {
@@ -37,6 +38,9 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         try execute("PRAGMA temp_store = MEMORY")
         try execute("PRAGMA cache_size = -65536")
     }
+
+    /// Process-wide settings, made before the first connection initializes SQLite.
+    private static let configured: Bool = csqlite3_disable_memstatus() == SQLITE_OK
 
     deinit {
         cache.removeAll()
@@ -154,6 +158,12 @@ public final class Statement: SQLRow {
 
     @inline(__always)
     public func bindInt(_ v: Int64, at index: Int32) { sqlite3_bind_int64(stmt, index, v) }
+
+    /// Binds NUL-terminated text that stays alive and unchanged until the statement has run.
+    @inline(__always)
+    public func bindStaticText(_ p: UnsafePointer<CChar>, at index: Int32) {
+        sqlite3_bind_text(stmt, index, p, -1, nil)
+    }
 
     @inline(__always)
     public func bindBlob(_ p: UnsafeRawPointer, count: Int, at index: Int32) {

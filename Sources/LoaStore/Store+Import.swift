@@ -139,24 +139,15 @@ extension Store {
                                force: Bool = false, progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
         let notAfter = notAfter ?? Timestamp(seconds: Self.nowSeconds() + 300)
         let t0 = monotonicSeconds()
-        let fileHash = SHA256Stream()
         let cellIDs = try cellIDsByPackedCGI()
         if cellIDs.isEmpty { throw StoreError.input("no cells in the store: import the carrier's cell list first (loa import cells FILE)") }
         let totalBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         let carrierIndex = Int64(Self.carrierIndex[carrier]!)
-        let queue = HandOffQueue<PresenceBatch>(capacity: 6)
         let batchSize = 8192
 
         // Parsing thread: lines → validated rows → batches.
-        final class ParseState: @unchecked Sendable {
-            var report: ImportReport
-            var error: (any Error)?
-            var bytesRead = 0
-            var sawClearNumbers = false
-            init(_ r: ImportReport) { report = r }
-        }
-        let state = ParseState(ImportReport(kind: "presence", file: path))
-        let parser = Thread {
+        let pipeline = ImportPipeline<PresenceBatch>(ImportReport(kind: "presence", file: path))
+        pipeline.start(path: path) { pipeline in
             var batch = PresenceBatch(capacity: batchSize)
             var csv: [CSVLine.Field] = []
             var fields: [Range<Int>] = []
@@ -164,136 +155,110 @@ extension Store {
             csv.reserveCapacity(4)
             var e164 = [UInt8](repeating: 0, count: 12)
             e164[0] = 0x2B; e164[1] = 0x38; e164[2] = 0x34
-            do {
-                _ = try LineReader(path: path).forEachLine(progress: { state.bytesRead = $0 }, chunk: { fileHash.update($0) },
-                                                           overlong: { state.report.bad($0, Self.overlongLine) }) { n, line in
-                    if line.isEmpty { return }
-                    do { try CSVLine.split(line, into: &csv) } catch { state.report.bad(n, "\(error)"); return }
-                    fields.removeAll(keepingCapacity: true)
-                    for f in csv { fields.append(f.range) }
-                    if n == 1, fields.count >= 1, line.count >= 10, line[0] == 0x73 || line[0] == 0x53 {
-                        return   // header: subscriber,cgi,seen_at
+            var sawClearNumbers = false
+            _ = try LineReader(path: path).forEachLine(progress: { pipeline.bytesRead = $0 }, chunk: { pipeline.fileHash.update($0) },
+                                                       overlong: { pipeline.report.bad($0, Self.overlongLine) }) { n, line in
+                if line.isEmpty { return }
+                do { try CSVLine.split(line, into: &csv) } catch { pipeline.report.bad(n, "\(error)"); return }
+                fields.removeAll(keepingCapacity: true)
+                for f in csv { fields.append(f.range) }
+                if n == 1, fields.count >= 1, line.count >= 10, line[0] == 0x73 || line[0] == 0x53 {
+                    return   // header: subscriber,cgi,seen_at
+                }
+                guard fields.count == 3 else {
+                    pipeline.report.bad(n, "expected 3 fields subscriber,cgi,seen_at, found \(fields.count)")
+                    return
+                }
+                let subscriberField = UnsafeBufferPointer(rebasing: line[fields[0]])
+                let pseudonym: Pseudonym
+                if subscriberField.count == 66 && subscriberField[1] == 0x3A {
+                    guard let p = Pseudonym(hexBytes: subscriberField) else { pipeline.report.bad(n, "subscriber: malformed pseudonym (expected h: and 64 hex digits)"); return }
+                    pseudonym = p
+                } else {
+                    func hashed(_ nsn: some Collection<UInt8>) throws -> Pseudonym {
+                        guard let key else { throw Self.clearNumbersWithoutKey(path, line: n, carrier) }
+                        sawClearNumbers = true
+                        var k = 3
+                        for u in nsn where k < e164.count { e164[k] = u; k += 1 }
+                        return e164.withUnsafeBytes { key.pseudonym(e164: UnsafeRawBufferPointer(rebasing: $0[0..<k])) }
                     }
-                    guard fields.count == 3 else {
-                        state.report.bad(n, "expected 3 fields subscriber,cgi,seen_at, found \(fields.count)")
-                        return
-                    }
-                    let subscriberField = UnsafeBufferPointer(rebasing: line[fields[0]])
-                    let pseudonym: Pseudonym
-                    if subscriberField.count == 66 && subscriberField[1] == 0x3A {
-                        guard let p = Pseudonym(hexBytes: subscriberField) else { state.report.bad(n, "subscriber: malformed pseudonym (expected h: and 64 hex digits)"); return }
-                        pseudonym = p
+                    if let (nsn, _) = VietnamNumberingPlan.canonical(utf8: subscriberField) {
+                        pseudonym = try hashed(subscriberField[nsn])
                     } else {
                         switch VietnamNumberingPlan.parse(utf8: subscriberField) {
                         case .failure(let r):
-                            state.report.bad(n, "subscriber: \(r.description)")
+                            pipeline.report.bad(n, "subscriber: \(r.description)")
                             return
-                        case .success(let parsed):
-                            guard let key else { throw Self.clearNumbersWithoutKey(path, line: n, carrier) }
-                            state.sawClearNumbers = true
-                            var k = 3
-                            for u in parsed.msisdn.nationalSignificantNumber.utf8 { e164[k] = u; k += 1 }
-                            pseudonym = e164.withUnsafeBytes { key.pseudonym(e164: UnsafeRawBufferPointer(rebasing: $0[0..<k])) }
+                        case .success(let parsed): pseudonym = try hashed(parsed.msisdn.nationalSignificantNumber.utf8)
                         }
                     }
-                    func quoted(_ i: Int) -> Escaped { Escaped(String(decoding: UnsafeBufferPointer(rebasing: line[fields[i]]), as: UTF8.self)) }
-                    guard let packed = CellGlobalIdentity.packed(utf8: UnsafeBufferPointer(rebasing: line[fields[1]])) else {
-                        state.report.bad(n, "cgi: '\(quoted(1))' is not MCC-MNC-LAC-CI")
-                        return
-                    }
-                    guard let cell = cellIDs[packed] else {
-                        state.report.bad(n, "cgi: \(quoted(1)) is not in the cell list (import it with loa import cells)")
-                        return
-                    }
-                    guard let seen = Timestamp.parse(UnsafeBufferPointer(rebasing: line[fields[2]])) else {
-                        state.report.bad(n, "seen_at: expected ISO 8601 with an offset (2026-11-24T08:15:00+07:00), found '\(quoted(2))'")
-                        return
-                    }
-                    guard seen <= notAfter else {
-                        state.report.bad(n, "seen_at: \(seen.iso8601()) is after the import (\(notAfter.iso8601()) at the latest): a wrong clock or date in the file")
-                        return
-                    }
-                    withUnsafeBytes(of: pseudonym.w0.bigEndian) { batch.keys.append(contentsOf: $0) }
-                    withUnsafeBytes(of: pseudonym.w1.bigEndian) { batch.keys.append(contentsOf: $0) }
-                    withUnsafeBytes(of: pseudonym.w2.bigEndian) { batch.keys.append(contentsOf: $0) }
-                    withUnsafeBytes(of: pseudonym.w3.bigEndian) { batch.keys.append(contentsOf: $0) }
-                    batch.cells.append(cell)
-                    batch.seen.append(seen.seconds)
-                    if batch.count == batchSize {
-                        queue.put(batch)
-                        batch = PresenceBatch(capacity: batchSize)
-                    }
                 }
-                if batch.count > 0 { queue.put(batch) }
-            } catch {
-                state.error = error
+                func quoted(_ i: Int) -> Escaped { Escaped(String(decoding: UnsafeBufferPointer(rebasing: line[fields[i]]), as: UTF8.self)) }
+                guard let packed = CellGlobalIdentity.packed(utf8: UnsafeBufferPointer(rebasing: line[fields[1]])) else {
+                    pipeline.report.bad(n, "cgi: '\(quoted(1))' is not MCC-MNC-LAC-CI")
+                    return
+                }
+                guard let cell = cellIDs[packed] else {
+                    pipeline.report.bad(n, "cgi: \(quoted(1)) is not in the cell list (import it with loa import cells)")
+                    return
+                }
+                guard let seen = Timestamp.parse(UnsafeBufferPointer(rebasing: line[fields[2]])) else {
+                    pipeline.report.bad(n, "seen_at: expected ISO 8601 with an offset (2026-11-24T08:15:00+07:00), found '\(quoted(2))'")
+                    return
+                }
+                guard seen <= notAfter else {
+                    pipeline.report.bad(n, "seen_at: \(seen.iso8601()) is after the import (\(notAfter.iso8601()) at the latest): a wrong clock or date in the file")
+                    return
+                }
+                withUnsafeBytes(of: pseudonym.w0.bigEndian) { batch.keys.append(contentsOf: $0) }
+                withUnsafeBytes(of: pseudonym.w1.bigEndian) { batch.keys.append(contentsOf: $0) }
+                withUnsafeBytes(of: pseudonym.w2.bigEndian) { batch.keys.append(contentsOf: $0) }
+                withUnsafeBytes(of: pseudonym.w3.bigEndian) { batch.keys.append(contentsOf: $0) }
+                batch.cells.append(cell)
+                batch.seen.append(seen.seconds)
+                if batch.count == batchSize {
+                    pipeline.queue.put(batch)
+                    batch = PresenceBatch(capacity: batchSize)
+                }
             }
-            queue.close()
+            if batch.count > 0 { pipeline.queue.put(batch) }
+            if sawClearNumbers { pipeline.notes.append("clear numbers were pseudonymized with \(carrier.rawValue)'s key; none were stored") }
         }
-        parser.stackSize = 1 << 22
-        parser.start()
 
-        // Writing thread (this one): everything in one transaction, the import record included, so
-        // that a crash or an error leaves nothing behind. The file is hashed as it streams; a
-        // repeat of an earlier file is rolled back at the end.
-        struct Repeat: Error { var previous: Int64 }
-        var written = PresenceWritten()
-        var report: ImportReport
-        do {
-            report = try db.transaction {
-                let (optionalID, _) = try beginImport(kind: "presence", carrier: carrier, path: path, force: true, hash: "pending")
-                let importID = optionalID!
-                let onBatch: (PresenceBatch) -> Void = { batch in
-                    for t in batch.seen { if t < written.minSeen { written.minSeen = t }; if t > written.maxSeen { written.maxSeen = t } }
-                    written.rows += batch.count
-                    if let progress, written.rows - written.lastProgress >= 500_000 {
-                        written.lastProgress = written.rows
-                        progress(ImportProgress(rows: written.rows, bytesRead: state.bytesRead, totalBytes: totalBytes, seconds: monotonicSeconds() - t0))
-                    }
+        // Writing thread (this one): everything in one transaction with the import record.
+        var report = try pipelinedImport(kind: "presence", carrier: carrier, path: path, force: force, pipeline: pipeline) { importID in
+            var written = PresenceWritten()
+            let onBatch: (PresenceBatch) -> Void = { batch in
+                for t in batch.seen { if t < written.minSeen { written.minSeen = t }; if t > written.maxSeen { written.maxSeen = t } }
+                written.rows += batch.count
+                if let progress, written.rows - written.lastProgress >= 500_000 {
+                    written.lastProgress = written.rows
+                    progress(ImportProgress(rows: written.rows, bytesRead: pipeline.bytesRead, totalBytes: totalBytes, seconds: monotonicSeconds() - t0))
                 }
-                switch engine {
-                case .sqlite(let file):
-                    let rowIDs = try insertPresence(file, queue: queue, carrier: carrierIndex, importID: importID, onBatch: onBatch)
-                    (written.firstRowID, written.lastRowID) = (rowIDs.first, rowIDs.last)
-                case .postgres(let pg): try copyPresence(pg, queue: queue, carrier: Int32(carrierIndex), importID: importID, onBatch: onBatch)
-                }
-                while !parser.isFinished { usleep(1000) }
-                if let error = state.error { throw error }
-                if let retainedAfter, written.rows > 0, written.maxSeen < retainedAfter.seconds {
-                    throw StoreError.input("\(path): all \(formatCount(written.rows)) rows were seen before \(retainedAfter.iso8601()) (the latest at "
-                                           + "\(Timestamp(seconds: written.maxSeen).iso8601())), outside the retention: nothing was imported "
-                                           + "(an older snapshot needs a longer --retention)")
-                }
-                let hash = fileHash.hex()
-                if !force, let previous = try previousImport(kind: "presence", carrier: carrier, hash: hash) { throw Repeat(previous: previous) }
-                try db.run("UPDATE imports SET sha256 = ? WHERE id = ?", [.text(hash), .int(importID)])
-                var report = state.report
-                report.rowsOK = written.rows
-                report.sha256 = hash
-                try finishImport(importID, report, extra: ", first_rowid = ?, last_rowid = ?, min_seen = ?, max_seen = ?",
-                                 written.rows > 0 ? [written.firstRowID.map { .int($0) } ?? .null, written.lastRowID.map { .int($0) } ?? .null,
-                                                     .int(written.minSeen), .int(written.maxSeen)] : [.null, .null, .null, .null])
-                return report
             }
-        } catch let repeated as Repeat {
-            while !parser.isFinished { usleep(1000) }
-            var skipped = ImportReport(kind: "presence", file: path)
-            skipped.alreadyImported = true
-            skipped.sha256 = fileHash.hex()
-            skipped.notes.append("this file was imported before (import #\(repeated.previous), same SHA-256); nothing kept (use --force to import it again)")
-            return skipped
-        } catch {
-            queue.close()
-            while !parser.isFinished { usleep(1000) }
-            throw error
+            switch engine {
+            case .sqlite(let file):
+                let rowIDs = try insertPresence(file, queue: pipeline.queue, carrier: carrierIndex, importID: importID, onBatch: onBatch)
+                (written.firstRowID, written.lastRowID) = (rowIDs.first, rowIDs.last)
+            case .postgres(let pg): try copyPresence(pg, queue: pipeline.queue, carrier: Int32(carrierIndex), importID: importID, onBatch: onBatch)
+            }
+            try pipeline.finish()
+            if let retainedAfter, written.rows > 0, written.maxSeen < retainedAfter.seconds {
+                throw StoreError.input("\(path): all \(formatCount(written.rows)) rows were seen before \(retainedAfter.iso8601()) (the latest at "
+                                       + "\(Timestamp(seconds: written.maxSeen).iso8601())), outside the retention: nothing was imported "
+                                       + "(an older snapshot needs a longer --retention)")
+            }
+            return (written.rows, ", first_rowid = ?, last_rowid = ?, min_seen = ?, max_seen = ?",
+                    written.rows > 0 ? [written.firstRowID.map { .int($0) } ?? .null, written.lastRowID.map { .int($0) } ?? .null,
+                                        .int(written.minSeen), .int(written.maxSeen)] : [.null, .null, .null, .null])
         }
+        if report.alreadyImported { return report }
         if case .sqlite(let file) = engine {
             // Move the new pages from the WAL into the database file: later scans read them directly.
             try file.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         }
-        if state.sawClearNumbers { report.notes.append("clear numbers were pseudonymized with \(carrier.rawValue)'s key; none were stored") }
         report.seconds = monotonicSeconds() - t0
-        progress?(ImportProgress(rows: written.rows, bytesRead: totalBytes, totalBytes: totalBytes, seconds: report.seconds))
+        progress?(ImportProgress(rows: report.rowsOK, bytesRead: totalBytes, totalBytes: totalBytes, seconds: report.seconds))
         return report
     }
 
@@ -370,53 +335,6 @@ extension Store {
     static func clearNumbersWithoutKey(_ path: String, line: Int, _ carrier: Carrier) -> StoreError {
         StoreError(.missingPseudonymKey, "\(path):\(line): subscriber: a clear number, but no pseudonym key is configured for \(carrier.rawValue): nothing was imported "
                + "(clear numbers are pseudonymized with the carrier's key on the way in; set the key, or import pseudonyms h:…)")
-    }
-
-    // MARK: Preferences: subscriber,language[,carrier]
-
-    public func importPreferences(path: String, carrier: Carrier, key: KeyedPseudonymizer?,
-                                  force: Bool = false, progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
-        try importPreferences(path: path, carrier: carrier, keys: key.map { [carrier: $0] } ?? [:], force: force, progress: progress)
-    }
-
-    /// Stated languages: `subscriber,language` from one carrier (`carrier`), or, with `carrier`
-    /// nil, `subscriber,language,carrier` with the carrier on every line (one file for all of
-    /// them). A clear number is pseudonymized with its carrier's key from `keys`.
-    public func importPreferences(path: String, carrier: Carrier?, keys: [Carrier: KeyedPseudonymizer],
-                                  force: Bool = false, progress: ((ImportProgress) -> Void)? = nil) throws -> ImportReport {
-        let upsert = BulkWriter(db, "INSERT INTO preferences (carrier, subscriber, language)", columns: 3,
-                                tail: "ON CONFLICT (carrier, subscriber) DO UPDATE SET language = excluded.language") { [$0[0], $0[1]] }
-        let expected = carrier == nil ? "subscriber,language,carrier" : "subscriber,language"
-        let fieldCount = carrier == nil ? 3 : 2
-        return try importRows(kind: "preferences", carrier: carrier, path: path, force: force, into: upsert, progress: progress) { n, bytes, report in
-            guard let f = try csvFields(n, bytes, &report, header: "subscriber") else { return nil }
-            guard f.count == fieldCount else {
-                let hint = carrier != nil && f.count == 3 ? " (a file with the carrier on every line is imported without --carrier)" : ""
-                report.bad(n, "expected \(fieldCount) fields \(expected), found \(f.count)\(hint)")
-                return nil
-            }
-            let lineCarrier: Carrier
-            if let carrier { lineCarrier = carrier } else {
-                guard let c = Carrier(name: f[2]) else {
-                    report.bad(n, "carrier: unknown '\(Escaped(f[2]))' (expected one of \(Carrier.allCases.map(\.rawValue).joined(separator: ", ")))")
-                    return nil
-                }
-                lineCarrier = c
-            }
-            let pseudonym: Pseudonym
-            if let p = Pseudonym(f[0]) { pseudonym = p }
-            else {
-                switch VietnamNumberingPlan.parse(f[0]) {
-                case .failure(let r): report.bad(n, "subscriber: \(r.description)"); return nil
-                case .success(let parsed):
-                    guard let key = keys[lineCarrier] else { throw Self.clearNumbersWithoutKey(path, line: n, lineCarrier) }
-                    pseudonym = key.pseudonym(for: parsed.msisdn)
-                }
-            }
-            let language = f[1]
-            if case .failure(let problem) = Languages.check(language) { report.bad(n, "language: \(problem)"); return nil }
-            return [.int(Int64(Self.carrierIndex[lineCarrier]!)), .blob(pseudonym.bytes), .text(language)]
-        }
     }
 
     // MARK: Do-not-call: msisdn

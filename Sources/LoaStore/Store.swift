@@ -24,6 +24,19 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Carrier index stored in presence rows. Append new carriers at the end; never reorder.
+    /// A carrier's number in the store (its place in `Carrier.allCases`), without hashing.
+    static func ordinal(_ c: Carrier) -> UInt8 {
+        switch c {
+        case .viettel: 0
+        case .vinaphone: 1
+        case .mobifone: 2
+        case .vietnamobile: 3
+        case .gmobile: 4
+        case .itelecom: 5
+        case .reddi: 6
+        }
+    }
+
     public static let carrierIndex: [Carrier: UInt8] = Dictionary(uniqueKeysWithValues: Carrier.allCases.enumerated().map { ($1, UInt8($0)) })
     public static let carriers: [Carrier] = Carrier.allCases
 

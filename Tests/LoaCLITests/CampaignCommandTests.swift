@@ -172,6 +172,23 @@ struct CampaignCommandTests {
         #expect(rows.count == 7)
         #expect(rows.dropFirst().allSatisfy { $0.hasPrefix("h:") })
         #expect(!String(decoding: csv, as: UTF8.self).contains("0961000001"))
+
+        // One languages file for every carrier: 0961000009 names no carrier. By its prefix it is
+        // Viettel's (its statement finds nobody); the porting list puts it at VinaPhone, where it is.
+        try Data("subscriber,language,carrier\n0961000009,en\n".utf8).write(to: URL(fileURLWithPath: "\(dir)/mixed.csv"))
+        try Data("msisdn,carrier\n0961000009,vinaphone\n".utf8).write(to: URL(fileURLWithPath: "\(dir)/ported.csv"))
+        func languages() throws -> [String: Int]? {
+            let r = try loa(["audience", "\(dir)/c.yaml", "--at", "2026-12-01T09:00:00+07:00", "--json"])
+            return try CLI.json(Substring(r.stdout.trimmingCharacters(in: .newlines)))["by_language"] as? [String: Int]
+        }
+        let byPrefix = try loa(["import", "preferences", "\(dir)/mixed.csv"])
+        #expect(byPrefix.stdout.contains("1 lines named no carrier and took the one the number's prefix was allocated to"), "\(byPrefix.stdout)")
+        #expect(try languages()?["en"] == 1)
+        let routed = try loa(["import", "preferences", "\(dir)/mixed.csv", "--routing", "\(dir)/ported.csv", "--force"])
+        #expect(routed.stdout.contains("preferences: 1 rows imported"), "\(routed.stdout)")
+        #expect(!routed.stdout.contains("named no carrier"))
+        #expect(try languages()?["en"] == 2)
+        #expect(try languages()?.values.reduce(0, +) == 6)
     }
 
     /// A one-language emergency campaign for these communes (a YAML flow list) and dates.

@@ -137,6 +137,26 @@ struct StoreTests {
         #expect(try store.latestPresence(at: Timestamp.parseISO8601("2026-11-24T10:00:00+07:00")!, seenWithin: 72 * 3600).count == 1)
     }
 
+    @Test("a carrier's number in the store is the same by either way of finding it")
+    func carrierOrdinals() {
+        for c in Carrier.allCases { #expect(Store.ordinal(c) == Store.carrierIndex[c]) }
+    }
+
+    @Test("canonical numbers are found in place with their carrier of origin; other forms are left to the full parser")
+    func canonicalNumbers() {
+        func canonical(_ s: String) -> String? {
+            Array(s.utf8).withUnsafeBufferPointer { b in
+                VietnamNumberingPlan.canonical(utf8: b).map { String(decoding: b[$0.nsn], as: UTF8.self) + " " + $0.carrier.rawValue }
+            }
+        }
+        #expect(canonical("0912345678") == "912345678 vinaphone")
+        #expect(canonical("84961234567") == "961234567 viettel")
+        #expect(canonical("+84901234567") == "901234567 mobifone")
+        for other in ["0243123456", "01623456789", "912345678", "0912 345 678", "0012345678", "091234567a", "+8491234567", ""] {
+            #expect(canonical(other) == nil, "\(other)")
+        }
+    }
+
     @Test("one preferences file for every carrier: the carrier on each line, its key for clear numbers", arguments: StoreEngine.available)
     func mixedPreferences(engine: StoreEngine) throws {
         let dir = try temporaryDirectory()
@@ -151,25 +171,91 @@ struct StoreTests {
             \(pseudonym),jra,mobifone
             0961000002,sed,telco
             0961000003,sed
+            0912000002,bdq,
+            0961000004,jra
+            \(pseudonym),sed
+            0961000005
+            0961000006,sed,viettel,extra
 
             """, to: "\(dir)/all.csv")
-        let report = try store.importPreferences(path: "\(dir)/all.csv", carrier: nil, keys: [.viettel: viettel, .vinaphone: vinaphone])
-        #expect(report.rowsOK == 3)
+        // 0961000004 moved to VinaPhone: the porting list says so; the others take their prefix's carrier.
+        guard case .success(let ported) = VietnamNumberingPlan.parse("0961000004") else { Issue.record("number"); return }
+        let report = try store.importPreferences(path: "\(dir)/all.csv", carrier: nil, keys: [.viettel: viettel, .vinaphone: vinaphone],
+                                                 routing: CarrierRouting(ported: [ported.msisdn: .vinaphone]))
+        #expect(report.rowsOK == 6)
+        #expect(report.problems.map(\.line) == [5, 9, 10, 11])
         #expect(report.problems.map(\.reason) == ["carrier: unknown 'telco' (expected one of viettel, vinaphone, mobifone, vietnamobile, gmobile, itelecom, reddi)",
-                                                  "expected 3 fields subscriber,language,carrier, found 2"])
-        guard case .success(let a) = VietnamNumberingPlan.parse("0961000001"), case .success(let b) = VietnamNumberingPlan.parse("0912000001") else {
-            Issue.record("numbers"); return
-        }
+                                                  "carrier: a pseudonym cannot be routed by its number: name its carrier in the third field",
+                                                  "expected 3 fields subscriber,language,carrier, found 1",
+                                                  "expected 3 fields subscriber,language,carrier, found 4"])
+        #expect(report.notes.contains("2 lines named no carrier and took the one the number's prefix was allocated to "
+                                      + "(a ported number's preference needs its carrier on the line, or the porting list with --routing)"))
+        func number(_ s: String) -> MSISDN { guard case .success(let p) = VietnamNumberingPlan.parse(s) else { fatalError(s) }; return p.msisdn }
         let prefs = try store.preferences()
-        #expect(prefs[CarrierPseudonym(carrier: .viettel, subscriber: viettel.pseudonym(for: a.msisdn))] == "sed")
-        #expect(prefs[CarrierPseudonym(carrier: .vinaphone, subscriber: vinaphone.pseudonym(for: b.msisdn))] == "ium")
+        #expect(prefs.count == 6)
+        #expect(prefs[CarrierPseudonym(carrier: .viettel, subscriber: viettel.pseudonym(for: number("0961000001")))] == "sed")
+        #expect(prefs[CarrierPseudonym(carrier: .vinaphone, subscriber: vinaphone.pseudonym(for: number("0912000001")))] == "ium")
         #expect(prefs[CarrierPseudonym(carrier: .mobifone, subscriber: Pseudonym(pseudonym)!)] == "jra")
+        #expect(prefs[CarrierPseudonym(carrier: .viettel, subscriber: viettel.pseudonym(for: number("0961000003")))] == "sed")
+        #expect(prefs[CarrierPseudonym(carrier: .vinaphone, subscriber: vinaphone.pseudonym(for: number("0912000002")))] == "bdq")
+        #expect(prefs[CarrierPseudonym(carrier: .vinaphone, subscriber: vinaphone.pseudonym(for: number("0961000004")))] == "jra")
         // A clear number of a carrier without its key: refused whole.
         try write("subscriber,language,carrier\n0901000001,vi,mobifone\n", to: "\(dir)/more.csv")
         #expect(throws: StoreError.self) { _ = try store.importPreferences(path: "\(dir)/more.csv", carrier: nil, keys: [.viettel: viettel]) }
         // A one-carrier import of a file that names carriers says how to import it.
         let one = try store.importPreferences(path: "\(dir)/all.csv", carrier: .viettel, key: viettel, force: true)
         #expect(one.problems.first?.reason == "expected 2 fields subscriber,language, found 3 (a file with the carrier on every line is imported without --carrier)")
+    }
+
+    @Test("preferences: quoted, spaced and non-ASCII lines follow the same rules as plain ones; the last statement wins across sorted chunks",
+          arguments: StoreEngine.available)
+    func preferencesFastAndFullRules(engine: StoreEngine) throws {
+        let dir = try temporaryDirectory()
+        let store = try storeWithCells(dir, engine)
+        func number(_ s: String) -> MSISDN { guard case .success(let p) = VietnamNumberingPlan.parse(s) else { fatalError(s) }; return p.msisdn }
+        // Line 2 and 3 are one subscriber written two ways (the later wins); line 4 is quoted with
+        // spaces; line 5 holds a tab (a control character); line 6 a language in another script;
+        // line 7 a number with a lost leading zero; line 8 a carrier in a one-carrier file.
+        try write("""
+            SUBSCRIBER,language
+            0912000001,vi
+            "+84 912 000 001" , sed
+             "0912000002","jra"
+            0912000003,v\ti
+            0912000004,tiếng
+            912000005,bdq
+            0912000006,vi,Vinaphone
+            0912000001,ium
+
+            """, to: "\(dir)/p.csv")
+        let report = try store.importPreferences(path: "\(dir)/p.csv", carrier: .vinaphone, keys: [.vinaphone: key], routing: CarrierRouting(),
+                                                 force: false, progress: nil, chunkRows: 2)
+        #expect(report.rowsOK == 5)
+        #expect(report.problems.map(\.line) == [5, 6, 8])
+        #expect(report.problems[0].reason.hasPrefix("a control character in"))
+        #expect(report.problems[1].reason.hasPrefix("language: 'tiếng' is not"))
+        #expect(report.problems[2].reason == "expected 2 fields subscriber,language, found 3 (a file with the carrier on every line is imported without --carrier)")
+        let prefs = try store.preferences()
+        func language(_ n: String) -> String? { prefs[CarrierPseudonym(carrier: .vinaphone, subscriber: key.pseudonym(for: number(n)))] }
+        // 0912000001 was stated three times, across chunks of two rows: the file's last line wins.
+        #expect(language("0912000001") == "ium")
+        #expect(language("0912000002") == "jra")
+        #expect(language("0912000005") == "bdq")
+        #expect(prefs.count == 3)
+        // Many keys over many chunks, with repeats far apart: the last of each wins.
+        var lines = "subscriber,language\n"
+        for i in 0..<3000 { lines += String(format: "0912%06d,%@\n", i % 1000, ["vi", "sed", "jra"][i / 1000]) }
+        try write(lines, to: "\(dir)/many.csv")
+        let many = try store.importPreferences(path: "\(dir)/many.csv", carrier: .vinaphone, keys: [.vinaphone: key], routing: CarrierRouting(),
+                                               force: false, progress: nil, chunkRows: 700)
+        #expect(many.rowsOK == 3000)
+        let after = try store.preferences()
+        #expect(after.count == 1000)
+        #expect(Set(after.values) == ["jra"])
+        // The same file again: recognised by its SHA-256 while it streams, nothing kept.
+        let again = try store.importPreferences(path: "\(dir)/many.csv", carrier: .vinaphone, key: key)
+        #expect(again.alreadyImported)
+        #expect(try store.preferences().count == 1000)
     }
 
     @Test("an import report counts every bad line by its kind, beyond the first 20 it lists")

@@ -51,18 +51,20 @@ audience() {
 }
 audience
 
-log "stated languages: half of every carrier's subscribers state one (a file per carrier)"
-start=$(date +%s.%N); lines=0
-for c in viettel vinaphone mobifone vietnamobile gmobile; do
-  awk -F, 'NR == 1 { print "subscriber,language"; next } !seen[$1]++ && NR % 2 == 0 { print $1 "," (NR % 3 == 0 ? "sed" : (NR % 3 == 1 ? "jra" : "ium")) }' \
-    "$work/data/presence-$c.csv" >"$work/prefs-$c.csv"
-  lines=$((lines + $(wc -l <"$work/prefs-$c.csv") - 1))
-done
-for c in viettel vinaphone mobifone vietnamobile gmobile; do
-  "$LOA" import preferences "$work/prefs-$c.csv" --carrier "$c" >/dev/null 2>&1
-done
-end=$(date +%s.%N)
-awk -v r="$lines" -v s="$(echo "$end - $start" | bc)" 'BEGIN { printf "preferences: %d lines in %.2f s = %.0f lines/s (files written and imported)\n", r, s, r / s }'
+log "stated languages: half of every carrier's subscribers state one, in one mixed file (a quarter of the lines name no carrier: routed by prefix)"
+{
+  echo "subscriber,language,carrier"
+  for c in viettel vinaphone mobifone vietnamobile gmobile; do
+    awk -F, -v c="$c" 'NR > 1 && !seen[$1]++ && NR % 2 == 0 {
+      lang = NR % 3 == 0 ? "sed" : (NR % 3 == 1 ? "jra" : "ium")
+      if (NR % 8 == 0) print $1 "," lang; else print $1 "," lang "," c }' "$work/data/presence-$c.csv"
+  done | shuf --random-source=<(yes)
+} >"$work/prefs.csv"
+lines=$(($(wc -l <"$work/prefs.csv") - 1))
+out=$(/usr/bin/time -f "PEAK %M WALL %e" "$LOA" import preferences "$work/prefs.csv" 2>&1 >/dev/null | grep -E "PEAK")
+wall=${out#*WALL }; kb=${out#PEAK }; kb=${kb%% *}
+awk -v r="$lines" -v s="$wall" -v p="$kb" 'BEGIN { printf "preferences: %d lines of one mixed file in %.2f s = %.0f lines/s, peak memory %.0f MiB\n", r, s, r / s, p / 1024 }'
+echo "preferences kept: $(sql "select count(*) from preferences")"
 log "targeting with the stated languages"
 audience
 echo "database: $(size)"

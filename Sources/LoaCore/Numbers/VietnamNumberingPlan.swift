@@ -167,27 +167,29 @@ public enum VietnamNumberingPlan {
     static let prefixTable: [Carrier?] = (0..<100).map { mobilePrefixes[pad($0)] }
 
     /// Parses a number from raw UTF-8 bytes. The canonical forms "0912345678", "84912345678" and
-    /// "+84912345678" take a fast path without allocation; anything else goes through `parse`.
+    /// "+84912345678" take a fast path; anything else goes through `parse`.
     public static func parse(utf8 b: UnsafeBufferPointer<UInt8>) -> Result<Parsed, Rejection> {
-        var start = -1
+        if let (nsn, carrier) = canonical(utf8: b) {
+            let text = String(decoding: UnsafeBufferPointer(rebasing: b[nsn]), as: UTF8.self)
+            return .success(Parsed(msisdn: MSISDN(nsn: text), carrierOfOrigin: carrier, migratedFrom: nil, restoredLeadingZero: false))
+        }
+        return parse(String(decoding: b, as: UTF8.self))
+    }
+
+    /// A number in a canonical form ("0912345678", "84912345678", "+84912345678") of a mobile
+    /// prefix: where its national significant number lies in `b`, and its carrier of origin,
+    /// without allocating (bulk imports). nil for any other form: `parse` decides those.
+    public static func canonical(utf8 b: UnsafeBufferPointer<UInt8>) -> (nsn: Range<Int>, carrier: Carrier)? {
+        let start: Int
         switch b.count {
         case 10 where b[0] == 0x30: start = 1
         case 11 where b[0] == 0x38 && b[1] == 0x34: start = 2
         case 12 where b[0] == 0x2B && b[1] == 0x38 && b[2] == 0x34: start = 3
-        default: break
+        default: return nil
         }
-        if start > 0 {
-            var allDigits = true
-            for i in start..<b.count where b[i] < 0x30 || b[i] > 0x39 { allDigits = false; break }
-            if allDigits, b[start] != 0x30 {
-                let prefix = Int(b[start] - 0x30) * 10 + Int(b[start + 1] - 0x30)
-                if let carrier = prefixTable[prefix] {
-                    let nsn = String(decoding: UnsafeBufferPointer(rebasing: b[start..<b.count]), as: UTF8.self)
-                    return .success(Parsed(msisdn: MSISDN(nsn: nsn), carrierOfOrigin: carrier, migratedFrom: nil, restoredLeadingZero: false))
-                }
-            }
-        }
-        return parse(String(decoding: b, as: UTF8.self))
+        for i in start..<b.count where b[i] < 0x30 || b[i] > 0x39 { return nil }
+        guard b[start] != 0x30, let carrier = prefixTable[Int(b[start] - 0x30) * 10 + Int(b[start + 1] - 0x30)] else { return nil }
+        return (start..<b.count, carrier)
     }
 
     /// Country calling codes are 1–3 digits (ITU-T E.164); the common ones are listed so the
