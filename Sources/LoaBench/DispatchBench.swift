@@ -45,6 +45,12 @@ struct DispatchBench {
         return path
     }
 
+    /// Removes a store made by `store` (its directory, or its database on the server).
+    func discard(_ path: String) {
+        if Store.isPostgresURL(path) { try? PostgresDatabase.dropDatabase(url: path) }
+        else { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+    }
+
     func campaigns() -> Dispatcher.Campaigns {
         let always = SendingPolicy(campaignWindows: [DailyWindow(startMinute: 0, endMinute: 1440)], carrierWindow: nil, priority: .emergency,
                                    start: Timestamp(seconds: 0), end: Timestamp(seconds: Int64(Date().timeIntervalSince1970) + 86400))
@@ -73,6 +79,7 @@ struct DispatchBench {
         print("planning \(messages) messages for \(carriers.count) carriers…")
         let planStart = Date()
         let path = try store(messages: messages, carriers: carriers)
+        defer { discard(path) }
         print("store created and \(messages) messages planned in \(String(format: "%.2f", Date().timeIntervalSince(planStart))) s")
         var sims: [(CarrierSimulator, BackgroundServer)] = []
         var gateways: [CarrierGateway] = []
@@ -101,6 +108,7 @@ struct DispatchBench {
         let seconds = options.int("seconds", 30)
         let messages = tps * (seconds + 10)
         let path = try store(messages: messages, carriers: [.viettel])
+        defer { discard(path) }
         let (sim, server, port) = try await simulator(.viettel, tps: tps * 2, maxBatch: 5000)
         let d = Dispatcher(storage: try StorePool(location: path, capacity: 8), gateways: [gateway(.viettel, port: port, tps: tps, maxBatch: 5000)], campaigns: campaigns()) { _ in }
         let (rate, elapsed, stats) = try await measure(d, sim, seconds: seconds)
@@ -130,6 +138,7 @@ struct DispatchBench {
         let timeout = Double(options.int("timeout", 10))
         let messages = tps * (seconds + 15)
         let path = try store(messages: messages, carriers: [.viettel])
+        defer { discard(path) }
         let (sim, server, port) = try await simulator(.viettel, tps: tps * 2, maxBatch: 5000, faultRate: Double(percent) / 100)
         let d = Dispatcher(storage: try StorePool(location: path, capacity: 8), gateways: [gateway(.viettel, port: port, tps: tps, maxBatch: 5000, timeout: timeout)], campaigns: campaigns()) { _ in }
         let (rate, elapsed, stats) = try await measure(d, sim, seconds: seconds)
@@ -148,6 +157,7 @@ struct DispatchBench {
         let seconds = options.int("seconds", 15)
         let messages = tps * (seconds + 3)
         let path = try store(messages: 0, carriers: [.viettel])
+        defer { discard(path) }
         let store = try Store(location: path)
         let key = try KeyedPseudonymizer(key: Array("bench-kannel-pseudonym-key-0001".utf8))
         let vault = try ContactVault(hex: String(repeating: "b7", count: 32))

@@ -25,6 +25,7 @@ struct ReceiptsBench {
         let bench = DispatchBench(options: options)
         // Every third message is long (two parts); ids follow the planning order from 1.
         let path = try bench.store(messages: pending, carriers: [.viettel]) { $0 % 3 == 0 ? 2 : 1 }
+        defer { bench.discard(path) }
         let store = try Store(location: path)
         // Everything planned goes out in batches of 5,000 the carrier accepts.
         let t0 = Date()

@@ -188,11 +188,16 @@ extension Store {
         // Planners on other nodes wait: the cap counts what every campaign planned before.
         if db.dialect == .postgres { try db.run("SELECT pg_advisory_xact_lock(\(StoreLocks.planning))") }
         let now = Self.nowSeconds()
-        let capReason = SQLValue.text("per-subscriber cap: \(capPerDay) a day across campaigns")
-        // 256 messages per statement: one round trip each for the cap counts and the insert.
+        let capReason = "per-subscriber cap: \(capPerDay) a day across campaigns"
+        // SQLite: 256 messages per statement. PostgreSQL: 5,000 per COPY into a scratch table,
+        // moved by one INSERT … SELECT (a round trip and a parse per chunk, not per 256 rows).
+        let postgres: PostgresDatabase?
+        if case .postgres(let pg) = engine { postgres = pg } else { postgres = nil }
+        if postgres != nil { try db.run(Self.planningScratch) }
+        let chunkSize = postgres == nil ? 256 : 5000
         var from = 0
         while from < messages.count {
-            let chunk = messages[from..<min(from + 256, messages.count)]
+            let chunk = messages[from..<min(from + chunkSize, messages.count)]
             from = chunk.endIndex
             var counts: [String: Int] = [:]
             if priority != .emergency {
@@ -203,29 +208,58 @@ extension Store {
                     """, [.int(Int64(day))] + subscribers.map { .text($0) }) { ($0.text(0), $0.int(1)) }
                 for (subscriber, n) in rows { counts[subscriber] = n }
             }
-            var values: [SQLValue] = []
-            values.reserveCapacity(chunk.count * 12)
-            for m in chunk {
-                var state = "planned"
-                if priority != .emergency {
-                    if counts[m.subscriber, default: 0] >= capPerDay { state = "rejected" } else { counts[m.subscriber, default: 0] += 1 }
-                }
-                values += [.text(campaign), .text(m.carrier.rawValue), .text(m.subscriber), .text(m.language), m.commune.map { .int(Int64($0)) } ?? .null,
-                           .int(Int64(day)), .text(m.text), .text(m.isCall ? OutboundMessage.voiceEncoding : m.encoding.rawValue), .int(Int64(m.segments)), .text(state),
-                           state == "planned" ? .null : capReason, .int(now)]
+            let states = chunk.map { m -> String in
+                guard priority != .emergency else { return "planned" }
+                if counts[m.subscriber, default: 0] >= capPerDay { return "rejected" }
+                counts[m.subscriber, default: 0] += 1
+                return "planned"
             }
             // Planning again adds nothing: only rows written now come back and are counted.
-            let written = try db.query("""
-                INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at)
-                VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
-                ON CONFLICT DO NOTHING RETURNING state
-                """, values) { $0.text(0) }
+            let written: [String]
+            if let postgres {
+                try postgres.copyIn("COPY planning_in FROM STDIN") { send in
+                    var buffer: [UInt8] = []
+                    buffer.reserveCapacity(chunk.count * 200)
+                    for (k, m) in chunk.enumerated() {
+                        PlanningCopy.row([String(k), campaign, m.carrier.rawValue, m.subscriber, m.language, m.commune.map(String.init), String(day), m.text,
+                                          m.isCall ? OutboundMessage.voiceEncoding : m.encoding.rawValue, String(m.segments), states[k],
+                                          states[k] == "planned" ? nil : capReason, String(now)], into: &buffer)
+                    }
+                    try buffer.withUnsafeBytes { try send($0) }
+                }
+                written = try db.query("""
+                    INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at)
+                    SELECT campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at
+                    FROM planning_in ORDER BY seq ON CONFLICT DO NOTHING RETURNING state
+                    """, []) { $0.text(0) }
+                try db.run("TRUNCATE planning_in")
+            } else {
+                var values: [SQLValue] = []
+                values.reserveCapacity(chunk.count * 12)
+                for (k, m) in chunk.enumerated() {
+                    values += [.text(campaign), .text(m.carrier.rawValue), .text(m.subscriber), .text(m.language), m.commune.map { .int(Int64($0)) } ?? .null,
+                               .int(Int64(day)), .text(m.text), .text(m.isCall ? OutboundMessage.voiceEncoding : m.encoding.rawValue), .int(Int64(m.segments)), .text(states[k]),
+                               states[k] == "planned" ? .null : .text(capReason), .int(now)]
+                }
+                written = try db.query("""
+                    INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at)
+                    VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
+                    ON CONFLICT DO NOTHING RETURNING state
+                    """, values) { $0.text(0) }
+            }
             let newlyPlanned = written.filter { $0 == "planned" }.count
             planned += newlyPlanned
             capped += written.count - newlyPlanned
         }
         return (planned, capped)
     }
+
+    /// PostgreSQL: the session's scratch table for planned messages on their way in (emptied at
+    /// every commit, and after each chunk).
+    static let planningScratch = """
+        CREATE TEMP TABLE IF NOT EXISTS planning_in (seq integer, campaign text, carrier text, subscriber text, language text, commune integer,
+            day integer, text text, encoding text, segments integer, state text, reason text, updated_at bigint) ON COMMIT DELETE ROWS
+        """
 
     /// Batches that were uploading or waiting to retry when the process stopped, due at `now`.
     /// They go again with the same idempotency key, so the carrier sees each message once.
@@ -717,5 +751,25 @@ extension Store: ReceiptSink {
             try db.run("DELETE FROM receipt_signatures WHERE at < ?", [.int(forgetBefore)])
             return try db.run("INSERT INTO receipt_signatures (signature, at) VALUES (?, ?) ON CONFLICT DO NOTHING", [.text(signature), .int(at)]) == 1
         }
+    }
+}
+
+/// Rows in PostgreSQL's COPY text format: tab-separated, `\N` for NULL, backslash escapes.
+enum PlanningCopy {
+    static func row(_ fields: [String?], into out: inout [UInt8]) {
+        for (i, field) in fields.enumerated() {
+            if i > 0 { out.append(0x09) }
+            guard let field else { out.append(0x5C); out.append(0x4E); continue }
+            for b in field.utf8 {
+                switch b {
+                case 0x5C: out.append(0x5C); out.append(0x5C)
+                case 0x0A: out.append(0x5C); out.append(0x6E)
+                case 0x0D: out.append(0x5C); out.append(0x72)
+                case 0x09: out.append(0x5C); out.append(0x74)
+                default: out.append(b)
+                }
+            }
+        }
+        out.append(0x0A)
     }
 }

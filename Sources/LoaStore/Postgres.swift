@@ -84,6 +84,13 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         }
     }
 
+    /// Drops the database named in `url`, its sessions closed first (benchmarks' scratch databases).
+    public static func dropDatabase(url: String) throws(StoreError) {
+        guard let name = databaseName(url) else { throw .input("\(maskPassword(url)): the URL names no database") }
+        let admin = try PostgresDatabase(url: Self.url(url, database: "postgres"))
+        try admin.execute("DROP DATABASE IF EXISTS \"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\" WITH (FORCE)")
+    }
+
     /// Whether the server still answers on this connection (leases live as long as it does).
     public var isAlive: Bool {
         guard let r = PQexec(conn, "SELECT 1") else { return false }
