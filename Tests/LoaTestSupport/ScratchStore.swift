@@ -17,8 +17,11 @@ public enum StoreEngine: String, CaseIterable, Sendable, CustomStringConvertible
     }
 
     /// A fresh, empty store location: a file in a new directory, or a new database on the server.
+    /// Names carry the test process's id: the scratch stores of test runs that have ended are
+    /// removed by the next run's first scratch store (so a developer's disk and server do not fill).
     public func scratchLocation() throws -> String {
-        let tag = UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        _ = ScratchCleanup.once
+        let tag = "\(getpid())_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
         switch self {
         case .sqlite:
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loa-test-\(tag)").path
@@ -33,4 +36,25 @@ public enum StoreEngine: String, CaseIterable, Sendable, CustomStringConvertible
             return url
         }
     }
+}
+
+/// Removes the scratch stores (`loa-test-PID_…` directories, `loa_test_PID_…` databases) of
+/// test processes that are no longer running.
+enum ScratchCleanup {
+    static let once: Void = {
+        func ended(_ name: Substring) -> Bool {
+            guard let pid = Int32(name.prefix { $0 != "_" }), pid > 0 else { return false }
+            return kill(pid, 0) != 0 && errno == ESRCH
+        }
+        let temporary = FileManager.default.temporaryDirectory
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? [] where entry.hasPrefix("loa-test-") {
+            if ended(entry.dropFirst("loa-test-".count)) { try? FileManager.default.removeItem(at: temporary.appendingPathComponent(entry)) }
+        }
+        guard let server = ProcessInfo.processInfo.environment["LOA_TEST_POSTGRES_URL"],
+              let admin = try? PostgresDatabase(url: PostgresDatabase.url(server, database: "postgres")),
+              let names = try? admin.query("SELECT datname FROM pg_database WHERE datname LIKE 'loa_test_%'", [], row: { $0.text(0) }) else { return }
+        for name in names where ended(name.dropFirst("loa_test_".count)) {
+            try? PostgresDatabase.dropDatabase(url: PostgresDatabase.url(server, database: name))
+        }
+    }()
 }
