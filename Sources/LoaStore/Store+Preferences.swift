@@ -1,3 +1,4 @@
+import CSQLite3
 import Foundation
 import LoaCore
 import LoaCrypto
@@ -64,6 +65,31 @@ extension Store {
         report.seconds = monotonicSeconds() - t0
         progress?(ImportProgress(rows: report.rowsOK, bytesRead: totalBytes, totalBytes: totalBytes, seconds: report.seconds))
         return report
+    }
+}
+
+extension Store {
+    /// SQLite: the rows read in place (no string per row: a file holds a handful of languages,
+    /// compared as bytes).
+    func sqliteLanguagePreferences(_ file: SQLiteDatabase, into table: LanguagePreferences) throws -> LanguagePreferences {
+        var table = table
+        var seen: [([UInt8], UInt32)] = []
+        let statement = try file.prepare("SELECT carrier, subscriber, language FROM preferences")
+        let s = statement.stmt
+        while try statement.step() {
+            let carrier = sqlite3_column_int(s, 0)
+            guard carrier >= 0, carrier < Self.carriers.count, sqlite3_column_bytes(s, 1) == 32, let key = sqlite3_column_blob(s, 1),
+                  let text = sqlite3_column_text(s, 2) else { continue }
+            let language = UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(s, 2)))
+            var interned: UInt32 = 0
+            for (bytes, number) in seen where bytes.count == language.count && bytes.elementsEqual(language) { interned = number; break }
+            if interned == 0 {
+                interned = table.intern(String(decoding: language, as: UTF8.self))
+                if seen.count < 16 { seen.append((Array(language), interned)) }
+            }
+            table.set(interned: interned, carrier: UInt8(carrier), subscriber: Pseudonym(bytes: UnsafeRawBufferPointer(start: key, count: 32)))
+        }
+        return table
     }
 }
 

@@ -232,6 +232,7 @@ public final class Store: @unchecked Sendable {
     public func languagePreferences() throws -> LanguagePreferences {
         let expected = Int(try db.scalarInt("SELECT count(*) FROM preferences") ?? 0)
         var table = LanguagePreferences(expected: expected)
+        if case .sqlite(let file) = engine { return try sqliteLanguagePreferences(file, into: table) }
         _ = try db.query("SELECT carrier, subscriber, language FROM preferences") { row -> Void in
             let carrier = row.int(0)
             guard carrier >= 0, carrier < Self.carriers.count, let subscriber = row.pseudonym(1) else { return }

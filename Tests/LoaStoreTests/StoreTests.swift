@@ -252,6 +252,10 @@ struct StoreTests {
         let after = try store.preferences()
         #expect(after.count == 1000)
         #expect(Set(after.values) == ["jra"])
+        // The compact table selection reads holds the same statements.
+        let compact = try store.languagePreferences()
+        #expect(compact.count == 1000)
+        #expect(after.allSatisfy { compact.language(carrier: Store.carrierIndex[$0.key.carrier]!, subscriber: $0.key.subscriber) == $0.value })
         // The same file again: recognised by its SHA-256 while it streams, nothing kept.
         let again = try store.importPreferences(path: "\(dir)/many.csv", carrier: .vinaphone, key: key)
         #expect(again.alreadyImported)
