@@ -71,21 +71,30 @@ extension Store {
 extension Store {
     /// SQLite: the rows read in place (no string per row: a file holds a handful of languages,
     /// compared as bytes).
-    func sqliteLanguagePreferences(_ file: SQLiteDatabase, into table: LanguagePreferences) throws -> LanguagePreferences {
-        var table = table
-        var seen: [([UInt8], UInt32)] = []
+    func sqliteLanguagePreferences(_ file: SQLiteDatabase, expected: Int) throws -> LanguagePreferences {
+        var table = LanguagePreferences(expected: expected)
+        // Tags of up to 8 bytes packed into a word with their length: compared as integers.
+        var packed: [UInt64] = [], numbers: [UInt32] = []
         let statement = try file.prepare("SELECT carrier, subscriber, language FROM preferences")
         let s = statement.stmt
         while try statement.step() {
             let carrier = sqlite3_column_int(s, 0)
             guard carrier >= 0, carrier < Self.carriers.count, sqlite3_column_bytes(s, 1) == 32, let key = sqlite3_column_blob(s, 1),
                   let text = sqlite3_column_text(s, 2) else { continue }
-            let language = UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(s, 2)))
+            let length = Int(sqlite3_column_bytes(s, 2))
             var interned: UInt32 = 0
-            for (bytes, number) in seen where bytes.count == language.count && bytes.elementsEqual(language) { interned = number; break }
-            if interned == 0 {
-                interned = table.intern(String(decoding: language, as: UTF8.self))
-                if seen.count < 16 { seen.append((Array(language), interned)) }
+            if length <= 7 {
+                var word = UInt64(length) << 56
+                for i in 0..<length { word |= UInt64(text[i]) << (8 * UInt64(i)) }
+                if let at = packed.firstIndex(of: word) { interned = numbers[at] } else if packed.count < 64 {
+                    interned = table.intern(String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self))
+                    packed.append(word)
+                    numbers.append(interned)
+                } else {
+                    interned = table.intern(String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self))
+                }
+            } else {
+                interned = table.intern(String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self))
             }
             table.set(interned: interned, carrier: UInt8(carrier), subscriber: Pseudonym(bytes: UnsafeRawBufferPointer(start: key, count: 32)))
         }

@@ -231,8 +231,8 @@ public final class Store: @unchecked Sendable {
     /// Every stated language, compactly, by the store's carrier index (`Store.carriers`).
     public func languagePreferences() throws -> LanguagePreferences {
         let expected = Int(try db.scalarInt("SELECT count(*) FROM preferences") ?? 0)
+        if case .sqlite(let file) = engine { return try sqliteLanguagePreferences(file, expected: expected) }
         var table = LanguagePreferences(expected: expected)
-        if case .sqlite(let file) = engine { return try sqliteLanguagePreferences(file, into: table) }
         _ = try db.query("SELECT carrier, subscriber, language FROM preferences") { row -> Void in
             let carrier = row.int(0)
             guard carrier >= 0, carrier < Self.carriers.count, let subscriber = row.pseudonym(1) else { return }
