@@ -91,54 +91,33 @@ struct InspectText: AsyncParsableCommand {
     /// The batch without parts, alternatives or a price per segment: lines read in blocks, plain
     /// JSON strings taken as they are, texts measured without building parts, answers written as
     /// bytes. Everything else (escapes, bad lines) goes the general way; the answers are the same.
+    /// A large block is answered in two halves on two cores, written in the input's order.
     private func runFastBatch() throws {
         let out = OutputBuffer()
         var lineNumber = 0, bad = 0
-        var json: [UInt8] = []
-        json.reserveCapacity(512)
-        func answer(_ line: UnsafeBufferPointer<UInt8>) {
-            lineNumber += 1
-            var body = line
-            if let last = body.last, last == 0x0D { body = UnsafeBufferPointer(rebasing: body.dropLast()) }
-            json.removeAll(keepingCapacity: true)
-            var text: String? = nil
-            // A plain JSON string: quotes at both ends, no escape and no control character inside.
-            if body.count >= 2, body.first == 0x22, body.last == 0x22,
-               !body[1..<(body.count - 1)].contains(where: { $0 == 0x5C || $0 == 0x22 || $0 < 0x20 }),
-               let s = String(validating: UnsafeBufferPointer(rebasing: body[1..<(body.count - 1)]), as: UTF8.self) {
-                text = s
+        let halves = [FastBatchAnswers(), FastBatchAnswers()]
+        /// Answers the complete lines in `b[0..<end]` (each ends with a line feed).
+        func answerLines(_ b: UnsafeBufferPointer<UInt8>, _ end: Int) {
+            var middle = 0
+            if end >= 1 << 16, let nl = UnsafeBufferPointer(rebasing: b[(end / 2)..<end]).firstIndex(of: 0x0A) { middle = end / 2 + nl + 1 }
+            guard middle > 0 && middle < end else {
+                halves[0].answer(UnsafeBufferPointer(rebasing: b[0..<end]), firstLine: lineNumber + 1)
+                lineNumber += halves[0].lines; bad += halves[0].bad
+                out.raw(halves[0].output)
+                return
             }
-            do {
-                let message: String
-                if let text { message = text } else {
-                    guard let line = String(validating: body, as: UTF8.self) else { throw BatchLineError("not UTF-8 (the line's bytes are not valid UTF-8 text)") }
-                    message = try JSONText.decodeString(Substring(line))
-                }
-                // Control characters: C0 are excluded above for plain strings; C1 (U+0080–U+009F) are C2 80–C2 9F.
-                if text == nil || body.contains(0xC2), let problem = messageTextProblem(message) { throw BatchLineError("the message \(problem)") }
-                let (m, normalized, changed) = SMSEncoder.measureNormalizing(message)
-                if m.segments > 255 { throw BatchLineError("the message needs \(m.segments) parts; at most 255") }
-                json.append(contentsOf: #"{"encoding":""#.utf8)
-                json.append(contentsOf: m.encoding.rawValue.utf8)
-                json.append(contentsOf: #"","units":"#.utf8); appendNumber(m.units, &json)
-                json.append(contentsOf: #","segments":"#.utf8); appendNumber(m.segments, &json)
-                json.append(contentsOf: #","characters":"#.utf8); appendNumber(m.characters, &json)
-                json.append(contentsOf: #","units_per_segment":"#.utf8); appendNumber(m.segments > 1 ? m.encoding.partLimit : m.encoding.singleLimit, &json)
-                json.append(contentsOf: (changed ? #","normalized":true"# : #","normalized":false"#).utf8)
-                if m.encoding == .ucs2 {
-                    json.append(contentsOf: #","non_gsm7":["#.utf8)
-                    for (i, ch) in Diacritics.nonGSM7Characters(nfc: normalized).enumerated() {
-                        if i > 0 { json.append(0x2C) }
-                        JSONString.append(String(ch), to: &json)
-                    }
-                    json.append(0x5D)
-                }
-                json.append(contentsOf: #","cost":{"segments":"#.utf8); appendNumber(m.segments, &json)
-                json.append(contentsOf: "}}".utf8)
-                out.bytes(json)
-            } catch {
-                bad += 1
-                out.line(batchError(line: lineNumber, error))
+            let firstLines = UnsafeBufferPointer(rebasing: b[0..<middle]).reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
+            let start = lineNumber + 1
+            // The block stays put while both halves run (the closure may not capture the pointer itself).
+            let base = UInt(bitPattern: b.baseAddress), cut = middle
+            DispatchQueue.concurrentPerform(iterations: 2) { i in
+                let p = UnsafePointer<UInt8>(bitPattern: base)!
+                let part = i == 0 ? UnsafeBufferPointer(start: p, count: cut) : UnsafeBufferPointer(start: p + cut, count: end - cut)
+                halves[i].answer(part, firstLine: i == 0 ? start : start + firstLines)
+            }
+            for h in halves {
+                lineNumber += h.lines; bad += h.bad
+                out.raw(h.output)
             }
         }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
@@ -150,12 +129,15 @@ struct InspectText: AsyncParsableCommand {
             let end = filled + n
             var start = 0
             buffer.withUnsafeBufferPointer { b in
-                while start < end, let nl = UnsafeBufferPointer(rebasing: b[start..<end]).firstIndex(of: 0x0A) {
-                    answer(UnsafeBufferPointer(rebasing: b[start..<(start + nl)]))
-                    start += nl + 1
+                // Every complete line of the block at once; at the end of input, the last line too.
+                if let lastNL = UnsafeBufferPointer(rebasing: b[0..<end]).lastIndex(of: 0x0A) {
+                    answerLines(b, lastNL + 1)
+                    start = lastNL + 1
                 }
                 if n == 0 && start < end {
-                    answer(UnsafeBufferPointer(rebasing: b[start..<end]))
+                    halves[0].answer(UnsafeBufferPointer(rebasing: b[start..<end]), firstLine: lineNumber + 1, lastWithoutEnd: true)
+                    lineNumber += halves[0].lines; bad += halves[0].bad
+                    out.raw(halves[0].output)
                     start = end
                 }
             }
@@ -356,4 +338,73 @@ func hex(_ bytes: [UInt8]) -> String {
     out.reserveCapacity(bytes.count * 2)
     for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0xF)]) }
     return String(decoding: out, as: UTF8.self)
+}
+
+/// The answers to a run of batch lines, in bytes (one per line, in order): what one core does
+/// for `inspect text --json --batch`.
+final class FastBatchAnswers: @unchecked Sendable {
+    private(set) var output: [UInt8] = []
+    private(set) var lines = 0
+    private(set) var bad = 0
+    private var json: [UInt8] = []
+
+    /// Answers every line of `text` (each ended by a line feed, or the one line without an end
+    /// when `lastWithoutEnd`), numbering them from `firstLine`.
+    func answer(_ text: UnsafeBufferPointer<UInt8>, firstLine: Int, lastWithoutEnd: Bool = false) {
+        output.removeAll(keepingCapacity: true)
+        lines = 0; bad = 0
+        if lastWithoutEnd { answerLine(text, firstLine); return }
+        var start = 0
+        while start < text.count, let nl = UnsafeBufferPointer(rebasing: text[start...]).firstIndex(of: 0x0A) {
+            answerLine(UnsafeBufferPointer(rebasing: text[start..<(start + nl)]), firstLine + lines)
+            start += nl + 1
+        }
+    }
+
+    private func answerLine(_ line: UnsafeBufferPointer<UInt8>, _ lineNumber: Int) {
+        lines += 1
+        var body = line
+        if let last = body.last, last == 0x0D { body = UnsafeBufferPointer(rebasing: body.dropLast()) }
+        json.removeAll(keepingCapacity: true)
+        var text: String? = nil
+        // A plain JSON string: quotes at both ends, no escape and no control character inside.
+        if body.count >= 2, body.first == 0x22, body.last == 0x22,
+           !body[1..<(body.count - 1)].contains(where: { $0 == 0x5C || $0 == 0x22 || $0 < 0x20 }),
+           let s = String(validating: UnsafeBufferPointer(rebasing: body[1..<(body.count - 1)]), as: UTF8.self) {
+            text = s
+        }
+        do {
+            let message: String
+            if let text { message = text } else {
+                guard let line = String(validating: body, as: UTF8.self) else { throw BatchLineError("not UTF-8 (the line's bytes are not valid UTF-8 text)") }
+                message = try JSONText.decodeString(Substring(line))
+            }
+            // Control characters: C0 are excluded above for plain strings; C1 (U+0080–U+009F) are C2 80–C2 9F.
+            if text == nil || body.contains(0xC2), let problem = messageTextProblem(message) { throw BatchLineError("the message \(problem)") }
+            let (m, normalized, changed) = SMSEncoder.measureNormalizing(message)
+            if m.segments > 255 { throw BatchLineError("the message needs \(m.segments) parts; at most 255") }
+            json.append(contentsOf: #"{"encoding":""#.utf8)
+            json.append(contentsOf: m.encoding.rawValue.utf8)
+            json.append(contentsOf: #"","units":"#.utf8); appendNumber(m.units, &json)
+            json.append(contentsOf: #","segments":"#.utf8); appendNumber(m.segments, &json)
+            json.append(contentsOf: #","characters":"#.utf8); appendNumber(m.characters, &json)
+            json.append(contentsOf: #","units_per_segment":"#.utf8); appendNumber(m.segments > 1 ? m.encoding.partLimit : m.encoding.singleLimit, &json)
+            json.append(contentsOf: (changed ? #","normalized":true"# : #","normalized":false"#).utf8)
+            if m.encoding == .ucs2 {
+                json.append(contentsOf: #","non_gsm7":["#.utf8)
+                for (i, ch) in Diacritics.nonGSM7Characters(nfc: normalized).enumerated() {
+                    if i > 0 { json.append(0x2C) }
+                    JSONString.append(String(ch), to: &json)
+                }
+                json.append(0x5D)
+            }
+            json.append(contentsOf: #","cost":{"segments":"#.utf8); appendNumber(m.segments, &json)
+            json.append(contentsOf: "}}".utf8)
+            output.append(contentsOf: json)
+        } catch {
+            bad += 1
+            output.append(contentsOf: batchError(line: lineNumber, error).utf8)
+        }
+        output.append(0x0A)
+    }
 }

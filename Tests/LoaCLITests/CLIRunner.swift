@@ -32,11 +32,28 @@ enum CLI {
         process.standardError = err
         process.standardInput = input
         try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        // Read before waiting so a large output cannot fill the pipe and block.
+        // Input written, and errors read, beside reading the output: a large input and a large
+        // output cannot fill their pipes and wait on each other.
+        let writer = input.fileHandleForWriting
+        let inputData = stdin.map { Data($0.utf8) }
+        let wrote = DispatchSemaphore(value: 0)
+        Thread {
+            if let inputData { try? writer.write(contentsOf: inputData) }
+            try? writer.close()
+            wrote.signal()
+        }.start()
+        final class Collected: @unchecked Sendable { var data = Data() }
+        let errors = Collected()
+        let readErrors = DispatchSemaphore(value: 0)
+        let errHandle = err.fileHandleForReading
+        Thread {
+            errors.data = errHandle.readDataToEndOfFile()
+            readErrors.signal()
+        }.start()
         let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        wrote.wait()
+        readErrors.wait()
+        let errData = errors.data
         process.waitUntilExit()
         return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                          stderr: String(decoding: errData, as: UTF8.self))

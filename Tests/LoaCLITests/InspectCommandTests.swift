@@ -47,6 +47,26 @@ struct InspectCommandTests {
         #expect(objects[4]["units"] as? Int == 9)
     }
 
+    @Test("a large batch is answered in two halves on two cores: every answer in the input's order, bad lines numbered in the whole input")
+    func largeTextBatchKeepsOrder() throws {
+        let bad: Set<Int> = [3, 25_000, 49_999]
+        var input = ""
+        for i in 1...50_000 { input += bad.contains(i) ? "bad \(i)\n" : "\"tin \(i) \(i % 7 == 0 ? "khẩn" : "ok")\"\n" }
+        input += "\"last, no line end\""
+        let r = try CLI.run(["inspect", "text", "--json", "--batch"], stdin: input)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("3 of 50001 input lines"))
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.count == 50_001)
+        for (k, line) in lines.enumerated() {
+            let n = k + 1
+            if bad.contains(n) { #expect(line.hasPrefix("{\"line\":\(n),")); continue }
+            // Each answer's units are its own text's length: "tin N ok" / "tin N khẩn" / the last one.
+            let expected = n == 50_001 ? "last, no line end".count : "tin \(n) \(n % 7 == 0 ? "khẩn" : "ok")".count
+            if !line.contains("\"units\":\(expected),") { Issue.record("line \(n): \(line)"); break }
+        }
+    }
+
     @Test func partsWithBytes() throws {
         let r = try CLI.run(["inspect", "text", "--json", "--parts", "--reference", "42", String(repeating: "a", count: 161)])
         let o = try CLI.json(Substring(r.stdout.trimmingCharacters(in: .newlines)))
