@@ -41,8 +41,18 @@ public struct KeyedPseudonymizer: Pseudonymizer, @unchecked Sendable {
         }
     }
 
+    /// Pseudonym of a national significant number given as ASCII digits (its E.164 text "+84…"
+    /// made on the stack: bulk imports hash straight from a line's bytes).
+    public func pseudonym(nationalSignificantNumber nsn: some Collection<UInt8>) -> Pseudonym {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 3 + nsn.count) { e164 in
+            e164[0] = 0x2B; e164[1] = 0x38; e164[2] = 0x34
+            _ = UnsafeMutableBufferPointer(rebasing: e164[3...]).initialize(from: nsn)
+            return pseudonym(e164: UnsafeRawBufferPointer(e164))
+        }
+    }
+
     public func pseudonym(for msisdn: MSISDN) -> Pseudonym {
-        Array(msisdn.e164.utf8).withUnsafeBytes { pseudonym(e164: $0) }
+        pseudonym(nationalSignificantNumber: msisdn.nationalSignificantNumber.utf8)
     }
 }
 

@@ -250,7 +250,7 @@ final class ImportPipeline<Batch>: @unchecked Sendable {
         queue = HandOffQueue(capacity: capacity)
     }
 
-    func start(path: String, _ parse: @escaping (ImportPipeline<Batch>) throws -> Void) {
+    func start(_ parse: @escaping (ImportPipeline<Batch>) throws -> Void) {
         // The parser owns what it captures until it ends; the writer reads only the queue.
         self.parse = parse
         let thread = Thread {

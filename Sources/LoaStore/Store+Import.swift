@@ -147,14 +147,12 @@ extension Store {
 
         // Parsing thread: lines → validated rows → batches.
         let pipeline = ImportPipeline<PresenceBatch>(ImportReport(kind: "presence", file: path))
-        pipeline.start(path: path) { pipeline in
+        pipeline.start { pipeline in
             var batch = PresenceBatch(capacity: batchSize)
             var csv: [CSVLine.Field] = []
             var fields: [Range<Int>] = []
             fields.reserveCapacity(4)
             csv.reserveCapacity(4)
-            var e164 = [UInt8](repeating: 0, count: 12)
-            e164[0] = 0x2B; e164[1] = 0x38; e164[2] = 0x34
             var sawClearNumbers = false
             _ = try LineReader(path: path).forEachLine(progress: { pipeline.bytesRead = $0 }, chunk: { pipeline.fileHash.update($0) },
                                                        overlong: { pipeline.report.bad($0, Self.overlongLine) }) { n, line in
@@ -178,9 +176,7 @@ extension Store {
                     func hashed(_ nsn: some Collection<UInt8>) throws -> Pseudonym {
                         guard let key else { throw Self.clearNumbersWithoutKey(path, line: n, carrier) }
                         sawClearNumbers = true
-                        var k = 3
-                        for u in nsn where k < e164.count { e164[k] = u; k += 1 }
-                        return e164.withUnsafeBytes { key.pseudonym(e164: UnsafeRawBufferPointer(rebasing: $0[0..<k])) }
+                        return key.pseudonym(nationalSignificantNumber: nsn)
                     }
                     if let (nsn, _) = VietnamNumberingPlan.canonical(utf8: subscriberField) {
                         pseudonym = try hashed(subscriberField[nsn])

@@ -1,4 +1,3 @@
-import CSQLite3
 import Foundation
 import LoaCore
 import LoaCrypto
@@ -33,7 +32,7 @@ extension Store {
         // The parser sorts each chunk too, so that the writer (SQLite's B-tree, the slower half)
         // never waits for more than one chunk's parsing.
         let pipeline = ImportPipeline<PreferenceChunk>(ImportReport(kind: "preferences", file: path), capacity: 1)
-        pipeline.start(path: path) { pipeline in
+        pipeline.start { pipeline in
             var reader = PreferenceLines(path: path, carrier: carrier, keys: keys, routing: routing)
             var rows: [PreferenceRow] = []
             rows.reserveCapacity(min(chunkRows, 1 << 16))
@@ -68,42 +67,8 @@ extension Store {
     }
 }
 
-extension Store {
-    /// SQLite: the rows read in place (no string per row: a file holds a handful of languages,
-    /// compared as bytes).
-    func sqliteLanguagePreferences(_ file: SQLiteDatabase, expected: Int) throws -> LanguagePreferences {
-        var table = LanguagePreferences(expected: expected)
-        // Tags of up to 8 bytes packed into a word with their length: compared as integers.
-        var packed: [UInt64] = [], numbers: [UInt32] = []
-        let statement = try file.prepare("SELECT carrier, subscriber, language FROM preferences")
-        let s = statement.stmt
-        while try statement.step() {
-            let carrier = sqlite3_column_int(s, 0)
-            guard carrier >= 0, carrier < Self.carriers.count, sqlite3_column_bytes(s, 1) == 32, let key = sqlite3_column_blob(s, 1),
-                  let text = sqlite3_column_text(s, 2) else { continue }
-            let length = Int(sqlite3_column_bytes(s, 2))
-            var interned: UInt32 = 0
-            if length <= 7 {
-                var word = UInt64(length) << 56
-                for i in 0..<length { word |= UInt64(text[i]) << (8 * UInt64(i)) }
-                if let at = packed.firstIndex(of: word) { interned = numbers[at] } else if packed.count < 64 {
-                    interned = table.intern(String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self))
-                    packed.append(word)
-                    numbers.append(interned)
-                } else {
-                    interned = table.intern(String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self))
-                }
-            } else {
-                interned = table.intern(String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self))
-            }
-            table.set(interned: interned, carrier: UInt8(carrier), subscriber: Pseudonym(bytes: UnsafeRawBufferPointer(start: key, count: 32)))
-        }
-        return table
-    }
-}
-
 /// One stated language on its way to the store: the key, the line's order in the file (the
-/// last statement wins), the carrier's index and the language's index in `PreferenceBatch.languages`.
+/// last statement wins), the carrier's index and the language's index in `PreferenceChunk.languages`.
 struct PreferenceRow {
     var w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64
     var order: UInt32
@@ -203,21 +168,18 @@ struct LanguageTagCache {
 struct PreferenceLines {
     let path: String
     let carrier: Carrier?
-    let keys: [Carrier: KeyedPseudonymizer]
     let routing: CarrierRouting
     var languages = LanguageTagCache()
     var routedByPrefix = 0
     private var order: UInt32 = 0
     private var fields: [CSVLine.Field] = []
-    private var e164 = [UInt8](repeating: 0, count: 16)
     private var carrierNames: [([UInt8], Carrier?)] = []
     private let keysByOrdinal: [KeyedPseudonymizer?]
 
     init(path: String, carrier: Carrier?, keys: [Carrier: KeyedPseudonymizer], routing: CarrierRouting) {
-        self.path = path; self.carrier = carrier; self.keys = keys; self.routing = routing
+        self.path = path; self.carrier = carrier; self.routing = routing
         keysByOrdinal = Carrier.allCases.map { keys[$0] }
         fields.reserveCapacity(4)
-        e164[0] = 0x2B; e164[1] = 0x38; e164[2] = 0x34
     }
 
     var expected: String { carrier == nil ? "subscriber,language,carrier" : "subscriber,language" }
@@ -283,7 +245,7 @@ struct PreferenceLines {
                         routedByPrefix += 1
                     }
                 }
-                pseudonym = try Array(parsed.msisdn.nationalSignificantNumber.utf8).withUnsafeBufferPointer { try pseudonymize($0, lineCarrier!, n) }
+                pseudonym = try pseudonymize(parsed.msisdn.nationalSignificantNumber.utf8, lineCarrier!, n)
             }
         }
         let languageIndex: UInt32
@@ -297,11 +259,9 @@ struct PreferenceLines {
     }
 
     /// HMAC-SHA256 of "+84" and the national significant number, under the carrier's key.
-    private mutating func pseudonymize(_ nsn: UnsafeBufferPointer<UInt8>, _ carrier: Carrier, _ n: Int) throws -> Pseudonym {
+    private func pseudonymize(_ nsn: some Collection<UInt8>, _ carrier: Carrier, _ n: Int) throws -> Pseudonym {
         guard let key = keysByOrdinal[Int(Store.ordinal(carrier))] else { throw Store.clearNumbersWithoutKey(path, line: n, carrier) }
-        var k = 3
-        for u in nsn where k < e164.count { e164[k] = u; k += 1 }
-        return e164.withUnsafeBytes { key.pseudonym(e164: UnsafeRawBufferPointer(rebasing: $0[0..<k])) }
+        return key.pseudonym(nationalSignificantNumber: nsn)
     }
 
     private mutating func carrierNamed(_ field: UnsafeBufferPointer<UInt8>) -> Carrier? {

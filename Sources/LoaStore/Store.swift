@@ -23,8 +23,7 @@ public final class Store: @unchecked Sendable {
         case postgres(PostgresDatabase)
     }
 
-    /// Carrier index stored in presence rows. Append new carriers at the end; never reorder.
-    /// A carrier's number in the store (its place in `Carrier.allCases`), without hashing.
+    /// A carrier's number in the store (its place in `Carrier.allCases`, as `carrierIndex`), without hashing.
     static func ordinal(_ c: Carrier) -> UInt8 {
         switch c {
         case .viettel: 0
@@ -37,6 +36,7 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// Carrier index stored in presence rows. Append new carriers at the end; never reorder.
     public static let carrierIndex: [Carrier: UInt8] = Dictionary(uniqueKeysWithValues: Carrier.allCases.enumerated().map { ($1, UInt8($0)) })
     public static let carriers: [Carrier] = Carrier.allCases
 
@@ -231,7 +231,6 @@ public final class Store: @unchecked Sendable {
     /// Every stated language, compactly, by the store's carrier index (`Store.carriers`).
     public func languagePreferences() throws -> LanguagePreferences {
         let expected = Int(try db.scalarInt("SELECT count(*) FROM preferences") ?? 0)
-        if case .sqlite(let file) = engine { return try sqliteLanguagePreferences(file, expected: expected) }
         var table = LanguagePreferences(expected: expected)
         _ = try db.query("SELECT carrier, subscriber, language FROM preferences") { row -> Void in
             let carrier = row.int(0)

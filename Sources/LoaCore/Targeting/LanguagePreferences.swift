@@ -28,21 +28,13 @@ public struct LanguagePreferences: Sendable {
 
     /// The language stated by `subscriber` of the carrier with index `carrier` (the store's carrier index).
     public mutating func set(_ language: String, carrier: UInt8, subscriber: Pseudonym) {
-        set(interned: intern(language), carrier: carrier, subscriber: subscriber)
-    }
-
-    /// A language's number in this table (what `set(interned:…)` takes), added when new.
-    public mutating func intern(_ language: String) -> UInt32 {
-        if let i = indexOfLanguage[language] { return i }
-        precondition(languages.count < 0xFFFE, "too many distinct languages")
-        languages.append(language)
-        indexOfLanguage[language] = UInt32(languages.count)
-        return UInt32(languages.count)
-    }
-
-    /// `set` with the language already numbered by `intern` (bulk loading: no string per row).
-    public mutating func set(interned languageIndex: UInt32, carrier: UInt8, subscriber: Pseudonym) {
-        precondition(languageIndex >= 1 && Int(languageIndex) <= languages.count, "a language number from intern")
+        let languageIndex: UInt32
+        if let i = indexOfLanguage[language] { languageIndex = i } else {
+            precondition(languages.count < 0xFFFE, "too many distinct languages")
+            languages.append(language)
+            languageIndex = UInt32(languages.count)
+            indexOfLanguage[language] = languageIndex
+        }
         if (count + 1) * 3 > tags.count * 2 { grow() }
         let tag = (UInt32(carrier) + 1) << 16 | languageIndex
         var slot = Self.home(carrier, subscriber.w0) & mask
