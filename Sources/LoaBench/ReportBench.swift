@@ -60,7 +60,7 @@ struct ReportBench {
 
     func measure(_ store: Store) throws {
         let prices: [String: Double] = ["gsm7": 250, "ucs2": 350]
-        for round in 1...3 {
+        for round in 1...max(1, options.int("rounds", 3)) {
             for dimension in ReportDimension.allCases {
                 let t0 = Date()
                 let facts = try store.deliveryFacts(campaign: "bench")

@@ -33,7 +33,8 @@ public struct CampaignReport: Sendable {
                 at: Timestamp = Timestamp(seconds: Store.nowSeconds())) throws {
         guard let record = try store.campaignRecord(id) else { throw OperationError(.notReadable, "no campaign \(id) in \(store.location)") }
         campaign = record
-        report = DeliveryReport(dimension: dimension, facts: try store.deliveryFacts(campaign: id)) { prices.perSegment[$0]?[$1] }
+        let facts = try store.deliveryFacts(campaign: id)
+        report = DeliveryReport(dimension: dimension, facts: facts) { prices.perSegment[$0]?[$1] }
         currency = prices.currency
         generatedAt = at
         var labels: [String: (String, String?)] = [:]
@@ -51,7 +52,8 @@ public struct CampaignReport: Sendable {
             }
         }
         self.labels = labels
-        let callFacts = try store.callFacts(campaign: id)
+        // Calls are counted only where the campaign made some (a second pass over its messages).
+        let callFacts = facts.contains { $0.encoding == OutboundMessage.voiceEncoding } ? try store.callFacts(campaign: id) : []
         if !callFacts.isEmpty {
             var rows: [String: CallCounts] = [:], total = CallCounts()
             for f in callFacts {

@@ -185,6 +185,7 @@ extension Store {
     func planChunk(campaign: String, priority: Campaign.Priority, day: Int, capPerDay: Int,
                    _ messages: [PlannedMessage]) throws -> (planned: Int, capped: Int) {
         var planned = 0, capped = 0
+        var first = Int64.max, last = Int64.min
         // Planners on other nodes wait: the cap counts what every campaign planned before.
         if db.dialect == .postgres { try db.run("SELECT pg_advisory_xact_lock(\(StoreLocks.planning))") }
         let now = Self.nowSeconds()
@@ -215,7 +216,7 @@ extension Store {
                 return "planned"
             }
             // Planning again adds nothing: only rows written now come back and are counted.
-            let written: [String]
+            let written: [(id: Int64, state: String)]
             if let postgres {
                 try postgres.copyIn("COPY planning_in FROM STDIN") { send in
                     var buffer: [UInt8] = []
@@ -230,8 +231,8 @@ extension Store {
                 written = try db.query("""
                     INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at)
                     SELECT campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at
-                    FROM planning_in ORDER BY seq ON CONFLICT DO NOTHING RETURNING state
-                    """, []) { $0.text(0) }
+                    FROM planning_in ORDER BY seq ON CONFLICT DO NOTHING RETURNING id, state
+                    """, []) { ($0.int64(0), $0.text(1)) }
                 try db.run("TRUNCATE planning_in")
             } else {
                 var values: [SQLValue] = []
@@ -244,12 +245,24 @@ extension Store {
                 written = try db.query("""
                     INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at)
                     VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
-                    ON CONFLICT DO NOTHING RETURNING state
-                    """, values) { $0.text(0) }
+                    ON CONFLICT DO NOTHING RETURNING id, state
+                    """, values) { ($0.int64(0), $0.text(1)) }
             }
-            let newlyPlanned = written.filter { $0 == "planned" }.count
+            for row in written {
+                first = min(first, row.id)
+                last = max(last, row.id)
+            }
+            let newlyPlanned = written.filter { $0.state == "planned" }.count
             planned += newlyPlanned
             capped += written.count - newlyPlanned
+        }
+        // Where the campaign's messages lie, for reports (see migration 16).
+        if planned + capped > 0 {
+            try db.run("""
+                UPDATE campaigns SET first_message = CASE WHEN first_message IS NULL OR first_message > ? THEN ? ELSE first_message END,
+                    last_message = CASE WHEN last_message IS NULL OR last_message < ? THEN ? ELSE last_message END,
+                    messages = messages + ? WHERE id = ?
+                """, [.int(first), .int(first), .int(last), .int(last), .int(Int64(planned + capped)), .text(campaign)])
         }
         return (planned, capped)
     }

@@ -89,6 +89,69 @@ struct ReportTests {
         #expect(byDay.report.rows.last?.counts.recipients == 1)
     }
 
+    @Test("campaigns planned in interleaved parts, and parts planned again: each report reads exactly its own messages",
+          arguments: StoreEngine.available)
+    func interleavedParts(engine: StoreEngine) throws {
+        let store = try Store(location: try engine.scratchLocation())
+        try addSendingCampaign(store, id: "a", priority: .emergency)
+        try addSendingCampaign(store, id: "b", priority: .emergency)
+        try addSendingCampaign(store, id: "empty", priority: .emergency)
+        func part(_ from: Int, _ count: Int, language: String) -> [PlannedMessage] {
+            (from..<(from + count)).map {
+                PlannedMessage(carrier: $0 % 2 == 0 ? .viettel : .mobifone, subscriber: Pseudonym(w0: UInt64($0), w1: 9, w2: 9, w3: 9).description,
+                               language: language, commune: 23377, text: "t", encoding: .gsm7, segments: 1)
+            }
+        }
+        // a: 0..<300, b: 0..<50 between a's parts (a's ids are not contiguous), then a's first part again.
+        _ = try store.planMessages(campaign: "a", priority: .emergency, day: 1, capPerDay: 1, part: part(0, 200, language: "vi"))
+        _ = try store.planMessages(campaign: "b", priority: .emergency, day: 1, capPerDay: 1, part: part(0, 50, language: "xdg"))
+        _ = try store.planMessages(campaign: "a", priority: .emergency, day: 1, capPerDay: 1, part: part(200, 100, language: "vi"))
+        #expect(try store.planMessages(campaign: "a", priority: .emergency, day: 1, capPerDay: 1, part: part(0, 200, language: "vi")) == (0, 0))
+        for split in [0, 200_000] {
+            let a = try store.deliveryFacts(campaign: "a", splitAbove: split)
+            #expect(a.reduce(0) { $0 + $1.count } == 300, "split above \(split)")
+            #expect(Set(a.map(\.language)) == ["vi"])
+            let b = try store.deliveryFacts(campaign: "b", splitAbove: split)
+            #expect(b.reduce(0) { $0 + $1.count } == 50, "split above \(split)")
+            #expect(Set(b.map(\.language)) == ["xdg"])
+            #expect(try store.deliveryFacts(campaign: "empty", splitAbove: split).isEmpty)
+            #expect(try store.deliveryFacts(campaign: "absent", splitAbove: split).isEmpty)
+        }
+    }
+
+    @Test("reasons that differ only in their middle, many distinct reasons and texts of every length are told apart",
+          arguments: StoreEngine.available)
+    func manyReasons(engine: StoreEngine) throws {
+        let store = try Store(location: try engine.scratchLocation())
+        try addSendingCampaign(store, id: "r", priority: .emergency)
+        // Languages of 2 to 20 characters; reasons of the same length whose first and last 8 bytes agree.
+        let languages = ["vi", "xdg", "jrai", "bahnar", "giatrieng", "language-of-sixteen", "l12345678901234567"]
+        let messages = (0..<120).map {
+            PlannedMessage(carrier: .viettel, subscriber: Pseudonym(w0: UInt64($0), w1: 7, w2: 7, w3: 7).description,
+                           language: languages[$0 % languages.count], commune: 23377, text: "t", encoding: .gsm7, segments: 1)
+        }
+        _ = try store.planMessages(campaign: "r", priority: .emergency, day: 1, capPerDay: 1, messages)
+        let batch = try #require(try store.claimBatch(carrier: .viettel, limit: 120))
+        var rejected: [Int64: String] = [:]
+        for (k, id) in batch.messages.map(\.id).enumerated() where k < 100 {
+            rejected[id] = "smsc said: error \(String(format: "%03d", k % 40)) for this number"
+        }
+        try store.batchAccepted(batch.id, status: 202, rejected: rejected)
+        for split in [0, 200_000] {
+            let facts = try store.deliveryFacts(campaign: "r", splitAbove: split)
+            var byReason: [String: Int] = [:], byLanguage: [String: Int] = [:]
+            for f in facts {
+                byReason[f.reason ?? "none", default: 0] += f.count
+                byLanguage[f.language, default: 0] += f.count
+            }
+            #expect(byReason.count == 41, "split above \(split)")
+            #expect(byReason["none"] == 20)
+            #expect(byReason["smsc said: error 000 for this number"] == 3)
+            #expect(byReason["smsc said: error 039 for this number"] == 2)
+            #expect(byLanguage == Dictionary(uniqueKeysWithValues: languages.enumerated().map { i, l in (l, (0..<120).filter { $0 % languages.count == i }.count) }))
+        }
+    }
+
     @Test("CSV: UTF-8 with a BOM and CRLF, read back by Python's csv module with the diacritics intact", arguments: StoreEngine.available)
     func csvForExcel(engine: StoreEngine) throws {
         let (store, _) = try fixture(engine)

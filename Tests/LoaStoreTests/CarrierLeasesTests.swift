@@ -67,6 +67,8 @@ struct MigrationTests {
         #expect(try store.schemaVersion().version == Migrations.latestVersion)
         #expect(try rawConnection(to: location).query("SELECT version FROM schema_migrations ORDER BY version") { $0.int(0) } == Array(1...Migrations.latestVersion))
         #expect(try store.pendingCount(carrier: .viettel) == 1)
+        // The report finds a campaign planned before the upgrade (migration 16 recorded where its messages lie).
+        #expect(try store.deliveryFacts(campaign: "c").map(\.count) == [1])
         #expect(try store.claimBatch(carrier: .viettel, limit: 10)?.messages.count == 1)
         // Opening again applies nothing twice.
         _ = try Store(location: location)
