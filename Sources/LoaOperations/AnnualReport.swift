@@ -39,9 +39,10 @@ public struct AnnualReport: Sendable {
                           communesReached: Set(facts.filter { $0.state == .delivered }.compactMap(\.commune)),
                           carriers: Set(facts.filter { $0.state == .delivered }.map(\.carrier)))
             if c.priority == .emergency, let approved = c.approvedAt, report.total.sent > 0 {
-                e.toFirstDelivery = try store.deliveryTime(campaign: c.id, rank: 1).map { $0 - approved }
                 let rank = Int((Double(report.total.sent) * 0.9).rounded(.up))
-                e.toNinetyPercent = try store.deliveryTime(campaign: c.id, rank: rank).map { $0 - approved }
+                let times = try store.deliveryTimes(campaign: c.id, ranks: [1, rank])
+                e.toFirstDelivery = times[0].map { $0 - approved }
+                e.toNinetyPercent = times[1].map { $0 - approved }
             }
             entries.append(e)
         }

@@ -43,15 +43,11 @@ extension Store {
         for (id, at) in batches { sentAt[Int(id - firstBatch)] = at }
         // Where the campaign's messages lie, as planning recorded it (counting them would read the
         // whole campaign once more before the scan).
-        let found: [(Int64, Int64, Int64)] = try db.query("SELECT first_message, last_message, messages FROM campaigns WHERE id = ?", [.text(campaign)]) {
-            ($0.isNull(0) ? 0 : $0.int64(0), $0.isNull(1) ? -1 : $0.int64(1), $0.int64(2))
-        }
-        let bounds = found.first ?? (0, -1, 0)
-        guard bounds.2 > 0 else { return [] }
+        guard let bounds = try messageRange(campaign: campaign) else { return [] }
         // A campaign that is most of its id range is read in table order (no index lookups per row);
         // one that is all of it (planned alone, as most are) needs no test of its name per row.
-        let span = bounds.1 - bounds.0 + 1
-        let dense = bounds.2 * 3 > span, alone = bounds.2 == span
+        let span = bounds.last - bounds.first + 1
+        let dense = bounds.count * 3 > span, alone = bounds.count == span
         let sql = "SELECT \(HalfScan.function)(carrier, commune, language, state, reason, encoding, segments, batch, updated_at) FROM messages"
             + (alone ? " WHERE id BETWEEN ? AND ?" : dense ? " WHERE id BETWEEN ? AND ? AND campaign = ?" : " WHERE campaign = ? AND id BETWEEN ? AND ?")
         func half(_ connection: SQLiteDatabase, from: Int64, to: Int64) -> HalfScan {
@@ -60,13 +56,13 @@ extension Store {
                      sentAt: sentAt, firstBatch: firstBatch)
         }
         // Large campaigns: the upper half on a second connection of its own, at the same time.
-        guard bounds.2 > splitAbove, let other = try? SQLiteDatabase(path: file.path, create: false) else {
-            let all = half(file, from: bounds.0, to: bounds.1)
+        guard bounds.count > splitAbove, let other = try? SQLiteDatabase(path: file.path, create: false) else {
+            let all = half(file, from: bounds.first, to: bounds.last)
             all.run()
             return try all.result!.get().facts()
         }
-        let middle = bounds.0 + (bounds.1 - bounds.0) / 2
-        let upper = half(other, from: middle + 1, to: bounds.1), lower = half(file, from: bounds.0, to: middle)
+        let middle = bounds.first + (bounds.last - bounds.first) / 2
+        let upper = half(other, from: middle + 1, to: bounds.last), lower = half(file, from: bounds.first, to: middle)
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
             upper.run()
@@ -369,11 +365,30 @@ extension Store {
         }
     }
 
-    /// When loa learned of the `rank`-th delivery of a campaign (1-based), in time order; nil when
-    /// fewer were delivered.
-    public func deliveryTime(campaign: String, rank: Int) throws -> Int64? {
-        guard rank >= 1 else { return nil }
-        return try db.scalarInt("SELECT updated_at FROM messages WHERE campaign = ? AND state = 'delivered' ORDER BY updated_at LIMIT 1 OFFSET ?",
-                                [.text(campaign), .int(Int64(rank - 1))])
+    /// When loa learned of the campaign's deliveries of the given ranks (1-based, in time order):
+    /// nil for a rank beyond the deliveries. SQLite: the delivery times read in one pass over the
+    /// campaign's id range and sorted here (an ORDER BY … OFFSET kept millions of rows in its sorter);
+    /// PostgreSQL: one query per rank.
+    public func deliveryTimes(campaign: String, ranks: [Int]) throws -> [Int64?] {
+        guard case .sqlite = engine else {
+            return try ranks.map { rank in
+                guard rank >= 1 else { return nil }
+                return try db.scalarInt("SELECT updated_at FROM messages WHERE campaign = ? AND state = 'delivered' ORDER BY updated_at LIMIT 1 OFFSET ?",
+                                        [.text(campaign), .int(Int64(rank - 1))])
+            }
+        }
+        guard let range = try messageRange(campaign: campaign) else { return ranks.map { _ in nil } }
+        var times = try db.query("SELECT updated_at FROM messages WHERE id BETWEEN ? AND ? AND campaign = ? AND state = 'delivered'",
+                                 [.int(range.first), .int(range.last), .text(campaign)]) { $0.int64(0) }
+        times.sort()
+        return ranks.map { $0 >= 1 && $0 <= times.count ? times[$0 - 1] : nil }
+    }
+
+    /// The lowest and highest id of a campaign's messages and how many it has, as planning recorded
+    /// them (migration 16); nil when it has none.
+    func messageRange(campaign: String) throws -> (first: Int64, last: Int64, count: Int64)? {
+        try db.query("SELECT first_message, last_message, messages FROM campaigns WHERE id = ? AND messages > 0", [.text(campaign)]) {
+            ($0.int64(0), $0.int64(1), $0.int64(2))
+        }.first
     }
 }
