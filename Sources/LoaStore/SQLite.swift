@@ -87,6 +87,34 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         return Statement(stmt!, db: self)
     }
 
+    /// Runs `body` (a scan that reads each page once) with a page cache of 2 MiB instead of the
+    /// connection's: a large cache only costs the time to recycle its pages (a 5M-message report:
+    /// 1.5–1.9 s with 64 MiB, 1.1–1.6 s with 2 MiB).
+    public func scanning<T>(_ body: () throws -> T) throws -> T {
+        let size = try scalarInt("PRAGMA cache_size") ?? -2048
+        try execute("PRAGMA cache_size = -2048")
+        defer { try? execute("PRAGMA cache_size = \(size)") }
+        return try body()
+    }
+
+    /// A function SQLite calls with a row's values (`sqlite3_user_data` gives the context).
+    public typealias AggregateStep = @convention(c) (OpaquePointer?, Int32, UnsafeMutablePointer<OpaquePointer?>?) -> Void
+
+    /// Runs `sql`, a scan that passes each row's `arguments` values to the aggregate `name`: SQLite
+    /// calls `step` inside the scan, with `context`, so that no row comes back through a step and
+    /// column calls. The aggregate exists on this connection only while `sql` runs, with a small
+    /// page cache (`scanning`).
+    func aggregate(_ name: String, arguments: Int32, context: UnsafeMutableRawPointer, step: AggregateStep, sql: String, _ bindings: [SQLValue]) throws {
+        try check(sqlite3_create_function_v2(handle, name, arguments, SQLITE_UTF8 | SQLITE_DIRECTONLY, context, nil, step, { _ in }, nil), "registering \(name)")
+        defer { sqlite3_create_function_v2(handle, name, arguments, SQLITE_UTF8, nil, nil, nil, nil, nil) }
+        try scanning {
+            let stmt = try prepare(sql)
+            defer { stmt.reset() }
+            try stmt.bind(bindings)
+            while try stmt.step() {}
+        }
+    }
+
     /// Takes the write lock at once, so that two writers never deadlock upgrading a read.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         try inTransaction(begin: "BEGIN IMMEDIATE", body)

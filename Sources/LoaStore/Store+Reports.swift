@@ -104,22 +104,10 @@ final class HalfScan: @unchecked Sendable {
             let scan = UnsafeMutablePointer<FactScan>.allocate(capacity: 1)
             scan.initialize(to: FactScan(sentAt: sentAt, firstBatch: firstBatch))
             defer { scan.deinitialize(count: 1); scan.deallocate() }
-            try connection.check(sqlite3_create_function_v2(connection.handle, Self.function, 9, SQLITE_UTF8 | SQLITE_DIRECTONLY, scan, nil, { context, _, values in
+            try connection.aggregate(Self.function, arguments: 9, context: scan, step: { context, _, values in
                 guard let context, let values, let data = sqlite3_user_data(context) else { return }
                 data.assumingMemoryBound(to: FactScan.self).pointee.add(values)
-            }, { _ in }, nil), "registering the report's aggregate")
-            defer { sqlite3_create_function_v2(connection.handle, Self.function, 9, SQLITE_UTF8, nil, nil, nil, nil, nil) }
-            // A small page cache for the scan: each page is read once, and a large cache only costs
-            // the time to recycle its pages (1.5-1.9 s with 64 MiB, 1.1-1.6 s with 2 MiB at 5M messages).
-            let cacheSize = try connection.scalarInt("PRAGMA cache_size", []) ?? -2048
-            try connection.execute("PRAGMA cache_size = -2048")
-            defer { try? connection.execute("PRAGMA cache_size = \(cacheSize)") }
-            do {
-                let stmt = try connection.prepare(sql)
-                defer { stmt.reset() }
-                try stmt.bind(bindings)
-                while try stmt.step() {}
-            }
+            }, sql: sql, bindings)
             if let overflow = scan.pointee.overflow { throw StoreError.database("report: \(overflow)") }
             return scan.pointee
         }

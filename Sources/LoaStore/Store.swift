@@ -1,4 +1,5 @@
 import Foundation
+import CSQLite3
 import LoaCore
 import LoaCrypto
 
@@ -166,12 +167,14 @@ public final class Store: @unchecked Sendable {
         case .sqlite(let file):
             // Presence rows of one import are contiguous in rowid: scan each range.
             let stmt = try file.prepare("SELECT carrier, subscriber, cell, seen_at FROM presence WHERE rowid BETWEEN ? AND ? AND seen_at BETWEEN ? AND ?")
-            for i in imports {
-                stmt.reset()
-                stmt.bindInt(i.first, at: 1); stmt.bindInt(i.last, at: 2); stmt.bindInt(from, at: 3); stmt.bindInt(to, at: 4)
-                while try stmt.step() {
-                    guard let p = stmt.pseudonym(1) else { continue }
-                    table.offer(carrier: UInt8(truncatingIfNeeded: stmt.int64(0)), subscriber: p, cell: Int32(truncatingIfNeeded: stmt.int64(2)), seenAt: stmt.int64(3))
+            try file.scanning {
+                for i in imports {
+                    stmt.reset()
+                    stmt.bindInt(i.first, at: 1); stmt.bindInt(i.last, at: 2); stmt.bindInt(from, at: 3); stmt.bindInt(to, at: 4)
+                    while try stmt.step() {
+                        guard let p = stmt.pseudonym(1) else { continue }
+                        table.offer(carrier: UInt8(truncatingIfNeeded: stmt.int64(0)), subscriber: p, cell: Int32(truncatingIfNeeded: stmt.int64(2)), seenAt: stmt.int64(3))
+                    }
                 }
             }
         case .postgres(let pg):
@@ -231,13 +234,30 @@ public final class Store: @unchecked Sendable {
     /// Every stated language, compactly, by the store's carrier index (`Store.carriers`).
     public func languagePreferences() throws -> LanguagePreferences {
         let expected = Int(try db.scalarInt("SELECT count(*) FROM preferences") ?? 0)
-        var table = LanguagePreferences(expected: expected)
-        _ = try db.query("SELECT carrier, subscriber, language FROM preferences") { row -> Void in
-            let carrier = row.int(0)
-            guard carrier >= 0, carrier < Self.carriers.count, let subscriber = row.pseudonym(1) else { return }
-            table.set(row.text(2), carrier: UInt8(carrier), subscriber: subscriber)
+        guard case .sqlite(let file) = engine else {
+            var table = LanguagePreferences(expected: expected)
+            _ = try db.query("SELECT carrier, subscriber, language FROM preferences") { row -> Void in
+                let carrier = row.int(0)
+                guard carrier >= 0, carrier < Self.carriers.count, let subscriber = row.pseudonym(1) else { return }
+                table.set(row.text(2), carrier: UInt8(carrier), subscriber: subscriber)
+            }
+            return table
         }
-        return table
+        // SQLite: each row counted inside the scan, its language compared as words (`TextInterner`).
+        let load = UnsafeMutablePointer<PreferenceLoad>.allocate(capacity: 1)
+        load.initialize(to: PreferenceLoad(table: LanguagePreferences(expected: expected)))
+        defer { load.deallocate() }
+        do {
+            try file.aggregate("loa_preferences", arguments: 3, context: load, step: { context, _, values in
+                guard let context, let values, let data = sqlite3_user_data(context) else { return }
+                data.assumingMemoryBound(to: PreferenceLoad.self).pointee.add(values)
+            }, sql: "SELECT loa_preferences(carrier, subscriber, language) FROM preferences", [])
+        } catch {
+            load.deinitialize(count: 1)
+            throw error
+        }
+        // Moved out, not copied: the table's arrays stay the only ones.
+        return load.move().table
     }
 
     public func preferences() throws -> [CarrierPseudonym: String] {
@@ -392,4 +412,23 @@ func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
     let end = (Int(bitPattern: base) + buffer.count) & ~(huge - 1)
     if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, 14 /* MADV_HUGEPAGE */) }
     #endif
+}
+
+/// Stated languages read inside SQLite's scan of `preferences`: carrier, subscriber (32 bytes),
+/// language; a row of another shape is skipped, as the row-by-row reading did.
+struct PreferenceLoad {
+    var table: LanguagePreferences
+    var languages = TextInterner()
+    /// Per interned language: its number in `table` (0: not yet asked).
+    var numbers: [UInt32] = [0]
+
+    init(table: LanguagePreferences) { self.table = table }
+
+    mutating func add(_ v: UnsafeMutablePointer<OpaquePointer?>) {
+        let carrier = sqlite3_value_int64(v[0])
+        guard carrier >= 0, carrier < Store.carriers.count, sqlite3_value_bytes(v[1]) == 32, let p = sqlite3_value_blob(v[1]) else { return }
+        let language = languages.index(v[2])
+        while numbers.count < languages.values.count { numbers.append(table.number(of: languages.values[numbers.count] ?? "")) }
+        table.set(languageNumber: numbers[language], carrier: UInt8(carrier), subscriber: Pseudonym(bytes: UnsafeRawBufferPointer(start: p, count: 32)))
+    }
 }

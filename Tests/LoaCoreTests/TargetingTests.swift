@@ -316,4 +316,20 @@ struct LanguagePreferencesTests {
         #expect(table.language(carrier: 0, subscriber: twin) == nil)
         #expect(LanguagePreferences().language(carrier: 0, subscriber: twin) == nil)
     }
+
+    @Test("statements in key order, and keys that all want the table's last slot, wrap around and are all found")
+    func sortedAndCrowdedKeys() {
+        var table = LanguagePreferences(expected: 100)
+        // Ascending first words spread over the whole range (the store's order), then 1,000 keys at
+        // the very top of the range.
+        let ascending = (0..<20_000 as Range<UInt64>).map { Pseudonym(w0: $0 &* (UInt64.max / 20_000), w1: $0, w2: 0, w3: 0) }
+        let crowded = (0..<1_000 as Range<UInt64>).map { Pseudonym(w0: UInt64.max - $0, w1: $0, w2: 1, w3: 0) }
+        for (i, p) in ascending.enumerated() { table.set(i % 2 == 0 ? "vi" : "sed", carrier: 2, subscriber: p) }
+        for p in crowded { table.set("jra", carrier: 4, subscriber: p) }
+        #expect(table.count == 21_000)
+        #expect(ascending.enumerated().filter { table.language(carrier: 2, subscriber: $1) != ($0 % 2 == 0 ? "vi" : "sed") }.isEmpty)
+        #expect(crowded.filter { table.language(carrier: 4, subscriber: $0) != "jra" }.isEmpty)
+        #expect(table.language(carrier: 3, subscriber: crowded[0]) == nil)
+        #expect(table.language(carrier: 2, subscriber: Pseudonym(w0: UInt64.max, w1: 99_999, w2: 0, w3: 0)) == nil)
+    }
 }
