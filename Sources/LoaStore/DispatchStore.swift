@@ -175,7 +175,8 @@ extension Store {
     }
 
     func recordPlanned(campaign: String, written: (planned: Int, capped: Int)) throws {
-        let total = Int(try db.scalarInt("SELECT count(*) FROM messages WHERE campaign = ?", [.text(campaign)]) ?? 0)
+        // What planning recorded as it wrote (migration 16), not a count of the campaign's messages.
+        let total = Int(try db.scalarInt("SELECT messages FROM campaigns WHERE id = ?", [.text(campaign)]) ?? 0)
         let capped = Int(try db.scalarInt("SELECT count(*) FROM messages WHERE campaign = ? AND reason LIKE 'per-subscriber cap:%'", [.text(campaign)]) ?? 0)
         try db.run("UPDATE campaigns SET planned_at = ? WHERE id = ?", [.int(Self.nowSeconds()), .text(campaign)])
         try audit("loa", "plan", campaign: campaign, "\(total - capped) messages planned, \(capped) over the per-subscriber cap"

@@ -47,12 +47,10 @@ extension Store {
         // A campaign that is most of its id range is read in table order (no index lookups per row);
         // one that is all of it (planned alone, as most are) needs no test of its name per row.
         let span = bounds.last - bounds.first + 1
-        let dense = bounds.count * 3 > span, alone = bounds.count == span
-        let sql = "SELECT \(HalfScan.function)(carrier, commune, language, state, reason, encoding, segments, batch, updated_at) FROM messages"
-            + (alone ? " WHERE id BETWEEN ? AND ?" : dense ? " WHERE id BETWEEN ? AND ? AND campaign = ?" : " WHERE campaign = ? AND id BETWEEN ? AND ?")
+        let filter = bounds.count == span ? "id BETWEEN ?1 AND ?2" : bounds.count * 3 > span ? "id BETWEEN ?1 AND ?2 AND campaign = ?3" : "campaign = ?3 AND id BETWEEN ?1 AND ?2"
+        let sql = "SELECT \(HalfScan.function)(carrier, commune, language, state, reason, encoding, segments, batch, updated_at) FROM messages WHERE \(filter)"
         func half(_ connection: SQLiteDatabase, from: Int64, to: Int64) -> HalfScan {
-            HalfScan(connection: connection, sql: sql,
-                     bindings: alone ? [.int(from), .int(to)] : dense ? [.int(from), .int(to), .text(campaign)] : [.text(campaign), .int(from), .int(to)],
+            HalfScan(connection: connection, sql: sql, bindings: [.int(from), .int(to)] + (filter.contains("?3") ? [.text(campaign)] : []),
                      sentAt: sentAt, firstBatch: firstBatch)
         }
         // Large campaigns: the upper half on a second connection of its own, at the same time.
