@@ -89,38 +89,38 @@ struct InspectText: AsyncParsableCommand {
     }
 
     /// The batch without parts, alternatives or a price per segment: lines read in blocks, plain
-    /// JSON strings taken as they are, texts measured without building parts, answers written as
-    /// bytes. Everything else (escapes, bad lines) goes the general way; the answers are the same.
-    /// A large block is answered in two halves on two cores, written in the input's order.
+    /// JSON strings measured from their bytes, answers written as bytes. Everything else
+    /// (normalization, bad lines) goes the general way; the answers are the same. A block is cut
+    /// at line ends into pieces answered on every core, written in the input's order.
     private func runFastBatch() throws {
         let out = OutputBuffer()
         var lineNumber = 0, bad = 0
-        let halves = [FastBatchAnswers(), FastBatchAnswers()]
+        let pieces = (0..<8).map { _ in FastBatchAnswers() }
         /// Answers the complete lines in `b[0..<end]` (each ends with a line feed).
         func answerLines(_ b: UnsafeBufferPointer<UInt8>, _ end: Int) {
-            var middle = 0
-            if end >= 1 << 16, let nl = UnsafeBufferPointer(rebasing: b[(end / 2)..<end]).firstIndex(of: 0x0A) { middle = end / 2 + nl + 1 }
-            guard middle > 0 && middle < end else {
-                halves[0].answer(UnsafeBufferPointer(rebasing: b[0..<end]), firstLine: lineNumber + 1)
-                lineNumber += halves[0].lines; bad += halves[0].bad
-                out.raw(halves[0].output)
-                return
+            var cuts = [0]
+            let wanted = end >= 1 << 16 ? pieces.count : 1
+            for k in 1..<wanted {
+                let target = max(end * k / wanted, cuts[cuts.count - 1])
+                if let nl = UnsafeBufferPointer(rebasing: b[target..<end]).firstIndex(of: 0x0A), target + nl + 1 < end { cuts.append(target + nl + 1) }
             }
-            let firstLines = UnsafeBufferPointer(rebasing: b[0..<middle]).reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
-            let start = lineNumber + 1
-            // The block stays put while both halves run (the closure may not capture the pointer itself).
-            let base = UInt(bitPattern: b.baseAddress), cut = middle
-            DispatchQueue.concurrentPerform(iterations: 2) { i in
-                let p = UnsafePointer<UInt8>(bitPattern: base)!
-                let part = i == 0 ? UnsafeBufferPointer(start: p, count: cut) : UnsafeBufferPointer(start: p + cut, count: end - cut)
-                halves[i].answer(part, firstLine: i == 0 ? start : start + firstLines)
+            cuts.append(end)
+            let count = cuts.count - 1
+            // The block stays put while the pieces run (the closure may not capture the pointer itself).
+            let base = UInt(bitPattern: b.baseAddress), bounds = cuts
+            @Sendable func piece(_ i: Int) -> UnsafeBufferPointer<UInt8> {
+                UnsafeBufferPointer(start: UnsafePointer<UInt8>(bitPattern: base)! + bounds[i], count: bounds[i + 1] - bounds[i])
             }
-            for h in halves {
-                lineNumber += h.lines; bad += h.bad
-                out.raw(h.output)
+            // Numbered from 1 in each piece; a piece with a bad line is answered again with the
+            // numbers of the whole input (bad lines are rare).
+            DispatchQueue.concurrentPerform(iterations: count) { i in pieces[i].answer(piece(i), firstLine: 1) }
+            for i in 0..<count {
+                if pieces[i].bad > 0 { pieces[i].answer(piece(i), firstLine: lineNumber + 1) }
+                lineNumber += pieces[i].lines; bad += pieces[i].bad
+                pieces[i].withOutput { out.raw($0) }
             }
         }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var buffer = [UInt8](repeating: 0, count: 4 << 20)
         var filled = 0
         while true {
             if filled == buffer.count { buffer.append(contentsOf: [UInt8](repeating: 0, count: buffer.count)) }
@@ -135,9 +135,9 @@ struct InspectText: AsyncParsableCommand {
                     start = lastNL + 1
                 }
                 if n == 0 && start < end {
-                    halves[0].answer(UnsafeBufferPointer(rebasing: b[start..<end]), firstLine: lineNumber + 1, lastWithoutEnd: true)
-                    lineNumber += halves[0].lines; bad += halves[0].bad
-                    out.raw(halves[0].output)
+                    pieces[0].answer(UnsafeBufferPointer(rebasing: b[start..<end]), firstLine: lineNumber + 1, lastWithoutEnd: true)
+                    lineNumber += pieces[0].lines; bad += pieces[0].bad
+                    pieces[0].withOutput { out.raw($0) }
                     start = end
                 }
             }
@@ -343,15 +343,31 @@ func hex(_ bytes: [UInt8]) -> String {
 /// The answers to a run of batch lines, in bytes (one per line, in order): what one core does
 /// for `inspect text --json --batch`.
 final class FastBatchAnswers: @unchecked Sendable {
-    private(set) var output: [UInt8] = []
-    private(set) var lines = 0
-    private(set) var bad = 0
-    private var json: [UInt8] = []
+    private var work = BatchLineAnswers()
+    /// The answers of the last `answer`, line ends included.
+    func withOutput(_ body: (UnsafeBufferPointer<UInt8>) -> Void) { body(work.output.bytes) }
+    var lines: Int { work.lines }
+    var bad: Int { work.bad }
 
     /// Answers every line of `text` (each ended by a line feed, or the one line without an end
     /// when `lastWithoutEnd`), numbering them from `firstLine`.
     func answer(_ text: UnsafeBufferPointer<UInt8>, firstLine: Int, lastWithoutEnd: Bool = false) {
-        output.removeAll(keepingCapacity: true)
+        work.answer(text, firstLine: firstLine, lastWithoutEnd: lastWithoutEnd)
+    }
+}
+
+/// The state of one core's answers: a value, so that the work on it line by line needs no
+/// run-time exclusivity checks.
+struct BatchLineAnswers: ~Copyable {
+    private(set) var output = ByteWriter()
+    private(set) var lines = 0
+    private(set) var bad = 0
+    private var json: [UInt8] = []
+    private var inspector = TextInspector()
+    private var unescaped: [UInt8] = []
+
+    mutating func answer(_ text: UnsafeBufferPointer<UInt8>, firstLine: Int, lastWithoutEnd: Bool) {
+        output.removeAll()
         lines = 0; bad = 0
         if lastWithoutEnd { answerLine(text, firstLine); return }
         var start = 0
@@ -361,26 +377,66 @@ final class FastBatchAnswers: @unchecked Sendable {
         }
     }
 
-    private func answerLine(_ line: UnsafeBufferPointer<UInt8>, _ lineNumber: Int) {
+    private mutating func answerLine(_ line: UnsafeBufferPointer<UInt8>, _ lineNumber: Int) {
         lines += 1
         var body = line
         if let last = body.last, last == 0x0D { body = UnsafeBufferPointer(rebasing: body.dropLast()) }
-        json.removeAll(keepingCapacity: true)
-        var text: String? = nil
-        // A plain JSON string: quotes at both ends, no escape and no control character inside.
-        if body.count >= 2, body.first == 0x22, body.last == 0x22,
-           !body[1..<(body.count - 1)].contains(where: { $0 == 0x5C || $0 == 0x22 || $0 < 0x20 }),
-           let s = String(validating: UnsafeBufferPointer(rebasing: body[1..<(body.count - 1)]), as: UTF8.self) {
-            text = s
-        }
-        do {
-            let message: String
-            if let text { message = text } else {
-                guard let line = String(validating: body, as: UTF8.self) else { throw BatchLineError("not UTF-8 (the line's bytes are not valid UTF-8 text)") }
-                message = try JSONText.decodeString(Substring(line))
+        // A JSON string (quotes at both ends) whose text is valid, NFC and free of control
+        // characters: measured and listed from its bytes. Anything else goes the general way.
+        if body.count >= 2, body.first == 0x22, body.last == 0x22 {
+            let inside = UnsafeBufferPointer(rebasing: body[1..<(body.count - 1)])
+            var refusal: TextInspector.Refusal?
+            if inside.contains(0x5C) {
+                if JSONString.unescape(inside, into: &unescaped) {
+                    refusal = unescaped.withUnsafeBufferPointer { inspector.inspect($0) }
+                } else {
+                    refusal = .notUTF8
+                }
+            } else if inside.contains(0x22) {
+                refusal = .notUTF8
+            } else {
+                refusal = inspector.inspect(inside)
             }
-            // Control characters: C0 are excluded above for plain strings; C1 (U+0080–U+009F) are C2 80–C2 9F.
-            if text == nil || body.contains(0xC2), let problem = messageTextProblem(message) { throw BatchLineError("the message \(problem)") }
+            if refusal == nil && inspector.measure.segments <= 255 {
+                writeAnswer()
+                return
+            }
+        }
+        answerGenerally(body, lineNumber)
+    }
+
+    /// The answer from the inspector's last inspection, as bytes.
+    private mutating func writeAnswer() {
+        let m = inspector.measure
+        output.append(m.encoding == .gsm7 ? #"{"encoding":"gsm7","units":"# : #"{"encoding":"ucs2","units":"#)
+        output.appendNumber(m.units)
+        output.append(#","segments":"#); output.appendNumber(m.segments)
+        output.append(#","characters":"#); output.appendNumber(m.characters)
+        output.append(#","units_per_segment":"#); output.appendNumber(m.segments > 1 ? m.encoding.partLimit : m.encoding.singleLimit)
+        output.append(#","normalized":false"#)
+        if m.encoding == .ucs2 {
+            output.append(#","non_gsm7":["#)
+            inspector.characterBytes.withUnsafeBufferPointer { bytes in
+                var from = 0
+                for (i, end) in inspector.characterEnds.enumerated() {
+                    if i > 0 { output.append(0x2C) }
+                    output.appendJSONString(utf8: UnsafeBufferPointer(rebasing: bytes[from..<end]))
+                    from = end
+                }
+            }
+            output.append(0x5D)
+        }
+        output.append(#","cost":{"segments":"#); output.appendNumber(m.segments)
+        output.append("}}\n")
+    }
+
+    /// A line the inspector refused: decoded, checked and normalized as `String`s.
+    private mutating func answerGenerally(_ body: UnsafeBufferPointer<UInt8>, _ lineNumber: Int) {
+        json.removeAll(keepingCapacity: true)
+        do {
+            guard let line = String(validating: body, as: UTF8.self) else { throw BatchLineError("not UTF-8 (the line's bytes are not valid UTF-8 text)") }
+            let message = try JSONText.decodeString(Substring(line))
+            if let problem = messageTextProblem(message) { throw BatchLineError("the message \(problem)") }
             let (m, normalized, changed) = SMSEncoder.measureNormalizing(message)
             if m.segments > 255 { throw BatchLineError("the message needs \(m.segments) parts; at most 255") }
             json.append(contentsOf: #"{"encoding":""#.utf8)
@@ -400,10 +456,10 @@ final class FastBatchAnswers: @unchecked Sendable {
             }
             json.append(contentsOf: #","cost":{"segments":"#.utf8); appendNumber(m.segments, &json)
             json.append(contentsOf: "}}".utf8)
-            output.append(contentsOf: json)
+            output.append(json)
         } catch {
             bad += 1
-            output.append(contentsOf: batchError(line: lineNumber, error).utf8)
+            output.append(Array(batchError(line: lineNumber, error).utf8))
         }
         output.append(0x0A)
     }

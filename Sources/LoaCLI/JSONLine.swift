@@ -56,3 +56,83 @@ enum JSONText {
         return s
     }
 }
+
+/// A growing byte buffer written through a pointer: no uniqueness or bounds checks per byte, for
+/// output written in millions of small pieces (`inspect text --json --batch`).
+struct ByteWriter: ~Copyable {
+    private var start: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+    private var capacity: Int
+
+    init(capacity: Int = 1 << 16) {
+        self.capacity = capacity
+        start = .allocate(capacity: capacity)
+    }
+
+    deinit { start.deallocate() }
+
+    var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: start, count: count) }
+
+    mutating func removeAll() { count = 0 }
+
+    @inline(__always)
+    private mutating func reserve(_ extra: Int) {
+        if count + extra > capacity { grow(to: count + extra) }
+    }
+
+    private mutating func grow(to needed: Int) {
+        var c = capacity * 2
+        while c < needed { c *= 2 }
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+        p.update(from: start, count: count)
+        start.deallocate()
+        start = p
+        capacity = c
+    }
+
+    @inline(__always)
+    mutating func append(_ b: UInt8) {
+        reserve(1)
+        start[count] = b
+        count += 1
+    }
+
+    mutating func append(_ p: UnsafeBufferPointer<UInt8>) {
+        guard let base = p.baseAddress, p.count > 0 else { return }
+        reserve(p.count)
+        (start + count).update(from: base, count: p.count)
+        count += p.count
+    }
+
+    mutating func append(_ s: StaticString) {
+        append(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    mutating func append(_ a: [UInt8]) { a.withUnsafeBufferPointer { append($0) } }
+
+    /// A whole number's decimal digits.
+    mutating func appendNumber(_ n: Int) {
+        if n < 0 { append(0x2D) }
+        var v = n.magnitude
+        var length = 1
+        var t = v
+        while t >= 10 { t /= 10; length += 1 }
+        reserve(length)
+        var k = count + length
+        repeat { k -= 1; start[k] = 0x30 + UInt8(v % 10); v /= 10 } while v > 0
+        count += length
+    }
+
+    /// UTF-8 bytes as a quoted JSON string (the escapes of `JSONString.append`).
+    mutating func appendJSONString(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        append(0x22)
+        if !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            append(bytes)
+        } else {
+            var escaped: [UInt8] = []
+            JSONString.append(utf8: bytes, to: &escaped)
+            escaped.withUnsafeBufferPointer { append(UnsafeBufferPointer(rebasing: $0[1..<($0.count - 1)])) }
+        }
+        append(0x22)
+    }
+}

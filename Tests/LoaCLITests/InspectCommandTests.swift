@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LoaCore
 
 @Suite("loa inspect (end to end)")
 struct InspectCommandTests {
@@ -45,6 +46,33 @@ struct InspectCommandTests {
         #expect(objects[3]["encoding"] as? String == "ucs2")
         #expect(objects[3]["units"] as? Int == 21)   // 8 + LF + 9 + é + 2 for the emoji
         #expect(objects[4]["units"] as? Int == 9)
+    }
+
+    @Test("the batch read from bytes answers every line as the general way does (escapes, NFC, marks, emoji, flags, Lao, bad lines)")
+    func fastBatchAnswersAsTheGeneralWay() throws {
+        let texts = [
+            "Thông báo khẩn", "Vie\u{0302}\u{0323}t Nam", "Lũ quét 🌧️⚠️ 👍🏽 👩‍👩‍👦 🇻🇳", "ສະບາຍດີ ການແຈ້ງເຕືອນ ໄຟໄໝ້ປ່າ",
+            "旱季森林火灾风险很高。", "Gia [moi] {100} ~ 200 | ^ \\ €5", "q\u{0301} \"\u{0301}\" ả\u{0301}", "tab\there",
+            "각 한국어 ᄀ", "ॐ क्षि", "`grave` ©️ ™", String(repeating: "ễ", count: 200), String(repeating: "[", count: 400),
+        ]
+        var lines = texts.map { JSONString.quoted($0) }
+        lines += [#""escapes \n \" \\ \/ \u1ec7 \ud83d\ude00""#, #""bad \u001b escape""#, #""\u0085 NEL""#, "not json", #" "spaced" "#,
+                  #""lone \ud800""#, "\"" + String(repeating: "ệ", count: 67 * 256) + "\"", #""""#]
+        let input = lines.joined(separator: "\n") + "\n"
+        let fast = try CLI.run(["inspect", "text", "--json", "--batch"], stdin: input)
+        // A concatenation reference changes nothing in these answers, but takes the general way.
+        let general = try CLI.run(["inspect", "text", "--json", "--batch", "--reference", "1"], stdin: input)
+        #expect(fast.status == 1 && general.status == 1)
+        #expect(fast.stderr == general.stderr)
+        #expect(fast.stdout.split(separator: "\n").count == lines.count)
+        for (k, (a, b)) in zip(fast.stdout.split(separator: "\n"), general.stdout.split(separator: "\n")).enumerated() {
+            #expect(a == b, "line \(k + 1)")
+        }
+        let objects = try fast.stdout.split(separator: "\n").map(CLI.json)
+        #expect(objects[1]["normalized"] as? Bool == true)
+        #expect(objects[2]["non_gsm7"] as? [String] == ["ũ", "🌧️", "⚠️", "👍🏽", "👩‍👩‍👦", "🇻🇳"])
+        #expect(objects[6]["non_gsm7"] as? [String] == ["q\u{0301}", "\"\u{0301}", "ả\u{0301}"])
+        #expect(objects[lines.count - 7]["line"] as? Int == lines.count - 6)   // the escaped ESC
     }
 
     @Test("a large batch is answered in two halves on two cores: every answer in the input's order, bad lines numbered in the whole input")

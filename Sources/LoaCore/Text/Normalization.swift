@@ -38,7 +38,7 @@ public enum NFC {
         mutating func acceptSlow(_ v: UInt32) -> Bool {
             // Common ranges with combining class 0 and NFC_QC=Yes.
             if (v >= 0x1E00 && v <= 0x1EFF) || (v >= 0x4E00 && v <= 0x9FFF) || (v >= 0xAC00 && v <= 0xD7A3)
-                || (v >= 0x2010 && v <= 0x2027) || (v >= 0x3000 && v <= 0x3098) || (v >= 0xFF00 && v <= 0xFFEF) {
+                || (v >= 0x2010 && v <= 0x2027) || (v >= 0x3000 && v <= 0x3029) || (v >= 0x3030 && v <= 0x3098) || (v >= 0xFF00 && v <= 0xFFEF) {
                 lastClass = 0
                 return true
             }
