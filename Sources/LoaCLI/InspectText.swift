@@ -117,7 +117,7 @@ struct InspectText: AsyncParsableCommand {
             for i in 0..<count {
                 if pieces[i].bad > 0 { pieces[i].answer(piece(i), firstLine: lineNumber + 1) }
                 lineNumber += pieces[i].lines; bad += pieces[i].bad
-                pieces[i].withOutput { out.raw($0) }
+                pieces[i].withOutput { out.writeNow($0) }
             }
         }
         var buffer = [UInt8](repeating: 0, count: 4 << 20)
@@ -386,13 +386,13 @@ struct BatchLineAnswers: ~Copyable {
         if body.count >= 2, body.first == 0x22, body.last == 0x22 {
             let inside = UnsafeBufferPointer(rebasing: body[1..<(body.count - 1)])
             var refusal: TextInspector.Refusal?
-            if inside.contains(0x5C) {
+            if let base = inside.baseAddress, memchr(base, 0x5C, inside.count) != nil {
                 if JSONString.unescape(inside, into: &unescaped) {
                     refusal = unescaped.withUnsafeBufferPointer { inspector.inspect($0) }
                 } else {
                     refusal = .notUTF8
                 }
-            } else if inside.contains(0x22) {
+            } else if let base = inside.baseAddress, memchr(base, 0x22, inside.count) != nil {
                 refusal = .notUTF8
             } else {
                 refusal = inspector.inspect(inside)

@@ -23,6 +23,19 @@ final class OutputBuffer {
         if buffer.count >= 1 << 16 { flush() }
     }
 
+    /// Bytes as they are (lines already ended), written at once after what is buffered: for
+    /// large blocks, which need no copy.
+    func writeNow(_ b: UnsafeBufferPointer<UInt8>) {
+        flush()
+        var offset = 0
+        while offset < b.count {
+            let n = write(fd, b.baseAddress! + offset, b.count - offset)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            offset += n
+        }
+    }
+
     /// Bytes as they are (lines already ended).
     func raw(_ b: UnsafeBufferPointer<UInt8>) {
         buffer.append(contentsOf: b)

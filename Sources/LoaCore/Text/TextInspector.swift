@@ -39,47 +39,65 @@ public struct TextInspector {
     /// Inspects one text given as UTF-8 bytes; on a refusal, nothing about it is kept and the
     /// caller takes the general way (`String`, NFC, `SMSEncoder.measureNormalizing`).
     public mutating func inspect(_ bytes: UnsafeBufferPointer<UInt8>) -> Refusal? {
-        let scanned = flags.withUnsafeBufferPointer { Self.scan(bytes, $0) }
-        guard case .success(let m) = scanned else {
-            if case .failure(let refusal) = scanned { return refusal }
-            return nil
+        if inspection == UInt16.max {
+            for i in listedIn.indices { listedIn[i] = 0 }
+            inspection = 0
         }
-        measure = m
+        inspection += 1
         characterBytes.removeAll(keepingCapacity: true)
         characterEnds.removeAll(keepingCapacity: true)
-        if measure.encoding == .ucs2 { listCharacters(bytes) }
-        return nil
+        astralListed.removeAll(keepingCapacity: true)
+        clusters.removeAll(keepingCapacity: true)
+        let scanned = scan(bytes, flags)
+        switch scanned {
+        case .success(let m):
+            measure = m
+            return nil
+        case .failure(let refusal):
+            characterBytes.removeAll(keepingCapacity: true)
+            characterEnds.removeAll(keepingCapacity: true)
+            return refusal
+        }
     }
 
     // Per scalar below U+10000: what the scan and the listing need, in one byte.
-    static let gsmBasic: UInt8 = 1, gsmExtension: UInt8 = 2, nfcStable: UInt8 = 4, simple: UInt8 = 8,
-               attaching: UInt8 = 16, control: UInt8 = 32
     private let flags = TextInspector.scalarFlags
-    private static let scalarFlags: [UInt8] = {
+    /// Built once, never freed: read through a pointer with no reference counting per line.
+    nonisolated(unsafe) private static let scalarFlags: UnsafePointer<UInt8> = {
         var table = [UInt8](repeating: 0, count: 0x10000)
         let ascii = GSM7Alphabet.asciiTable
         for v in 0..<0x10000 where !(0xD800...0xDFFF).contains(v) {
             let u = UInt32(v)
             var f: UInt8 = 0
             if v < 0x80 {
-                if ascii[v] != 0xFFFF { f |= ascii[v] & 0x100 != 0 ? gsmExtension : gsmBasic }
+                if ascii[v] != 0xFFFF { f |= ascii[v] & 0x100 != 0 ? ScalarFlag.gsmExtension : ScalarFlag.gsmBasic }
             } else if let code = GSM7Alphabet.nonASCIICode(u) {
-                f |= code.septets == 2 ? gsmExtension : gsmBasic
+                f |= code.septets == 2 ? ScalarFlag.gsmExtension : ScalarFlag.gsmBasic
             }
             var quickCheck = NFC.QuickCheck()
-            if quickCheck.accept(u) && quickCheck.lastClass == 0 { f |= nfcStable }
-            if isSimple(u) { f |= simple }
-            if isAttaching(u) { f |= attaching }
-            if (v < 0x20 && v != 0x0A && v != 0x0D) || (0x7F...0x9F).contains(v) { f |= control }
+            if quickCheck.accept(u) && quickCheck.lastClass == 0 { f |= ScalarFlag.nfcStable }
+            if isSimple(u) { f |= ScalarFlag.simple }
+            if isAttaching(u) { f |= ScalarFlag.attaching }
+            if (v < 0x20 && v != 0x0A && v != 0x0D) || (0x7F...0x9F).contains(v) { f |= ScalarFlag.control }
             table[v] = f
         }
-        return table
+        let kept = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x10000)
+        kept.initialize(from: table, count: 0x10000)
+        return UnsafePointer(kept)
     }()
 
     /// One pass over the bytes: UTF-8 validity (no overlong forms, surrogates or scalars above
     /// U+10FFFF), control characters (all but LF and CR), the NFC quick check, and the counts
     /// of both encodings with their greedy part splits (as `TextScan`).
-    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>, _ table: UnsafeBufferPointer<UInt8>) -> Result<TextMeasure, Refusal> {
+    ///
+    /// The same pass lists the characters outside GSM-7 (none when the text is GSM-7): a simple
+    /// scalar waits, with the marks that follow it, until the next scalar says whether it is a
+    /// character of its own; anything else opens a stretch, from the waiting scalar to the next
+    /// boundary between two simple scalars (or the end), that the standard library cuts.
+    private mutating func scan(_ bytes: UnsafeBufferPointer<UInt8>, _ table: UnsafePointer<UInt8>) -> Result<TextMeasure, Refusal> {
+        // The waiting character (pendingStart < 0: none) and the open stretch (stretchStart < 0: none).
+        var pendingStart = -1, pendingEnd = 0, pendingScalar: UInt32 = 0, pendingMarked = false
+        var stretchStart = -1, previousSimple = false
         var isGSM7 = true
         var septets = 0, utf16 = 0, scalars = 0
         var gsmParts = 1, gsmFill = 0, ucsParts = 1, ucsFill = 0
@@ -88,6 +106,41 @@ public struct TextInspector {
         let n = bytes.count
         while i < n {
             let b0 = bytes[i]
+            let at = i
+            if b0 >= 0x20 && b0 < 0x7F {
+                // Printable ASCII (most of any text), the general steps below made short: one
+                // unit, NFC-stable, simple; GSM-7 but for the grave accent.
+                let f = table[Int(b0)]
+                i += 1
+                scalars += 1
+                utf16 += 1
+                if ucsFill == 67 { ucsParts += 1; ucsFill = 1 } else { ucsFill += 1 }
+                if isGSM7 {
+                    if f & (ScalarFlag.gsmBasic | ScalarFlag.gsmExtension) != 0 {
+                        let c = f & ScalarFlag.gsmExtension != 0 ? 2 : 1
+                        septets += c
+                        if gsmFill + c > 153 { gsmParts += 1; gsmFill = c } else { gsmFill += c }
+                    } else {
+                        isGSM7 = false
+                    }
+                }
+                quickCheck.lastClass = 0
+                if stretchStart >= 0 {
+                    if previousSimple {
+                        listStretch(bytes, stretchStart, at)
+                        stretchStart = -1
+                        pendingStart = at; pendingEnd = i; pendingScalar = UInt32(b0); pendingMarked = false
+                    } else {
+                        previousSimple = true
+                    }
+                } else {
+                    if pendingStart >= 0 && (pendingMarked || pendingScalar >= 0x10000 || table[Int(pendingScalar)] & (ScalarFlag.gsmBasic | ScalarFlag.gsmExtension) == 0) {
+                        listPending(bytes, pendingStart, pendingEnd, pendingScalar, pendingMarked)
+                    }
+                    pendingStart = at; pendingEnd = i; pendingScalar = UInt32(b0); pendingMarked = false
+                }
+                continue
+            }
             let v: UInt32
             if b0 < 0x80 {
                 v = UInt32(b0)
@@ -116,22 +169,45 @@ public struct TextInspector {
                 }
             }
             let f: UInt8 = v < 0x10000 ? table[Int(v)] : 0
-            if f & control != 0 { return .failure(.controlCharacter) }
+            if f & ScalarFlag.control != 0 { return .failure(.controlCharacter) }
             scalars += 1
             let u = v > 0xFFFF ? 2 : 1
             utf16 += u
             if ucsFill + u > 67 { ucsParts += 1; ucsFill = u } else { ucsFill += u }
             if isGSM7 {
-                if f & (gsmBasic | gsmExtension) != 0 {
-                    let c = f & gsmExtension != 0 ? 2 : 1
+                if f & (ScalarFlag.gsmBasic | ScalarFlag.gsmExtension) != 0 {
+                    let c = f & ScalarFlag.gsmExtension != 0 ? 2 : 1
                     septets += c
                     if gsmFill + c > 153 { gsmParts += 1; gsmFill = c } else { gsmFill += c }
                 } else {
                     isGSM7 = false
                 }
             }
-            if f & nfcStable != 0 { quickCheck.lastClass = 0 } else if !quickCheck.acceptSlow(v) { return .failure(.mayNeedNormalization) }
+            if f & ScalarFlag.nfcStable != 0 { quickCheck.lastClass = 0 } else if !quickCheck.acceptSlow(v) { return .failure(.mayNeedNormalization) }
+            // The characters.
+            let isSimple = v < 0x10000 ? f & ScalarFlag.simple != 0 : Self.isSimple(v)
+            if stretchStart >= 0 {
+                if isSimple && previousSimple {
+                    // A boundary before this scalar: the stretch ends; this one waits.
+                    listStretch(bytes, stretchStart, at)
+                    stretchStart = -1
+                    pendingStart = at; pendingEnd = i; pendingScalar = v; pendingMarked = false
+                } else {
+                    previousSimple = isSimple
+                }
+            } else if isSimple {
+                if pendingStart >= 0 { listPending(bytes, pendingStart, pendingEnd, pendingScalar, pendingMarked) }
+                pendingStart = at; pendingEnd = i; pendingScalar = v; pendingMarked = false
+            } else if pendingStart >= 0 && pendingScalar != 0x0A && (v < 0x10000 ? f & ScalarFlag.attaching != 0 : Self.isAttaching(v)) {
+                pendingEnd = i; pendingMarked = true
+            } else {
+                stretchStart = pendingStart >= 0 ? pendingStart : at
+                pendingStart = -1
+                previousSimple = false
+            }
         }
+        if stretchStart >= 0 { listStretch(bytes, stretchStart, n) }
+        if pendingStart >= 0 { listPending(bytes, pendingStart, pendingEnd, pendingScalar, pendingMarked) }
         if scalars == 0 { return .success(TextMeasure(encoding: .gsm7, units: 0, segments: 0, characters: 0)) }
         if isGSM7 { return .success(TextMeasure(encoding: .gsm7, units: septets, segments: septets <= 160 ? 1 : gsmParts, characters: scalars)) }
         return .success(TextMeasure(encoding: .ucs2, units: utf16, segments: utf16 <= 70 ? 1 : ucsParts, characters: scalars))
@@ -173,68 +249,9 @@ public struct TextInspector {
         }
     }
 
-    private mutating func listCharacters(_ bytes: UnsafeBufferPointer<UInt8>) {
-        if inspection == UInt16.max {
-            for i in listedIn.indices { listedIn[i] = 0 }
-            inspection = 0
-        }
-        inspection += 1
-        astralListed.removeAll(keepingCapacity: true)
-        clusters.removeAll(keepingCapacity: true)
-        flags.withUnsafeBufferPointer { listCharacters(bytes, $0) }
-    }
-
     @inline(__always)
-    private static func flag(_ v: UInt32, _ table: UnsafeBufferPointer<UInt8>) -> UInt8 {
-        if v < 0x10000 { return table[Int(v)] }
-        return (isSimple(v) ? simple : 0) | (isAttaching(v) ? attaching : 0)
-    }
-
-    private mutating func listCharacters(_ bytes: UnsafeBufferPointer<UInt8>, _ table: UnsafeBufferPointer<UInt8>) {
-        let n = bytes.count
-        var i = 0
-        // A simple scalar, with the marks that followed it, not yet listed: it is a character
-        // of its own if a simple scalar (or the end) follows.
-        var pending: (v: UInt32, start: Int, end: Int, marked: Bool)? = nil
-        while i < n {
-            let (v, length) = UTF8Decoding.scalar(in: bytes, at: i)
-            let f = Self.flag(v, table)
-            if f & Self.simple != 0 {
-                if let p = pending { listPending(p, bytes) }
-                pending = (v, i, i + length, false)
-                i += length
-                continue
-            }
-            if f & Self.attaching != 0, let p = pending, p.v != 0x0A {
-                pending = (p.v, p.start, i + length, true)
-                i += length
-                continue
-            }
-            // A stretch from the pending character (it may join what follows) to the next
-            // boundary between two simple scalars, or the end.
-            let start = pending?.start ?? i
-            pending = nil
-            var end = i + length
-            var previousSimple = false
-            var j = end
-            while j < n {
-                let (w, l) = UTF8Decoding.scalar(in: bytes, at: j)
-                let simple = Self.flag(w, table) & Self.simple != 0
-                if simple && previousSimple { break }
-                previousSimple = simple
-                j += l
-                end = j
-            }
-            // The stretch's last scalar, when simple, may still be a character of its own.
-            listStretch(bytes, start, end)
-            i = end
-        }
-        if let p = pending { listPending(p, bytes) }
-    }
-
-    @inline(__always)
-    private mutating func listPending(_ p: (v: UInt32, start: Int, end: Int, marked: Bool), _ bytes: UnsafeBufferPointer<UInt8>) {
-        if p.marked { listCluster(bytes, p.start, p.end) } else { listSingle(p.v, bytes, p.start, p.end) }
+    private mutating func listPending(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, _ v: UInt32, _ marked: Bool) {
+        if marked { listCluster(bytes, start, end) } else { listSingle(v, bytes, start, end) }
     }
 
     /// A character of several scalars, one of them at least outside GSM-7 (a mark always is).
@@ -251,7 +268,7 @@ public struct TextInspector {
 
     @inline(__always)
     private mutating func listSingle(_ v: UInt32, _ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) {
-        if v < 0x10000 && flags[Int(v)] & (Self.gsmBasic | Self.gsmExtension) != 0 { return }
+        if v < 0x10000 && flags[Int(v)] & (ScalarFlag.gsmBasic | ScalarFlag.gsmExtension) != 0 { return }
         if v < 0x10000 {
             if listedIn[Int(v)] == inspection { return }
             listedIn[Int(v)] = inspection
@@ -281,4 +298,10 @@ public struct TextInspector {
             listCluster(bytes, offset, offset + length)
         }
     }
+}
+
+/// Per scalar below U+10000: what the inspector's pass needs, in one byte.
+private enum ScalarFlag {
+    static let gsmBasic: UInt8 = 1, gsmExtension: UInt8 = 2, nfcStable: UInt8 = 4, simple: UInt8 = 8,
+               attaching: UInt8 = 16, control: UInt8 = 32
 }
