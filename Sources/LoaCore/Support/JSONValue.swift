@@ -151,24 +151,6 @@ public enum JSONValue: Equatable, Sendable {
             return String(decoding: b[start..<i], as: UTF8.self)
         }
 
-        mutating func hex4() throws(ParseError) -> UInt32 {
-            guard i + 4 <= b.count else { throw fail("expected 4 hex digits after \\u") }
-            var v: UInt32 = 0
-            for k in 0..<4 {
-                let c = b[i + k]
-                let d: UInt32
-                switch c {
-                case 0x30...0x39: d = UInt32(c - 0x30)
-                case 0x41...0x46: d = UInt32(c - 0x41 + 10)
-                case 0x61...0x66: d = UInt32(c - 0x61 + 10)
-                default: throw fail("expected 4 hex digits after \\u")
-                }
-                v = v << 4 | d
-            }
-            i += 4
-            return v
-        }
-
         mutating func string() throws(ParseError) -> String {
             i += 1
             var out: [UInt8] = []
@@ -184,30 +166,13 @@ public enum JSONValue: Equatable, Sendable {
                 if c < 0x20 { throw fail("control character in a string (escape it)") }
                 if c == 0x5C {
                     out.append(contentsOf: b[plainStart..<i])
-                    i += 1
-                    guard i < b.count else { throw fail("unterminated escape") }
-                    let e = b[i]
-                    i += 1
-                    switch e {
-                    case 0x22, 0x5C, 0x2F: out.append(e)
-                    case 0x62: out.append(0x08)
-                    case 0x66: out.append(0x0C)
-                    case 0x6E: out.append(0x0A)
-                    case 0x72: out.append(0x0D)
-                    case 0x74: out.append(0x09)
-                    case 0x75:
-                        var scalar = try hex4()
-                        if (0xD800...0xDBFF).contains(scalar) {
-                            guard i + 2 <= b.count, b[i] == 0x5C, b[i + 1] == 0x75 else { throw fail("a high surrogate without its low half") }
-                            i += 2
-                            let low = try hex4()
-                            guard (0xDC00...0xDFFF).contains(low) else { throw fail("a high surrogate without its low half") }
-                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                        } else if (0xDC00...0xDFFF).contains(scalar) {
-                            throw fail("a lone low surrogate")
-                        }
-                        out.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
-                    default: throw fail("unknown escape \\\(Character(Unicode.Scalar(e)))")
+                    switch JSONString.decodeEscape(b, at: &i, into: &out) {
+                    case nil: break
+                    case .unterminated: throw fail("unterminated escape")
+                    case .notHex: throw fail("expected 4 hex digits after \\u")
+                    case .highSurrogateAlone: throw fail("a high surrogate without its low half")
+                    case .lowSurrogateAlone: throw fail("a lone low surrogate")
+                    case .unknown(let e): throw fail("unknown escape \\\(Character(Unicode.Scalar(e)))")
                     }
                     plainStart = i
                     continue

@@ -98,9 +98,7 @@ public struct TextInspector {
         // The waiting character (pendingStart < 0: none) and the open stretch (stretchStart < 0: none).
         var pendingStart = -1, pendingEnd = 0, pendingScalar: UInt32 = 0, pendingMarked = false
         var stretchStart = -1, previousSimple = false
-        var isGSM7 = true
-        var septets = 0, utf16 = 0, scalars = 0
-        var gsmParts = 1, gsmFill = 0, ucsParts = 1, ucsFill = 0
+        var counts = Counts()
         var quickCheck = NFC.QuickCheck()
         var i = 0
         let n = bytes.count
@@ -110,20 +108,8 @@ public struct TextInspector {
             if b0 >= 0x20 && b0 < 0x7F {
                 // Printable ASCII (most of any text), the general steps below made short: one
                 // unit, NFC-stable, simple; GSM-7 but for the grave accent.
-                let f = table[Int(b0)]
                 i += 1
-                scalars += 1
-                utf16 += 1
-                if ucsFill == 67 { ucsParts += 1; ucsFill = 1 } else { ucsFill += 1 }
-                if isGSM7 {
-                    if f & (ScalarFlag.gsmBasic | ScalarFlag.gsmExtension) != 0 {
-                        let c = f & ScalarFlag.gsmExtension != 0 ? 2 : 1
-                        septets += c
-                        if gsmFill + c > 153 { gsmParts += 1; gsmFill = c } else { gsmFill += c }
-                    } else {
-                        isGSM7 = false
-                    }
-                }
+                counts.add(units: 1, flags: table[Int(b0)])
                 quickCheck.lastClass = 0
                 if stretchStart >= 0 {
                     if previousSimple {
@@ -170,19 +156,7 @@ public struct TextInspector {
             }
             let f: UInt8 = v < 0x10000 ? table[Int(v)] : 0
             if f & ScalarFlag.control != 0 { return .failure(.controlCharacter) }
-            scalars += 1
-            let u = v > 0xFFFF ? 2 : 1
-            utf16 += u
-            if ucsFill + u > 67 { ucsParts += 1; ucsFill = u } else { ucsFill += u }
-            if isGSM7 {
-                if f & (ScalarFlag.gsmBasic | ScalarFlag.gsmExtension) != 0 {
-                    let c = f & ScalarFlag.gsmExtension != 0 ? 2 : 1
-                    septets += c
-                    if gsmFill + c > 153 { gsmParts += 1; gsmFill = c } else { gsmFill += c }
-                } else {
-                    isGSM7 = false
-                }
-            }
+            counts.add(units: v > 0xFFFF ? 2 : 1, flags: f)
             if f & ScalarFlag.nfcStable != 0 { quickCheck.lastClass = 0 } else if !quickCheck.acceptSlow(v) { return .failure(.mayNeedNormalization) }
             // The characters.
             let isSimple = v < 0x10000 ? f & ScalarFlag.simple != 0 : Self.isSimple(v)
@@ -208,9 +182,36 @@ public struct TextInspector {
         }
         if stretchStart >= 0 { listStretch(bytes, stretchStart, n) }
         if pendingStart >= 0 { listPending(bytes, pendingStart, pendingEnd, pendingScalar, pendingMarked) }
-        if scalars == 0 { return .success(TextMeasure(encoding: .gsm7, units: 0, segments: 0, characters: 0)) }
-        if isGSM7 { return .success(TextMeasure(encoding: .gsm7, units: septets, segments: septets <= 160 ? 1 : gsmParts, characters: scalars)) }
-        return .success(TextMeasure(encoding: .ucs2, units: utf16, segments: utf16 <= 70 ? 1 : ucsParts, characters: scalars))
+        return .success(counts.measure)
+    }
+
+    /// Both encodings' counts and greedy part splits, scalar by scalar (as `TextScan`).
+    private struct Counts {
+        var isGSM7 = true
+        var septets = 0, utf16 = 0, scalars = 0
+        var gsmParts = 1, gsmFill = 0, ucsParts = 1, ucsFill = 0
+
+        /// One scalar of `units` UTF-16 units, with its table flags (GSM-7 or not).
+        @inline(__always)
+        mutating func add(units u: Int, flags f: UInt8) {
+            scalars += 1
+            utf16 += u
+            if ucsFill + u > 67 { ucsParts += 1; ucsFill = u } else { ucsFill += u }
+            guard isGSM7 else { return }
+            if f & (ScalarFlag.gsmBasic | ScalarFlag.gsmExtension) != 0 {
+                let c = f & ScalarFlag.gsmExtension != 0 ? 2 : 1
+                septets += c
+                if gsmFill + c > 153 { gsmParts += 1; gsmFill = c } else { gsmFill += c }
+            } else {
+                isGSM7 = false
+            }
+        }
+
+        var measure: TextMeasure {
+            if scalars == 0 { return TextMeasure(encoding: .gsm7, units: 0, segments: 0, characters: 0) }
+            if isGSM7 { return TextMeasure(encoding: .gsm7, units: septets, segments: septets <= 160 ? 1 : gsmParts, characters: scalars) }
+            return TextMeasure(encoding: .ucs2, units: utf16, segments: utf16 <= 70 ? 1 : ucsParts, characters: scalars)
+        }
     }
 
     /// Scalars that form a character of their own unless a mark, joiner or other extending scalar
