@@ -371,9 +371,10 @@ struct BatchLineAnswers: ~Copyable {
         lines = 0; bad = 0
         if lastWithoutEnd { answerLine(text, firstLine); return }
         var start = 0
-        while start < text.count, let nl = UnsafeBufferPointer(rebasing: text[start...]).firstIndex(of: 0x0A) {
-            answerLine(UnsafeBufferPointer(rebasing: text[start..<(start + nl)]), firstLine + lines)
-            start += nl + 1
+        while start < text.count, let found = memchr(text.baseAddress! + start, 0x0A, text.count - start) {
+            let nl = UnsafeRawPointer(found).assumingMemoryBound(to: UInt8.self) - text.baseAddress!
+            answerLine(UnsafeBufferPointer(rebasing: text[start..<nl]), firstLine + lines)
+            start = nl + 1
         }
     }
 
@@ -385,28 +386,29 @@ struct BatchLineAnswers: ~Copyable {
         // characters: measured and listed from its bytes. Anything else goes the general way.
         if body.count >= 2, body.first == 0x22, body.last == 0x22 {
             let inside = UnsafeBufferPointer(rebasing: body[1..<(body.count - 1)])
-            var refusal: TextInspector.Refusal?
             if let base = inside.baseAddress, memchr(base, 0x5C, inside.count) != nil {
                 if JSONString.unescape(inside, into: &unescaped) {
-                    refusal = unescaped.withUnsafeBufferPointer { inspector.inspect($0) }
-                } else {
-                    refusal = .notUTF8
+                    let text = unescaped   // the inspector's characters are ranges of these bytes
+                    if text.withUnsafeBufferPointer({ answerPlainly($0) }) { return }
                 }
-            } else if let base = inside.baseAddress, memchr(base, 0x22, inside.count) != nil {
-                refusal = .notUTF8
-            } else {
-                refusal = inspector.inspect(inside)
-            }
-            if refusal == nil && inspector.measure.segments <= 255 {
-                writeAnswer()
-                return
+            } else if inside.baseAddress == nil || memchr(inside.baseAddress!, 0x22, inside.count) == nil {
+                if answerPlainly(inside) { return }
             }
         }
         answerGenerally(body, lineNumber)
     }
 
     /// The answer from the inspector's last inspection, as bytes.
-    private mutating func writeAnswer() {
+    /// Answers a text from its bytes; false when the inspector refuses it (or it needs more than
+    /// 255 parts): the general way then says why.
+    private mutating func answerPlainly(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard inspector.inspect(text) == nil, inspector.measure.segments <= 255 else { return false }
+        writeAnswer(text)
+        return true
+    }
+
+    /// `text`: the bytes inspected (the characters are ranges of them).
+    private mutating func writeAnswer(_ text: UnsafeBufferPointer<UInt8>) {
         let m = inspector.measure
         output.append(m.encoding == .gsm7 ? #"{"encoding":"gsm7","units":"# : #"{"encoding":"ucs2","units":"#)
         output.appendNumber(m.units)
@@ -416,13 +418,9 @@ struct BatchLineAnswers: ~Copyable {
         output.append(#","normalized":false"#)
         if m.encoding == .ucs2 {
             output.append(#","non_gsm7":["#)
-            inspector.characterBytes.withUnsafeBufferPointer { bytes in
-                var from = 0
-                for (i, end) in inspector.characterEnds.enumerated() {
-                    if i > 0 { output.append(0x2C) }
-                    output.appendJSONString(utf8: UnsafeBufferPointer(rebasing: bytes[from..<end]))
-                    from = end
-                }
+            for (i, range) in inspector.characters.enumerated() {
+                if i > 0 { output.append(0x2C) }
+                output.appendJSONString(utf8: UnsafeBufferPointer(rebasing: text[range]))
             }
             output.append(0x5D)
         }

@@ -125,6 +125,22 @@ struct ByteWriter: ~Copyable {
 
     /// UTF-8 bytes as a quoted JSON string (the escapes of `JSONString.append`).
     mutating func appendJSONString(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        // Most strings need no escape: copied between their quotes in one pass.
+        reserve(bytes.count + 2)
+        var k = count
+        start[k] = 0x22
+        k += 1
+        var plain = true
+        for b in bytes {
+            if b < 0x20 || b == 0x22 || b == 0x5C { plain = false; break }
+            start[k] = b
+            k += 1
+        }
+        if plain {
+            start[k] = 0x22
+            count = k + 1
+            return
+        }
         append(0x22)
         if !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
             append(bytes)

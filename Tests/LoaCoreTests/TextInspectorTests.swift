@@ -10,13 +10,7 @@ struct TextInspectorTests {
         var bytes = Array(text.utf8)
         let refusal = bytes.withUnsafeMutableBufferPointer { inspector.inspect(UnsafeBufferPointer($0)) }
         if refusal != nil { return (refusal, []) }
-        var out: [String] = []
-        var from = 0
-        for end in inspector.characterEnds {
-            out.append(String(decoding: inspector.characterBytes[from..<end], as: UTF8.self))
-            from = end
-        }
-        return (nil, out)
+        return (nil, inspector.characters.map { String(decoding: bytes[$0], as: UTF8.self) })
     }
 
     private func expectSameAsStandardLibrary(_ inspector: inout TextInspector, _ text: String, _ note: String) -> Bool {
@@ -107,7 +101,7 @@ struct TextInspectorTests {
         #expect(refusal(Array("dường 1\r\ndường 2".utf8)) == nil)
         #expect(inspector.measure == TextMeasure(encoding: .ucs2, units: 16, segments: 1, characters: 16))
         #expect(refusal([0xF0, 0x9F, 0x98, 0x80]) == nil)          // 😀
-        #expect(inspector.characterEnds == [4])
+        #expect(inspector.characters == [0..<4])
     }
 
     @Test("JSON string escapes decoded as the strict reader decodes them, refused where it refuses")

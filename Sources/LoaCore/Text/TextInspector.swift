@@ -10,17 +10,16 @@
 public struct TextInspector {
     /// The size of the last text inspected.
     public private(set) var measure = TextMeasure(encoding: .gsm7, units: 0, segments: 0, characters: 0)
-    /// The UTF-8 bytes of the last text's characters outside GSM-7, each once, in order of first
-    /// appearance: character `i` is `characterBytes[characterEnds[i - 1]..<characterEnds[i]]`
-    /// (from 0 for the first).
-    public private(set) var characterBytes: [UInt8] = []
-    public private(set) var characterEnds: [Int] = []
+    /// The last text's characters outside GSM-7, each once, in order of first appearance: the
+    /// byte ranges of their first appearance in the bytes inspected (which the caller keeps).
+    public private(set) var characters: [Range<Int>] = []
 
     /// For scalars below U+10000: the inspection in which each was last listed.
     private var listedIn: [UInt16]
     private var inspection: UInt16 = 0
     /// Scalars above U+FFFF listed in this inspection, and the characters of several scalars.
     private var astralListed: [UInt32] = []
+    /// The characters of several scalars listed in this inspection (ranges of the bytes inspected).
     private var clusters: [Range<Int>] = []
 
     public init() {
@@ -44,8 +43,7 @@ public struct TextInspector {
             inspection = 0
         }
         inspection += 1
-        characterBytes.removeAll(keepingCapacity: true)
-        characterEnds.removeAll(keepingCapacity: true)
+        characters.removeAll(keepingCapacity: true)
         astralListed.removeAll(keepingCapacity: true)
         clusters.removeAll(keepingCapacity: true)
         let scanned = scan(bytes, flags)
@@ -54,8 +52,7 @@ public struct TextInspector {
             measure = m
             return nil
         case .failure(let refusal):
-            characterBytes.removeAll(keepingCapacity: true)
-            characterEnds.removeAll(keepingCapacity: true)
+            characters.removeAll(keepingCapacity: true)
             return refusal
         }
     }
@@ -260,11 +257,9 @@ public struct TextInspector {
         let mine = UnsafeBufferPointer(rebasing: bytes[start..<end])
         let length = end - start
         // Characters of several scalars are the same exactly when their bytes are (NFC text).
-        if clusters.contains(where: { r in r.count == length && characterBytes[r].elementsEqual(mine) }) { return }
-        let from = characterBytes.count
-        characterBytes.append(contentsOf: mine)
-        characterEnds.append(characterBytes.count)
-        clusters.append(from..<characterBytes.count)
+        if clusters.contains(where: { r in r.count == length && UnsafeBufferPointer(rebasing: bytes[r]).elementsEqual(mine) }) { return }
+        characters.append(start..<end)
+        clusters.append(start..<end)
     }
 
     @inline(__always)
@@ -277,8 +272,7 @@ public struct TextInspector {
             if astralListed.contains(v) { return }
             astralListed.append(v)
         }
-        characterBytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<end]))
-        characterEnds.append(characterBytes.count)
+        characters.append(start..<end)
     }
 
     /// A stretch that holds scalars other than simple ones: its characters by the standard library.
