@@ -75,7 +75,7 @@ struct InspectCommandTests {
         #expect(objects[lines.count - 7]["line"] as? Int == lines.count - 6)   // the escaped ESC
     }
 
-    @Test("a large batch is answered in two halves on two cores: every answer in the input's order, bad lines numbered in the whole input")
+    @Test("a large batch is answered in pieces on both cores: every answer in the input's order, bad lines numbered in the whole input")
     func largeTextBatchKeepsOrder() throws {
         let bad: Set<Int> = [3, 25_000, 49_999]
         var input = ""
