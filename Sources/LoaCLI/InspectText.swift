@@ -137,7 +137,7 @@ struct InspectText: AsyncParsableCommand {
                 if n == 0 && start < end {
                     pieces[0].answer(UnsafeBufferPointer(rebasing: b[start..<end]), firstLine: lineNumber + 1, lastWithoutEnd: true)
                     lineNumber += pieces[0].lines; bad += pieces[0].bad
-                    pieces[0].withOutput { out.raw($0) }
+                    pieces[0].withOutput { out.writeNow($0) }
                     start = end
                 }
             }
@@ -192,13 +192,6 @@ func batchError(line: Int, _ error: any Error) -> String {
     o.add("line", line)
     o.add("error", "\(error)")
     return o.finished
-}
-
-/// A whole number's decimal digits, appended.
-func appendNumber(_ n: Int, _ out: inout [UInt8]) {
-    if n < 0 { out.append(0x2D); appendNumber(-n, &out); return }
-    if n >= 10 { appendNumber(n / 10, &out) }
-    out.append(0x30 + UInt8(n % 10))
 }
 
 struct BatchLineError: Error, CustomStringConvertible {
@@ -362,7 +355,6 @@ struct BatchLineAnswers: ~Copyable {
     private(set) var output = ByteWriter()
     private(set) var lines = 0
     private(set) var bad = 0
-    private var json: [UInt8] = []
     private var inspector = TextInspector()
     private var unescaped: [UInt8] = []
 
@@ -398,67 +390,60 @@ struct BatchLineAnswers: ~Copyable {
         answerGenerally(body, lineNumber)
     }
 
-    /// The answer from the inspector's last inspection, as bytes.
     /// Answers a text from its bytes; false when the inspector refuses it (or it needs more than
     /// 255 parts): the general way then says why.
     private mutating func answerPlainly(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
         guard inspector.inspect(text) == nil, inspector.measure.segments <= 255 else { return false }
-        writeAnswer(text)
-        return true
-    }
-
-    /// `text`: the bytes inspected (the characters are ranges of them).
-    private mutating func writeAnswer(_ text: UnsafeBufferPointer<UInt8>) {
         let m = inspector.measure
-        output.append(m.encoding == .gsm7 ? #"{"encoding":"gsm7","units":"# : #"{"encoding":"ucs2","units":"#)
-        output.appendNumber(m.units)
-        output.append(#","segments":"#); output.appendNumber(m.segments)
-        output.append(#","characters":"#); output.appendNumber(m.characters)
-        output.append(#","units_per_segment":"#); output.appendNumber(m.segments > 1 ? m.encoding.partLimit : m.encoding.singleLimit)
-        output.append(#","normalized":false"#)
-        if m.encoding == .ucs2 {
-            output.append(#","non_gsm7":["#)
-            for (i, range) in inspector.characters.enumerated() {
-                if i > 0 { output.append(0x2C) }
-                output.appendJSONString(utf8: UnsafeBufferPointer(rebasing: text[range]))
-            }
-            output.append(0x5D)
+        beginAnswer(m, normalized: false)
+        // The characters are ranges of the bytes inspected.
+        for (i, range) in inspector.characters.enumerated() {
+            if i > 0 { output.append(0x2C) }
+            output.appendJSONString(utf8: UnsafeBufferPointer(rebasing: text[range]))
         }
-        output.append(#","cost":{"segments":"#); output.appendNumber(m.segments)
-        output.append("}}\n")
+        endAnswer(m)
+        return true
     }
 
     /// A line the inspector refused: decoded, checked and normalized as `String`s.
     private mutating func answerGenerally(_ body: UnsafeBufferPointer<UInt8>, _ lineNumber: Int) {
-        json.removeAll(keepingCapacity: true)
         do {
             guard let line = String(validating: body, as: UTF8.self) else { throw BatchLineError("not UTF-8 (the line's bytes are not valid UTF-8 text)") }
             let message = try JSONText.decodeString(Substring(line))
             if let problem = messageTextProblem(message) { throw BatchLineError("the message \(problem)") }
             let (m, normalized, changed) = SMSEncoder.measureNormalizing(message)
             if m.segments > 255 { throw BatchLineError("the message needs \(m.segments) parts; at most 255") }
-            json.append(contentsOf: #"{"encoding":""#.utf8)
-            json.append(contentsOf: m.encoding.rawValue.utf8)
-            json.append(contentsOf: #"","units":"#.utf8); appendNumber(m.units, &json)
-            json.append(contentsOf: #","segments":"#.utf8); appendNumber(m.segments, &json)
-            json.append(contentsOf: #","characters":"#.utf8); appendNumber(m.characters, &json)
-            json.append(contentsOf: #","units_per_segment":"#.utf8); appendNumber(m.segments > 1 ? m.encoding.partLimit : m.encoding.singleLimit, &json)
-            json.append(contentsOf: (changed ? #","normalized":true"# : #","normalized":false"#).utf8)
+            beginAnswer(m, normalized: changed)
             if m.encoding == .ucs2 {
-                json.append(contentsOf: #","non_gsm7":["#.utf8)
                 for (i, ch) in Diacritics.nonGSM7Characters(nfc: normalized).enumerated() {
-                    if i > 0 { json.append(0x2C) }
-                    JSONString.append(String(ch), to: &json)
+                    if i > 0 { output.append(0x2C) }
+                    var s = String(ch)
+                    s.withUTF8 { output.appendJSONString(utf8: $0) }
                 }
-                json.append(0x5D)
             }
-            json.append(contentsOf: #","cost":{"segments":"#.utf8); appendNumber(m.segments, &json)
-            json.append(contentsOf: "}}".utf8)
-            output.append(json)
+            endAnswer(m)
         } catch {
             bad += 1
             output.append(Array(batchError(line: lineNumber, error).utf8))
+            output.append(0x0A)
         }
-        output.append(0x0A)
+    }
+
+    /// One answer's fields up to its characters outside GSM-7 (the list opened when UCS-2).
+    private mutating func beginAnswer(_ m: TextMeasure, normalized: Bool) {
+        output.append(m.encoding == .gsm7 ? #"{"encoding":"gsm7","units":"# : #"{"encoding":"ucs2","units":"#)
+        output.appendNumber(m.units)
+        output.append(#","segments":"#); output.appendNumber(m.segments)
+        output.append(#","characters":"#); output.appendNumber(m.characters)
+        output.append(#","units_per_segment":"#); output.appendNumber(m.segments > 1 ? m.encoding.partLimit : m.encoding.singleLimit)
+        output.append(normalized ? #","normalized":true"# : #","normalized":false"#)
+        if m.encoding == .ucs2 { output.append(#","non_gsm7":["#) }
+    }
+
+    /// The rest of the answer begun by `beginAnswer`, and its line end.
+    private mutating func endAnswer(_ m: TextMeasure) {
+        if m.encoding == .ucs2 { output.append(0x5D) }
+        output.append(#","cost":{"segments":"#); output.appendNumber(m.segments)
+        output.append("}}\n")
     }
 }

@@ -141,14 +141,9 @@ struct ByteWriter: ~Copyable {
             count = k + 1
             return
         }
-        append(0x22)
-        if !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-            append(bytes)
-        } else {
-            var escaped: [UInt8] = []
-            JSONString.append(utf8: bytes, to: &escaped)
-            escaped.withUnsafeBufferPointer { append(UnsafeBufferPointer(rebasing: $0[1..<($0.count - 1)])) }
-        }
-        append(0x22)
+        // Something to escape: what was copied is dropped, and the core's writer does it.
+        var escaped: [UInt8] = []
+        JSONString.append(utf8: bytes, to: &escaped)
+        append(escaped)
     }
 }

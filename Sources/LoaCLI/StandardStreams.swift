@@ -36,12 +36,6 @@ final class OutputBuffer {
         }
     }
 
-    /// Bytes as they are (lines already ended).
-    func raw(_ b: UnsafeBufferPointer<UInt8>) {
-        buffer.append(contentsOf: b)
-        if buffer.count >= 1 << 16 { flush() }
-    }
-
     func line(_ s: String) {
         buffer.append(contentsOf: s.utf8)
         buffer.append(0x0A)

@@ -46,11 +46,6 @@ struct TextScan {
         text.withUTF8 { scan($0) }
     }
 
-    /// The same over bytes already checked to be valid UTF-8.
-    init(utf8 bytes: UnsafeBufferPointer<UInt8>) {
-        scan(bytes)
-    }
-
     private mutating func scan(_ bytes: UnsafeBufferPointer<UInt8>) {
         var quickCheck = NFC.QuickCheck()
         let ascii = GSM7Alphabet.asciiTable

@@ -105,13 +105,10 @@ public enum Diacritics {
         // scan exact; anything that may join scalars into one character goes the general way.
         while let s = scalars.next() {
             if GSM7Alphabet.code(for: s) != nil { continue }
-            // Scalars that are always a character of their own in NFC text: Latin up to U+02FF
-            // (no combining marks), Vietnamese letters (U+1E00–U+1EFF), CJK ideographs and
-            // punctuation. A line end, a mark, an emoji or another script: the general way.
-            let v = s.value
-            let alone = (v < 0x300 && v != 0x0D) || (0x1E00...0x1EFF).contains(v) || (0x4E00...0x9FFF).contains(v) || (0x3000...0x3029).contains(v) || (0x3030...0x303F).contains(v) || (0xFF00...0xFF9D).contains(v) || (0xFFA0...0xFFEF).contains(v)
-            if !alone { return nonGSM7CharactersSlow(text) }
-            if seen.insert(v).inserted { out.append(Character(s)) }
+            // When every scalar is simple (`TextInspector.isSimple`), each is a character of its
+            // own. A mark, a joiner or anything else: the general way.
+            guard TextInspector.isSimple(s.value) else { return nonGSM7CharactersSlow(text) }
+            if seen.insert(s.value).inserted { out.append(Character(s)) }
         }
         return out
     }
