@@ -31,7 +31,7 @@ struct ReceiptsBench {
         let t0 = Date()
         while let batch = try store.claimBatch(carrier: .viettel, limit: 5000) { try store.batchAccepted(batch.id, status: 202, rejected: [:]) }
         print("  \(formatCount(pending)) messages accepted (awaiting receipts) in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
-        let endpoint = try ReceiptEndpoint(sink: Store(location: path, create: false), secrets: [.viettel: secret])
+        let endpoint = try ReceiptEndpoint(sink: Store.forReceipts(location: path), secrets: [.viettel: secret])
         let router = Router()
         endpoint.addRoutes(to: router)
         let server = BackgroundServer()

@@ -443,6 +443,8 @@ extension Store {
     /// with it; the message moves only where the transition table allows (a final state is never
     /// overwritten; duplicates and intermediate statuses change nothing). A receipt that matches no
     /// message of this store goes to the quarantine with its line and the reason, never dropped.
+    /// Each message is decided from its row alone (`ReceiptFold`: state, reason, the time of the
+    /// state, the parts so far): receipts are appended, never read back.
     public func recordReceipts(carrier: Carrier, parts mode: ReceiptParts, _ receipts: [ReceiptRecord]) throws -> [ReceiptOutcome] {
         guard !receipts.isEmpty else { return [] }
         var outcomes: [ReceiptOutcome] = []
@@ -451,38 +453,36 @@ extension Store {
             let now = Self.nowSeconds()
             // The messages named, read at once (a body of 1,000 receipts is a few statements, not thousands).
             let refs = receipts.map { MessageRef($0.messageRef) }
-            var known: [Int64: (state: MessageState, currentKey: Bool, segments: Int)] = [:]
+            var known: [Int64: (currentKey: Bool, segments: Int)] = [:]
+            var folds: [Int64: ReceiptFold] = [:]
             // Voice messages: where each call stands (state, outcome, attempts, seconds listened).
             var calls: [Int64: VoiceCall.Standing] = [:]
             let ids = Array(Set(refs.compactMap { ref in ref.flatMap { $0.store == nil || $0.store == identity ? $0.id : nil } }))
             for part in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
                 let marks = Array(repeating: "?", count: part.count).joined(separator: ", ")
-                for row in try db.query("""
-                    SELECT m.id, m.state, CASE WHEN b.idempotency_key LIKE ? THEN 1 ELSE 0 END, m.segments, m.encoding, m.reason, m.attempts, m.listened
+                _ = try db.query("""
+                    SELECT m.id, m.state, CASE WHEN b.idempotency_key LIKE ? THEN 1 ELSE 0 END, m.segments, m.encoding, m.reason, m.attempts, m.listened,
+                           m.receipt_at, m.receipt_parts
                     FROM messages m LEFT JOIN batches b ON b.id = m.batch
                     WHERE m.carrier = ? AND m.id IN (\(marks))
-                    """, [.text("loa-\(identity.hex)-%"), .text(carrier.rawValue)] + part.map { .int($0) },
-                    row: { ($0.int64(0), $0.text(1), $0.int(2) == 1, $0.int(3), $0.text(4) == "voice", $0.isNull(5) ? nil : $0.text(5), $0.isNull(6) ? 0 : $0.int(6), $0.isNull(7) ? 0 : $0.int(7)) }) {
-                    guard let state = MessageState(rawValue: row.1) else { continue }
-                    known[row.0] = (state, row.2, row.3)
-                    if row.4 { calls[row.0] = VoiceCall.Standing(state: state, reason: row.5, attempts: row.6, listened: row.7) }
-                }
-            }
-            // The parts of long messages reported so far (the latest receipt per part).
-            var partStatuses: [Int64: [Int: ReceiptStatus]] = [:]
-            let partIDs = Array(Set(zip(receipts, refs).compactMap { r, ref in r.part != nil ? ref?.id : nil }))
-            for part in stride(from: 0, to: partIDs.count, by: 500).map({ partIDs[$0..<min($0 + 500, partIDs.count)] }) {
-                let marks = Array(repeating: "?", count: part.count).joined(separator: ", ")
-                for row in try db.query("SELECT message, part, status FROM receipts WHERE part IS NOT NULL AND message IN (\(marks)) ORDER BY id",
-                                        part.map { .int($0) }, row: { ($0.int64(0), $0.int(1), $0.text(2)) }) {
-                    if let s = ReceiptStatus(rawValue: row.2) { partStatuses[row.0, default: [:]][row.1] = s }
+                    """, [.text("loa-\(identity.hex)-%"), .text(carrier.rawValue)] + part.map { .int($0) }) { (row: any SQLRow) -> Void in
+                    guard let state = MessageState(rawValue: row.text(1)) else { return }
+                    let id = row.int64(0)
+                    let reason = row.isNull(5) ? nil : row.text(5)
+                    known[id] = (row.int(2) == 1, row.int(3))
+                    if row.text(4) == "voice" {
+                        calls[id] = VoiceCall.Standing(state: state, reason: reason, attempts: row.isNull(6) ? 0 : row.int(6), listened: row.isNull(7) ? 0 : row.int(7))
+                    } else {
+                        folds[id] = ReceiptFold(state: state, reason: reason, stateAt: row.isNull(8) ? nil : Timestamp(seconds: row.int64(8)),
+                                                parts: ReceiptFold.parts(row.isNull(9) ? nil : row.text(9)))
+                    }
                 }
             }
             // Decided in order, in memory; written after.
-            var moves: [Int64: (state: MessageState, reason: String?, replaceReason: Bool)] = [:]
+            let before = folds
             var callMoves: [Int64: VoiceCall.Standing] = [:]
-            var finalAt: [Int64: Timestamp?] = [:]   // the time of the receipt that set a final state in this call
             var rows: [[SQLValue]] = []
+            rows.reserveCapacity(receipts.count)
             var quarantine: [(line: String, reason: String)] = []
             for (r, ref) in zip(receipts, refs) {
                 let miss: String?
@@ -499,80 +499,46 @@ extension Store {
                     continue
                 }
                 let id = ref!.id
-                let state = known[id]!.state
+                var conflict: String? = nil
                 if let call = calls[id] {
                     // A voice message follows its best call attempt (VoiceCall).
                     if let next = VoiceCall.apply(call, status: r.status, call: r.call, reason: r.reason) {
                         calls[id] = next
                         callMoves[id] = next
-                        known[id]!.state = next.state
                         // Applied when the outcome changed; a count of attempts alone is kept.
                         outcomes.append(next.state != call.state || next.reason != call.reason ? .applied : .kept)
                     } else {
                         outcomes.append(.kept)
                     }
-                    rows.append([.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
-                                 r.reason.map { .text($0) } ?? .null, .int(now), .int(id), .null, .null,
-                                 r.call.map { .int(Int64($0.attempt)) } ?? .null, r.call?.listened.map { .int(Int64($0)) } ?? .null])
-                    continue
-                }
-                // A part's receipt stands for the message only once the parts decide it.
-                var status = r.status
-                if let part = r.part, known[id]!.segments > 1 {
-                    if let previous = partStatuses[id]?[part], previous.messageState?.isFinal == true, r.status.messageState?.isFinal != true {
-                        // an intermediate after a final for the same part changes nothing
-                    } else {
-                        partStatuses[id, default: [:]][part] = r.status
-                    }
-                    guard let decided = mode.messageStatus(segments: known[id]!.segments, part: part, parts: partStatuses[id] ?? [:]) else {
-                        rows.append([.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
-                                     r.reason.map { .text($0) } ?? .null, .int(now), .int(id), .null, .int(Int64(part)), .null, .null])
-                        outcomes.append(.kept)
-                        continue
-                    }
-                    status = decided
-                }
-                var currentAt: Timestamp? = nil
-                if let target = status.messageState, target != state, !state.canMove(to: target), state.isFinal {
-                    if let set = finalAt[id] { currentAt = set } else {
-                        currentAt = try db.scalarInt("SELECT max(at) FROM receipts WHERE message = ? AND status = ?", [.int(id), .text(state.rawValue)])
-                            .map { Timestamp(seconds: $0) }
-                    }
-                }
-                var conflict: String? = nil
-                var move: (MessageState, String?, Bool)? = nil
-                switch ReceiptDecision.decide(current: state, currentAt: currentAt, status: status, at: r.at) {
-                case .move(let target): move = (target, r.reason, false)
-                case .keep: break
-                case .conflict(let winner, let note):
-                    conflict = note
-                    if winner != state { move = (winner, r.reason ?? note, true) }
-                }
-                if let (target, reason, replace) = move {
-                    known[id]!.state = target
-                    if target.isFinal { finalAt[id] = r.at }
-                    let earlier = moves[id]
-                    moves[id] = (target, reason ?? (replace ? nil : earlier?.reason), replace || (earlier?.replaceReason ?? false))
-                    outcomes.append(.applied)
                 } else {
-                    outcomes.append(.kept)
+                    let step = folds[id]!.apply(r, segments: known[id]!.segments, mode: mode)
+                    conflict = step.conflict
+                    outcomes.append(step.moved ? .applied : .kept)
                 }
                 rows.append([.text(carrier.rawValue), .text(r.messageRef), .text(r.status.rawValue), r.at.map { .int($0.seconds) } ?? .null,
-                             r.reason.map { .text($0) } ?? .null, .int(now), .int(id), conflict.map { .text($0) } ?? .null, r.part.map { .int(Int64($0)) } ?? .null,
-                             .null, .null])
+                             r.reason.map { .text($0) } ?? .null, .int(now), .int(id), conflict.map { .text($0) } ?? .null,
+                             r.part.map { .int(Int64($0)) } ?? .null,
+                             r.call.map { .int(Int64($0.attempt)) } ?? .null, r.call?.listened.map { .int(Int64($0)) } ?? .null])
             }
-            // Messages moved, grouped by what they move to.
-            var groups: [String: (state: MessageState, reason: String?, replace: Bool, ids: [Int64])] = [:]
-            for (id, m) in moves {
-                let key = "\(m.state.rawValue)|\(m.replaceReason)|\(m.reason ?? "\u{0}")"
-                groups[key, default: (m.state, m.reason, m.replaceReason, [])].ids.append(id)
+            // The messages whose row changed, in id order: the state (and its time of change) where it
+            // moved, the fold's time and parts where only they did. VALUES columns are column1… on
+            // both engines.
+            var changed: [[SQLValue]] = []
+            for (id, fold) in folds.sorted(by: { $0.key < $1.key }) {
+                let was = before[id]!
+                guard fold != was else { continue }
+                let moved = fold.state != was.state || fold.reason != was.reason
+                changed.append([.int(id), .text(fold.state.rawValue), fold.reason.map { .text($0) } ?? .null, fold.stateAt.map { .int($0.seconds) } ?? .null,
+                                fold.partsText.map { .text($0) } ?? .null, .int(moved ? 1 : 0)])
             }
-            for g in groups.values {
-                for part in stride(from: 0, to: g.ids.count, by: 500).map({ g.ids[$0..<min($0 + 500, g.ids.count)] }) {
-                    let marks = Array(repeating: "?", count: part.count).joined(separator: ", ")
-                    try db.run("UPDATE messages SET state = ?, reason = \(g.replace ? "?" : "coalesce(?, reason)"), updated_at = ? WHERE id IN (\(marks))",
-                               [.text(g.state.rawValue), g.reason.map { .text($0) } ?? .null, .int(now)] + part.map { .int($0) })
-                }
+            let values = "(CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT), ?, CAST(? AS BIGINT))"
+            for part in stride(from: 0, to: changed.count, by: 150).map({ changed[$0..<min($0 + 150, changed.count)] }) {
+                try db.run("""
+                    UPDATE messages SET state = v.column2, reason = v.column3, receipt_at = v.column4, receipt_parts = v.column5,
+                        updated_at = CASE WHEN v.column6 = 1 THEN CAST(? AS BIGINT) ELSE messages.updated_at END
+                    FROM (VALUES \(Array(repeating: values, count: part.count).joined(separator: ", "))) AS v
+                    WHERE messages.id = v.column1
+                    """, [.int(now)] + part.flatMap { $0 })
             }
             for (id, call) in callMoves {
                 // Billed minutes are a voice message's segments.

@@ -153,6 +153,69 @@ struct ReceiptDecisionTests {
     }
 }
 
+@Suite("Receipts folded onto a message")
+struct ReceiptFoldTests {
+    let nine = Timestamp.parseISO8601("2026-12-01T09:00:00+07:00")!
+    let ten = Timestamp.parseISO8601("2026-12-01T10:00:00+07:00")!
+    let eleven = Timestamp.parseISO8601("2026-12-01T11:00:00+07:00")!
+
+    func r(_ status: ReceiptStatus, _ at: Timestamp?, part: Int? = nil, reason: String? = nil) -> ReceiptRecord {
+        ReceiptRecord(messageRef: "m1", status: status, at: at, reason: reason, part: part)
+    }
+
+    @Test("a receipt repeating the state with a later time moves the state's time on, so an older correction loses to it")
+    func repeatedFinalMovesItsTime() {
+        var fold = ReceiptFold(state: .accepted)
+        #expect(fold.apply(r(.failed, nine, reason: "absent"), segments: 1, mode: .all) == .init(moved: true, conflict: nil))
+        #expect(fold.stateAt == nine && fold.reason == "absent")
+        // The same final again, later: kept, but failed now stands as of eleven.
+        #expect(fold.apply(r(.failed, eleven), segments: 1, mode: .all) == .init(moved: false, conflict: nil))
+        #expect(fold.stateAt == eleven)
+        // delivered at ten is later than the first failure but not than the second: failed stays.
+        let step = fold.apply(r(.delivered, ten), segments: 1, mode: .all)
+        #expect(!step.moved && step.conflict?.hasPrefix("delivered at 2026-12-01T10:00:00+07:00 conflicts with failed at 2026-12-01T11:00:00+07:00") == true)
+        // An earlier repetition leaves the time alone; one without a time too.
+        _ = fold.apply(r(.failed, nine), segments: 1, mode: .all)
+        _ = fold.apply(r(.failed, nil), segments: 1, mode: .all)
+        #expect(fold == ReceiptFold(state: .failed, reason: "absent", stateAt: eleven))
+    }
+
+    @Test("a later final wins with its reason (or the conflict as the reason); a move without a reason keeps the one there")
+    func conflictsAndReasons() {
+        var fold = ReceiptFold(state: .accepted, reason: "carrier note")
+        #expect(fold.apply(r(.delivered, nine), segments: 1, mode: .all).moved)
+        #expect(fold.reason == "carrier note")
+        let step = fold.apply(r(.failed, ten), segments: 1, mode: .all)
+        #expect(step.moved && step.conflict == "failed at 2026-12-01T10:00:00+07:00 replaces delivered at 2026-12-01T09:00:00+07:00: the later receipt wins")
+        #expect(fold.state == .failed && fold.reason == step.conflict && fold.stateAt == ten)
+    }
+
+    @Test("parts: kept per part (a final never replaced by an intermediate of the same part), deciding the message per the carrier's mode; written and read back")
+    func parts() {
+        var fold = ReceiptFold(state: .accepted)
+        #expect(!fold.apply(r(.delivered, nine, part: 2), segments: 3, mode: .all).moved)
+        #expect(!fold.apply(r(.enroute, nil, part: 2), segments: 3, mode: .all).moved)
+        #expect(fold.parts == [2: .delivered])
+        #expect(!fold.apply(r(.delivered, nine, part: 1), segments: 3, mode: .all).moved)
+        #expect(fold.state == .accepted)
+        #expect(fold.apply(r(.delivered, ten, part: 3), segments: 3, mode: .all).moved)
+        #expect(fold.state == .delivered && fold.stateAt == ten)
+        #expect(fold.partsText == "1:delivered 2:delivered 3:delivered")
+        #expect(ReceiptFold.parts(fold.partsText) == fold.parts)
+        #expect(ReceiptFold.parts("2:failed x:delivered 3:nonsense 1:enroute") == [2: .failed, 1: .enroute])
+        #expect(ReceiptFold.parts(nil).isEmpty && ReceiptFold(state: .accepted).partsText == nil)
+        // One failed part fails the message; a carrier reporting the last part only decides by it.
+        var failing = ReceiptFold(state: .accepted)
+        #expect(failing.apply(r(.failed, nine, part: 1), segments: 2, mode: .all).moved && failing.state == .failed)
+        var last = ReceiptFold(state: .accepted)
+        #expect(!last.apply(r(.delivered, nine, part: 1), segments: 2, mode: .last).moved)
+        #expect(last.apply(r(.delivered, nine, part: 2), segments: 2, mode: .last).moved && last.state == .delivered)
+        // A one-part message ignores a part number.
+        var single = ReceiptFold(state: .accepted)
+        #expect(single.apply(r(.delivered, nine, part: 1), segments: 1, mode: .all).moved && single.parts.isEmpty)
+    }
+}
+
 @Suite("SMPP receipt text")
 struct SMPPReceiptTests {
     @Test("the SMPP 3.4 receipt text: state, error, dates in Vietnam's time; any case; missing fields; not a receipt at all")

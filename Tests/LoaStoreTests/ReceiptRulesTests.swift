@@ -91,4 +91,36 @@ struct ReceiptRulesTests {
         #expect(try other.recordReceipts(carrier: .viettel, parts: .last, [part(more[0], 2, .delivered)]) == [.applied])
         #expect(try other.messages()[0].state == .delivered)
     }
+
+    @Test("a store from before receipts were folded onto their messages: the parts and the time of a final it holds still decide what comes next",
+          arguments: StoreEngine.available)
+    func foldedFromOlderStore(engine: StoreEngine) throws {
+        let (store, refs) = try accepted(engine, count: 2, segments: 2)
+        let (m1, m2) = (try #require(MessageRef(refs[0])).id, try #require(MessageRef(refs[1])).id)
+        let location = store.givenLocation
+        // Back to the shape version 16 left: receipts found through an index by message, nothing on the row.
+        do {
+            let raw: any SQLDatabase = engine == .sqlite ? try SQLiteDatabase(path: location, create: false) : try PostgresDatabase(url: location)
+            let nine = Timestamp.parseISO8601("2026-12-01T09:00:00+07:00")!.seconds, eleven = nine + 7200
+            try raw.execute("""
+                INSERT INTO receipts (carrier, message_ref, status, at, received_at, message, part) VALUES
+                    ('viettel', '\(refs[0])', 'delivered', \(nine), 1, \(m1), 1),
+                    ('viettel', '\(refs[0])', 'enroute', NULL, 2, \(m1), 1),
+                    ('viettel', '\(refs[1])', 'failed', \(nine), 3, \(m2), NULL),
+                    ('viettel', '\(refs[1])', 'failed', \(eleven), 4, \(m2), NULL);
+                UPDATE messages SET state = 'failed' WHERE id = \(m2);
+                ALTER TABLE messages DROP COLUMN receipt_at;
+                ALTER TABLE messages DROP COLUMN receipt_parts;
+                CREATE INDEX receipts_message ON receipts (message);
+                DELETE FROM schema_migrations WHERE version = 17;
+                """)
+        }
+        let reopened = try Store(location: location)
+        // Part 1 was delivered (its later "enroute" does not undo that): part 2 completes the message.
+        #expect(try reopened.recordReceipts(carrier: .viettel, [ReceiptRecord(messageRef: refs[0], status: .delivered, at: nil, reason: nil, part: 2)]) == [.applied])
+        // failed stands as of 11:00 (its latest receipt): a delivery at 10:00 does not replace it.
+        #expect(try reopened.recordReceipts(carrier: .viettel, [receipt(refs[1], .delivered, "2026-12-01T10:00:00+07:00")]) == [.kept])
+        #expect(try reopened.messages().map(\.state) == [.delivered, .failed])
+        #expect(try reopened.receipts().last?.conflict?.contains("conflicts with failed at 2026-12-01T11:00:00+07:00") == true)
+    }
 }
