@@ -31,7 +31,7 @@ struct Bench {
                    loa-bench rate [--tps N] [--seconds N]
                    loa-bench faults [--tps N] [--seconds N] [--fault-percent N] [--timeout S]
                    loa-bench kannel [--tps N] [--seconds N] [--uploads N]   (LOA_KANNEL_SENDSMS set)
-                   loa-bench receipts [--pending N] [--receipts N] [--clients N]
+                   loa-bench receipts [--pending N] [--receipts N] [--clients N] [--arrival 0|1]
                    loa-bench report [--messages N]
               encode   NFC + encoding choice + segmentation + parts (UDH, packed payload) on a mixed
                        Vietnamese / ethnic-language / Lao / Khmer / Chinese / English corpus
@@ -42,7 +42,8 @@ struct Bench {
                        and slow answers, resets), measured by the simulator
               kannel   messages/s accepted by a real Kannel (one request per message)
               receipts receipts/s over HTTP (signed, 1,000 lines a request, 2% duplicates, 1% unknown
-                       ids) into a store with 10k, 100k and 1M messages awaiting receipts
+                       ids) into a store with 10k, 100k and 1M messages awaiting receipts; in
+                       random order over all of them, or with --arrival 1 as receipts come back
               report   a campaign report (each --by) over 5M messages in a SQLite store
             """)
     }
