@@ -457,7 +457,11 @@ extension Store {
             var folds: [Int64: ReceiptFold] = [:]
             // Voice messages: where each call stands (state, outcome, attempts, seconds listened).
             var calls: [Int64: VoiceCall.Standing] = [:]
-            let ids = Array(Set(refs.compactMap { ref in ref.flatMap { $0.store == nil || $0.store == identity ? $0.id : nil } }))
+            // PostgreSQL: the rows are locked as they are read, in id order (two processes recording
+            // receipts of the same message one after the other, never both from the same row, and
+            // never waiting for each other in a circle). SQLite has one writer at a time already.
+            let ids = Set(refs.compactMap { ref in ref.flatMap { $0.store == nil || $0.store == identity ? $0.id : nil } }).sorted()
+            let lock = db.dialect == .postgres ? " FOR UPDATE OF m" : ""
             for part in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
                 let marks = Array(repeating: "?", count: part.count).joined(separator: ", ")
                 _ = try db.query("""
@@ -465,6 +469,7 @@ extension Store {
                            m.receipt_at, m.receipt_parts
                     FROM messages m LEFT JOIN batches b ON b.id = m.batch
                     WHERE m.carrier = ? AND m.id IN (\(marks))
+                    ORDER BY m.id\(lock)
                     """, [.text("loa-\(identity.hex)-%"), .text(carrier.rawValue)] + part.map { .int($0) }) { (row: any SQLRow) -> Void in
                     guard let state = MessageState(rawValue: row.text(1)) else { return }
                     let id = row.int64(0)

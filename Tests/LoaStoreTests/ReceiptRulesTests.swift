@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import LoaCore
 import LoaStore
@@ -122,5 +123,36 @@ struct ReceiptRulesTests {
         #expect(try reopened.recordReceipts(carrier: .viettel, [receipt(refs[1], .delivered, "2026-12-01T10:00:00+07:00")]) == [.kept])
         #expect(try reopened.messages().map(\.state) == [.delivered, .failed])
         #expect(try reopened.receipts().last?.conflict?.contains("conflicts with failed at 2026-12-01T11:00:00+07:00") == true)
+    }
+
+    @Test("two processes recording the two parts of the same messages at the same time: every message ends delivered (no decision lost)",
+          arguments: StoreEngine.available)
+    func partsFromTwoProcessesAtOnce(engine: StoreEngine) throws {
+        let (store, refs) = try accepted(engine, count: 400, segments: 2)
+        let location = store.givenLocation
+        let failures = Mutex<[String]>([])
+        let ready = Atomic<Int>(0)
+        let done = DispatchGroup()
+        for k in 0..<2 {
+            done.enter()
+            Thread {
+                defer { done.leave() }
+                do {
+                    let other = try Store(location: location, create: false)
+                    // Both connections open before either records: they meet on the same messages.
+                    ready.add(1, ordering: .relaxed)
+                    while ready.load(ordering: .relaxed) < 2 { usleep(100) }
+                    // One receipt per call, so that the two connections interleave message by message.
+                    for ref in refs {
+                        _ = try other.recordReceipts(carrier: .viettel, [ReceiptRecord(messageRef: ref, status: .delivered, at: nil, reason: nil, part: k + 1)])
+                    }
+                } catch { failures.withLock { $0.append("\(error)") } }
+            }.start()
+        }
+        done.wait()
+        #expect(failures.withLock { $0 } == [])
+        let states = try store.messages().map(\.state)
+        #expect(states.filter { $0 != .delivered }.count == 0)
+        #expect(try store.receipts().count == 800)
     }
 }
