@@ -461,7 +461,7 @@ extension Store {
             // receipts of the same message one after the other, never both from the same row, and
             // never waiting for each other in a circle). SQLite has one writer at a time already.
             let ids = Set(refs.compactMap { ref in ref.flatMap { $0.store == nil || $0.store == identity ? $0.id : nil } }).sorted()
-            let lock = db.dialect == .postgres ? " FOR UPDATE OF m" : ""
+            let lock = db.dialect == .postgres ? " FOR NO KEY UPDATE OF m" : ""
             for part in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
                 let marks = Array(repeating: "?", count: part.count).joined(separator: ", ")
                 _ = try db.query("""
