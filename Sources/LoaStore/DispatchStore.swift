@@ -462,7 +462,7 @@ extension Store {
             // never waiting for each other in a circle). SQLite has one writer at a time already.
             let ids = Set(refs.compactMap { ref in ref.flatMap { $0.store == nil || $0.store == identity ? $0.id : nil } }).sorted()
             let lock = db.dialect == .postgres ? " FOR NO KEY UPDATE OF m" : ""
-            for part in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
+            for part in ids.chunks(of: 500) {
                 let marks = Array(repeating: "?", count: part.count).joined(separator: ", ")
                 _ = try db.query("""
                     SELECT m.id, m.state, CASE WHEN b.idempotency_key LIKE ? THEN 1 ELSE 0 END, m.segments, m.encoding, m.reason, m.attempts, m.listened,
@@ -537,7 +537,7 @@ extension Store {
                                 fold.partsText.map { .text($0) } ?? .null, .int(moved ? 1 : 0)])
             }
             let values = "(CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT), ?, CAST(? AS BIGINT))"
-            for part in stride(from: 0, to: changed.count, by: 150).map({ changed[$0..<min($0 + 150, changed.count)] }) {
+            for part in changed.chunks(of: 150) {
                 try db.run("""
                     UPDATE messages SET state = v.column2, reason = v.column3, receipt_at = v.column4, receipt_parts = v.column5,
                         updated_at = CASE WHEN v.column6 = 1 THEN CAST(? AS BIGINT) ELSE messages.updated_at END
@@ -552,7 +552,7 @@ extension Store {
                             .int(Int64(call.billedMinutes)), .int(now), .int(id)])
             }
             let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            for part in stride(from: 0, to: rows.count, by: 200).map({ rows[$0..<min($0 + 200, rows.count)] }) {
+            for part in rows.chunks(of: 200) {
                 try db.run("INSERT INTO receipts (carrier, message_ref, status, at, reason, received_at, message, conflict, part, attempt, listened) VALUES "
                            + Array(repeating: row, count: part.count).joined(separator: ", "), part.flatMap { $0 })
             }

@@ -126,3 +126,11 @@ public struct StoreError: Error, CustomStringConvertible, Equatable, RetryableEr
 
     public var description: String { code == .database || code == .busy ? "database: \(message)" : message }
 }
+
+extension Array {
+    /// The array in consecutive slices of at most `size` elements (statements with a bounded
+    /// number of bound values).
+    func chunks(of size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}

@@ -91,21 +91,17 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    /// For a connection that takes a steady stream of writes to rows at random (the receipts
-    /// endpoint's): SQLite copies its log back every 10,000 pages (40 MB) instead of 1,000, so a
-    /// page rewritten by several transactions is copied once, and reads pages through a memory map
-    /// of up to 1 GiB instead of a read per page. Nothing changes on PostgreSQL.
-    public func favourSteadyWrites() throws {
-        guard case .sqlite(let file) = engine else { return }
-        try file.execute("PRAGMA wal_autocheckpoint = 10000")
-        try file.execute("PRAGMA mmap_size = 1073741824")
-    }
-
     /// The store a receipts endpoint writes to: an existing one, on a connection of its own set for
-    /// steady writes.
+    /// a steady stream of writes to rows at random. SQLite copies its log back every 10,000 pages
+    /// (40 MB) instead of 1,000, so a page rewritten by several transactions is copied once, and
+    /// reads pages through a memory map of up to 1 GiB instead of a read per page. PostgreSQL:
+    /// nothing to set.
     public static func forReceipts(location: String) throws -> Store {
         let store = try Store(location: location, create: false)
-        try store.favourSteadyWrites()
+        if case .sqlite(let file) = store.engine {
+            try file.execute("PRAGMA wal_autocheckpoint = 10000")
+            try file.execute("PRAGMA mmap_size = 1073741824")
+        }
         return store
     }
 
