@@ -39,9 +39,11 @@ extension Store {
 
     /// Rows per table, for operators (an estimate on PostgreSQL for the big ones would be faster;
     /// exact counts keep reports honest).
+    /// Rows per table; for `preferences`, the statements its blocks hold (`PreferenceBlocks`: a
+    /// statement replaced by a later import counts until the blocks are next compacted).
     public func tableCounts() throws -> [(table: String, rows: Int)] {
         try ["cells", "presence", "preferences", "do_not_call", "contacts", "campaigns", "messages", "batches", "receipts", "audit"].map {
-            ($0, Int(try db.scalarInt("SELECT count(*) FROM \($0)") ?? 0))
+            ($0, $0 == "preferences" ? try PreferenceBlocks.entries(db) : Int(try db.scalarInt("SELECT count(*) FROM \($0)") ?? 0))
         }
     }
 

@@ -302,7 +302,27 @@ enum Migrations {
                 WHERE segments > 1 AND id IN (SELECT message FROM receipts WHERE part IS NOT NULL);
             DROP INDEX receipts_message;
             """, ""),
+        // Stated languages as blocks of statements (PreferenceBlocks): an import appends a few
+        // blocks instead of inserting a B-tree row per subscriber. The rows of the former table
+        // are moved into blocks by `program(18)`, which then drops it.
+        (18, "stated languages in blocks", """
+            CREATE TABLE preference_blocks (
+                id {pk},
+                compacted INTEGER NOT NULL,
+                entries {int} NOT NULL,
+                languages TEXT NOT NULL,
+                data {blob} NOT NULL
+            );
+            """, ""),
     ]
+
+    /// What a migration does beyond its SQL, in the same transaction, right after it.
+    static func program(_ version: Int, on db: any SQLDatabase) throws {
+        switch version {
+        case 18: try PreferenceBlocks.fromTable(db)
+        default: break
+        }
+    }
 
     static func sql(_ template: String, for dialect: SQLDialect) -> String {
         let types: [(String, String)] = switch dialect {
@@ -324,6 +344,7 @@ enum Migrations {
             for m in all where !applied.contains(m.version) && m.version <= last {
                 try db.execute(sql(m.sql, for: db.dialect))
                 if db.dialect == .postgres && !m.postgresOnly.isEmpty { try db.execute(m.postgresOnly) }
+                try program(m.version, on: db)
                 try db.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                            [.int(Int64(m.version)), .text(m.name), .int(Int64(Date().timeIntervalSince1970))])
             }

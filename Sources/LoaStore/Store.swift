@@ -245,40 +245,27 @@ public final class Store: @unchecked Sendable {
 
     // MARK: Preferences, opt-outs, contacts
 
-    /// Every stated language, compactly, by the store's carrier index (`Store.carriers`).
+    /// Every stated language, compactly, by the store's carrier index (`Store.carriers`): the
+    /// blocks are read in the order they were stated, so a later statement replaces an earlier one.
     public func languagePreferences() throws -> LanguagePreferences {
-        let expected = Int(try db.scalarInt("SELECT count(*) FROM preferences") ?? 0)
-        guard case .sqlite(let file) = engine else {
-            var table = LanguagePreferences(expected: expected)
-            _ = try db.query("SELECT carrier, subscriber, language FROM preferences") { row -> Void in
-                let carrier = row.int(0)
-                guard carrier >= 0, carrier < Self.carriers.count, let subscriber = row.pseudonym(1) else { return }
-                table.set(row.text(2), carrier: UInt8(carrier), subscriber: subscriber)
+        var table = LanguagePreferences(expected: try PreferenceBlocks.entries(db))
+        try PreferenceBlocks.forEach(db) { block in
+            let numbers = block.languages.map { table.number(of: $0) }
+            block.forEachEntry { carrier, language, subscriber in
+                guard Int(carrier) < Self.carriers.count, language < numbers.count else { return }
+                table.set(languageNumber: numbers[language], carrier: carrier, subscriber: subscriber)
             }
-            return table
         }
-        // SQLite: each row counted inside the scan, its language compared as words (`TextInterner`).
-        let load = UnsafeMutablePointer<PreferenceLoad>.allocate(capacity: 1)
-        load.initialize(to: PreferenceLoad(table: LanguagePreferences(expected: expected)))
-        defer { load.deallocate() }
-        do {
-            try file.aggregate("loa_preferences", arguments: 3, context: load, step: { context, _, values in
-                guard let context, let values, let data = sqlite3_user_data(context) else { return }
-                data.assumingMemoryBound(to: PreferenceLoad.self).pointee.add(values)
-            }, sql: "SELECT loa_preferences(carrier, subscriber, language) FROM preferences", [])
-        } catch {
-            load.deinitialize(count: 1)
-            throw error
-        }
-        // Moved out, not copied: the table's arrays stay the only ones.
-        return load.move().table
+        return table
     }
 
     public func preferences() throws -> [CarrierPseudonym: String] {
         var out: [CarrierPseudonym: String] = [:]
-        for (carrier, subscriber, language) in try db.query("SELECT carrier, subscriber, language FROM preferences", row: { ($0.int(0), $0.pseudonym(1), $0.text(2)) }) {
-            guard let subscriber, carrier < Self.carriers.count else { continue }
-            out[CarrierPseudonym(carrier: Self.carriers[carrier], subscriber: subscriber)] = language
+        try PreferenceBlocks.forEach(db) { block in
+            block.forEachEntry { carrier, language, subscriber in
+                guard Int(carrier) < Self.carriers.count, language < block.languages.count else { return }
+                out[CarrierPseudonym(carrier: Self.carriers[Int(carrier)], subscriber: subscriber)] = block.languages[language]
+            }
         }
         return out
     }
@@ -428,21 +415,3 @@ func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
     #endif
 }
 
-/// Stated languages read inside SQLite's scan of `preferences`: carrier, subscriber (32 bytes),
-/// language; a row of another shape is skipped, as the row-by-row reading did.
-struct PreferenceLoad {
-    var table: LanguagePreferences
-    var languages = TextInterner()
-    /// Per interned language: its number in `table` (0: not yet asked).
-    var numbers: [UInt32] = [0]
-
-    init(table: LanguagePreferences) { self.table = table }
-
-    mutating func add(_ v: UnsafeMutablePointer<OpaquePointer?>) {
-        let carrier = sqlite3_value_int64(v[0])
-        guard carrier >= 0, carrier < Store.carriers.count, sqlite3_value_bytes(v[1]) == 32, let p = sqlite3_value_blob(v[1]) else { return }
-        let language = languages.index(v[2])
-        while numbers.count < languages.values.count { numbers.append(table.number(of: languages.values[numbers.count] ?? "")) }
-        table.set(languageNumber: numbers[language], carrier: UInt8(carrier), subscriber: Pseudonym(bytes: UnsafeRawBufferPointer(start: p, count: 32)))
-    }
-}

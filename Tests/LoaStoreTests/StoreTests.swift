@@ -262,6 +262,77 @@ struct StoreTests {
         #expect(try store.preferences().count == 1000)
     }
 
+    @Test("stated languages kept as blocks: re-imports append, the last statement wins across imports, and blocks are compacted once re-imports outnumber the base",
+          arguments: StoreEngine.available)
+    func preferenceBlocksCompacted(engine: StoreEngine) throws {
+        let dir = try temporaryDirectory()
+        let store = try storeWithCells(dir, engine)
+        let raw = try rawConnection(to: store.givenLocation)
+        func blocks() throws -> [String] {
+            try raw.query("SELECT compacted, entries FROM preference_blocks ORDER BY id", []) { "\($0.int(0)):\($0.int(1))" }
+        }
+        func language(_ i: Int) throws -> String? {
+            guard case .success(let p) = VietnamNumberingPlan.parse(String(format: "0912%06d", i)) else { return nil }
+            return try store.preferences()[CarrierPseudonym(carrier: .vinaphone, subscriber: key.pseudonym(for: p.msisdn))]
+        }
+        func importLines(_ name: String, _ range: Range<Int>, _ language: String, chunkRows: Int = 1000) throws {
+            try write("subscriber,language\n" + range.map { String(format: "0912%06d,%@\n", $0, language) }.joined(), to: "\(dir)/\(name).csv")
+            let report = try store.importPreferences(path: "\(dir)/\(name).csv", carrier: .vinaphone, keys: [.vinaphone: key], routing: CarrierRouting(),
+                                                     force: false, progress: nil, chunkRows: chunkRows)
+            #expect(report.rowsOK == range.count)
+        }
+        // The first import becomes the base, one block per chunk.
+        try importLines("a", 0..<1000, "sed", chunkRows: 600)
+        #expect(try blocks() == ["1:600", "1:400"])
+        // A smaller re-import is appended: 300 statements after 1,000.
+        try importLines("b", 900..<1200, "jra")
+        #expect(try blocks() == ["1:600", "1:400", "0:300"])
+        #expect(try language(899) == "sed")
+        #expect(try language(950) == "jra")
+        #expect(try store.languagePreferences().count == 1200)
+        // Appended statements (300 + 800) now outnumber the base (1,000): every key once, the last statement of each.
+        try importLines("c", 100..<900, "ium")
+        #expect(try blocks() == ["1:1200"])
+        #expect(try language(99) == "sed")
+        #expect(try language(100) == "ium")
+        #expect(try language(899) == "ium")
+        #expect(try language(900) == "jra")
+        #expect(try language(1199) == "jra")
+        #expect(try rowCount(store, "preferences") == 1200)
+        // A compaction that sorts one range of keys at a time keeps the same statements.
+        let before = try store.preferences()
+        try importLines("d", 0..<1200, "bdq")
+        try store.db.transaction { try PreferenceBlocks.compact(store.db, passSize: 100) }
+        #expect(try blocks().count == 32)   // 2,400 statements, at most 100 a pass: 32 ranges of keys
+        #expect(try blocks().allSatisfy { $0.hasPrefix("1:") })
+        let after = try store.preferences()
+        #expect(after.count == before.count)
+        #expect(Set(after.values) == ["bdq"])
+        #expect(try store.languagePreferences().count == 1200)
+    }
+
+    @Test("a store whose stated languages were rows of the former table: opened, they are blocks and read the same", arguments: StoreEngine.available)
+    func preferencesMovedIntoBlocks(engine: StoreEngine) throws {
+        let location = try engine.scratchLocation()
+        let p1 = Pseudonym(w0: 1, w1: 2, w2: 3, w3: 4), p2 = Pseudonym(w0: 0xFFFF_0000_0000_0001, w1: 5, w2: 6, w3: 7)
+        do {
+            let raw: any SQLDatabase = engine == .sqlite ? try SQLiteDatabase(path: location, create: true) : try rawConnection(to: location)
+            try Store.migrate(raw, through: 17)
+            for (carrier, subscriber, language) in [(1, p1, "sed"), (0, p1, "ium"), (1, p2, "jra"), (99, p2, "vi")] {
+                try raw.run("INSERT INTO preferences (carrier, subscriber, language) VALUES (?, ?, ?)", [.int(Int64(carrier)), .blob(subscriber.bytes), .text(language)])
+            }
+        }
+        let store = try Store(location: location)
+        let prefs = try store.preferences()
+        // A row of a carrier the store does not know (99) was never read: it is not carried over.
+        #expect(prefs == [CarrierPseudonym(carrier: Store.carriers[1], subscriber: p1): "sed", CarrierPseudonym(carrier: Store.carriers[0], subscriber: p1): "ium",
+                          CarrierPseudonym(carrier: Store.carriers[1], subscriber: p2): "jra"])
+        let raw = try rawConnection(to: location)
+        #expect(try raw.query("SELECT compacted, entries, languages FROM preference_blocks", []) { "\($0.int(0)) \($0.int(1)) \($0.text(2))" } == ["1 3 ium sed jra"])
+        #expect(try raw.scalarInt("SELECT count(*) FROM schema_migrations WHERE version = 18") == 1)
+        #expect(throws: (any Error).self) { _ = try raw.scalarInt("SELECT count(*) FROM preferences") }
+    }
+
     @Test("an import report counts every bad line by its kind, beyond the first 20 it lists")
     func badLinesByKind() throws {
         let dir = try temporaryDirectory()

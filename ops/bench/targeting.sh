@@ -75,7 +75,7 @@ lines=$(($(wc -l <"$work/prefs.csv") - 1))
 out=$(/usr/bin/time -f "PEAK %M WALL %e" "$LOA" import preferences "$work/prefs.csv" 2>&1 >/dev/null | grep -E "PEAK")
 wall=${out#*WALL }; kb=${out#PEAK }; kb=${kb%% *}
 awk -v r="$lines" -v s="$wall" -v p="$kb" 'BEGIN { printf "preferences: %d lines of one mixed file in %.2f s = %.0f lines/s, peak memory %.0f MiB\n", r, s, r / s, p / 1024 }'
-kept=$(sql "select count(*) from preferences")
+kept=$(sql "select coalesce(sum(entries), 0) from preference_blocks")
 echo "preferences kept: $kept"
 record_figure "$figures" "preferences import from one mixed file ($engine), lines/s" "$(awk -v r="$lines" -v s="$wall" 'BEGIN { printf "%.0f", r / s }')" "" "" \
   "$lines lines (a quarter without a carrier: routed by prefix), $kept kept; peak $((kb / 1024)) MiB" "$cmd"
