@@ -125,6 +125,21 @@ struct ReceiptRulesTests {
         #expect(try reopened.receipts().last?.conflict?.contains("conflicts with failed at 2026-12-01T11:00:00+07:00") == true)
     }
 
+    @Test("the receipts endpoint's SQLite store copies its log back on a thread of its own, below the 30,000 pages at which its writer would")
+    func receiptsLogCopiedInBackground() throws {
+        let (store, refs) = try accepted(.sqlite, count: 3000)
+        let endpoint = try Store.forReceipts(location: store.givenLocation)
+        let outcomes = try endpoint.recordReceipts(carrier: .viettel, refs.map { ReceiptRecord(messageRef: $0, status: .delivered, at: nil, reason: nil) })
+        #expect(outcomes.filter { $0 == .applied }.count == 3000)
+        // Within 10 s even on a busy machine (a pass runs every 50 ms).
+        let deadline = Date().addingTimeInterval(10)
+        while endpoint.pagesCheckpointedInBackground == 0 && Date() < deadline { usleep(10_000) }
+        #expect(endpoint.pagesCheckpointedInBackground > 0)
+        #expect(try store.messages().filter { $0.state == .delivered }.count == 3000)
+        // A store opened the usual way has no such thread.
+        #expect(store.pagesCheckpointedInBackground == 0)
+    }
+
     @Test("two processes recording the two parts of the same messages at the same time: every message ends delivered (no decision lost)",
           arguments: StoreEngine.available)
     func partsFromTwoProcessesAtOnce(engine: StoreEngine) throws {
