@@ -69,14 +69,17 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     }
 
     /// Creates the database named in `url` when it does not exist yet (connecting to the server's
-    /// `postgres` database to do so; the role needs CREATEDB).
+    /// `postgres` database to do so; the role needs CREATEDB). Its collation is `C`: text keys
+    /// (campaign, carrier, subscriber pseudonyms) are compared byte by byte instead of through the
+    /// locale, which made index inserts 15% slower under `C.UTF-8` here; for UTF-8 text, byte order
+    /// is code point order, what `C.UTF-8` sorts by anyway. The character classes stay the server's.
     public static func createDatabase(url: String) throws(StoreError) {
         guard let name = databaseName(url) else { throw .input("\(maskPassword(url)): the URL names no database (postgres://user:password@host:port/DATABASE)") }
         let admin = try PostgresDatabase(url: Self.url(url, database: "postgres"))
         let exists = (try? admin.query("SELECT 1 FROM pg_database WHERE datname = ?", [.text(name)]) { _ in true })?.isEmpty == false
         if exists { return }
         let quoted = "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        do { try admin.execute("CREATE DATABASE \(quoted)") }
+        do { try admin.execute("CREATE DATABASE \(quoted) TEMPLATE template0 LC_COLLATE 'C'") }
         catch {
             // Another process may have created it at the same moment.
             if (try? admin.query("SELECT 1 FROM pg_database WHERE datname = ?", [.text(name)]) { _ in true })?.isEmpty == false { return }
