@@ -18,6 +18,9 @@ import LoaCore
 /// blocks then never hold more than about twice the statements in force plus one import, and each
 /// statement is rewritten a bounded number of times.
 enum PreferenceBlocks {
+    /// The language of a withdrawn statement (`-` in a preferences file): the subscriber has no
+    /// stated language from then on; a compaction removes the subscriber's statements altogether.
+    static let withdrawal = "-"
     static let entryBytes = 35
     /// Statements per block (9 MiB): a block is read and written whole.
     static let maxEntries = 1 << 18
@@ -90,8 +93,10 @@ enum PreferenceBlocks {
     }
 
     /// After an import (in its transaction): the first import becomes the base; later ones are
-    /// folded into it once they outnumber it.
-    static func compactIfDue(_ db: any SQLDatabase) throws {
+    /// folded into it once they outnumber it. An import that withdrew statements is folded in at
+    /// once, so that the statements withdrawn leave the store with it.
+    static func compactIfDue(_ db: any SQLDatabase, withdrawals: Bool) throws {
+        if withdrawals { return try compact(db) }
         let sums = try db.query("""
             SELECT coalesce(sum(CASE WHEN compacted = 1 THEN entries ELSE 0 END), 0), coalesce(sum(CASE WHEN compacted = 0 THEN entries ELSE 0 END), 0)
             FROM preference_blocks
@@ -104,7 +109,8 @@ enum PreferenceBlocks {
         }
     }
 
-    /// Rewrites every block as compacted blocks holding each key once, with its last statement.
+    /// Rewrites every block as compacted blocks holding each key once, with its last statement
+    /// (none for a key whose last statement was a withdrawal).
     /// Keys are split into ranges by their first bits (uniform: HMAC outputs), one range sorted at
     /// a time, so memory stays near `compactionPass` statements however large the store.
     static func compact(_ db: any SQLDatabase, passSize: Int = compactionPass) throws {
@@ -133,7 +139,9 @@ enum PreferenceBlocks {
                                               carrier: carrier, language: indexes[language]))
                 }
             }
-            try append(PreferenceChunk.sortedLastOfEachKey(rows)[...], languages: languages, compacted: true, to: db)
+            var kept = PreferenceChunk.sortedLastOfEachKey(rows)
+            if let withdrawn = numbers[withdrawal] { kept.removeAll { $0.language == withdrawn } }
+            try append(kept[...], languages: languages, compacted: true, to: db)
         }
         try db.run("DELETE FROM preference_blocks WHERE id <= ?", [.int(Int64(last))])
     }

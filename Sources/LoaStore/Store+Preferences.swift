@@ -45,19 +45,24 @@ extension Store {
                 }
             }
             if !rows.isEmpty { pipeline.queue.put(PreferenceChunk(sorting: rows, languages: reader.languages.names)) }
+            if reader.withdrawals > 0 {
+                pipeline.notes.append("\(formatCount(reader.withdrawals)) lines withdrew a statement ('\(PreferenceBlocks.withdrawal)'): those subscribers have no stated language now, "
+                                      + "and their earlier statements are removed from the store")
+            }
             if reader.routedByPrefix > 0 {
                 pipeline.notes.append("\(formatCount(reader.routedByPrefix)) lines named no carrier and took the one the number's prefix was allocated to "
                                       + "(a ported number's preference needs its carrier on the line, or the porting list with --routing)")
             }
         }
         var report = try pipelinedImport(kind: "preferences", carrier: carrier, path: path, force: force, pipeline: pipeline) { _ in
-            var rows = 0
+            var rows = 0, withdrawals = false
             while let chunk = pipeline.queue.take() {
+                withdrawals = withdrawals || chunk.languages.contains(PreferenceBlocks.withdrawal)
                 try PreferenceBlocks.append(chunk.rows[...], languages: chunk.languages, compacted: false, to: db)
                 rows += chunk.lines
                 progress?(ImportProgress(rows: rows, bytesRead: pipeline.bytesRead, totalBytes: totalBytes, seconds: monotonicSeconds() - t0))
             }
-            try PreferenceBlocks.compactIfDue(db)
+            try PreferenceBlocks.compactIfDue(db, withdrawals: withdrawals)
             return (rows, "", [])
         }
         report.seconds = monotonicSeconds() - t0
@@ -140,6 +145,8 @@ struct PreferenceChunk {
 /// The language tags of one file, each checked once: a file holds a handful of distinct tags.
 struct LanguageTagCache {
     private(set) var names: [String] = []
+    /// The index of `-` (a withdrawn statement) once a line held it.
+    private(set) var withdrawal: UInt32?
     private var first: [[UInt8]] = []
     private var known: [[UInt8]: Result<UInt32, LanguageTagError>] = [:]
 
@@ -149,6 +156,13 @@ struct LanguageTagCache {
         let bytes = Array(tag)
         if let found = known[bytes] { return found }
         let result: Result<UInt32, LanguageTagError>
+        if bytes == Array(PreferenceBlocks.withdrawal.utf8) {
+            names.append(PreferenceBlocks.withdrawal)
+            withdrawal = UInt32(names.count - 1)
+            if first.count < 8 { first.append(bytes) }
+            known[bytes] = .success(UInt32(names.count - 1))
+            return .success(UInt32(names.count - 1))
+        }
         switch Languages.check(String(decoding: tag, as: UTF8.self)) {
         case .failure(let problem): result = .failure(problem)
         case .success:
@@ -170,6 +184,8 @@ struct PreferenceLines {
     let routing: CarrierRouting
     var languages = LanguageTagCache()
     var routedByPrefix = 0
+    /// Lines whose language was `-`: the statement withdrawn.
+    var withdrawals = 0
     private var order: UInt32 = 0
     private var fields: [CSVLine.Field] = []
     private var carrierNames: [([UInt8], Carrier?)] = []
@@ -252,6 +268,7 @@ struct PreferenceLines {
         case .failure(let problem): report.bad(n, "language: \(problem)"); return nil
         case .success(let i): languageIndex = i
         }
+        if languageIndex == languages.withdrawal { withdrawals += 1 }
         order &+= 1
         return PreferenceRow(w0: pseudonym.w0, w1: pseudonym.w1, w2: pseudonym.w2, w3: pseudonym.w3, order: order,
                              carrier: Store.ordinal(lineCarrier!), language: languageIndex)

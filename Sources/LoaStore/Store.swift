@@ -258,10 +258,12 @@ public final class Store: @unchecked Sendable {
     public func languagePreferences() throws -> LanguagePreferences {
         var table = LanguagePreferences(expected: try PreferenceBlocks.entries(db))
         try PreferenceBlocks.forEach(db) { block in
-            let numbers = block.languages.map { table.number(of: $0) }
+            // 0: the statement was withdrawn.
+            let numbers = block.languages.map { $0 == PreferenceBlocks.withdrawal ? 0 : table.number(of: $0) }
             block.forEachEntry { carrier, language, subscriber in
                 guard Int(carrier) < Self.carriers.count, language < numbers.count else { return }
-                table.set(languageNumber: numbers[language], carrier: carrier, subscriber: subscriber)
+                if numbers[language] == 0 { table.withdraw(carrier: carrier, subscriber: subscriber) }
+                else { table.set(languageNumber: numbers[language], carrier: carrier, subscriber: subscriber) }
             }
         }
         return table
@@ -272,7 +274,8 @@ public final class Store: @unchecked Sendable {
         try PreferenceBlocks.forEach(db) { block in
             block.forEachEntry { carrier, language, subscriber in
                 guard Int(carrier) < Self.carriers.count, language < block.languages.count else { return }
-                out[CarrierPseudonym(carrier: Self.carriers[Int(carrier)], subscriber: subscriber)] = block.languages[language]
+                let key = CarrierPseudonym(carrier: Self.carriers[Int(carrier)], subscriber: subscriber)
+                out[key] = block.languages[language] == PreferenceBlocks.withdrawal ? nil : block.languages[language]
             }
         }
         return out

@@ -311,6 +311,45 @@ struct StoreTests {
         #expect(try store.languagePreferences().count == 1200)
     }
 
+    @Test("a statement withdrawn ('-'): no stated language for that subscriber, and the earlier statement is gone from the store's blocks",
+          arguments: StoreEngine.available)
+    func preferenceWithdrawn(engine: StoreEngine) throws {
+        let dir = try temporaryDirectory()
+        let store = try storeWithCells(dir, engine)
+        func pseudonym(_ s: String) -> Pseudonym {
+            guard case .success(let p) = VietnamNumberingPlan.parse(s) else { fatalError(s) }
+            return key.pseudonym(for: p.msisdn)
+        }
+        try write("subscriber,language\n0912000001,sed\n0912000002,jra\n0912000003,ium\n", to: "\(dir)/a.csv")
+        _ = try store.importPreferences(path: "\(dir)/a.csv", carrier: .vinaphone, key: key)
+        // 0912000002 withdraws; 0912000004 withdraws a statement never made; 0912000003 withdraws, then states again.
+        try write("subscriber,language\n0912000002,-\n0912000004,-\n0912000003,-\n0912000003,bdq\n", to: "\(dir)/b.csv")
+        let report = try store.importPreferences(path: "\(dir)/b.csv", carrier: .vinaphone, key: key)
+        #expect(report.rowsOK == 4)
+        #expect(report.notes.contains("3 lines withdrew a statement ('-'): those subscribers have no stated language now, and their earlier statements are removed from the store"))
+        let vinaphone = Store.carrierIndex[.vinaphone]!
+        #expect(try store.preferences() == [CarrierPseudonym(carrier: .vinaphone, subscriber: pseudonym("0912000001")): "sed",
+                                             CarrierPseudonym(carrier: .vinaphone, subscriber: pseudonym("0912000003")): "bdq"])
+        let table = try store.languagePreferences()
+        #expect(table.stated == 2)
+        #expect(table.language(carrier: vinaphone, subscriber: pseudonym("0912000002")) == nil)
+        #expect(table.language(carrier: vinaphone, subscriber: pseudonym("0912000003")) == "bdq")
+        // Compacted at once: no block holds 0912000002 (nor the withdrawals) any more.
+        var held: [Pseudonym] = []
+        try PreferenceBlocks.forEach(store.db) { block in block.forEachEntry { _, _, subscriber in held.append(subscriber) } }
+        #expect(Set(held) == [pseudonym("0912000001"), pseudonym("0912000003")])
+        #expect(held.count == 2)
+        // Withdrawn in memory too, in the order read: a later statement gives a language again.
+        var loaded = LanguagePreferences()
+        loaded.set("sed", carrier: 1, subscriber: pseudonym("0912000002"))
+        loaded.withdraw(carrier: 1, subscriber: pseudonym("0912000002"))
+        #expect(loaded.language(carrier: 1, subscriber: pseudonym("0912000002")) == nil)
+        #expect(loaded.stated == 0)
+        loaded.set("jra", carrier: 1, subscriber: pseudonym("0912000002"))
+        #expect(loaded.language(carrier: 1, subscriber: pseudonym("0912000002")) == "jra")
+        #expect(loaded.stated == 1)
+    }
+
     @Test("a store whose stated languages were rows of the former table: opened, they are blocks and read the same", arguments: StoreEngine.available)
     func preferencesMovedIntoBlocks(engine: StoreEngine) throws {
         let location = try engine.scratchLocation()

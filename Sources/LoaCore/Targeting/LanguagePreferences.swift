@@ -15,7 +15,12 @@ public struct LanguagePreferences: Sendable {
     /// 0: empty; else carrier index + 1 in the high 16 bits, language index + 1 in the low 16.
     private var tags: [UInt32]
     private var mask: Int
+    /// Slots in use: subscribers with a statement, a withdrawn one included.
     public private(set) var count = 0
+    /// Slots whose statement was withdrawn (`withdraw`): no language, until a later statement.
+    private var withdrawn = 0
+    /// Subscribers with a stated language.
+    public var stated: Int { count - withdrawn }
 
     public init(expected: Int = 0) {
         var capacity = 1024
@@ -48,6 +53,7 @@ public struct LanguagePreferences: Sendable {
         var slot = home(carrier, subscriber.w0)
         while tags[slot] != 0 {
             if tags[slot] >> 16 == tag >> 16 && first[slot] == subscriber.w0 && second[slot] == subscriber.w1 {
+                if tags[slot] & 0xFFFF == 0 { withdrawn -= 1 }
                 tags[slot] = tag   // a later statement replaces the earlier one
                 return
             }
@@ -59,6 +65,23 @@ public struct LanguagePreferences: Sendable {
         count += 1
     }
 
+    /// `subscriber` withdrew their statement: no stated language from now on (a later statement
+    /// gives one again).
+    public mutating func withdraw(carrier: UInt8, subscriber: Pseudonym) {
+        let owner = UInt32(carrier) + 1
+        var slot = home(carrier, subscriber.w0)
+        while tags[slot] != 0 {
+            if tags[slot] >> 16 == owner && first[slot] == subscriber.w0 && second[slot] == subscriber.w1 {
+                if tags[slot] & 0xFFFF != 0 {
+                    tags[slot] = owner << 16
+                    withdrawn += 1
+                }
+                return
+            }
+            slot = (slot + 1) & mask
+        }
+    }
+
     @inline(__always)
     public func language(carrier: UInt8, subscriber: Pseudonym) -> String? {
         if count == 0 { return nil }
@@ -68,7 +91,8 @@ public struct LanguagePreferences: Sendable {
             let tag = tags[slot]
             if tag == 0 { return nil }
             if tag >> 16 == owner && first[slot] == subscriber.w0 && second[slot] == subscriber.w1 {
-                return languages[Int(tag & 0xFFFF) - 1]
+                let language = Int(tag & 0xFFFF)
+                return language == 0 ? nil : languages[language - 1]
             }
             slot = (slot + 1) & mask
         }
