@@ -139,7 +139,7 @@ extension Store {
             case .success(let next):
                 try db.run("UPDATE campaigns SET state = ? WHERE id = ?", [.text(next.rawValue), .text(id)])
                 if next == .cancelled {
-                    try db.run("UPDATE messages SET state = 'rejected', reason = 'campaign cancelled', updated_at = ? WHERE campaign = ? AND state IN \(MessageState.sql(from: [.planned], to: .rejected))",
+                    try db.run("UPDATE messages SET state = 'rejected', reason = 'campaign cancelled', batch = 0, updated_at = ? WHERE campaign = ? AND state IN \(MessageState.sql(from: [.planned], to: .rejected))",
                                [.int(Self.nowSeconds()), .text(id)])
                 }
                 try audit(actor, action, campaign: id)
@@ -230,22 +230,23 @@ extension Store {
                     try buffer.withUnsafeBytes { try send($0) }
                 }
                 written = try db.query("""
-                    INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at)
-                    SELECT campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at
+                    INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at, batch)
+                    SELECT campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at,
+                        CASE WHEN state = 'planned' THEN NULL ELSE 0 END
                     FROM planning_in ORDER BY seq ON CONFLICT DO NOTHING RETURNING id, state
                     """, []) { ($0.int64(0), $0.text(1)) }
                 try db.run("TRUNCATE planning_in")
             } else {
                 var values: [SQLValue] = []
-                values.reserveCapacity(chunk.count * 12)
+                values.reserveCapacity(chunk.count * 13)
                 for (k, m) in chunk.enumerated() {
                     values += [.text(campaign), .text(m.carrier.rawValue), .text(m.subscriber), .text(m.language), m.commune.map { .int(Int64($0)) } ?? .null,
                                .int(Int64(day)), .text(m.text), .text(m.isCall ? OutboundMessage.voiceEncoding : m.encoding.rawValue), .int(Int64(m.segments)), .text(states[k]),
-                               states[k] == "planned" ? .null : .text(capReason), .int(now)]
+                               states[k] == "planned" ? .null : .text(capReason), .int(now), states[k] == "planned" ? .null : .int(0)]
                 }
                 written = try db.query("""
-                    INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at)
-                    VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
+                    INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at, batch)
+                    VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
                     ON CONFLICT DO NOTHING RETURNING id, state
                     """, values) { ($0.int64(0), $0.text(1)) }
             }
@@ -315,7 +316,7 @@ extension Store {
         let id: Int64? = try db.transaction {
             let campaigns = try db.query("""
                 SELECT c.id, c.priority, (SELECT max(b.id) FROM batches b WHERE b.carrier = ? AND b.campaign = c.id) AS last
-                FROM campaigns c WHERE EXISTS (SELECT 1 FROM messages m WHERE m.carrier = ? AND m.state = 'planned' AND m.campaign = c.id) AND \(Self.sendable)
+                FROM campaigns c WHERE EXISTS (SELECT 1 FROM messages m WHERE m.carrier = ? AND m.batch IS NULL AND m.state = 'planned' AND m.campaign = c.id) AND \(Self.sendable)
                 """, [.text(carrier.rawValue), .text(carrier.rawValue), .int(Self.nowSeconds())]) { ($0.text(0), Campaign.Priority(rawValue: $0.text(1)) ?? .routine, $0.isNull(2) ? -1 : $0.int64(2)) }
             guard let pick = campaigns.filter({ allowed?.contains($0.0) ?? true }).sorted(by: { a, b in a.1 != b.1 ? a.1 > b.1 : a.2 < b.2 }).first else { return nil }
             let now = Self.nowSeconds()
@@ -328,7 +329,7 @@ extension Store {
             // there becomes a hash join over every message of the store). The literal 'planned' lets
             // both engines use the partial index of planned messages.
             precondition(MessageState.planned.canMove(to: .submitted))
-            let pickPlanned = "SELECT id FROM messages WHERE carrier = ? AND campaign = ? AND state = 'planned' ORDER BY id LIMIT ?"
+            let pickPlanned = "SELECT id FROM messages WHERE carrier = ? AND campaign = ? AND batch IS NULL AND state = 'planned' ORDER BY id LIMIT ?"
             let size = try db.run(db.dialect == .postgres
                 ? "UPDATE messages SET state = 'submitted', batch = ?, updated_at = ? WHERE id = ANY(ARRAY(\(pickPlanned) FOR UPDATE SKIP LOCKED))"
                 : "UPDATE messages SET state = 'submitted', batch = ?, updated_at = ? WHERE id IN (\(pickPlanned))",
@@ -394,7 +395,7 @@ extension Store {
     public func expireUnsent(campaign: String, carrier: Carrier, reason: String) throws -> Int {
         try db.transaction {
             let now = Self.nowSeconds()
-            var n = try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE carrier = ? AND campaign = ? AND state IN \(MessageState.sql(from: [.planned], to: .expired))",
+            var n = try db.run("UPDATE messages SET state = 'expired', reason = ?, batch = 0, updated_at = ? WHERE carrier = ? AND campaign = ? AND state IN \(MessageState.sql(from: [.planned], to: .expired))",
                                [.text(reason), .int(now), .text(carrier.rawValue), .text(campaign)])
             let open = try db.query("SELECT id FROM batches WHERE carrier = ? AND campaign = ? AND state = '\(BatchState.retryAt.rawValue)'",
                                     [.text(carrier.rawValue), .text(campaign)]) { $0.int64(0) }
@@ -678,7 +679,7 @@ extension Store {
     static let sendable = "c.state = 'sending' AND (c.second_approval_due IS NULL OR c.second_approved_by IS NOT NULL OR c.second_approval_due >= ?)"
 
     public func pendingCount(carrier: Carrier, channel: Campaign.Channel? = nil) throws -> Int {
-        Int(try db.scalarInt("SELECT count(*) FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND \(Self.sendable)\(Self.channelFilter(channel, "c"))",
+        Int(try db.scalarInt("SELECT count(*) FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.batch IS NULL AND m.state = 'planned' AND \(Self.sendable)\(Self.channelFilter(channel, "c"))",
                              [.text(carrier.rawValue), .int(Self.nowSeconds())]) ?? 0)
             + Int(try db.scalarInt("""
                 SELECT count(*) FROM messages m JOIN batches b ON b.id = m.batch
@@ -689,7 +690,7 @@ extension Store {
     /// Whether anything is left for a carrier (cheaper than counting it).
     public func hasWork(carrier: Carrier, channel: Campaign.Channel? = nil) throws -> Bool {
         try db.scalarInt("""
-            SELECT CASE WHEN EXISTS (SELECT 1 FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.state = 'planned' AND \(Self.sendable)\(Self.channelFilter(channel, "c")))
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.batch IS NULL AND m.state = 'planned' AND \(Self.sendable)\(Self.channelFilter(channel, "c")))
             OR EXISTS (SELECT 1 FROM batches b WHERE carrier = ? AND state IN ('\(BatchState.uploading.rawValue)', '\(BatchState.retryAt.rawValue)')\(Self.batchChannelFilter(channel, "b"))) THEN 1 ELSE 0 END
             """, [.text(carrier.rawValue), .int(Self.nowSeconds()), .text(carrier.rawValue)]) == 1
     }

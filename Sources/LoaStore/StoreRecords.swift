@@ -53,7 +53,7 @@ extension Store {
         return try db.query(sql + " ORDER BY id", args) {
             MessageRecord(id: $0.int64(0), campaign: $0.text(1), carrier: Carrier(rawValue: $0.text(2)), subscriber: $0.text(3), language: $0.text(4),
                           day: $0.int(5), state: MessageState(rawValue: $0.text(6)), reason: $0.isNull(7) ? nil : $0.text(7),
-                          batch: $0.isNull(8) ? nil : $0.int64(8))
+                          batch: $0.isNull(8) || $0.int64(8) == 0 ? nil : $0.int64(8))   // 0: left planned without a batch (migration 19)
         }
     }
 
