@@ -24,7 +24,7 @@ struct StoreInfo: AsyncParsableCommand {
         print("store: \(db.engineName) \(db.location)")
         print("schema: version \(schema.version) (\(schema.name))")
         for (table, rows) in try db.tableCounts() {
-            print("  \(table.padding(toLength: 12, withPad: " ", startingAt: 0)) \(formatCount(rows))")
+            print("  \(table.padding(toLength: 16, withPad: " ", startingAt: 0)) \(formatCount(rows))")
         }
         let status = try Store.dispatchStatus(location: store.databaseLocation)
         let held = Carrier.allCases.filter { status.heldCarriers.contains($0) }.map(\.rawValue)

@@ -40,9 +40,13 @@ extension Store {
     /// Rows per table, for operators (an estimate on PostgreSQL for the big ones would be faster;
     /// exact counts keep reports honest).
     /// Rows per table; for `preferences`, the statements its blocks hold (`PreferenceBlocks`: a
-    /// statement replaced by a later import counts until the blocks are next compacted).
+    /// statement replaced by a later import counts until the blocks are next compacted). The
+    /// tables of clear numbers an older store had (`do_not_call`, `contacts`) are listed while
+    /// they exist, until `sealClearNumbers` drops them.
     public func tableCounts() throws -> [(table: String, rows: Int)] {
-        try ["cells", "presence", "preferences", "do_not_call", "contacts", "campaigns", "messages", "batches", "receipts", "audit"].map {
+        var tables = ["cells", "presence", "preferences", "opt_outs", "contact_entries", "campaigns", "messages", "batches", "receipts", "audit"]
+        for clear in ["do_not_call", "contacts"] where try tableExists(clear) { tables.insert(clear, at: tables.firstIndex(of: "campaigns")!) }
+        return try tables.map {
             ($0, $0 == "preferences" ? try PreferenceBlocks.entries(db) : Int(try db.scalarInt("SELECT count(*) FROM \($0)") ?? 0))
         }
     }

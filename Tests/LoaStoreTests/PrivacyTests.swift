@@ -63,6 +63,10 @@ struct PrivacyTests {
         #expect(try store.contacts(lists: ["uy-tin"], vault: vault).map(\.msisdn.national) == ["0961234567"])
         #expect(try store.doNotCallCount() == 1)
         #expect(try store.sealClearNumbers(vault: vault) == 0)
+        // What `loa store info` shows, once the clear tables are gone: the sealed ones.
+        let counts = Dictionary(uniqueKeysWithValues: try store.tableCounts().map { ($0.table, $0.rows) })
+        #expect(counts["opt_outs"] == 1 && counts["contact_entries"] == 1)
+        #expect(counts["do_not_call"] == nil && counts["contacts"] == nil)
         for (name, bytes) in try storedBytes(store) {
             #expect(bytes.range(of: Data("912345678".utf8)) == nil && bytes.range(of: Data("961234567".utf8)) == nil, "clear number in \(name)")
         }
