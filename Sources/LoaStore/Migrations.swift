@@ -324,12 +324,6 @@ enum Migrations {
             DROP INDEX messages_planned;
             CREATE INDEX messages_planned ON messages (carrier, campaign, id) WHERE batch IS NULL;
             """, "ALTER TABLE messages SET (fillfactor = 80);"),
-        // Messages are looked up by batch only for a batch's id (`batch = ?`): planned messages,
-        // which have none, need no entry; planning then writes one index entry fewer per message.
-        (20, "batch index without planned messages", """
-            DROP INDEX messages_batch;
-            CREATE INDEX messages_batch ON messages (batch) WHERE batch IS NOT NULL;
-            """, ""),
     ]
 
     /// What a migration does beyond its SQL, in the same transaction, right after it.
