@@ -119,29 +119,22 @@ enum PreferenceBlocks {
         var passes = 1
         while total / passes > passSize && passes < 256 { passes *= 2 }
         let shift = UInt64(64 - passes.trailingZeroBitCount)
-        var languages: [String] = []
-        var numbers: [String: UInt32] = [:]
+        var languages = LanguageNames()
         for pass in 0..<passes {
             var rows: [PreferenceRow] = []
             rows.reserveCapacity(min(total, total / passes + total / (passes * 8) + 1024))
             var order: UInt32 = 0
             try forEach(db, through: Int64(last)) { block in
-                let indexes = block.languages.map { name -> UInt32 in
-                    if let i = numbers[name] { return i }
-                    languages.append(name)
-                    numbers[name] = UInt32(languages.count - 1)
-                    return UInt32(languages.count - 1)
-                }
+                let indexes = block.languages.map { languages.index($0) }
                 block.forEachEntry { carrier, language, subscriber in
                     order &+= 1
                     guard language < indexes.count, passes == 1 || Int(subscriber.w0 >> shift) == pass else { return }
-                    rows.append(PreferenceRow(w0: subscriber.w0, w1: subscriber.w1, w2: subscriber.w2, w3: subscriber.w3, order: order,
-                                              carrier: carrier, language: indexes[language]))
+                    rows.append(PreferenceRow(subscriber, order: order, carrier: carrier, language: indexes[language]))
                 }
             }
             var kept = PreferenceChunk.sortedLastOfEachKey(rows)
-            if let withdrawn = numbers[withdrawal] { kept.removeAll { $0.language == withdrawn } }
-            try append(kept[...], languages: languages, compacted: true, to: db)
+            if let withdrawn = languages.existing(withdrawal) { kept.removeAll { $0.language == withdrawn } }
+            try append(kept[...], languages: languages.names, compacted: true, to: db)
         }
         try db.run("DELETE FROM preference_blocks WHERE id <= ?", [.int(Int64(last))])
     }
@@ -151,26 +144,33 @@ enum PreferenceBlocks {
     /// the rows stream past (SQLite lets a connection write while it steps through another table).
     static func fromTable(_ db: any SQLDatabase) throws {
         var rows: [PreferenceRow] = []
-        var languages: [String] = []
-        var numbers: [String: UInt32] = [:]
+        var languages = LanguageNames()
         _ = try db.query("SELECT carrier, subscriber, language FROM preferences ORDER BY carrier, subscriber", []) { row -> Void in
             let carrier = row.int(0)
             guard carrier >= 0, carrier < Store.carriers.count, let subscriber = row.pseudonym(1) else { return }
-            let language = row.text(2)
-            let index: UInt32
-            if let i = numbers[language] { index = i } else {
-                languages.append(language)
-                index = UInt32(languages.count - 1)
-                numbers[language] = index
-            }
-            rows.append(PreferenceRow(w0: subscriber.w0, w1: subscriber.w1, w2: subscriber.w2, w3: subscriber.w3, order: 0,
-                                      carrier: UInt8(carrier), language: index))
+            rows.append(PreferenceRow(subscriber, order: 0, carrier: UInt8(carrier), language: languages.index(row.text(2))))
             if rows.count == maxEntries {
-                try append(rows[...], languages: languages, compacted: true, to: db)
+                try append(rows[...], languages: languages.names, compacted: true, to: db)
                 rows.removeAll(keepingCapacity: true)
             }
         }
-        try append(rows[...], languages: languages, compacted: true, to: db)
+        try append(rows[...], languages: languages.names, compacted: true, to: db)
         try db.execute("DROP TABLE preferences")
+    }
+
+    /// Language names by index, each once (what a block's `languages` lists).
+    struct LanguageNames {
+        private(set) var names: [String] = []
+        private var indexes: [String: UInt32] = [:]
+
+        /// `name`'s index, added when new.
+        mutating func index(_ name: String) -> UInt32 {
+            if let i = indexes[name] { return i }
+            names.append(name)
+            indexes[name] = UInt32(names.count - 1)
+            return UInt32(names.count - 1)
+        }
+
+        func existing(_ name: String) -> UInt32? { indexes[name] }
     }
 }

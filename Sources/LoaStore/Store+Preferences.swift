@@ -85,6 +85,12 @@ struct PreferenceRow {
     func sameKey(_ b: PreferenceRow) -> Bool { carrier == b.carrier && w0 == b.w0 && w1 == b.w1 && w2 == b.w2 && w3 == b.w3 }
 }
 
+extension PreferenceRow {
+    init(_ subscriber: Pseudonym, order: UInt32, carrier: UInt8, language: UInt32) {
+        self.init(w0: subscriber.w0, w1: subscriber.w1, w2: subscriber.w2, w3: subscriber.w3, order: order, carrier: carrier, language: language)
+    }
+}
+
 /// Rows of a file sorted by key, each key once (its last statement in the file): a block's order
 /// (`PreferenceBlocks`), so that loading fills `LanguagePreferences` from one end to the other.
 /// Chunks are written in the file's order, so a later line always wins.
@@ -156,18 +162,14 @@ struct LanguageTagCache {
         let bytes = Array(tag)
         if let found = known[bytes] { return found }
         let result: Result<UInt32, LanguageTagError>
-        if bytes == Array(PreferenceBlocks.withdrawal.utf8) {
-            names.append(PreferenceBlocks.withdrawal)
-            withdrawal = UInt32(names.count - 1)
+        let name = String(decoding: tag, as: UTF8.self)
+        // `-` withdraws a statement: kept like a language, never checked as one.
+        if name != PreferenceBlocks.withdrawal, case .failure(let problem) = Languages.check(name) {
+            result = .failure(problem)
+        } else {
+            names.append(name)
+            if name == PreferenceBlocks.withdrawal { withdrawal = UInt32(names.count - 1) }
             if first.count < 8 { first.append(bytes) }
-            known[bytes] = .success(UInt32(names.count - 1))
-            return .success(UInt32(names.count - 1))
-        }
-        switch Languages.check(String(decoding: tag, as: UTF8.self)) {
-        case .failure(let problem): result = .failure(problem)
-        case .success:
-            names.append(String(decoding: tag, as: UTF8.self))
-            if first.count < 8 { first.append(Array(tag)) }
             result = .success(UInt32(names.count - 1))
         }
         if known.count < 100_000 { known[bytes] = result }
@@ -270,8 +272,7 @@ struct PreferenceLines {
         }
         if languageIndex == languages.withdrawal { withdrawals += 1 }
         order &+= 1
-        return PreferenceRow(w0: pseudonym.w0, w1: pseudonym.w1, w2: pseudonym.w2, w3: pseudonym.w3, order: order,
-                             carrier: Store.ordinal(lineCarrier!), language: languageIndex)
+        return PreferenceRow(pseudonym, order: order, carrier: Store.ordinal(lineCarrier!), language: languageIndex)
     }
 
     /// HMAC-SHA256 of "+84" and the national significant number, under the carrier's key.

@@ -49,53 +49,46 @@ public struct LanguagePreferences: Sendable {
     /// The language numbered `languageIndex` (from `number(of:)`) stated by `subscriber`.
     public mutating func set(languageNumber languageIndex: UInt32, carrier: UInt8, subscriber: Pseudonym) {
         if (count + 1) * 3 > tags.count * 2 { grow() }
-        let tag = (UInt32(carrier) + 1) << 16 | languageIndex
-        var slot = home(carrier, subscriber.w0)
-        while tags[slot] != 0 {
-            if tags[slot] >> 16 == tag >> 16 && first[slot] == subscriber.w0 && second[slot] == subscriber.w1 {
-                if tags[slot] & 0xFFFF == 0 { withdrawn -= 1 }
-                tags[slot] = tag   // a later statement replaces the earlier one
-                return
-            }
-            slot = (slot + 1) & mask
+        let owner = UInt32(carrier) + 1
+        let (slot, found) = find(owner, carrier, subscriber)
+        if found {
+            if tags[slot] & 0xFFFF == 0 { withdrawn -= 1 }
+        } else {
+            first[slot] = subscriber.w0
+            second[slot] = subscriber.w1
+            count += 1
         }
-        first[slot] = subscriber.w0
-        second[slot] = subscriber.w1
-        tags[slot] = tag
-        count += 1
+        tags[slot] = owner << 16 | languageIndex   // a later statement replaces the earlier one
     }
 
     /// `subscriber` withdrew their statement: no stated language from now on (a later statement
     /// gives one again).
     public mutating func withdraw(carrier: UInt8, subscriber: Pseudonym) {
         let owner = UInt32(carrier) + 1
-        var slot = home(carrier, subscriber.w0)
-        while tags[slot] != 0 {
-            if tags[slot] >> 16 == owner && first[slot] == subscriber.w0 && second[slot] == subscriber.w1 {
-                if tags[slot] & 0xFFFF != 0 {
-                    tags[slot] = owner << 16
-                    withdrawn += 1
-                }
-                return
-            }
-            slot = (slot + 1) & mask
-        }
+        let (slot, found) = find(owner, carrier, subscriber)
+        guard found, tags[slot] & 0xFFFF != 0 else { return }
+        tags[slot] = owner << 16
+        withdrawn += 1
     }
 
     @inline(__always)
     public func language(carrier: UInt8, subscriber: Pseudonym) -> String? {
         if count == 0 { return nil }
-        let owner = UInt32(carrier) + 1
+        let (slot, found) = find(UInt32(carrier) + 1, carrier, subscriber)
+        let language = found ? Int(tags[slot] & 0xFFFF) : 0
+        return language == 0 ? nil : languages[language - 1]
+    }
+
+    /// The slot holding `subscriber` of the carrier `owner` - 1, or else the empty slot where it
+    /// would go (the table is never full).
+    @inline(__always)
+    private func find(_ owner: UInt32, _ carrier: UInt8, _ subscriber: Pseudonym) -> (slot: Int, found: Bool) {
         var slot = home(carrier, subscriber.w0)
-        while true {
-            let tag = tags[slot]
-            if tag == 0 { return nil }
-            if tag >> 16 == owner && first[slot] == subscriber.w0 && second[slot] == subscriber.w1 {
-                let language = Int(tag & 0xFFFF)
-                return language == 0 ? nil : languages[language - 1]
-            }
+        while tags[slot] != 0 {
+            if tags[slot] >> 16 == owner && first[slot] == subscriber.w0 && second[slot] == subscriber.w1 { return (slot, true) }
             slot = (slot + 1) & mask
         }
+        return (slot, false)
     }
 
     /// A subscriber's first slot: the high bits of the pseudonym's first word (uniform: it is an
