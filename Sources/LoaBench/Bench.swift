@@ -27,7 +27,7 @@ struct Bench {
     static func usage() {
         print("""
             usage: loa-bench encode [--messages N] [--rounds N] [--nfd 0|1]
-                   loa-bench dispatch [--messages N] [--carriers N]
+                   loa-bench dispatch [--messages N] [--carriers N] [--interleave 0|1]
                    loa-bench rate [--tps N] [--seconds N]
                    loa-bench faults [--tps N] [--seconds N] [--fault-percent N] [--timeout S]
                    loa-bench kannel [--tps N] [--seconds N] [--uploads N]   (LOA_KANNEL_SENDSMS set)
@@ -35,8 +35,10 @@ struct Bench {
                    loa-bench report [--messages N]
               encode   NFC + encoding choice + segmentation + parts (UDH, packed payload) on a mixed
                        Vietnamese / ethnic-language / Lao / Khmer / Chinese / English corpus
-              dispatch aggregate messages/s from a SQLite store to carrier simulators on loopback
-                       (high limits; libcurl uploads, simulator and store in one process)
+              dispatch aggregate messages/s from a SQLite store (PostgreSQL with LOA_BENCH_POSTGRES)
+                       to carrier simulators on loopback (high limits; libcurl uploads, simulator
+                       and store in one process); each carrier planned apart, or mixed in one part
+                       as an audience plans them with --interleave 1
               rate     rate accuracy at a configured TPS, measured by the simulator
               faults   effective rate to a carrier that fails a share of uploads (503, 500, lost
                        and slow answers, resets), measured by the simulator

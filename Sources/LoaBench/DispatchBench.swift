@@ -32,21 +32,31 @@ struct DispatchBench {
         _ = try store.submitCampaign(id: "bench", title: "bench", priority: .emergency, file: "bench.yaml", sha256: "x", by: "a")
         _ = try store.approveCampaign("bench", sha256: "x", by: "b", unreviewed: [])
         _ = try store.transitionCampaign("bench", "start", by: "b")
-        for (k, carrier) in carriers.enumerated() {
-            let n = messages / carriers.count
-            let planned = (0..<n).map { i in
-                PlannedMessage(carrier: carrier, subscriber: Pseudonym(w0: UInt64(i), w1: UInt64(k), w2: 3, w3: 4).description, language: "vi",
-                                               commune: 23377, text: "Xã Bờ Y: cảnh báo lũ quét, di chuyển lên vùng cao ngay.", encoding: .ucs2, segments: segments(i))
-            }
+        func message(_ i: Int, _ k: Int) -> PlannedMessage {
+            PlannedMessage(carrier: carriers[k], subscriber: Pseudonym(w0: UInt64(i), w1: UInt64(k), w2: 3, w3: 4).description, language: "vi",
+                           commune: 23377, text: "Xã Bờ Y: cảnh báo lũ quét, di chuyển lên vùng cao ngay.", encoding: .ucs2, segments: segments(i))
+        }
+        let n = messages / max(carriers.count, 1)
+        if options.int("interleave", 0) != 0 {
+            // As an audience plans: the carriers mixed in one part, message after message.
+            let planned = (0..<n).flatMap { i in carriers.indices.map { message(i, $0) } }
             let t = Date()
             _ = try store.planMessages(campaign: "bench", priority: .emergency, day: 1, capPerDay: 1, planned)
-            if n > 0 { print("  \(carrier.rawValue): \(n) messages written in \(String(format: "%.2f", Date().timeIntervalSince(t))) s") }
+            print("  \(planned.count) messages, carriers interleaved, written in \(String(format: "%.2f", Date().timeIntervalSince(t))) s")
+        } else {
+            for k in carriers.indices {
+                let t = Date()
+                _ = try store.planMessages(campaign: "bench", priority: .emergency, day: 1, capPerDay: 1, (0..<n).map { message($0, k) })
+                if n > 0 { print("  \(carriers[k].rawValue): \(n) messages written in \(String(format: "%.2f", Date().timeIntervalSince(t))) s") }
+            }
         }
         return path
     }
 
-    /// Removes a store made by `store` (its directory, or its database on the server).
+    /// Removes a store made by `store` (its directory, or its database on the server), unless
+    /// LOA_BENCH_KEEP is set (to look into it afterwards).
     func discard(_ path: String) {
+        if ProcessInfo.processInfo.environment["LOA_BENCH_KEEP"] != nil { print("kept: \(path)"); return }
         if Store.isPostgresURL(path) { try? PostgresDatabase.dropDatabase(url: path) }
         else { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
     }

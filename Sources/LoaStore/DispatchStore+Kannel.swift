@@ -28,15 +28,15 @@ extension Store: BatchQueue {
     /// Kannel: messages of an interrupted submission may or may not have gone: never resend them.
     public func markInterruptedUnknown(batch: Int64) throws {
         try db.transaction {
-            try db.run("UPDATE messages SET state = 'unknown', reason = 'interrupted while Kannel was submitting it; not sent again to avoid a duplicate', updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .unknown))",
-                       [.int(Self.nowSeconds()), .int(batch)])
+            try db.run("UPDATE messages SET state = 'unknown', reason = 'interrupted while Kannel was submitting it; not sent again to avoid a duplicate', updated_at = ? WHERE \(Self.inBatch) AND state IN \(MessageState.sql(from: [.submitted], to: .unknown))",
+                       [.int(Self.nowSeconds())] + (try members(of: batch)))
             try db.run("UPDATE batches SET state = '\(BatchState.accepted.rawValue)', reason = 'interrupted (Kannel: at most once)' WHERE id = ?", [.int(batch)])
         }
     }
 
     /// Kannel refused or could not be reached before a message went: back to planned.
     public func returnToPlanned(batch: Int64) throws {
-        try db.run("UPDATE messages SET state = 'planned', batch = NULL, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .planned))", [.int(Self.nowSeconds()), .int(batch)])
+        try db.transaction { try returnToWaiting(batch, set: "updated_at = ?", [.int(Self.nowSeconds())]) }
     }
 
     public func finishBatch(_ batch: Int64) throws {

@@ -139,8 +139,11 @@ extension Store {
             case .success(let next):
                 try db.run("UPDATE campaigns SET state = ? WHERE id = ?", [.text(next.rawValue), .text(id)])
                 if next == .cancelled {
+                    // The lanes' marks first (claims take them first too), then past every message.
+                    for carrier in Carrier.allCases { _ = try holdMark(carrier.rawValue, id) }
                     try db.run("UPDATE messages SET state = 'rejected', reason = 'campaign cancelled', batch = 0, updated_at = ? WHERE campaign = ? AND state IN \(MessageState.sql(from: [.planned], to: .rejected))",
                                [.int(Self.nowSeconds()), .text(id)])
+                    for carrier in Carrier.allCases { try passMark(carrier.rawValue, id) }
                 }
                 try audit(actor, action, campaign: id)
             }
@@ -187,6 +190,8 @@ extension Store {
                    _ messages: [PlannedMessage]) throws -> (planned: Int, capped: Int) {
         var planned = 0, capped = 0
         var first = Int64.max, last = Int64.min
+        // Per carrier, the ids planned now: its lane's range widens to them.
+        var plannedRange: [String: (first: Int64, last: Int64)] = [:]
         // Planners on other nodes wait: the cap counts what every campaign planned before.
         if db.dialect == .postgres { try db.run("SELECT pg_advisory_xact_lock(\(StoreLocks.planning))") }
         let now = Self.nowSeconds()
@@ -217,7 +222,7 @@ extension Store {
                 return "planned"
             }
             // Planning again adds nothing: only rows written now come back and are counted.
-            let written: [(id: Int64, state: String)]
+            let written: [(id: Int64, state: String, carrier: String)]
             if let postgres {
                 try postgres.copyIn("COPY planning_in FROM STDIN") { send in
                     var buffer: [UInt8] = []
@@ -233,8 +238,8 @@ extension Store {
                     INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at, batch)
                     SELECT campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at,
                         CASE WHEN state = 'planned' THEN NULL ELSE 0 END
-                    FROM planning_in ORDER BY seq ON CONFLICT DO NOTHING RETURNING id, state
-                    """, []) { ($0.int64(0), $0.text(1)) }
+                    FROM planning_in ORDER BY seq ON CONFLICT DO NOTHING RETURNING id, state, carrier
+                    """, []) { ($0.int64(0), $0.text(1), $0.text(2)) }
                 try db.run("TRUNCATE planning_in")
             } else {
                 var values: [SQLValue] = []
@@ -247,17 +252,22 @@ extension Store {
                 written = try db.query("""
                     INSERT INTO messages (campaign, carrier, subscriber, language, commune, day, text, encoding, segments, state, reason, updated_at, batch)
                     VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
-                    ON CONFLICT DO NOTHING RETURNING id, state
-                    """, values) { ($0.int64(0), $0.text(1)) }
+                    ON CONFLICT DO NOTHING RETURNING id, state, carrier
+                    """, values) { ($0.int64(0), $0.text(1), $0.text(2)) }
             }
             for row in written {
                 first = min(first, row.id)
                 last = max(last, row.id)
+                if row.state == "planned" {
+                    let r = plannedRange[row.carrier] ?? (row.id, row.id)
+                    plannedRange[row.carrier] = (min(r.first, row.id), max(r.last, row.id))
+                }
             }
             let newlyPlanned = written.filter { $0.state == "planned" }.count
             planned += newlyPlanned
             capped += written.count - newlyPlanned
         }
+        for (carrier, r) in plannedRange.sorted(by: { $0.key < $1.key }) { try widenLane(carrier, campaign, r.first, r.last) }
         // Where the campaign's messages lie, for reports (see migration 16).
         if planned + capped > 0 {
             try db.run("""
@@ -304,8 +314,8 @@ extension Store {
         guard let head = try db.query("SELECT carrier, idempotency_key, attempts, campaign FROM batches WHERE id = ?", [.int(id)], row: { ($0.text(0), $0.text(1), $0.int(2), $0.text(3)) }).first,
               let carrier = Carrier(rawValue: head.0) else { return nil }
         let messages = try db.query("""
-            SELECT m.id, m.campaign, m.subscriber, m.text, m.encoding, m.segments FROM messages m WHERE m.batch = ? ORDER BY m.id
-            """, [.int(id)]) { OutboundMessage(id: $0.int64(0), campaign: $0.text(1), subscriber: $0.text(2), text: $0.text(3), encoding: $0.text(4), segments: $0.int(5)) }
+            SELECT id, campaign, subscriber, text, encoding, segments FROM messages WHERE \(Self.inBatch) ORDER BY id
+            """, try members(of: id)) { OutboundMessage(id: $0.int64(0), campaign: $0.text(1), subscriber: $0.text(2), text: $0.text(3), encoding: $0.text(4), segments: $0.int(5)) }
         let current = head.1.hasPrefix("loa-\(identity.hex)-")
         return Batch(id: id, carrier: carrier, campaign: head.3, idempotencyKey: head.1, attempts: head.2, messages: messages, wireIdentity: current ? identity : nil)
     }
@@ -316,24 +326,36 @@ extension Store {
         let id: Int64? = try db.transaction {
             let campaigns = try db.query("""
                 SELECT c.id, c.priority, (SELECT max(b.id) FROM batches b WHERE b.carrier = ? AND b.campaign = c.id) AS last
-                FROM campaigns c WHERE EXISTS (SELECT 1 FROM messages m WHERE m.carrier = ? AND m.batch IS NULL AND m.state = 'planned' AND m.campaign = c.id) AND \(Self.sendable)
-                """, [.text(carrier.rawValue), .text(carrier.rawValue), .int(Self.nowSeconds())]) { ($0.text(0), Campaign.Priority(rawValue: $0.text(1)) ?? .routine, $0.isNull(2) ? -1 : $0.int64(2)) }
+                FROM campaigns c WHERE \(Self.sendable) AND \(Self.anyWaiting(in: "c.id"))
+                """, [.text(carrier.rawValue), .int(Self.nowSeconds())] + Array(repeating: .text(carrier.rawValue), count: 3)) {
+                ($0.text(0), Campaign.Priority(rawValue: $0.text(1)) ?? .routine, $0.isNull(2) ? -1 : $0.int64(2))
+            }
             guard let pick = campaigns.filter({ allowed?.contains($0.0) ?? true }).sorted(by: { a, b in a.1 != b.1 ? a.1 > b.1 : a.2 < b.2 }).first else { return nil }
+            let lane: [SQLValue] = [.text(carrier.rawValue), .text(pick.0)]
+            // The lane's mark, held: other claims of the lane wait for this one (a claim rewrites no
+            // index entry, so it is short). Its messages are the lowest ids waiting from the mark on.
+            let mark = try holdMark(carrier.rawValue, pick.0)
+            precondition(MessageState.planned.canMove(to: .submitted))
+            let taken = try db.query("""
+                SELECT min(id), max(id) FROM (SELECT id FROM messages WHERE carrier = ? AND campaign = ? AND id BETWEEN ? AND ? AND batch IS NULL AND state = 'planned' ORDER BY id LIMIT ?) t
+                """, lane + [.int(mark.below), .int(mark.upto), .int(Int64(limit))]) { $0.isNull(0) ? nil : (first: $0.int64(0), last: $0.int64(1)) }.first ?? nil
+            guard let taken else {
+                try passMark(carrier.rawValue, pick.0)
+                return nil
+            }
             let now = Self.nowSeconds()
             // A placeholder key of its own: a shared one would make concurrent claims wait on the unique index.
-            let batchID = try db.insertReturningID("INSERT INTO batches (carrier, campaign, idempotency_key, state, size, created_at, updated_at) VALUES (?, ?, ?, '\(BatchState.uploading.rawValue)', 0, ?, ?)",
-                                                   [.text(carrier.rawValue), .text(pick.0), .text("claiming-\(UUID().uuidString)"), .int(now), .int(now)])
+            let batchID = try db.insertReturningID("""
+                INSERT INTO batches (carrier, campaign, idempotency_key, state, size, created_at, updated_at, first_message, last_message)
+                VALUES (?, ?, ?, '\(BatchState.uploading.rawValue)', 0, ?, ?, ?, ?)
+                """, lane + [.text("claiming-\(UUID().uuidString)"), .int(now), .int(now), .int(taken.first), .int(taken.last)])
             try db.run("UPDATE batches SET idempotency_key = ? WHERE id = ?", [.text(identity.idempotencyKey(carrier: carrier, batch: batchID)), .int(batchID)])
-            // PostgreSQL: rows another worker is claiming right now are skipped, not waited for, and
-            // the ids come as an array, so that the update finds them by primary key (`IN (SELECT …)`
-            // there becomes a hash join over every message of the store). The literal 'planned' lets
-            // both engines use the partial index of planned messages.
-            precondition(MessageState.planned.canMove(to: .submitted))
-            let pickPlanned = "SELECT id FROM messages WHERE carrier = ? AND campaign = ? AND batch IS NULL AND state = 'planned' ORDER BY id LIMIT ?"
-            let size = try db.run(db.dialect == .postgres
-                ? "UPDATE messages SET state = 'submitted', batch = ?, updated_at = ? WHERE id = ANY(ARRAY(\(pickPlanned) FOR UPDATE SKIP LOCKED))"
-                : "UPDATE messages SET state = 'submitted', batch = ?, updated_at = ? WHERE id IN (\(pickPlanned))",
-                [.int(batchID), .int(now), .text(carrier.rawValue), .text(pick.0), .int(Int64(limit))])
+            // Every message waiting in that range is this batch's (the mark is held).
+            let size = try db.run("""
+                UPDATE messages SET state = 'submitted', batch = ?, updated_at = ?
+                WHERE carrier = ? AND campaign = ? AND id BETWEEN ? AND ? AND batch IS NULL AND state = 'planned'
+                """, [.int(batchID), .int(now)] + lane + [.int(taken.first), .int(taken.last)])
+            try db.run("UPDATE claim_marks SET below = ? WHERE carrier = ? AND campaign = ?", [.int(taken.last + 1)] + lane)
             if size == 0 {
                 try db.run("DELETE FROM batches WHERE id = ?", [.int(batchID)])
                 return nil
@@ -344,11 +366,86 @@ extension Store {
         return try id.flatMap(batch)
     }
 
+    // MARK: Lanes (migration 20)
+    //
+    // A lane is a carrier's messages of one campaign. Its mark keeps one promise: every message
+    // of the lane waiting for a batch has an id from `below` to `upto`. A claim takes the lowest
+    // ids waiting in that range and moves `below` past them; whatever makes messages wait again
+    // (a batch given back, a 413, planning) widens the range to them. A batch's messages are
+    // those of its lane in the range of ids it took that carry its id (`inBatch`). Both bounds
+    // are given to the database: PostgreSQL would otherwise read a spent lane's successors.
+
+    /// Messages (`m`) of carrier `?` in `campaign` (an SQL expression) waiting for a batch, read
+    /// in their lane's range (all of it, should a lane have no mark). Binds the carrier three times.
+    static func waiting(in campaign: String) -> String {
+        let mark = "FROM claim_marks k WHERE k.carrier = ? AND k.campaign = \(campaign)"
+        return """
+        m.carrier = ? AND m.campaign = \(campaign) AND m.id BETWEEN coalesce((SELECT k.below \(mark)), 0) AND coalesce((SELECT k.upto \(mark)), \(Int64.max)) \
+        AND m.batch IS NULL AND m.state = 'planned'
+        """
+    }
+
+    /// Whether a message of carrier `?` in `campaign` waits for a batch; binds the carrier three times.
+    /// A scalar subquery in id order: PostgreSQL would make an EXISTS a join that reads every
+    /// message of the carrier, and a bitmap of the whole lane before its first row.
+    static func anyWaiting(in campaign: String) -> String {
+        "(SELECT 1 FROM messages m WHERE \(waiting(in: campaign)) ORDER BY m.id LIMIT 1) IS NOT NULL"
+    }
+
+    /// A batch's messages (columns of `messages` unqualified); bind `members(of:)`.
+    static let inBatch = "carrier = ? AND campaign = ? AND id BETWEEN ? AND ? AND batch = ?"
+
+    /// The values `inBatch` binds for `batch` (none match when there is no such batch).
+    func members(of batch: Int64) throws -> [SQLValue] {
+        let lane = try db.query("SELECT carrier, campaign, first_message, last_message FROM batches WHERE id = ?", [.int(batch)]) { r -> [SQLValue] in
+            [.text(r.text(0)), .text(r.text(1)), r.isNull(2) ? .null : .int(r.int64(2)), r.isNull(3) ? .null : .int(r.int64(3))]
+        }.first
+        return (lane ?? [.null, .null, .null, .null]) + [.int(batch)]
+    }
+
+    /// Takes the lane's mark until the transaction ends (claims of the lane wait) and returns it.
+    /// A lane without one (none of its messages planned since migration 20) gets all of it.
+    func holdMark(_ carrier: String, _ campaign: String) throws -> (below: Int64, upto: Int64) {
+        try db.query("""
+            INSERT INTO claim_marks (carrier, campaign, below, upto) SELECT ?, ?, 0, coalesce(max(id), 0) FROM messages WHERE carrier = ? AND campaign = ?
+            ON CONFLICT (carrier, campaign) DO UPDATE SET below = claim_marks.below RETURNING below, upto
+            """, [.text(carrier), .text(campaign), .text(carrier), .text(campaign)]) { ($0.int64(0), $0.int64(1)) }.first ?? (0, .max)
+    }
+
+    /// Messages `first` to `last` of the lane may wait for a batch (planned, or given back): the
+    /// lane's range widens to them.
+    func widenLane(_ carrier: String, _ campaign: String, _ first: Int64, _ last: Int64) throws {
+        try db.run("""
+            INSERT INTO claim_marks (carrier, campaign, below, upto) VALUES (?, ?, ?, ?)
+            ON CONFLICT (carrier, campaign) DO UPDATE SET
+                below = CASE WHEN excluded.below < claim_marks.below THEN excluded.below ELSE claim_marks.below END,
+                upto = CASE WHEN excluded.upto > claim_marks.upto THEN excluded.upto ELSE claim_marks.upto END
+            """, [.text(carrier), .text(campaign), .int(first), .int(last)])
+    }
+
+    /// With the mark held and nothing of the lane waiting: `below` goes past the range.
+    func passMark(_ carrier: String, _ campaign: String) throws {
+        try db.run("UPDATE claim_marks SET below = upto + 1 WHERE carrier = ? AND campaign = ?", [.text(carrier), .text(campaign)])
+    }
+
+    /// Messages of `batch` go back to waiting (`set` names the change, binding `values`), and its
+    /// lane's mark comes down to them. Returns how many.
+    @discardableResult
+    func returnToWaiting(_ batch: Int64, set: String, _ values: [SQLValue]) throws -> Int {
+        let members = try members(of: batch)
+        let n = try db.run("UPDATE messages SET state = 'planned', batch = NULL, \(set) WHERE \(Self.inBatch) AND state IN \(MessageState.sql(from: [.submitted], to: .planned))",
+                           values + members)
+        if n > 0, case .text(let carrier) = members[0], case .text(let campaign) = members[1], case .int(let first) = members[2], case .int(let last) = members[3] {
+            try widenLane(carrier, campaign, first, last)
+        }
+        return n
+    }
+
     /// A batch claimed but never uploaded (the dispatcher stopped first): its messages go back to
     /// planned and the batch, whose key the carrier never saw, is removed.
     public func releaseUnsent(batch: Int64) throws {
         try db.transaction {
-            try db.run("UPDATE messages SET state = 'planned', batch = NULL, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .planned))", [.int(Self.nowSeconds()), .int(batch)])
+            try returnToWaiting(batch, set: "updated_at = ?", [.int(Self.nowSeconds())])
             try db.run("DELETE FROM batches WHERE id = ?", [.int(batch)])
         }
     }
@@ -374,7 +471,7 @@ extension Store {
                            [.text(reason), .int(now), .int(id), .int(batch)])
             }
             // The answer named every other message as accepted: one statement for them all.
-            try db.run("UPDATE messages SET state = 'accepted', updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .accepted))", [.int(now), .int(batch)])
+            try db.run("UPDATE messages SET state = 'accepted', updated_at = ? WHERE \(Self.inBatch) AND state IN \(MessageState.sql(from: [.submitted], to: .accepted))", [.int(now)] + (try members(of: batch)))
         }
     }
 
@@ -384,7 +481,7 @@ extension Store {
         try db.transaction {
             let now = Self.nowSeconds()
             try db.run("UPDATE batches SET state = '\(BatchState.expired.rawValue)', reason = ?, updated_at = ? WHERE id = ?", [.text(reason), .int(now), .int(batch)])
-            try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .expired))", [.text(reason), .int(now), .int(batch)])
+            try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE \(Self.inBatch) AND state IN \(MessageState.sql(from: [.submitted], to: .expired))", [.text(reason), .int(now)] + (try members(of: batch)))
         }
     }
 
@@ -395,14 +492,16 @@ extension Store {
     public func expireUnsent(campaign: String, carrier: Carrier, reason: String) throws -> Int {
         try db.transaction {
             let now = Self.nowSeconds()
+            _ = try holdMark(carrier.rawValue, campaign)
             var n = try db.run("UPDATE messages SET state = 'expired', reason = ?, batch = 0, updated_at = ? WHERE carrier = ? AND campaign = ? AND state IN \(MessageState.sql(from: [.planned], to: .expired))",
                                [.text(reason), .int(now), .text(carrier.rawValue), .text(campaign)])
+            try passMark(carrier.rawValue, campaign)
             let open = try db.query("SELECT id FROM batches WHERE carrier = ? AND campaign = ? AND state = '\(BatchState.retryAt.rawValue)'",
                                     [.text(carrier.rawValue), .text(campaign)]) { $0.int64(0) }
             for id in open {
                 try db.run("UPDATE batches SET state = '\(BatchState.expired.rawValue)', reason = ?, updated_at = ? WHERE id = ?", [.text(reason), .int(now), .int(id)])
-                n += try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .expired))",
-                                [.text(reason), .int(now), .int(id)])
+                n += try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE \(Self.inBatch) AND state IN \(MessageState.sql(from: [.submitted], to: .expired))",
+                                [.text(reason), .int(now)] + (try members(of: id)))
             }
             return n
         }
@@ -427,7 +526,7 @@ extension Store {
             let now = Self.nowSeconds()
             try db.run("UPDATE batches SET state = '\(BatchState.rejected.rawValue)', http_status = ?, reason = ?, updated_at = ? WHERE id = ?",
                        [status.map { .int(Int64($0)) } ?? .null, .text(reason), .int(now), .int(batch)])
-            try db.run("UPDATE messages SET state = 'rejected', reason = ?, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .rejected))", [.text(reason), .int(now), .int(batch)])
+            try db.run("UPDATE messages SET state = 'rejected', reason = ?, updated_at = ? WHERE \(Self.inBatch) AND state IN \(MessageState.sql(from: [.submitted], to: .rejected))", [.text(reason), .int(now)] + (try members(of: batch)))
         }
     }
 
@@ -436,7 +535,7 @@ extension Store {
         try db.transaction {
             let now = Self.nowSeconds()
             try db.run("UPDATE batches SET state = '\(BatchState.rejected.rawValue)', http_status = 413, reason = 'too large: split', updated_at = ? WHERE id = ?", [.int(now), .int(batch)])
-            try db.run("UPDATE messages SET state = 'planned', batch = NULL, updated_at = ? WHERE batch = ? AND state IN \(MessageState.sql(from: [.submitted], to: .planned))", [.int(now), .int(batch)])
+            try returnToWaiting(batch, set: "updated_at = ?", [.int(now)])
         }
     }
 
@@ -679,20 +778,24 @@ extension Store {
     static let sendable = "c.state = 'sending' AND (c.second_approval_due IS NULL OR c.second_approved_by IS NOT NULL OR c.second_approval_due >= ?)"
 
     public func pendingCount(carrier: Carrier, channel: Campaign.Channel? = nil) throws -> Int {
-        Int(try db.scalarInt("SELECT count(*) FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.batch IS NULL AND m.state = 'planned' AND \(Self.sendable)\(Self.channelFilter(channel, "c"))",
-                             [.text(carrier.rawValue), .int(Self.nowSeconds())]) ?? 0)
+        // Campaign by campaign and batch by batch (subqueries, so that no engine starts from the
+        // carrier's messages).
+        Int(try db.scalarInt("SELECT sum((SELECT count(*) FROM messages m WHERE \(Self.waiting(in: "c.id")))) FROM campaigns c WHERE \(Self.sendable)\(Self.channelFilter(channel, "c"))",
+                             Array(repeating: .text(carrier.rawValue), count: 3) + [.int(Self.nowSeconds())]) ?? 0)
             + Int(try db.scalarInt("""
-                SELECT count(*) FROM messages m JOIN batches b ON b.id = m.batch
-                WHERE b.carrier = ? AND b.state IN ('\(BatchState.uploading.rawValue)', '\(BatchState.retryAt.rawValue)') AND m.state = 'submitted'\(Self.batchChannelFilter(channel, "b"))
+                SELECT sum((SELECT count(*) FROM messages m WHERE m.carrier = b.carrier AND m.campaign = b.campaign AND m.id BETWEEN b.first_message AND b.last_message
+                    AND m.batch = b.id AND m.state = 'submitted'))
+                FROM batches b
+                WHERE b.carrier = ? AND b.state IN ('\(BatchState.uploading.rawValue)', '\(BatchState.retryAt.rawValue)')\(Self.batchChannelFilter(channel, "b"))
                 """, [.text(carrier.rawValue)]) ?? 0)
     }
 
     /// Whether anything is left for a carrier (cheaper than counting it).
     public func hasWork(carrier: Carrier, channel: Campaign.Channel? = nil) throws -> Bool {
         try db.scalarInt("""
-            SELECT CASE WHEN EXISTS (SELECT 1 FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.carrier = ? AND m.batch IS NULL AND m.state = 'planned' AND \(Self.sendable)\(Self.channelFilter(channel, "c")))
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM campaigns c WHERE \(Self.anyWaiting(in: "c.id")) AND \(Self.sendable)\(Self.channelFilter(channel, "c")))
             OR EXISTS (SELECT 1 FROM batches b WHERE carrier = ? AND state IN ('\(BatchState.uploading.rawValue)', '\(BatchState.retryAt.rawValue)')\(Self.batchChannelFilter(channel, "b"))) THEN 1 ELSE 0 END
-            """, [.text(carrier.rawValue), .int(Self.nowSeconds()), .text(carrier.rawValue)]) == 1
+            """, Array(repeating: .text(carrier.rawValue), count: 3) + [.int(Self.nowSeconds()), .text(carrier.rawValue)]) == 1
     }
 
     /// Campaigns of one channel (`c` is the campaigns table); older rows without one are SMS.

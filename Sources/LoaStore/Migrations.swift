@@ -324,6 +324,32 @@ enum Migrations {
             DROP INDEX messages_planned;
             CREATE INDEX messages_planned ON messages (carrier, campaign, id) WHERE batch IS NULL;
             """, "ALTER TABLE messages SET (fillfactor = 80);"),
+        // Claims by lane marks: a claim no longer changes an indexed column, so it rewrites no
+        // index entry (on PostgreSQL, a HOT update in the page it is on). Waiting messages are
+        // found from their lane's mark in a static index of (carrier, campaign, id): every message
+        // of a lane without a batch has an id from `claim_marks.below` to `upto` (DispatchStore
+        // keeps this true: a claim moves the mark past what it took; whatever gives messages back
+        // to planned, or plans new ones, widens the range to them). A batch's messages are found by the range of ids
+        // it took in its lane (`first_message`, `last_message`) and its id. PostgreSQL pages keep
+        // half free, so that a claim and then the acceptance fit beside the rows they rewrite.
+        (20, "claims by lane marks, batches by id range", """
+            ALTER TABLE batches ADD COLUMN first_message {int};
+            ALTER TABLE batches ADD COLUMN last_message {int};
+            UPDATE batches SET first_message = (SELECT min(m.id) FROM messages m WHERE m.batch = batches.id),
+                last_message = (SELECT max(m.id) FROM messages m WHERE m.batch = batches.id);
+            CREATE TABLE claim_marks (
+                carrier TEXT NOT NULL,
+                campaign TEXT NOT NULL,
+                below {int} NOT NULL,
+                upto {int} NOT NULL,
+                PRIMARY KEY (carrier, campaign)
+            );
+            INSERT INTO claim_marks (carrier, campaign, below, upto)
+                SELECT carrier, campaign, coalesce(min(CASE WHEN batch IS NULL THEN id END), max(id) + 1), max(id) FROM messages GROUP BY carrier, campaign;
+            CREATE INDEX messages_lane ON messages (carrier, campaign, id);
+            DROP INDEX messages_planned;
+            DROP INDEX messages_batch;
+            """, "ALTER TABLE messages SET (fillfactor = 50);"),
     ]
 
     /// What a migration does beyond its SQL, in the same transaction, right after it.

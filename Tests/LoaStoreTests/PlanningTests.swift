@@ -46,7 +46,7 @@ struct PlanningTests {
         #expect(rejected.allSatisfy { $0.reason == "per-subscriber cap: 1 a day across campaigns" })
     }
 
-    @Test("planned messages are those without a batch: one left planned without a batch (over the cap, cancelled, expired unsent) gets batch 0 and is never claimed; a batch given back is claimed again; a store of version 18 is brought to this",
+    @Test("planned messages are those without a batch: one left planned without a batch (over the cap, cancelled, expired unsent) gets batch 0 and is never claimed; a batch given back is claimed again; a store of version 18 is brought to this one",
           arguments: StoreEngine.available)
     func plannedMeansNoBatch(engine: StoreEngine) throws {
         let location = try engine.scratchLocation()
@@ -99,9 +99,13 @@ struct PlanningTests {
             try raw18.execute("""
                 UPDATE messages SET batch = NULL WHERE batch = 0;
                 UPDATE messages SET state = 'rejected', reason = 'campaign cancelled' WHERE id = (SELECT min(id) FROM messages);
-                DROP INDEX messages_planned;
+                DROP TABLE claim_marks;
+                DROP INDEX messages_lane;
+                CREATE INDEX messages_batch ON messages (batch);
+                ALTER TABLE batches DROP COLUMN first_message;
+                ALTER TABLE batches DROP COLUMN last_message;
                 CREATE INDEX messages_planned ON messages (carrier, campaign, id) WHERE state = 'planned';
-                DELETE FROM schema_migrations WHERE version = 19;
+                DELETE FROM schema_migrations WHERE version IN (19, 20);
                 """)
         }
         let reopened = try Store(location: old)
@@ -109,4 +113,88 @@ struct PlanningTests {
                 == ["rejected 0", "planned null"])
         #expect(try reopened.claimBatch(carrier: .viettel, limit: 10)?.messages.map(\.text) == ["b 1"])
     }
+    @Test("a claim takes the lowest ids waiting in its lane (carrier and campaign) and rewrites no index entry; what waits again (a batch given back, a 413) is claimed first; a batch's messages are its range in its lane; a version-19 store is brought to this",
+          arguments: StoreEngine.available)
+    func claimsByLaneMarks(engine: StoreEngine) throws {
+        let location = try engine.scratchLocation()
+        let store = try Store(location: location)
+        let raw = try rawConnection(to: location)
+        func subscriber(_ i: Int) -> String { Pseudonym(w0: UInt64(i), w1: 7, w2: 7, w3: 7).description }
+        func texts(_ batch: Batch?) -> [String] { batch?.messages.map(\.text) ?? [] }
+        func states() throws -> [String] { try raw.query("SELECT state FROM messages ORDER BY id", []) { $0.text(0) } }
+        try addSendingCampaign(store, id: "a", priority: .emergency)
+        // Viettel (even) and MobiFone (odd) interleaved in one part.
+        _ = try store.planMessages(campaign: "a", priority: .emergency, day: 1, capPerDay: 1, part: (0..<12).map {
+            PlannedMessage(carrier: $0 % 2 == 0 ? .viettel : .mobifone, subscriber: subscriber($0), language: "vi", commune: 23377, text: "a \($0)", encoding: .ucs2, segments: 1)
+        })
+        let b2: Batch
+        do {
+            // Its connection closes at the end of this block, and PostgreSQL counts its updates then.
+            let first = try Store(location: location)
+            let b1 = try #require(try first.claimBatch(carrier: .viettel, limit: 2))
+            #expect(texts(b1) == ["a 0", "a 2"])
+            b2 = try #require(try first.claimBatch(carrier: .viettel, limit: 2))
+            #expect(texts(b2) == ["a 4", "a 6"])
+            // Accepting b1 changes its messages, not MobiFone's between them.
+            try first.batchAccepted(b1.id, status: 200, rejected: [:])
+        }
+        #expect(try states() == ["accepted", "planned", "accepted", "planned", "submitted", "planned", "submitted", "planned", "planned", "planned", "planned", "planned"])
+        if engine == .postgres {
+            // Six updates (two claims of two, one acceptance of two) in a page with room: none
+            // wrote an index entry (before, a claim wrote four per message).
+            var counts = (updates: 0, hot: 0)
+            for _ in 0..<200 where counts.updates < 6 {
+                Thread.sleep(forTimeInterval: 0.05)
+                counts = try #require(try raw.query("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'messages'", []) { ($0.int(0), $0.int(1)) }.first)
+            }
+            #expect(counts == (6, 6))
+        }
+        // b2 given back: claimed again, before the rest.
+        try store.releaseUnsent(batch: b2.id)
+        #expect(try store.pendingCount(carrier: .viettel) == 4)
+        let b3 = try #require(try store.claimBatch(carrier: .viettel, limit: 3))
+        #expect(texts(b3) == ["a 4", "a 6", "a 8"])
+        // Too large (413): back again, and taken in smaller batches.
+        try store.batchTooLarge(b3.id)
+        #expect(texts(try store.claimBatch(carrier: .viettel, limit: 1)) == ["a 4"])
+        #expect(texts(try store.claimBatch(carrier: .viettel, limit: 10)) == ["a 6", "a 8", "a 10"])
+        #expect(try store.claimBatch(carrier: .viettel, limit: 10) == nil)
+        #expect(try store.pendingCount(carrier: .viettel) == 4)   // the two batches uploading
+        #expect(texts(try store.claimBatch(carrier: .mobifone, limit: 10)) == ["a 1", "a 3", "a 5", "a 7", "a 9", "a 11"])
+        // Planned later into a lane whose mark went past: claimed.
+        _ = try store.planMessages(campaign: "a", priority: .emergency, day: 1, capPerDay: 1, part: [
+            PlannedMessage(carrier: .viettel, subscriber: subscriber(20), language: "vi", commune: 23377, text: "a 20", encoding: .ucs2, segments: 1)])
+        #expect(texts(try store.claimBatch(carrier: .viettel, limit: 10)) == ["a 20"])
+
+        // A store as version 19 left it: one batch uploading (ids 1, 2), one given back (3, 4).
+        let old = try engine.scratchLocation()
+        do {
+            let store19 = try Store(location: old)
+            try addSendingCampaign(store19, id: "b", priority: .emergency)
+            _ = try store19.planMessages(campaign: "b", priority: .emergency, day: 1, capPerDay: 1, part: (0..<6).map {
+                PlannedMessage(carrier: .viettel, subscriber: subscriber($0), language: "vi", commune: 23377, text: "b \($0)", encoding: .ucs2, segments: 1)
+            })
+            _ = try #require(try store19.claimBatch(carrier: .viettel, limit: 2))
+            let given = try #require(try store19.claimBatch(carrier: .viettel, limit: 2))
+            let raw19 = try rawConnection(to: old)
+            try raw19.execute("""
+                DROP TABLE claim_marks;
+                DROP INDEX messages_lane;
+                CREATE INDEX messages_planned ON messages (carrier, campaign, id) WHERE batch IS NULL;
+                CREATE INDEX messages_batch ON messages (batch);
+                ALTER TABLE batches DROP COLUMN first_message;
+                ALTER TABLE batches DROP COLUMN last_message;
+                UPDATE messages SET state = 'planned', batch = NULL WHERE batch = \(given.id);
+                DELETE FROM batches WHERE id = \(given.id);
+                DELETE FROM schema_migrations WHERE version = 20;
+                """)
+        }
+        let reopened = try Store(location: old)
+        #expect(texts(try reopened.claimBatch(carrier: .viettel, limit: 10)) == ["b 2", "b 3", "b 4", "b 5"])
+        let first = try #require(try reopened.batches(carrier: .viettel).first)
+        try reopened.batchAccepted(first.id, status: 200, rejected: [:])
+        #expect(try reopened.messages(campaign: "b", state: .accepted).count == 2)
+        #expect(try reopened.claimBatch(carrier: .viettel, limit: 10) == nil)
+    }
 }
+
