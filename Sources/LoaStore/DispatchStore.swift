@@ -562,13 +562,15 @@ extension Store {
             // never waiting for each other in a circle). SQLite has one writer at a time already.
             let ids = Set(refs.compactMap { ref in ref.flatMap { $0.store == nil || $0.store == identity ? $0.id : nil } }).sorted()
             let lock = db.dialect == .postgres ? " FOR NO KEY UPDATE OF m" : ""
+            // By id: SQLite would read the carrier's whole lane index for `carrier = ?` (a unary + keeps it off).
+            let carrierColumn = db.dialect == .sqlite ? "+m.carrier" : "m.carrier"
             for part in ids.chunks(of: 500) {
                 let marks = Array(repeating: "?", count: part.count).joined(separator: ", ")
                 _ = try db.query("""
                     SELECT m.id, m.state, CASE WHEN b.idempotency_key LIKE ? THEN 1 ELSE 0 END, m.segments, m.encoding, m.reason, m.attempts, m.listened,
                            m.receipt_at, m.receipt_parts
                     FROM messages m LEFT JOIN batches b ON b.id = m.batch
-                    WHERE m.carrier = ? AND m.id IN (\(marks))
+                    WHERE \(carrierColumn) = ? AND m.id IN (\(marks))
                     ORDER BY m.id\(lock)
                     """, [.text("loa-\(identity.hex)-%"), .text(carrier.rawValue)] + part.map { .int($0) }) { (row: any SQLRow) -> Void in
                     guard let state = MessageState(rawValue: row.text(1)) else { return }
