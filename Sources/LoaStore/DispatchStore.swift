@@ -140,10 +140,10 @@ extension Store {
                 try db.run("UPDATE campaigns SET state = ? WHERE id = ?", [.text(next.rawValue), .text(id)])
                 if next == .cancelled {
                     // The lanes' marks first (claims take them first too), then past every message.
-                    for carrier in Carrier.allCases { _ = try holdMark(carrier.rawValue, id) }
+                    try holdMarks(campaign: id)
                     try db.run("UPDATE messages SET state = 'rejected', reason = 'campaign cancelled', batch = 0, updated_at = ? WHERE campaign = ? AND state IN \(MessageState.sql(from: [.planned], to: .rejected))",
                                [.int(Self.nowSeconds()), .text(id)])
-                    for carrier in Carrier.allCases { try passMark(carrier.rawValue, id) }
+                    try passMarks(campaign: id)
                 }
                 try audit(actor, action, campaign: id)
             }
@@ -404,12 +404,28 @@ extension Store {
     }
 
     /// Takes the lane's mark until the transaction ends (claims of the lane wait) and returns it.
-    /// A lane without one (none of its messages planned since migration 20) gets all of it.
+    /// Every lane with messages waiting has one (planning, migration 20); were one missing, the
+    /// lane would be read whole.
     func holdMark(_ carrier: String, _ campaign: String) throws -> (below: Int64, upto: Int64) {
-        try db.query("""
-            INSERT INTO claim_marks (carrier, campaign, below, upto) SELECT ?, ?, 0, coalesce(max(id), 0) FROM messages WHERE carrier = ? AND campaign = ?
+        let lane: [SQLValue] = [.text(carrier), .text(campaign)]
+        if let mark = try db.query("UPDATE claim_marks SET below = below WHERE carrier = ? AND campaign = ? RETURNING below, upto", lane, row: { ($0.int64(0), $0.int64(1)) }).first {
+            return mark
+        }
+        return try db.query("""
+            INSERT INTO claim_marks (carrier, campaign, below, upto) VALUES (?, ?, 0, ?)
             ON CONFLICT (carrier, campaign) DO UPDATE SET below = claim_marks.below RETURNING below, upto
-            """, [.text(carrier), .text(campaign), .text(carrier), .text(campaign)]) { ($0.int64(0), $0.int64(1)) }.first ?? (0, .max)
+            """, lane + [.int(.max)]) { ($0.int64(0), $0.int64(1)) }.first ?? (0, .max)
+    }
+
+    /// Takes the marks of a campaign's lanes (of one carrier, when given) until the transaction ends.
+    func holdMarks(campaign: String, carrier: String? = nil) throws {
+        try db.run("UPDATE claim_marks SET below = below WHERE campaign = ?" + (carrier == nil ? "" : " AND carrier = ?"), [.text(campaign)] + (carrier.map { [.text($0)] } ?? []))
+    }
+
+    /// With the marks held and nothing of those lanes waiting any more: past their ranges.
+    func passMarks(campaign: String, carrier: String? = nil) throws {
+        try db.run("UPDATE claim_marks SET below = upto + 1 WHERE upto < ? AND campaign = ?" + (carrier == nil ? "" : " AND carrier = ?"),
+                   [.int(.max), .text(campaign)] + (carrier.map { [.text($0)] } ?? []))
     }
 
     /// Messages `first` to `last` of the lane may wait for a batch (planned, or given back): the
@@ -424,9 +440,7 @@ extension Store {
     }
 
     /// With the mark held and nothing of the lane waiting: `below` goes past the range.
-    func passMark(_ carrier: String, _ campaign: String) throws {
-        try db.run("UPDATE claim_marks SET below = upto + 1 WHERE carrier = ? AND campaign = ?", [.text(carrier), .text(campaign)])
-    }
+    func passMark(_ carrier: String, _ campaign: String) throws { try passMarks(campaign: campaign, carrier: carrier) }
 
     /// Messages of `batch` go back to waiting (`set` names the change, binding `values`), and its
     /// lane's mark comes down to them. Returns how many.
@@ -492,10 +506,10 @@ extension Store {
     public func expireUnsent(campaign: String, carrier: Carrier, reason: String) throws -> Int {
         try db.transaction {
             let now = Self.nowSeconds()
-            _ = try holdMark(carrier.rawValue, campaign)
+            try holdMarks(campaign: campaign, carrier: carrier.rawValue)
             var n = try db.run("UPDATE messages SET state = 'expired', reason = ?, batch = 0, updated_at = ? WHERE carrier = ? AND campaign = ? AND state IN \(MessageState.sql(from: [.planned], to: .expired))",
                                [.text(reason), .int(now), .text(carrier.rawValue), .text(campaign)])
-            try passMark(carrier.rawValue, campaign)
+            try passMarks(campaign: campaign, carrier: carrier.rawValue)
             let open = try db.query("SELECT id FROM batches WHERE carrier = ? AND campaign = ? AND state = '\(BatchState.retryAt.rawValue)'",
                                     [.text(carrier.rawValue), .text(campaign)]) { $0.int64(0) }
             for id in open {
