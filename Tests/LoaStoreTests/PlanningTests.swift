@@ -49,9 +49,7 @@ struct PlanningTests {
     @Test("planned messages are those without a batch: one left planned without a batch (over the cap, cancelled, expired unsent) gets batch 0 and is never claimed; a batch given back is claimed again; a store of version 18 is brought to this one",
           arguments: StoreEngine.available)
     func plannedMeansNoBatch(engine: StoreEngine) throws {
-        let location = try engine.scratchLocation()
-        let store = try Store(location: location)
-        let raw = try rawConnection(to: location)
+        let (location, store, raw) = try Self.scratch(engine)
         func subscriber(_ i: Int) -> String { Pseudonym(w0: UInt64(i), w1: 6, w2: 6, w3: 6).description }
         func plan(_ campaign: String, _ range: Range<Int>) throws -> (planned: Int, capped: Int) {
             try store.planMessages(campaign: campaign, priority: .urgent, day: 1, capPerDay: 1, part: range.map {
@@ -90,12 +88,7 @@ struct PlanningTests {
         // A store as version 18 left it: messages out of planned without a batch have NULL.
         let old = try engine.scratchLocation()
         do {
-            let store18 = try Store(location: old)
-            try addSendingCampaign(store18, id: "b", priority: .urgent)
-            _ = try store18.planMessages(campaign: "b", priority: .urgent, day: 1, capPerDay: 1, part: (0..<2).map {
-                PlannedMessage(carrier: .viettel, subscriber: subscriber($0), language: "vi", commune: 23377, text: "b \($0)", encoding: .ucs2, segments: 1)
-            })
-            let raw18 = try rawConnection(to: old)
+            let (_, raw18) = try Self.sending(at: old, "b", priority: .urgent, messages: 2, to: subscriber)
             try raw18.execute("""
                 UPDATE messages SET batch = NULL WHERE batch = 0;
                 UPDATE messages SET state = 'rejected', reason = 'campaign cancelled' WHERE id = (SELECT min(id) FROM messages);
@@ -113,12 +106,28 @@ struct PlanningTests {
                 == ["rejected 0", "planned null"])
         #expect(try reopened.claimBatch(carrier: .viettel, limit: 10)?.messages.map(\.text) == ["b 1"])
     }
+
+    /// A store at `location` with campaign `id` sending and its Viettel messages "id 0", "id 1"…
+    /// planned; and a connection of its own to look into it.
+    static func sending(at location: String, _ id: String, priority: Campaign.Priority, messages: Int, to subscriber: (Int) -> String) throws -> (Store, any SQLDatabase) {
+        let store = try Store(location: location)
+        try addSendingCampaign(store, id: id, priority: priority)
+        _ = try store.planMessages(campaign: id, priority: priority, day: 1, capPerDay: 1, part: (0..<messages).map {
+            PlannedMessage(carrier: .viettel, subscriber: subscriber($0), language: "vi", commune: 23377, text: "\(id) \($0)", encoding: .ucs2, segments: 1)
+        })
+        return (store, try rawConnection(to: location))
+    }
+
+    /// A new store, where it is, and a connection of its own to look into it.
+    static func scratch(_ engine: StoreEngine) throws -> (location: String, store: Store, raw: any SQLDatabase) {
+        let location = try engine.scratchLocation()
+        return (location, try Store(location: location), try rawConnection(to: location))
+    }
+
     @Test("a claim takes the lowest ids waiting in its lane (carrier and campaign) and rewrites no index entry; what waits again (a batch given back, a 413) is claimed first; a batch's messages are its range in its lane; a version-19 store is brought to this",
           arguments: StoreEngine.available)
     func claimsByLaneMarks(engine: StoreEngine) throws {
-        let location = try engine.scratchLocation()
-        let store = try Store(location: location)
-        let raw = try rawConnection(to: location)
+        let (location, store, raw) = try Self.scratch(engine)
         func subscriber(_ i: Int) -> String { Pseudonym(w0: UInt64(i), w1: 7, w2: 7, w3: 7).description }
         func texts(_ batch: Batch?) -> [String] { batch?.messages.map(\.text) ?? [] }
         func states() throws -> [String] { try raw.query("SELECT state FROM messages ORDER BY id", []) { $0.text(0) } }
@@ -188,14 +197,9 @@ struct PlanningTests {
         // A store as version 19 left it: one batch uploading (ids 1, 2), one given back (3, 4).
         let old = try engine.scratchLocation()
         do {
-            let store19 = try Store(location: old)
-            try addSendingCampaign(store19, id: "b", priority: .emergency)
-            _ = try store19.planMessages(campaign: "b", priority: .emergency, day: 1, capPerDay: 1, part: (0..<6).map {
-                PlannedMessage(carrier: .viettel, subscriber: subscriber($0), language: "vi", commune: 23377, text: "b \($0)", encoding: .ucs2, segments: 1)
-            })
+            let (store19, raw19) = try Self.sending(at: old, "b", priority: .emergency, messages: 6, to: subscriber)
             _ = try #require(try store19.claimBatch(carrier: .viettel, limit: 2))
             let given = try #require(try store19.claimBatch(carrier: .viettel, limit: 2))
-            let raw19 = try rawConnection(to: old)
             try raw19.execute("""
                 DROP TABLE claim_marks;
                 DROP INDEX messages_lane;
