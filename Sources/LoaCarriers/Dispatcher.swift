@@ -329,8 +329,8 @@ public final class Dispatcher: Sendable {
                 sleep(until: now + max(0.05, retry - wallSeconds), yieldingLease: true)
                 return true
             }
-            let pending = try db { try $0.pendingCount(carrier: gateway.carrier, channel: shared.key.channel) }
-            if untilDrained && pending == 0 { report(force: true); return false }
+            // Whether anything is left is read from the messages themselves, never from a count.
+            if untilDrained, try !db({ try $0.hasWork(carrier: gateway.carrier, channel: shared.key.channel) }) { report(force: true); return false }
             sleep(until: now + 0.2)
             return true
         }
@@ -380,7 +380,7 @@ public final class Dispatcher: Sendable {
                     if untilDrained { return }
                     sleep(until: now + Double(resetAt.seconds - wall.seconds), yieldingLease: true)
                 case .noCampaignOpen:
-                    if try db({ try $0.pendingCount(carrier: gateway.carrier, channel: shared.key.channel) }) == 0 && untilDrained { report(force: true); return }
+                    if untilDrained, try !db({ try $0.hasWork(carrier: gateway.carrier, channel: shared.key.channel) }) { report(force: true); return }
                     if let retry = try db({ try $0.nextRetryTime(carrier: gateway.carrier, channel: shared.key.channel) }), retry - wallSeconds < 5 {
                         sleep(until: now + max(0.05, retry - wallSeconds), yieldingLease: true)
                         continue

@@ -190,8 +190,8 @@ extension Store {
                    _ messages: [PlannedMessage]) throws -> (planned: Int, capped: Int) {
         var planned = 0, capped = 0
         var first = Int64.max, last = Int64.min
-        // Per carrier, the ids planned now: its lane's range widens to them.
-        var plannedRange: [String: (first: Int64, last: Int64)] = [:]
+        // Per carrier, the ids planned now and how many: its lane's range widens to them.
+        var plannedRange: [String: (first: Int64, last: Int64, count: Int)] = [:]
         // Planners on other nodes wait: the cap counts what every campaign planned before.
         if db.dialect == .postgres { try db.run("SELECT pg_advisory_xact_lock(\(StoreLocks.planning))") }
         let now = Self.nowSeconds()
@@ -259,15 +259,15 @@ extension Store {
                 first = min(first, row.id)
                 last = max(last, row.id)
                 if row.state == "planned" {
-                    let r = plannedRange[row.carrier] ?? (row.id, row.id)
-                    plannedRange[row.carrier] = (min(r.first, row.id), max(r.last, row.id))
+                    let r = plannedRange[row.carrier] ?? (row.id, row.id, 0)
+                    plannedRange[row.carrier] = (min(r.first, row.id), max(r.last, row.id), r.count + 1)
                 }
             }
             let newlyPlanned = written.filter { $0.state == "planned" }.count
             planned += newlyPlanned
             capped += written.count - newlyPlanned
         }
-        for (carrier, r) in plannedRange.sorted(by: { $0.key < $1.key }) { try widenLane(carrier, campaign, r.first, r.last) }
+        for (carrier, r) in plannedRange.sorted(by: { $0.key < $1.key }) { try widenLane(carrier, campaign, r.first, r.last, adding: r.count) }
         // Where the campaign's messages lie, for reports (see migration 16).
         if planned + capped > 0 {
             try db.run("""
@@ -324,6 +324,12 @@ extension Store {
     /// first, equal priorities in turn (the campaign that waited longest goes first).
     public func claimBatch(carrier: Carrier, limit: Int, allowed: Set<String>? = nil) throws -> Batch? {
         let id: Int64? = try db.transaction {
+            // PostgreSQL: plans made for the given values (a prepared statement's first five) read
+            // the lane's whole remaining range into a bitmap and sort it before taking the lowest
+            // ids (0.36 s with 100k waiting, seconds on a national lane): the statistics cannot
+            // know that the waiting messages come first from the mark on. The generic plan reads
+            // the lane index in order and stops at the limit.
+            if db.dialect == .postgres { try db.run("SET LOCAL plan_cache_mode = force_generic_plan") }
             let campaigns = try db.query("""
                 SELECT c.id, c.priority, (SELECT max(b.id) FROM batches b WHERE b.carrier = ? AND b.campaign = c.id) AS last
                 FROM campaigns c WHERE \(Self.sendable) AND \(Self.anyWaiting(in: "c.id"))
@@ -355,7 +361,8 @@ extension Store {
                 UPDATE messages SET state = 'submitted', batch = ?, updated_at = ?
                 WHERE carrier = ? AND campaign = ? AND id BETWEEN ? AND ? AND batch IS NULL AND state = 'planned'
                 """, [.int(batchID), .int(now)] + lane + [.int(taken.first), .int(taken.last)])
-            try db.run("UPDATE claim_marks SET below = ? WHERE carrier = ? AND campaign = ?", [.int(taken.last + 1)] + lane)
+            try db.run("UPDATE claim_marks SET below = ?, waiting = CASE WHEN waiting > ? THEN waiting - ? ELSE 0 END WHERE carrier = ? AND campaign = ?",
+                       [.int(taken.last + 1), .int(Int64(size)), .int(Int64(size))] + lane)
             if size == 0 {
                 try db.run("DELETE FROM batches WHERE id = ?", [.int(batchID)])
                 return nil
@@ -373,7 +380,9 @@ extension Store {
     // ids waiting in that range and moves `below` past them; whatever makes messages wait again
     // (a batch given back, a 413, planning) widens the range to them. A batch's messages are
     // those of its lane in the range of ids it took that carry its id (`inBatch`). Both bounds
-    // are given to the database: PostgreSQL would otherwise read a spent lane's successors.
+    // are given to the database: PostgreSQL would otherwise read a spent lane's successors. The
+    // mark also counts the lane's waiting messages (`waiting`), for progress: counting them in
+    // the lane took half a second per 300,000; whether any wait is always read from the lane.
 
     /// Messages (`m`) of carrier `?` in `campaign` (an SQL expression) waiting for a batch, read
     /// in their lane's range (all of it, should a lane have no mark). Binds the carrier three times.
@@ -412,7 +421,7 @@ extension Store {
             return mark
         }
         return try db.query("""
-            INSERT INTO claim_marks (carrier, campaign, below, upto) VALUES (?, ?, 0, ?)
+            INSERT INTO claim_marks (carrier, campaign, below, upto, waiting) VALUES (?, ?, 0, ?, 0)
             ON CONFLICT (carrier, campaign) DO UPDATE SET below = claim_marks.below RETURNING below, upto
             """, lane + [.int(.max)]) { ($0.int64(0), $0.int64(1)) }.first ?? (0, .max)
     }
@@ -424,19 +433,20 @@ extension Store {
 
     /// With the marks held and nothing of those lanes waiting any more: past their ranges.
     func passMarks(campaign: String, carrier: String? = nil) throws {
-        try db.run("UPDATE claim_marks SET below = upto + 1 WHERE upto < ? AND campaign = ?" + (carrier == nil ? "" : " AND carrier = ?"),
+        try db.run("UPDATE claim_marks SET below = upto + 1, waiting = 0 WHERE upto < ? AND campaign = ?" + (carrier == nil ? "" : " AND carrier = ?"),
                    [.int(.max), .text(campaign)] + (carrier.map { [.text($0)] } ?? []))
     }
 
-    /// Messages `first` to `last` of the lane may wait for a batch (planned, or given back): the
-    /// lane's range widens to them.
-    func widenLane(_ carrier: String, _ campaign: String, _ first: Int64, _ last: Int64) throws {
+    /// `count` messages from `first` to `last` of the lane wait for a batch (planned, or given
+    /// back): the lane's range widens to them.
+    func widenLane(_ carrier: String, _ campaign: String, _ first: Int64, _ last: Int64, adding count: Int) throws {
         try db.run("""
-            INSERT INTO claim_marks (carrier, campaign, below, upto) VALUES (?, ?, ?, ?)
+            INSERT INTO claim_marks (carrier, campaign, below, upto, waiting) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT (carrier, campaign) DO UPDATE SET
                 below = CASE WHEN excluded.below < claim_marks.below THEN excluded.below ELSE claim_marks.below END,
-                upto = CASE WHEN excluded.upto > claim_marks.upto THEN excluded.upto ELSE claim_marks.upto END
-            """, [.text(carrier), .text(campaign), .int(first), .int(last)])
+                upto = CASE WHEN excluded.upto > claim_marks.upto THEN excluded.upto ELSE claim_marks.upto END,
+                waiting = claim_marks.waiting + excluded.waiting
+            """, [.text(carrier), .text(campaign), .int(first), .int(last), .int(Int64(count))])
     }
 
     /// With the mark held and nothing of the lane waiting: `below` goes past the range.
@@ -450,7 +460,7 @@ extension Store {
         let n = try db.run("UPDATE messages SET state = 'planned', batch = NULL, \(set) WHERE \(Self.inBatch) AND state IN \(MessageState.sql(from: [.submitted], to: .planned))",
                            values + members)
         if n > 0, case .text(let carrier) = members[0], case .text(let campaign) = members[1], case .int(let first) = members[2], case .int(let last) = members[3] {
-            try widenLane(carrier, campaign, first, last)
+            try widenLane(carrier, campaign, first, last, adding: n)
         }
         return n
     }
@@ -794,10 +804,10 @@ extension Store {
     static let sendable = "c.state = 'sending' AND (c.second_approval_due IS NULL OR c.second_approved_by IS NOT NULL OR c.second_approval_due >= ?)"
 
     public func pendingCount(carrier: Carrier, channel: Campaign.Channel? = nil) throws -> Int {
-        // Campaign by campaign and batch by batch (subqueries, so that no engine starts from the
-        // carrier's messages).
-        Int(try db.scalarInt("SELECT sum((SELECT count(*) FROM messages m WHERE \(Self.waiting(in: "c.id")))) FROM campaigns c WHERE \(Self.sendable)\(Self.channelFilter(channel, "c"))",
-                             Array(repeating: .text(carrier.rawValue), count: 3) + [.int(Self.nowSeconds())]) ?? 0)
+        // The lanes' counts of waiting messages; then batch by batch (a subquery, so that no engine
+        // starts from the carrier's messages).
+        Int(try db.scalarInt("SELECT sum(k.waiting) FROM claim_marks k JOIN campaigns c ON c.id = k.campaign WHERE k.carrier = ? AND \(Self.sendable)\(Self.channelFilter(channel, "c"))",
+                             [.text(carrier.rawValue), .int(Self.nowSeconds())]) ?? 0)
             + Int(try db.scalarInt("""
                 SELECT sum((SELECT count(*) FROM messages m WHERE m.carrier = b.carrier AND m.campaign = b.campaign AND m.id BETWEEN b.first_message AND b.last_message
                     AND m.batch = b.id AND m.state = 'submitted'))

@@ -329,7 +329,8 @@ enum Migrations {
         // found from their lane's mark in a static index of (carrier, campaign, id): every message
         // of a lane without a batch has an id from `claim_marks.below` to `upto` (DispatchStore
         // keeps this true: a claim moves the mark past what it took; whatever gives messages back
-        // to planned, or plans new ones, widens the range to them). A batch's messages are found by the range of ids
+        // to planned, or plans new ones, widens the range to them). The mark also counts the
+        // messages waiting (what progress shows; whether any wait is always read from the lane). A batch's messages are found by the range of ids
         // it took in its lane (`first_message`, `last_message`) and its id. PostgreSQL pages keep
         // half free, so that a claim and then the acceptance fit beside the rows they rewrite.
         (20, "claims by lane marks, batches by id range", """
@@ -342,10 +343,12 @@ enum Migrations {
                 campaign TEXT NOT NULL,
                 below {int} NOT NULL,
                 upto {int} NOT NULL,
+                waiting {int} NOT NULL,
                 PRIMARY KEY (carrier, campaign)
             );
-            INSERT INTO claim_marks (carrier, campaign, below, upto)
-                SELECT carrier, campaign, coalesce(min(CASE WHEN batch IS NULL THEN id END), max(id) + 1), max(id) FROM messages GROUP BY carrier, campaign;
+            INSERT INTO claim_marks (carrier, campaign, below, upto, waiting)
+                SELECT carrier, campaign, coalesce(min(CASE WHEN batch IS NULL THEN id END), max(id) + 1), max(id), sum(CASE WHEN batch IS NULL THEN 1 ELSE 0 END)
+                FROM messages GROUP BY carrier, campaign;
             CREATE INDEX messages_lane ON messages (carrier, campaign, id);
             DROP INDEX messages_planned;
             DROP INDEX messages_batch;

@@ -176,21 +176,23 @@ struct PlanningTests {
         #expect(texts(try store.claimBatch(carrier: .viettel, limit: 10)) == ["a 20"])
         // Expired unsent, then cancelled: nothing waits, and the marks are past every message.
         func marks(_ campaign: String) throws -> [String] {
-            try raw.query("SELECT carrier, below, upto FROM claim_marks WHERE campaign = ? ORDER BY carrier", [.text(campaign)]) { "\($0.text(0)) \($0.int64(1)) \($0.int64(2))" }
+            try raw.query("SELECT carrier, below, upto, waiting FROM claim_marks WHERE campaign = ? ORDER BY carrier", [.text(campaign)]) { "\($0.text(0)) \($0.int64(1)) \($0.int64(2)) \($0.int64(3))" }
         }
         _ = try store.planMessages(campaign: "a", priority: .emergency, day: 1, capPerDay: 1, part: [21, 22].map {
             PlannedMessage(carrier: .viettel, subscriber: subscriber($0), language: "vi", commune: 23377, text: "a \($0)", encoding: .ucs2, segments: 1)
         })
+        #expect(try store.pendingCount(carrier: .viettel) == 5 + 2)   // three batches uploading, two planned
         #expect(try store.expireUnsent(campaign: "a", carrier: .viettel, reason: "campaign ended") == 2)
         #expect(try store.claimBatch(carrier: .viettel, limit: 10) == nil)
-        #expect(try marks("a") == ["mobifone 13 12", "viettel 16 15"])
+        #expect(try marks("a") == ["mobifone 13 12 0", "viettel 16 15 0"])
         try addSendingCampaign(store, id: "c", priority: .emergency)
         _ = try store.planMessages(campaign: "c", priority: .emergency, day: 1, capPerDay: 1, part: [30, 31].map {
             PlannedMessage(carrier: $0 == 30 ? .viettel : .gmobile, subscriber: subscriber($0), language: "vi", commune: 23377, text: "c \($0)", encoding: .ucs2, segments: 1)
         })
         #expect(try store.hasWork(carrier: .gmobile))
+        #expect(try store.pendingCount(carrier: .gmobile) == 1)
         _ = try store.transitionCampaign("c", "cancel", by: "minh")
-        #expect(try marks("c") == ["gmobile 18 17", "viettel 17 16"])
+        #expect(try marks("c") == ["gmobile 18 17 0", "viettel 17 16 0"])
         #expect(try store.hasWork(carrier: .gmobile) == false)
         #expect(try store.pendingCount(carrier: .gmobile) == 0)
 
