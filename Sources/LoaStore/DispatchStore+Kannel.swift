@@ -28,15 +28,14 @@ extension Store: BatchQueue {
     /// Kannel: messages of an interrupted submission may or may not have gone: never resend them.
     public func markInterruptedUnknown(batch: Int64) throws {
         try db.transaction {
-            try db.run("UPDATE messages SET state = 'unknown', reason = 'interrupted while Kannel was submitting it; not sent again to avoid a duplicate', updated_at = ? WHERE \(Self.inBatch) AND state IN \(MessageState.sql(from: [.submitted], to: .unknown))",
-                       [.int(Self.nowSeconds())] + (try members(of: batch)))
+            try moveSubmitted(batch, to: .unknown, reason: "interrupted while Kannel was submitting it; not sent again to avoid a duplicate", at: Self.nowSeconds())
             try db.run("UPDATE batches SET state = '\(BatchState.accepted.rawValue)', reason = 'interrupted (Kannel: at most once)' WHERE id = ?", [.int(batch)])
         }
     }
 
     /// Kannel refused or could not be reached before a message went: back to planned.
     public func returnToPlanned(batch: Int64) throws {
-        try db.transaction { try returnToWaiting(batch, set: "updated_at = ?", [.int(Self.nowSeconds())]) }
+        try db.transaction { try returnToWaiting(batch, at: Self.nowSeconds()) }
     }
 
     public func finishBatch(_ batch: Int64) throws {

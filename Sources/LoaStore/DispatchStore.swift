@@ -311,11 +311,13 @@ extension Store {
     }
 
     func batch(_ id: Int64) throws -> Batch? {
-        guard let head = try db.query("SELECT carrier, idempotency_key, attempts, campaign FROM batches WHERE id = ?", [.int(id)], row: { ($0.text(0), $0.text(1), $0.int(2), $0.text(3)) }).first,
+        guard let head = try db.query("SELECT idempotency_key, attempts, carrier, campaign, first_message, last_message FROM batches WHERE id = ?", [.int(id)], row: {
+                  ($0.text(2), $0.text(0), $0.int(1), $0.text(3), members: Self.members(id, $0, from: 2))
+              }).first,
               let carrier = Carrier(rawValue: head.0) else { return nil }
         let messages = try db.query("""
             SELECT id, campaign, subscriber, text, encoding, segments FROM messages WHERE \(Self.inBatch) ORDER BY id
-            """, try members(of: id)) { OutboundMessage(id: $0.int64(0), campaign: $0.text(1), subscriber: $0.text(2), text: $0.text(3), encoding: $0.text(4), segments: $0.int(5)) }
+            """, head.members) { OutboundMessage(id: $0.int64(0), campaign: $0.text(1), subscriber: $0.text(2), text: $0.text(3), encoding: $0.text(4), segments: $0.int(5)) }
         let current = head.1.hasPrefix("loa-\(identity.hex)-")
         return Batch(id: id, carrier: carrier, campaign: head.3, idempotencyKey: head.1, attempts: head.2, messages: messages, wireIdentity: current ? identity : nil)
     }
@@ -346,7 +348,7 @@ extension Store {
                 SELECT min(id), max(id) FROM (SELECT id FROM messages WHERE carrier = ? AND campaign = ? AND id BETWEEN ? AND ? AND batch IS NULL AND state = 'planned' ORDER BY id LIMIT ?) t
                 """, lane + [.int(mark.below), .int(mark.upto), .int(Int64(limit))]) { $0.isNull(0) ? nil : (first: $0.int64(0), last: $0.int64(1)) }.first ?? nil
             guard let taken else {
-                try passMark(carrier.rawValue, pick.0)
+                try passMarks(campaign: pick.0, carrier: carrier.rawValue)
                 return nil
             }
             let now = Self.nowSeconds()
@@ -384,21 +386,17 @@ extension Store {
     // mark also counts the lane's waiting messages (`waiting`), for progress: counting them in
     // the lane took half a second per 300,000; whether any wait is always read from the lane.
 
-    /// Messages (`m`) of carrier `?` in `campaign` (an SQL expression) waiting for a batch, read
-    /// in their lane's range (all of it, should a lane have no mark). Binds the carrier three times.
-    static func waiting(in campaign: String) -> String {
-        let mark = "FROM claim_marks k WHERE k.carrier = ? AND k.campaign = \(campaign)"
-        return """
-        m.carrier = ? AND m.campaign = \(campaign) AND m.id BETWEEN coalesce((SELECT k.below \(mark)), 0) AND coalesce((SELECT k.upto \(mark)), \(Int64.max)) \
-        AND m.batch IS NULL AND m.state = 'planned'
-        """
-    }
-
-    /// Whether a message of carrier `?` in `campaign` waits for a batch; binds the carrier three times.
+    /// Whether a message of carrier `?` in `campaign` (an SQL expression) waits for a batch, read
+    /// in its lane's range (all of it, should a lane have no mark); binds the carrier three times.
     /// A scalar subquery in id order: PostgreSQL would make an EXISTS a join that reads every
     /// message of the carrier, and a bitmap of the whole lane before its first row.
     static func anyWaiting(in campaign: String) -> String {
-        "(SELECT 1 FROM messages m WHERE \(waiting(in: campaign)) ORDER BY m.id LIMIT 1) IS NOT NULL"
+        let mark = "FROM claim_marks k WHERE k.carrier = ? AND k.campaign = \(campaign)"
+        return """
+        (SELECT 1 FROM messages m WHERE m.carrier = ? AND m.campaign = \(campaign) \
+        AND m.id BETWEEN coalesce((SELECT k.below \(mark)), 0) AND coalesce((SELECT k.upto \(mark)), \(Int64.max)) \
+        AND m.batch IS NULL AND m.state = 'planned' ORDER BY m.id LIMIT 1) IS NOT NULL
+        """
     }
 
     /// A batch's messages (columns of `messages` unqualified); bind `members(of:)`.
@@ -406,10 +404,24 @@ extension Store {
 
     /// The values `inBatch` binds for `batch` (none match when there is no such batch).
     func members(of batch: Int64) throws -> [SQLValue] {
-        let lane = try db.query("SELECT carrier, campaign, first_message, last_message FROM batches WHERE id = ?", [.int(batch)]) { r -> [SQLValue] in
-            [.text(r.text(0)), .text(r.text(1)), r.isNull(2) ? .null : .int(r.int64(2)), r.isNull(3) ? .null : .int(r.int64(3))]
-        }.first
-        return (lane ?? [.null, .null, .null, .null]) + [.int(batch)]
+        try db.query("SELECT carrier, campaign, first_message, last_message FROM batches WHERE id = ?", [.int(batch)]) { Self.members(batch, $0) }.first
+            ?? [.null, .null, .null, .null, .int(batch)]
+    }
+
+    /// The values `inBatch` binds, from a batch's row read from `carrier` on (carrier, campaign, first and last message).
+    static func members(_ batch: Int64, _ row: any SQLRow, from column: Int32 = 0) -> [SQLValue] {
+        let (first, last) = (column + 2, column + 3)
+        return [.text(row.text(column)), .text(row.text(column + 1)), row.isNull(first) ? .null : .int(row.int64(first)),
+                row.isNull(last) ? .null : .int(row.int64(last)), .int(batch)]
+    }
+
+    /// The batch's messages still `submitted` move to `state` (with `reason`, when given); to
+    /// `planned` they leave the batch and wait again (`returnToWaiting`). Returns how many.
+    @discardableResult
+    func moveSubmitted(_ batch: Int64, to state: MessageState, reason: String? = nil, at now: Int64, members: [SQLValue]? = nil) throws -> Int {
+        let set = (state == .planned ? ", batch = NULL" : "") + (reason == nil ? "" : ", reason = ?")
+        return try db.run("UPDATE messages SET state = '\(state.rawValue)'\(set), updated_at = ? WHERE \(Self.inBatch) AND state IN \(MessageState.sql(from: [.submitted], to: state))",
+                          (reason.map { [.text($0)] } ?? []) + [.int(now)] + (try members ?? self.members(of: batch)))
     }
 
     /// Takes the lane's mark until the transaction ends (claims of the lane wait) and returns it.
@@ -449,16 +461,11 @@ extension Store {
             """, [.text(carrier), .text(campaign), .int(first), .int(last), .int(Int64(count))])
     }
 
-    /// With the mark held and nothing of the lane waiting: `below` goes past the range.
-    func passMark(_ carrier: String, _ campaign: String) throws { try passMarks(campaign: campaign, carrier: carrier) }
-
-    /// Messages of `batch` go back to waiting (`set` names the change, binding `values`), and its
-    /// lane's mark comes down to them. Returns how many.
+    /// Messages of `batch` go back to waiting, and its lane's range widens to them. Returns how many.
     @discardableResult
-    func returnToWaiting(_ batch: Int64, set: String, _ values: [SQLValue]) throws -> Int {
+    func returnToWaiting(_ batch: Int64, at now: Int64) throws -> Int {
         let members = try members(of: batch)
-        let n = try db.run("UPDATE messages SET state = 'planned', batch = NULL, \(set) WHERE \(Self.inBatch) AND state IN \(MessageState.sql(from: [.submitted], to: .planned))",
-                           values + members)
+        let n = try moveSubmitted(batch, to: .planned, at: now, members: members)
         if n > 0, case .text(let carrier) = members[0], case .text(let campaign) = members[1], case .int(let first) = members[2], case .int(let last) = members[3] {
             try widenLane(carrier, campaign, first, last, adding: n)
         }
@@ -469,7 +476,7 @@ extension Store {
     /// planned and the batch, whose key the carrier never saw, is removed.
     public func releaseUnsent(batch: Int64) throws {
         try db.transaction {
-            try returnToWaiting(batch, set: "updated_at = ?", [.int(Self.nowSeconds())])
+            try returnToWaiting(batch, at: Self.nowSeconds())
             try db.run("DELETE FROM batches WHERE id = ?", [.int(batch)])
         }
     }
@@ -495,7 +502,7 @@ extension Store {
                            [.text(reason), .int(now), .int(id), .int(batch)])
             }
             // The answer named every other message as accepted: one statement for them all.
-            try db.run("UPDATE messages SET state = 'accepted', updated_at = ? WHERE \(Self.inBatch) AND state IN \(MessageState.sql(from: [.submitted], to: .accepted))", [.int(now)] + (try members(of: batch)))
+            try moveSubmitted(batch, to: .accepted, at: now)
         }
     }
 
@@ -505,7 +512,7 @@ extension Store {
         try db.transaction {
             let now = Self.nowSeconds()
             try db.run("UPDATE batches SET state = '\(BatchState.expired.rawValue)', reason = ?, updated_at = ? WHERE id = ?", [.text(reason), .int(now), .int(batch)])
-            try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE \(Self.inBatch) AND state IN \(MessageState.sql(from: [.submitted], to: .expired))", [.text(reason), .int(now)] + (try members(of: batch)))
+            try moveSubmitted(batch, to: .expired, reason: reason, at: now)
         }
     }
 
@@ -524,8 +531,7 @@ extension Store {
                                     [.text(carrier.rawValue), .text(campaign)]) { $0.int64(0) }
             for id in open {
                 try db.run("UPDATE batches SET state = '\(BatchState.expired.rawValue)', reason = ?, updated_at = ? WHERE id = ?", [.text(reason), .int(now), .int(id)])
-                n += try db.run("UPDATE messages SET state = 'expired', reason = ?, updated_at = ? WHERE \(Self.inBatch) AND state IN \(MessageState.sql(from: [.submitted], to: .expired))",
-                                [.text(reason), .int(now)] + (try members(of: id)))
+                n += try moveSubmitted(id, to: .expired, reason: reason, at: now)
             }
             return n
         }
@@ -550,7 +556,7 @@ extension Store {
             let now = Self.nowSeconds()
             try db.run("UPDATE batches SET state = '\(BatchState.rejected.rawValue)', http_status = ?, reason = ?, updated_at = ? WHERE id = ?",
                        [status.map { .int(Int64($0)) } ?? .null, .text(reason), .int(now), .int(batch)])
-            try db.run("UPDATE messages SET state = 'rejected', reason = ?, updated_at = ? WHERE \(Self.inBatch) AND state IN \(MessageState.sql(from: [.submitted], to: .rejected))", [.text(reason), .int(now)] + (try members(of: batch)))
+            try moveSubmitted(batch, to: .rejected, reason: reason, at: now)
         }
     }
 
@@ -559,7 +565,7 @@ extension Store {
         try db.transaction {
             let now = Self.nowSeconds()
             try db.run("UPDATE batches SET state = '\(BatchState.rejected.rawValue)', http_status = 413, reason = 'too large: split', updated_at = ? WHERE id = ?", [.int(now), .int(batch)])
-            try returnToWaiting(batch, set: "updated_at = ?", [.int(now)])
+            try returnToWaiting(batch, at: now)
         }
     }
 
