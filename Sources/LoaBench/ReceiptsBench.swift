@@ -34,7 +34,8 @@ struct ReceiptsBench {
         let t0 = Date()
         while let batch = try store.claimBatch(carrier: .viettel, limit: 5000) { try store.batchAccepted(batch.id, status: 202, rejected: [:]) }
         print("  \(formatCount(pending)) messages accepted (awaiting receipts) in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
-        let endpoint = try ReceiptEndpoint(sink: Store.forReceipts(location: path), secrets: [.viettel: secret])
+        let sink = TimedSink(try Store.forReceipts(location: path))
+        let endpoint = try ReceiptEndpoint(sink: sink, secrets: [.viettel: secret])
         let router = Router()
         endpoint.addRoutes(to: router)
         let server = BackgroundServer()
@@ -80,6 +81,7 @@ struct ReceiptsBench {
         }
         let counters = Counters()
         let signer = try HMACSigner(secret: secret)
+        let cpu0 = processCPU()
         let start = Date()
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<clients {
@@ -102,23 +104,48 @@ struct ReceiptsBench {
         }
         let seconds = Date().timeIntervalSince(start)
         let totals = endpoint.totals
-        // Where the time goes: reading the lines alone (one core).
+        let cpu = processCPU() - cpu0
+        // Where the time goes: reading the lines alone (one core), and the store's share of the run
+        // (its calls run one at a time: near the run's length, the store is what limits it).
         let p0 = Date()
         var parsed = 0
         for body in bodies.prefix(20) { parsed += BatchHTTP.receiptLines(body).count }
         let parseRate = Double(parsed) / Date().timeIntervalSince(p0)
-        // And the store alone (these receipts again: duplicates now, the same statements).
-        let s0 = Date()
-        var stored = 0
-        for body in bodies.prefix(20) {
-            let records = BatchHTTP.receiptLines(body).compactMap { if case .receipt(let r) = $0.line { r } else { nil } }
-            stored += try store.recordReceipts(carrier: .viettel, records).count
-        }
-        let storeRate = Double(stored) / Date().timeIntervalSince(s0) 
+        let storeBusy = sink.seconds
         print("receipts: \(formatCount(pending)) pending: \(formatCount(lines.count)) receipt lines in \(bodies.count) requests from \(clients) clients in "
               + "\(String(format: "%.2f", seconds)) s = \(formatCount(Int(Double(lines.count) / seconds))) receipts/s "
               + "(matched \(formatCount(totals.matched)), quarantined \(formatCount(totals.unmatched)), failed requests \(counters.failures.load(ordering: .relaxed))); "
-              + "reading the lines alone: \(formatCount(Int(parseRate)))/s; the store alone: \(formatCount(Int(storeRate)))/s")
+              + "reading the lines alone: \(formatCount(Int(parseRate)))/s; "
+              + String(format: "the store busy %.2f s of them (%.0f µs a line)", storeBusy, storeBusy * 1e6 / Double(lines.count))
+              + String(format: "; CPU (this process: server, clients, store) %.1f s in %.1f s", cpu, seconds))
         await server.stop()
     }
+}
+
+/// A sink that adds up the time its calls take (the endpoint makes them one at a time).
+final class TimedSink: ReceiptSink, @unchecked Sendable {
+    let sink: any ReceiptSink
+    private let total = Mutex<Double>(0)
+    init(_ sink: any ReceiptSink) { self.sink = sink }
+    var seconds: Double { total.withLock { $0 } }
+
+    func timed<T>(_ body: () throws -> T) rethrows -> T {
+        let t0 = DispatchTime.now()
+        defer { let t = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9; total.withLock { $0 += t } }
+        return try body()
+    }
+    func recordReceipts(carrier: Carrier, parts: ReceiptParts, _ receipts: [ReceiptRecord]) throws -> [ReceiptOutcome] {
+        try timed { try sink.recordReceipts(carrier: carrier, parts: parts, receipts) }
+    }
+    func quarantine(carrier: Carrier, _ lines: [(line: String, reason: String)]) throws { try timed { try sink.quarantine(carrier: carrier, lines) } }
+    func admitSignature(_ signature: String, at: Int64, forgetBefore: Int64) throws -> Bool {
+        try timed { try sink.admitSignature(signature, at: at, forgetBefore: forgetBefore) }
+    }
+}
+
+/// CPU seconds (user and system) this process has used so far, all threads.
+func processCPU() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
