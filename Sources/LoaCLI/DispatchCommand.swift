@@ -123,7 +123,7 @@ struct Dispatch: AsyncParsableCommand {
             for g in gateways { if let s = g.receiptSecret { secrets[g.carrier] = s } }
             let legacy = Set(gateways.filter { $0.receiptSignatureVersion == 1 }.map(\.carrier))
             let parts = Dictionary(uniqueKeysWithValues: gateways.map { ($0.carrier, $0.receiptParts) })
-            let endpoint = try ReceiptEndpoint(sink: Store.forReceipts(location: store.databaseLocation), secrets: secrets, legacySignature: legacy, parts: parts)
+            let endpoint = try ReceiptEndpoint(sink: Store.receiptStores(location: store.databaseLocation), secrets: secrets, legacySignature: legacy, parts: parts)
             let router = Router()
             endpoint.addRoutes(to: router)
             receiptServer = BackgroundServer()
@@ -396,7 +396,7 @@ struct Serve: AsyncParsableCommand {
         let (host, port) = address!
         var banners: [String] = []
         if !secrets.isEmpty {
-            let endpoint = try ReceiptEndpoint(sink: Store.forReceipts(location: store.databaseLocation), secrets: secrets, legacySignature: legacy,
+            let endpoint = try ReceiptEndpoint(sink: Store.receiptStores(location: store.databaseLocation), secrets: secrets, legacySignature: legacy,
                                                parts: parts, maxBody: maxBody * 1024, logger: serverLogger("loa.serve"))
             endpoint.addRoutes(to: router)
             banners.append("receipts on http://\(host):\(port)/receipts/{carrier} for \(secrets.keys.map(\.rawValue).sorted().joined(separator: ", "))")

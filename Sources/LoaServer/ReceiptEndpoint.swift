@@ -16,10 +16,10 @@ import HummingbirdCore
 /// message is quarantined with the reason, never dropped. Version 1 (HMAC of the body, no replay
 /// protection) is accepted only from carriers configured for it, with a warning in the log.
 public final class ReceiptEndpoint: @unchecked Sendable {
-    /// Written from `queue` only (a store connection serves one thread at a time).
+    /// Called on `queue` only: one call at a time, or as many at once as the sink has connections.
     private let sink: any ReceiptSink
     private let secrets: [Carrier: HMACSigner]
-    private let queue = DispatchQueue(label: "loa.receipts")
+    private let queue: DispatchQueue
     private let lock = NSLock()
     private var counts = (received: 0, matched: 0, unmatched: 0, rejected: 0)
     /// Carriers still signing receipts the version-1 way (their carrier file says so).
@@ -32,10 +32,11 @@ public final class ReceiptEndpoint: @unchecked Sendable {
     /// Refused requests are logged here (never their bodies).
     let logger: Logger
 
-    /// Records what carriers send into `sink` (one store connection of its own).
+    /// Records what carriers send into `sink` (`Store.receiptStores`: connections of its own).
     public init(sink: any ReceiptSink, secrets: [Carrier: [UInt8]], legacySignature: Set<Carrier> = [], parts: [Carrier: ReceiptParts] = [:], maxBody: Int = 4 << 20,
                 logger: Logger = quietLogger("loa.receipts"), clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) throws {
         self.sink = sink
+        queue = DispatchQueue(label: "loa.receipts", attributes: sink.concurrentCalls > 1 ? .concurrent : [])
         self.legacySignature = legacySignature
         self.parts = parts
         self.clock = clock

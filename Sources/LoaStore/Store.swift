@@ -113,6 +113,15 @@ public final class Store: @unchecked Sendable {
         return store
     }
 
+    /// The connections a receipts endpoint records with. SQLite: one (`forReceipts`; the store
+    /// has one writer at a time anyway). PostgreSQL: up to `connections`, so that requests are
+    /// recorded side by side and one held up (its rows locked by another process) does not hold up
+    /// the others; two requests about the same message take turns (a request locks its rows in id
+    /// order).
+    public static func receiptStores(location: String, connections: Int = 4) throws -> StorePool {
+        try StorePool(location: location, capacity: isPostgresURL(location) ? connections : 1) { try forReceipts(location: $0) }
+    }
+
     /// The store's identity, created on first open (processes opening a new store together agree
     /// on one: the first insert wins).
     static func identity(of db: any SQLDatabase) throws -> StoreIdentity {

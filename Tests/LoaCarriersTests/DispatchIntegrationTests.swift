@@ -325,6 +325,47 @@ struct ReceiptEndpointTests {
         await server.stop()
     }
 
+    @Test("PostgreSQL: a request held up by rows another process has locked does not hold up the others; it is recorded once the lock goes")
+    func heldRequestDoesNotHoldUpOthers() async throws {
+        guard StoreEngine.available.contains(.postgres) else { return }
+        let path = try StoreEngine.postgres.scratchLocation()
+        try storeWithCampaign(path, carriers: [.viettel], count: 2)
+        let store = try Store(location: path)
+        let batch = try #require(try store.claimBatch(carrier: .viettel, limit: 2))
+        try store.batchAccepted(batch.id, status: 202, rejected: [:])
+        let id = store.identity.hex
+        let endpoint = try ReceiptEndpoint(sink: Store.receiptStores(location: path), secrets: [.viettel: receiptSecret], clock: { Self.now })
+        // (SQLite: one connection, its one writer at a time.)
+        let file = try StoreEngine.sqlite.scratchLocation()
+        _ = try Store(location: file)
+        #expect(try Store.receiptStores(location: file).concurrentCalls == 1)
+        let router = Router()
+        endpoint.addRoutes(to: router)
+        let server = BackgroundServer()
+        let port = try await server.start(router)
+        // Another process holds message 1's row (a long transaction of its own).
+        let other = try rawConnection(to: path)
+        try other.execute("BEGIN")
+        _ = try other.query("SELECT id FROM messages WHERE id = 1 FOR UPDATE", []) { $0.int64(0) }
+        let signer = try HMACSigner(secret: receiptSecret)
+        func post(_ message: Int, timeout: Double) async throws -> (status: Int, body: String) {
+            let body = Array("{\"message_id\":\"m\(message)-\(id)\",\"status\":\"delivered\"}\n".utf8)
+            return try await postReceipts(port, body, BatchHTTP.receiptHeaders(body: body, signer: signer, now: Self.now), timeout: timeout)
+        }
+        let held = Task { try await post(1, timeout: 60) }
+        // Message 1's request is waiting for the lock; message 2's is answered meanwhile (one
+        // connection for all requests would keep it behind message 1's until the client gave up).
+        try await Task.sleep(for: .milliseconds(300))
+        let free = try await post(2, timeout: 30)
+        #expect(free.status == 200 && free.body.contains("\"applied\":1"), "\(free)")
+        #expect(try store.messages().map(\.state) == [.accepted, .delivered])
+        try other.execute("COMMIT")
+        let late = try await held.value
+        #expect(late.status == 200 && late.body.contains("\"applied\":1"), "\(late)")
+        #expect(try store.messages().map(\.state) == [.delivered, .delivered])
+        await server.stop()
+    }
+
     @Test("a store held by another process past its busy timeout (a large import): the request waits and succeeds; nothing answers 500")
     func busyStoreIsWaitedFor() async throws {
         let path = try StoreEngine.sqlite.scratchLocation()

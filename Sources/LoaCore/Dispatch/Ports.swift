@@ -144,9 +144,13 @@ public protocol ReceiptSink: AnyObject {
     /// already there (a replay, possibly to another process). Signatures older than `forgetBefore`
     /// may be forgotten.
     func admitSignature(_ signature: String, at: Int64, forgetBefore: Int64) throws -> Bool
+    /// How many calls may run at once (each on a connection of its own); 1 for a single connection.
+    var concurrentCalls: Int { get }
 }
 
 extension ReceiptSink {
+    public var concurrentCalls: Int { 1 }
+
     /// Receipts of a carrier that reports every part.
     public func recordReceipts(carrier: Carrier, _ receipts: [ReceiptRecord]) throws -> [ReceiptOutcome] {
         try recordReceipts(carrier: carrier, parts: .all, receipts)
