@@ -105,6 +105,7 @@ struct ReceiptsBench {
         let seconds = Date().timeIntervalSince(start)
         let totals = endpoint.totals
         let cpu = processCPU() - cpu0
+        let restarts = (sink.sink as? StorePool).map { pool in (try? pool.with { $0.logRestartsInBackground }) ?? 0 } ?? 0
         // Where the time goes: reading the lines alone (one core), and the store's share of the run
         // (its calls run one at a time: near the run's length, the store is what limits it).
         let p0 = Date()
@@ -118,7 +119,8 @@ struct ReceiptsBench {
               + "reading the lines alone: \(formatCount(Int(parseRate)))/s; "
               + String(format: "the store busy %.2f s of them (%.0f µs a line", storeBusy, storeBusy * 1e6 / Double(lines.count))
               + (sink.concurrentCalls > 1 ? ", summed over \(sink.concurrentCalls) connections)" : ")")
-              + String(format: "; CPU (this process: server, clients, store) %.1f s in %.1f s", cpu, seconds))
+              + String(format: "; CPU (this process: server, clients, store) %.1f s in %.1f s", cpu, seconds)
+              + (Store.isPostgresURL(path) ? "" : "; the log started over \(restarts) times by the checkpoint thread"))
         await server.stop()
     }
 }

@@ -115,9 +115,17 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         }
     }
 
+    /// Held by each write transaction of this connection, when set (once, before the connection
+    /// is used): a thread of this process that needs a moment without its writes takes it too
+    /// (`WALCheckpointer`'s last pass before the log starts over).
+    var writeGate: NSLock?
+
     /// Takes the write lock at once, so that two writers never deadlock upgrading a read.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try inTransaction(begin: "BEGIN IMMEDIATE", body)
+        guard let gate = writeGate else { return try inTransaction(begin: "BEGIN IMMEDIATE", body) }
+        gate.lock()
+        defer { gate.unlock() }
+        return try inTransaction(begin: "BEGIN IMMEDIATE", body)
     }
 
     public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }

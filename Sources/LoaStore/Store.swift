@@ -24,6 +24,8 @@ public final class Store: @unchecked Sendable {
 
     /// Pages of the log copied back into the database by the store's own checkpoint thread (0 without one).
     package var pagesCheckpointedInBackground: Int { checkpointer.withLock { $0?.pagesCopied ?? 0 } }
+    /// Times that thread had the log started over (without it, the writer's own checkpoint does, past 30,000 pages).
+    package var logRestartsInBackground: Int { checkpointer.withLock { $0?.logRestarts ?? 0 } }
 
     enum Engine {
         case sqlite(SQLiteDatabase)
@@ -99,16 +101,20 @@ public final class Store: @unchecked Sendable {
 
     /// The store a receipts endpoint writes to: an existing one, on a connection of its own set for
     /// a steady stream of writes to rows at random. SQLite: the log is copied back into the
-    /// database by a thread of its own (`WALCheckpointer`), the writer only when the log passes
-    /// 30,000 pages (120 MB) all the same; pages are read through a memory map of up to 1 GiB
-    /// instead of a read per page. PostgreSQL: nothing to set.
-    public static func forReceipts(location: String) throws -> Store {
+    /// database by a thread of its own (`WALCheckpointer`), which has it started over once it
+    /// passes `restartLogAfter` pages (its last pass holds off this connection's write
+    /// transactions for a moment); the writer copies it itself only past 30,000 pages (120 MB);
+    /// pages are read through a memory map of up to 1 GiB instead of a read per page.
+    /// PostgreSQL: nothing to set.
+    public static func forReceipts(location: String, restartLogAfter: Int = 10_000) throws -> Store {
         let store = try Store(location: location, create: false)
         if case .sqlite(let file) = store.engine {
             try file.execute("PRAGMA wal_autocheckpoint = 30000")
             try file.execute("PRAGMA mmap_size = 1073741824")
             // Without its thread (a connection it could not open), the writer's own checkpoints still bound the log.
-            store.checkpointer.withLock { $0 = try? WALCheckpointer(path: file.path) }
+            let gate = NSLock()
+            file.writeGate = gate
+            store.checkpointer.withLock { $0 = try? WALCheckpointer(path: file.path, gate: gate, restartAfter: restartLogAfter) }
         }
         return store
     }

@@ -140,6 +140,42 @@ struct ReceiptRulesTests {
         #expect(store.pagesCheckpointedInBackground == 0)
     }
 
+    @Test("SQLite: the receipts connection's log is started over by its thread while the writer goes on; a reader holding an old snapshot holds up neither")
+    func receiptsLogStartedOverInBackground() throws {
+        let (store, refs) = try accepted(.sqlite, count: 3000)
+        let endpoint = try Store.forReceipts(location: store.givenLocation, restartLogAfter: 100)
+        // Another connection reads from a snapshot taken before any receipt: the log cannot be
+        // copied past it, so it cannot start over yet.
+        let reader = try rawConnection(to: store.givenLocation)
+        try reader.execute("BEGIN")
+        #expect(try reader.query("SELECT count(*) FROM messages WHERE state = 'accepted'", []) { $0.int(0) } == [3000])
+        // The writer never waits for that reader (a checkpoint that waited for readers with the
+        // write lock held stalled it for its busy timeout, 10 s, at each try).
+        var slowest = 0.0
+        for start in stride(from: 0, to: refs.count, by: 100) {
+            let chunk = refs[start..<start + 100]
+            let t0 = Date()
+            let outcomes = try endpoint.recordReceipts(carrier: .viettel, chunk.map { ReceiptRecord(messageRef: $0, status: .delivered, at: nil, reason: nil) })
+            slowest = max(slowest, Date().timeIntervalSince(t0))
+            #expect(outcomes == Array(repeating: ReceiptOutcome.applied, count: chunk.count))
+        }
+        #expect(slowest < 5, "a call took \(slowest) s")
+        #expect(try reader.query("SELECT count(*) FROM messages WHERE state = 'accepted'", []) { $0.int(0) } == [3000])
+        try reader.execute("COMMIT")
+        // Once the reader is done, the thread has the log started over while the writer goes on.
+        let deadline = Date().addingTimeInterval(20)
+        var calls = 0
+        while endpoint.logRestartsInBackground == 0 && Date() < deadline {
+            let chunk = refs[(calls * 100) % 3000 ..< (calls * 100) % 3000 + 100]
+            #expect(try endpoint.recordReceipts(carrier: .viettel, chunk.map { ReceiptRecord(messageRef: $0, status: .delivered, at: nil, reason: nil) })
+                    == Array(repeating: ReceiptOutcome.kept, count: 100))
+            calls += 1
+        }
+        #expect(endpoint.logRestartsInBackground > 0)
+        #expect(try store.messages().filter { $0.state == .delivered }.count == 3000)
+        #expect(try store.receipts().count == 3000 + calls * 100)
+    }
+
     @Test("two processes recording the two parts of the same messages at the same time: every message ends delivered (no decision lost)",
           arguments: StoreEngine.available)
     func partsFromTwoProcessesAtOnce(engine: StoreEngine) throws {
