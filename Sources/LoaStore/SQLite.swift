@@ -122,9 +122,8 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
 
     /// Takes the write lock at once, so that two writers never deadlock upgrading a read.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
-        guard let gate = writeGate else { return try inTransaction(begin: "BEGIN IMMEDIATE", body) }
-        gate.lock()
-        defer { gate.unlock() }
+        writeGate?.lock()
+        defer { writeGate?.unlock() }
         return try inTransaction(begin: "BEGIN IMMEDIATE", body)
     }
 

@@ -12,9 +12,9 @@ import Synchronization
 /// it was copied before the writer's next transaction: against a writer that commits all the
 /// time that never happened, the log grew to the writer's own checkpoint (30,000 pages), which
 /// copied the rest and synced, about 0.25 s each time (1.5 s of a 5.1 s run of 272,000 receipts
-/// with 1M messages). So once the log passes `restartAfter` pages, passes run back to back while
-/// each has less to copy than the one before, until one has less than `catchUp` pages left; the
-/// last pass then runs with the writer's `gate` held (this process's write transactions take
+/// with 1M messages). So once the log passes `restartAfter` pages, passes run back to back (up to
+/// 8) while each has less to copy than the one before and more than `catchUp` pages; the last
+/// pass then runs with the writer's `gate` held (this process's write transactions take
 /// it), so that it copies everything and the writer's next transaction starts the log over. The
 /// writer waits for that short pass only. A reader of another connection still reading an old
 /// part of the log only delays the start over (the pass copies what it may and waits for no one).
